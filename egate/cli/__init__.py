@@ -1,0 +1,1 @@
+"""The ``egate`` command line: one group of commands per journey."""

@@ -1,0 +1,58 @@
+"""Command groups of the journeys whose commands arrive in later releases.
+
+Each group exists now so that ``egate --help`` shows the whole tool; a group
+without commands prints its help and exits with the usage status.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(no_args_is_help=True)
+def run() -> None:
+    """Run the gate service on gate hardware or on emulated devices.
+
+    Airport engineers start the gate controller with its passport reader,
+    camera, doors and sensors, an audit trail and Prometheus metrics.
+
+    No commands in this release yet.
+    """
+
+
+@click.group(no_args_is_help=True)
+def replay() -> None:
+    """Replay a training scenario through a mock gate and score the decisions.
+
+    Trainers run Pudong-style arrival waves (impostors, forged documents,
+    tailgaters) and get a transcript and a scorecard.
+
+    No commands in this release yet.
+    """
+
+
+@click.group(no_args_is_help=True)
+def simulate() -> None:
+    """Simulate an immigration hall: gates, officers and the matching core.
+
+    Capacity planners go from a flight schedule to wait-time percentiles,
+    sweeps and plots.
+
+    No commands in this release yet.
+    """
+
+
+@click.group(no_args_is_help=True)
+def devices() -> None:
+    """Probe and read the devices of a gate (readers, cameras, doors, sensors).
+
+    No commands in this release yet.
+    """
+
+
+@click.group(no_args_is_help=True)
+def biometrics() -> None:
+    """Verify faces 1:1, benchmark the matching core, evaluate accuracy.
+
+    No commands in this release yet.
+    """

@@ -1,0 +1,167 @@
+"""``egate mrz``: read and validate machine readable zones."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from egate.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError
+from egate.documents.mrz import MAX_LINE_LENGTH, MrzFormatError, MrzResult, parse_mrz
+from egate.documents.states import state_name
+
+
+@dataclass(frozen=True, slots=True)
+class InputDocument:
+    """The lines of one document in the input, and where it started."""
+
+    first_line: int
+    lines: list[str]
+    # Set when a line was too long to be an MRZ line: (line number, its length).
+    overlong: tuple[int, int] | None = None
+
+
+def _bounded_lines(stream: BinaryIO) -> Iterator[tuple[int, str | None, int]]:
+    """(line number, text or None when too long for an MRZ, length) for each line."""
+    number = 0
+    while raw := stream.readline(MAX_LINE_LENGTH + 2):
+        number += 1
+        length = len(raw.rstrip(b"\r\n"))
+        if raw.endswith(b"\n") or len(raw) < MAX_LINE_LENGTH + 2:
+            yield number, raw.decode("utf-8", errors="replace").strip(" \t\r\n"), length
+            continue
+        # Too long to be an MRZ line: measure the rest without keeping it.
+        while raw and not raw.endswith(b"\n"):
+            raw = stream.readline(1 << 16)
+            length += len(raw.rstrip(b"\r\n"))
+        yield number, None, length
+
+
+def read_documents(stream: BinaryIO) -> Iterator[InputDocument]:
+    """Documents in a byte stream: lines of one MRZ, a blank line between documents.
+
+    Memory stays bounded whatever the input: a line longer than any MRZ line
+    is measured and skipped, not kept.
+    """
+    lines: list[str] = []
+    first = 0
+    overlong: tuple[int, int] | None = None
+    for number, text, length in _bounded_lines(stream):
+        if text is None:
+            first = first or number
+            overlong = overlong or (number, length)
+        elif text:
+            first = first or number
+            lines.append(text)
+        else:
+            if lines or overlong:
+                yield InputDocument(first, lines, overlong)
+            lines, first, overlong = [], 0, None
+    if lines or overlong:
+        yield InputDocument(first, lines, overlong)
+
+
+def _human(console: Console, result: MrzResult, title: str) -> None:
+    fields = result.fields
+    status = "[green]valid[/]" if result.valid else "[red]INVALID[/]"
+    table = Table(title=f"{title}: {result.format.value} {status}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+
+    def state(code: str) -> str:
+        name = state_name(code)
+        return code if name is None else f"{code} - {name}"
+
+    rows = [
+        ("Document type", fields.document_type),
+        ("Issuing state", state(fields.issuing_state)),
+        ("Surname", fields.surname),
+        ("Given names", fields.given_names),
+        ("Document number", fields.document_number),
+        ("Nationality", state(fields.nationality)),
+        ("Birth date", fields.birth_date.isoformat() if fields.birth_date else "unknown"),
+        ("Expiry date", fields.expiry_date.isoformat() if fields.expiry_date else "-"),
+        ("Sex", fields.sex or "unspecified"),
+        ("Optional data", fields.optional_data or "-"),
+    ]
+    if fields.optional_data_2 is not None:
+        rows.append(("Optional data 2", fields.optional_data_2 or "-"))
+    for name, value in rows:
+        table.add_row(name, value, end_section=False)
+    failed = [check for check in result.checks if not check.ok]
+    table.add_section()
+    if failed:
+        for check in failed:
+            table.add_row(f"[red]{check.code}[/]", f"{check.name}: {check.detail}")
+    else:
+        table.add_row("Checks", f"all {len(result.checks)} passed")
+    for repair in result.repairs:
+        table.add_row("[yellow]Repaired[/]", repair.describe())
+    console.print(table)
+
+
+@click.group(no_args_is_help=True)
+def mrz() -> None:
+    """Read and validate ICAO 9303 machine readable zones (TD1, TD2, TD3, MRV-A, MRV-B)."""
+
+
+@mrz.command()
+@click.argument("lines", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document per line.")
+@click.option("--no-repair", is_flag=True, help="Report OCR confusions instead of repairing them.")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Date that two-digit years are read against (default: today).",
+)
+def parse(lines: tuple[str, ...], as_json: bool, no_repair: bool, today: object) -> int:
+    """Parse and validate MRZ LINES, or documents on standard input.
+
+    On standard input, a blank line separates documents. A result shows every
+    field, the checks that failed with their reason codes, and each OCR
+    repair made (0/O, 1/I, 5/S, 8/B, 2/Z undone only where the check digits
+    prove it).
+
+    Exit status: 0 every document valid, 1 some document invalid, 2 some
+    input cannot be read as an MRZ at all.
+    """
+    reference = today.date() if hasattr(today, "date") else date.today()
+    if lines:
+        documents: Iterator[InputDocument] = iter([InputDocument(0, list(lines))])
+    else:
+        documents = read_documents(sys.stdin.buffer)
+    console = Console(highlight=False, soft_wrap=False)
+    status = EXIT_OK
+    seen = 0
+    for index, document in enumerate(documents, start=1):
+        seen += 1
+        where = (
+            "the argument lines"
+            if document.first_line == 0
+            else f"stdin document {index} (line {document.first_line})"
+        )
+        try:
+            if document.overlong is not None:
+                line, length = document.overlong
+                raise MrzFormatError(f"line {line} has {length} characters, no MRZ line has")
+            result = parse_mrz(document.lines, reference, repair=not no_repair)
+        except MrzFormatError as error:
+            click.echo(f"egate mrz parse: error: {where}: not an MRZ: {error}", err=True)
+            status = EXIT_USAGE
+            continue
+        if as_json:
+            click.echo(json.dumps(result.to_json(), separators=(",", ":")))
+        else:
+            _human(console, result, f"Document {index}")
+        if not result.valid and status == EXIT_OK:
+            status = EXIT_FAILURE
+    if seen == 0:
+        raise InputError("egate mrz parse: no MRZ lines given (as arguments or on standard input)")
+    return status
