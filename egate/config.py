@@ -11,11 +11,12 @@ passes its folder to the models as validation context ``base_dir``).
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from egate.documents.policy import DocumentPolicySettings
 
@@ -38,9 +39,21 @@ class PrivacySettings(BaseModel):
         default=None,
         description=(
             "File holding the salt in hexadecimal (at least 16 bytes). Without it, "
-            "$EGATE_SALT, else a random salt per process."
+            "$EGATE_SALT, else a random salt per process (relative to the configuration file)."
         ),
     )
+
+    @field_validator("salt_file")
+    @classmethod
+    def _existing_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        base = (info.context or {}).get("base_dir")
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
 
 
 class GateConfig(BaseModel):
@@ -74,37 +87,116 @@ def _line_of(node: yaml.Node | None, location: tuple[int | str, ...]) -> int | N
     return line
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _duplicate_key(root: yaml.Node | None) -> tuple[int, str, int] | None:
+    """(line, dotted path, line of the first one) of a key set twice in one mapping.
+
+    YAML forbids this but PyYAML keeps the last value silently: a second
+    ``policy:`` block would quietly replace the first.
+    """
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [] if root is None else [(root, ())]
+    seen_nodes: set[int] = set()
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen_nodes:  # an alias: already walked
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in first_line:
+                    return line, ".".join((*where, key.value)), first_line[key.tag, key.value]
+                first_line[key.tag, key.value] = line
+                stack.append((value, (*where, key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*where, str(index))) for index, item in enumerate(node.value))
+    return None
+
+
+def _known_fields(model: type[BaseModel], location: tuple[int | str, ...]) -> list[str]:
+    """The field names of the (nested) model that holds ``location``, if it is one."""
+    current: type[BaseModel] = model
+    for step in location:
+        info = current.model_fields.get(str(step))
+        annotation = None if info is None else info.annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        current = annotation
+    return list(current.model_fields)
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown field"
+        known = _known_fields(model, tuple(error["loc"])[:-1])
+        return f"unknown field (expected one of: {', '.join(known)})" if known else "unknown field"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return "required field is missing"
-    shown = repr(error.get("input"))
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"{message} (got {shown})"
+    return f"{message} (got {_shown(error.get('input'))})"
+
+
+def _shown(value: object) -> str:
+    """The offending value for an error message, cut short.
+
+    YAML aliases can build nested lists whose full repr would never finish.
+    """
+    shorten = reprlib.Repr()
+    shorten.maxlevel = 1
+    shorten.maxlist = shorten.maxtuple = shorten.maxdict = shorten.maxset = 4
+    shorten.maxstring = shorten.maxother = 40
+    return shorten.repr(value)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def load_config(path: Path, model: type[Model]) -> Model:
     """Read ``path`` as YAML into ``model``; raises ``ConfigError`` with a one-line message."""
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: {size} bytes, more than a configuration file may have")
-        text = path.read_text(encoding="utf-8")
+        return _load(path, model)
+    except ConfigError as error:
+        raise ConfigError(_one_line(str(error))) from None
+
+
+def _load(path: Path, model: type[Model]) -> Model:
+    try:
+        with path.open("rb") as stream:
+            # One byte more than allowed tells a file that is too big, whatever
+            # its size claims (a pipe or a device has none).
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: byte {error.start}: not UTF-8 text") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: more than {MAX_CONFIG_BYTES} bytes, too big for a configuration file"
+        )
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad_line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{bad_line}: not UTF-8 text (byte {error.start + 1})") from None
+    # One pass keeps the nodes (for line numbers) and builds the data from them.
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+    duplicate = _duplicate_key(node)
+    if duplicate is not None:
+        again, dotted, first = duplicate
+        raise ConfigError(f"{path}:{again}: {dotted}: set twice (first on line {first})")
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -113,10 +205,11 @@ def load_config(path: Path, model: type[Model]) -> Model:
         return model.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as error:
         errors = error.errors()
-        first = errors[0]
-        location = tuple(first["loc"])
+        first_error = errors[0]
+        location = tuple(first_error["loc"])
         line = _line_of(node, location)
         where = f"{path}:{line}" if line is not None else str(path)
         field = ".".join(str(step) for step in location) or "(top level)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{where}: {field}: {_describe(dict(first))}{more}") from None
+        described = _describe(dict(first_error), model)
+        raise ConfigError(f"{where}: {field}: {described}{more}") from None

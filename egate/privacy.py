@@ -57,8 +57,13 @@ class Pseudonymizer:
         if salt_file is not None:
             try:
                 text = salt_file.read_text(encoding="ascii")
-            except (OSError, UnicodeDecodeError) as error:
-                raise SaltError(f"{salt_file}: cannot read the salt: {error}") from None
+            except OSError as error:
+                raise SaltError(
+                    f"{salt_file}: cannot read the salt: {error.strerror or error}"
+                ) from None
+            except UnicodeDecodeError:
+                # The decoder's message would show a byte of the secret.
+                raise SaltError(f"{salt_file}: the salt is not hexadecimal text") from None
             return cls.from_hex(text, str(salt_file))
         variable = os.environ.get(SALT_ENVIRONMENT_VARIABLE)
         if variable:

@@ -15,11 +15,11 @@ from egate.documents.policy import DocumentPolicy, DocumentPolicySettings
 from egate.documents.specimens import SPECIMENS
 from egate.privacy import Pseudonymizer
 
-# The TD3 specimen as a worn reader might send it: O for 0 in the document
-# number and the birth date, 1 for I in the given names.
+# The TD3 specimen as a worn reader might send it: 0 for O in the issuing
+# state, O for 0 in the birth date, 1 for I in the given names.
 _MISREAD_TD3 = (
-    "P<UTOERIKSSON<<ANNA<MAR1A<<<<<<<<<<<<<<<<<<<",
-    "L8989O2C<3UTO69O8061F9406236ZE184226B<<<<<14",
+    "P<UT0ERIKSSON<<ANNA<MAR1A<<<<<<<<<<<<<<<<<<<",
+    "L898902C<3UTO69O8061F9406236ZE184226B<<<<<14",
 )
 
 

@@ -14,6 +14,8 @@ from egate.cli.errors import EXIT_USAGE, InputError
 from egate.cli.journeys import biometrics, devices, replay, run, simulate
 from egate.cli.mrz import mrz
 from egate.config import ConfigError
+from egate.documents.stoplist import StopListError
+from egate.privacy import SaltError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = error.ctx.command_path if error.ctx else "egate"
         click.echo(f"{where}: error: {_one_line(error.format_message())}", err=True)
         return EXIT_USAGE
-    except (InputError, ConfigError) as error:
+    except (InputError, ConfigError, StopListError, SaltError) as error:
         click.echo(f"egate: error: {_one_line(str(error))}", err=True)
         return EXIT_USAGE
     except click.Abort:

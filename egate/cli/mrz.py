@@ -17,6 +17,9 @@ from egate.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError
 from egate.documents.mrz import MAX_LINE_LENGTH, MrzFormatError, MrzResult, parse_mrz
 from egate.documents.states import state_name
 
+# The most lines an MRZ has (TD1).
+MRZ_MAX_LINES = 3
+
 
 @dataclass(frozen=True, slots=True)
 class InputDocument:
@@ -26,6 +29,8 @@ class InputDocument:
     lines: list[str]
     # Set when a line was too long to be an MRZ line: (line number, its length).
     overlong: tuple[int, int] | None = None
+    # Lines beyond the MRZ_MAX_LINES kept in ``lines``: counted, not kept.
+    extra_lines: int = 0
 
 
 def _bounded_lines(stream: BinaryIO) -> Iterator[tuple[int, str | None, int]]:
@@ -48,10 +53,12 @@ def read_documents(stream: BinaryIO) -> Iterator[InputDocument]:
     """Documents in a byte stream: lines of one MRZ, a blank line between documents.
 
     Memory stays bounded whatever the input: a line longer than any MRZ line
-    is measured and skipped, not kept.
+    is measured and skipped, and lines beyond the most an MRZ has are counted,
+    not kept.
     """
     lines: list[str] = []
     first = 0
+    extra = 0
     overlong: tuple[int, int] | None = None
     for number, text, length in _bounded_lines(stream):
         if text is None:
@@ -59,13 +66,16 @@ def read_documents(stream: BinaryIO) -> Iterator[InputDocument]:
             overlong = overlong or (number, length)
         elif text:
             first = first or number
-            lines.append(text)
+            if len(lines) < MRZ_MAX_LINES:
+                lines.append(text)
+            else:
+                extra += 1
         else:
             if lines or overlong:
-                yield InputDocument(first, lines, overlong)
-            lines, first, overlong = [], 0, None
+                yield InputDocument(first, lines, overlong, extra)
+            lines, first, overlong, extra = [], 0, None, 0
     if lines or overlong:
-        yield InputDocument(first, lines, overlong)
+        yield InputDocument(first, lines, overlong, extra)
 
 
 def _human(console: Console, result: MrzResult, title: str) -> None:
@@ -151,6 +161,9 @@ def parse(lines: tuple[str, ...], as_json: bool, no_repair: bool, today: object)
             if document.overlong is not None:
                 line, length = document.overlong
                 raise MrzFormatError(f"line {line} has {length} characters, no MRZ line has")
+            if document.extra_lines:
+                count = len(document.lines) + document.extra_lines
+                raise MrzFormatError(f"{count} lines, no MRZ has more than {MRZ_MAX_LINES}")
             result = parse_mrz(document.lines, reference, repair=not no_repair)
         except MrzFormatError as error:
             click.echo(f"egate mrz parse: error: {where}: not an MRZ: {error}", err=True)
@@ -163,5 +176,5 @@ def parse(lines: tuple[str, ...], as_json: bool, no_repair: bool, today: object)
         if not result.valid and status == EXIT_OK:
             status = EXIT_FAILURE
     if seen == 0:
-        raise InputError("egate mrz parse: no MRZ lines given (as arguments or on standard input)")
+        raise InputError("no MRZ lines given (as arguments or on standard input)")
     return status

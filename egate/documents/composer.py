@@ -96,7 +96,8 @@ def compose_mrz(data: DocumentData) -> tuple[str, ...]:
     )
     put(layout.birth_date, birth_text)
     put(layout.birth_date_check, _digit(birth_text))
-    put(layout.sex, data.sex or "<")
+    # Vetted like every other field: a longer value would spill into the expiry date.
+    put(layout.sex, _field(data.sex or "<", 1, "sex"))
     expiry_text = MrzDate.of(data.expiry_date).to_mrz()
     put(layout.expiry_date, expiry_text)
     put(layout.expiry_date_check, _digit(expiry_text))

@@ -165,6 +165,8 @@ def _choose_layout(lines: list[str]) -> tuple[Layout, list[str]]:
             )
         width = widths[len(line)]
         lines = [line[i : i + width] for i in range(0, len(line), width)]
+        # The format is chosen by the width of the split lines, not the pasted one.
+        longest = width
     if len(lines) == 3:
         layout = LAYOUTS[MrzFormat.TD1]
     elif len(lines) == 2:

@@ -15,13 +15,22 @@ of three verdicts, with every reason that led to it:
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from egate.documents.mrz import MrzResult
 from egate.documents.states import is_known_state
@@ -29,6 +38,12 @@ from egate.documents.stoplist import StopList
 from egate.privacy import Pseudonymizer
 
 ANY = "*"
+# Bounds that keep the settings meaningful (and within what timedelta holds):
+# no document is valid for more than ten years, and a gate has no reason to
+# remember passages for longer than a month.
+MAX_VALIDITY_DAYS = 3660
+MAX_DUPLICATE_WINDOW_S = 31 * 24 * 3600.0
+_DOCUMENT_CODE = re.compile(r"[A-Z][A-Z<]?")
 
 
 class Verdict(StrEnum):
@@ -44,25 +59,35 @@ class DocumentPolicySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_age_years: int = Field(
+    # Numbers are strict: YAML reads `yes` as true, and pydantic would
+    # otherwise take it for 1 (and `off` for a duplicate window of 0).
+    min_age_years: StrictInt = Field(
         default=12, ge=0, le=120, description="Travellers younger than this are referred."
     )
     eligible_nationalities: tuple[str, ...] = Field(
-        default=(ANY,), description="ICAO codes allowed to use the gate, or '*' for all."
+        default=(ANY,),
+        min_length=1,
+        description="ICAO codes allowed to use the gate, or '*' for all.",
     )
     eligible_document_types: tuple[str, ...] = Field(
         default=("P",),
+        min_length=1,
         description=(
             "Document codes allowed: one letter admits every code starting with it "
             "(P: all passports), two characters admit exactly that code (P<, PD)."
         ),
     )
-    min_remaining_validity_days: int = Field(
-        default=0, ge=0, description="Days of validity a document must have left."
+    min_remaining_validity_days: StrictInt = Field(
+        default=0,
+        ge=0,
+        le=MAX_VALIDITY_DAYS,
+        description="Days of validity a document must have left.",
     )
-    duplicate_window_s: float = Field(
+    duplicate_window_s: StrictFloat = Field(
         default=4 * 3600.0,
         ge=0,
+        le=MAX_DUPLICATE_WINDOW_S,
+        allow_inf_nan=False,
         description=(
             "A document that passed the gate within this many seconds is rejected; "
             "0 turns the check off."
@@ -97,7 +122,7 @@ class DocumentPolicySettings(BaseModel):
     @classmethod
     def _document_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
         for code in codes:
-            if not ((1 <= len(code) <= 2 and code[0].isalpha() and code.isupper()) or code == ANY):
+            if not (code == ANY or _DOCUMENT_CODE.fullmatch(code)):
                 raise ValueError(f"{code!r} is not a document code such as P, P< or ID")
         return codes
 

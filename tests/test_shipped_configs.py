@@ -1,0 +1,76 @@
+"""Every file shipped under configs/ loads with the loader of its folder.
+
+A new folder under configs/ needs a loader here; until it has one, its files
+fail this test rather than go unchecked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from egate.config import GateConfig, load_config
+from egate.documents.policy import DocumentPolicy
+from egate.documents.stoplist import StopList
+from egate.privacy import Pseudonymizer
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+SALT = b"shipped-configs-test-salt"
+
+
+def load_gate(path: Path) -> None:
+    config = load_config(path, GateConfig)
+    # The files it names load too: a policy with its stop list.
+    DocumentPolicy.from_settings(config.policy, Pseudonymizer(SALT))
+
+
+def load_stop_list(path: Path) -> None:
+    StopList.load(path, Pseudonymizer(SALT))
+
+
+# (folder under configs/, file suffix) -> how such a file is loaded
+LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
+    ("gates", ".yaml"): load_gate,
+    ("stoplists", ".csv"): load_stop_list,
+}
+
+
+def shipped_files() -> list[Path]:
+    return sorted(path for path in CONFIGS.rglob("*") if path.is_file())
+
+
+def test_there_are_shipped_files_of_every_known_kind():
+    kinds = {(path.relative_to(CONFIGS).parts[0], path.suffix) for path in shipped_files()}
+    assert set(LOADERS) <= kinds
+
+
+@pytest.mark.parametrize("path", shipped_files(), ids=lambda path: str(path.relative_to(CONFIGS)))
+def test_the_file_loads(path: Path):
+    relative = path.relative_to(CONFIGS)
+    kind = (relative.parts[0] if len(relative.parts) > 1 else "", path.suffix)
+    loader = LOADERS.get(kind)
+    if loader is None:
+        pytest.fail(
+            f"configs/{relative}: no loader for {kind[1] or 'suffix-less'} files in "
+            f"configs/{kind[0]}; add one to LOADERS in {Path(__file__).name}"
+        )
+    loader(path)
+
+
+def test_the_mock_gate():
+    config = load_config(CONFIGS / "gates" / "mock.yaml", GateConfig)
+    assert config.gate_id == "mock-1"
+    assert config.policy.stop_list is not None
+    assert config.policy.stop_list.resolve() == CONFIGS / "stoplists" / "sample.csv"
+    assert config.policy.eligible_document_types == ("P", "I")
+    assert config.privacy.salt_file is None
+
+
+def test_the_sample_stop_list_lists_its_fictitious_documents():
+    stop_list = StopList.load(CONFIGS / "stoplists" / "sample.csv", Pseudonymizer(SALT))
+    assert stop_list.lists("UTO", "X00000001")
+    assert stop_list.lists("D", "C01X00T47")
+    # The ICAO specimen passport itself (L898902C) is not listed.
+    assert not stop_list.lists("UTO", "L898902C")
