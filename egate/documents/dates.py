@@ -68,6 +68,18 @@ class MrzDate(NamedTuple):
         return f"{self.year % 100:02d}{month}{day}"
 
 
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _is_calendar_date(year: int, month: int, day: int) -> bool:
+    """Whether the date exists; cheaper than building a ``date`` and catching the error."""
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month]):
+        return False
+    return not (month == 2 and day == 29) or (
+        year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    )
+
+
 def _two_digits(text: str) -> int | None:
     if len(text) == 2 and text.isdigit() and text.isascii():
         return int(text)
@@ -82,9 +94,7 @@ def parse_birth_date(text: str, today: date) -> tuple[MrzDate | None, str | None
         year = 2000 + yy
         if (year, month, day) > (today.year, today.month, today.day):
             year -= 100
-        try:
-            date(year, month, day)
-        except ValueError:
+        if not _is_calendar_date(year, month, day):
             return None, f"{text!r} is not a calendar date"
         return MrzDate(year, month, day), None
     if text == "<<<<<<":
@@ -120,7 +130,6 @@ def parse_expiry_date(text: str, today: date) -> tuple[date | None, str | None]:
     year = 2000 + yy
     if year > today.year + EXPIRY_YEARS_AHEAD:
         year -= 100
-    try:
-        return date(year, mm, dd), None
-    except ValueError:
+    if not _is_calendar_date(year, mm, dd):
         return None, f"{text!r} is not a calendar date"
+    return date(year, mm, dd), None

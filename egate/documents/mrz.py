@@ -244,7 +244,7 @@ def _check_digit(
     digit = text[position]
     if values is not None:
         expected: str | None = check_digit_of_values(
-            values[parts[0]] if len(parts) == 1 else b"".join(values[part] for part in parts)
+            values[parts[0]] if len(parts) == 1 else b"".join([values[part] for part in parts])
         )
         if digit == expected:
             return _PASS[name]
@@ -413,20 +413,19 @@ def _examine(layout: Layout, text: str, today: date) -> tuple[MrzFields, list[Ch
             )
         )
 
+    # Positional arguments: a named tuple is built twice as fast that way.
     fields = MrzFields(
-        document_type=code.rstrip("<"),
-        issuing_state=issuing_state,
-        surname=surname,
-        given_names=given_names,
-        document_number=document_number,
-        nationality=nationality,
-        birth_date=birth_date,
-        expiry_date=expiry_date,
-        sex=None if sex_char == "<" else sex_char,
-        optional_data=optional.strip("<"),
-        optional_data_2=(
-            None if layout.optional_data_2 is None else text[layout.optional_data_2].strip("<")
-        ),
+        code.rstrip("<"),  # document_type
+        issuing_state,
+        surname,
+        given_names,
+        document_number,
+        nationality,
+        birth_date,
+        expiry_date,
+        None if sex_char == "<" else sex_char,  # sex
+        optional.strip("<"),  # optional_data
+        None if layout.optional_data_2 is None else text[layout.optional_data_2].strip("<"),
     )
     return fields, checks
 
@@ -463,10 +462,6 @@ def parse_mrz(lines: str | Sequence[str], today: date, *, repair: bool = True) -
         text, repairs = find_repairs(layout, text, failing)
         if repairs:
             fields, checks = _examine(layout, text, today)
-    return MrzResult(
-        format=layout.format,
-        lines=tuple(text[i : i + width] for i in range(0, layout.length, width)),
-        fields=fields,
-        checks=(length, *checks),
-        repairs=repairs,
-    )
+    if repairs or length is not _PASS["length"]:
+        rows = [text[i : i + width] for i in range(0, layout.length, width)]
+    return MrzResult(layout.format, tuple(rows), fields, (length, *checks), repairs)
