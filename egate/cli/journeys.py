@@ -48,11 +48,3 @@ def devices() -> None:
 
     No commands in this release yet.
     """
-
-
-@click.group(no_args_is_help=True)
-def biometrics() -> None:
-    """Verify faces 1:1, benchmark the matching core, evaluate accuracy.
-
-    No commands in this release yet.
-    """

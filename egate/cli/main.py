@@ -9,10 +9,12 @@ from collections.abc import Sequence
 import click
 
 from egate import __version__
+from egate.cli.biometrics import biometrics
 from egate.cli.demo import demo
 from egate.cli.errors import EXIT_USAGE, InputError
-from egate.cli.journeys import biometrics, devices, replay, run, simulate
+from egate.cli.journeys import devices, replay, run, simulate
 from egate.cli.mrz import mrz
+from egate.cli.samples import samples
 from egate.config import ConfigError
 from egate.documents.stoplist import StopListError
 from egate.privacy import SaltError
@@ -35,7 +37,7 @@ def cli() -> None:
     """
 
 
-for command in (run, replay, simulate, devices, biometrics, mrz, demo):
+for command in (run, replay, simulate, devices, biometrics, mrz, samples, demo):
     cli.add_command(command)
 
 

@@ -13,9 +13,9 @@ from egate.documents.layout import MrzFormat
 from egate.documents.stoplist import StopListError
 from egate.privacy import SaltError
 
-GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz"]
+GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz", "samples"]
 # Groups whose commands arrive in later releases.
-EMPTY_GROUPS = ["run", "replay", "simulate", "devices", "biometrics"]
+EMPTY_GROUPS = ["run", "replay", "simulate", "devices"]
 COMMANDS = [*GROUPS, "demo"]
 
 

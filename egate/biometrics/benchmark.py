@@ -1,0 +1,307 @@
+"""Measuring the verification path against naive face_recognition, in one run.
+
+The naive path is what a newcomer writes:
+``face_recognition.face_encodings(face_recognition.load_image_file(path))``,
+full-resolution HOG detection upsampled once, then the descriptor.  egate's
+path decodes, detects on a scaled copy, aligns at full resolution, applies
+the quality gates and computes the same descriptor.  Both run on the same
+images, interleaved round by round so that both see the same machine load;
+medians count.  The decisions of both paths on every pair of single-face
+images are compared at the threshold.
+
+Throughput is measured through the matching core with 1..N worker
+processes, and the core's service times can be exported as a calibration
+file for the capacity model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egate.biometrics.face import Descriptor, FaceAnalyzer
+from egate.biometrics.image import RgbImage, read_image_file
+from egate.biometrics.matching import MatchingCore
+from egate.biometrics.pairs import IMAGE_SUFFIXES
+from egate.biometrics.quality import measure
+from egate.biometrics.verifier import VerifierSettings
+
+CALIBRATION_FORMAT = "egate-matching-calibration/1"
+# Standard video frame heights: an image of one of these with a 16:9 shape is a camera frame.
+_FRAME_HEIGHTS = {240: "240p", 360: "360p", 480: "480p", 720: "720p", 1080: "1080p"}
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Every image under ``folder`` (recursively), sorted."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in IMAGE_SUFFIXES
+        and not path.name.startswith(".")
+    )
+
+
+def size_class(width: int, height: int) -> str:
+    """``1080p`` and the like for camera frames, ``photo`` for everything else."""
+    label = _FRAME_HEIGHTS.get(height)
+    return label if label is not None and abs(width / height - 16 / 9) < 0.05 else "photo"
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The ``share`` quantile (0-1) by linear interpolation."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class ImageRun:
+    """One image's measurements on both paths."""
+
+    path: Path
+    width: int
+    height: int
+    naive_seconds: list[float] = field(default_factory=list)
+    fast_seconds: list[float] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=dict)
+    naive_descriptor: Descriptor | None = None
+    fast_descriptor: Descriptor | None = None
+    naive_faces: int = 0
+    fast_faces: int = 0
+
+    @property
+    def size_class(self) -> str:
+        """Camera frame size or ``photo``."""
+        return size_class(self.width, self.height)
+
+
+def _naive_path() -> Callable[[Path], list[Descriptor]] | None:
+    from PIL import ImageFile
+
+    try:
+        import face_recognition
+    except (ImportError, SystemExit):
+        # face_recognition 1.3.0 calls quit() when its models are missing.
+        return None
+    finally:
+        # face_recognition's import sets this for the whole process, and Pillow
+        # then decodes a truncated photo as if whole (padded with grey).  egate
+        # refuses truncated photos; the benchmark only times photos egate reads.
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+    def encode(path: Path) -> list[Descriptor]:
+        image = face_recognition.load_image_file(str(path))
+        return [np.asarray(code) for code in face_recognition.face_encodings(image)]
+
+    return encode
+
+
+def measure_paths(
+    analyzer: FaceAnalyzer,
+    images: Sequence[Path],
+    rounds: int,
+    clock: Callable[[], float] = time.perf_counter,
+    on_step: Callable[[], None] = lambda: None,
+) -> tuple[list[ImageRun], bool]:
+    """Time both paths on every image, ``rounds`` times; returns the runs and whether naive ran.
+
+    Raises ``ImageError`` when an image cannot be read.
+    """
+    naive = _naive_path()
+    for path in images:
+        # An image egate cannot read stops the benchmark before it starts
+        # (``ImageError``), not the naive path with Pillow's own exception.
+        read_image_file(path)
+    runs: dict[Path, ImageRun] = {}
+    for _ in range(rounds):
+        for path in images:
+            if naive is not None:
+                started = clock()
+                codes = naive(path)
+                naive_time = clock() - started
+            started = clock()
+            pixels = read_image_file(path)
+            decode = clock() - started
+            finding = analyzer.find(pixels)
+            stages = {"decode": decode, **finding.timings}
+            descriptor = None
+            if finding.chip is not None:
+                started = clock()
+                measure(finding.chip, finding.boxes[0].height)
+                stages["quality"] = clock() - started
+                started = clock()
+                descriptor = analyzer.describe(finding.chip)
+                stages["descriptor"] = clock() - started
+            run = runs.setdefault(path, ImageRun(path, pixels.shape[1], pixels.shape[0]))
+            run.fast_seconds.append(sum(stages.values()))
+            for stage, seconds in stages.items():
+                run.stages.setdefault(stage, []).append(seconds)
+            run.fast_faces, run.fast_descriptor = len(finding.boxes), descriptor
+            if naive is not None:
+                run.naive_seconds.append(naive_time)
+                run.naive_faces = len(codes)
+                run.naive_descriptor = codes[0] if len(codes) == 1 else None
+            on_step()
+    return list(runs.values()), naive is not None
+
+
+def decision_agreement(runs: Sequence[ImageRun], threshold: float) -> tuple[int, list[str]]:
+    """Pairs of single-face images compared on both paths, and those whose decisions differ."""
+    single = [
+        run
+        for run in runs
+        if run.naive_descriptor is not None
+        and run.fast_descriptor is not None
+        and run.fast_faces == run.naive_faces == 1
+    ]
+    compared = 0
+    differ = []
+    for first, second in itertools.combinations(single, 2):
+        assert first.naive_descriptor is not None and second.naive_descriptor is not None
+        assert first.fast_descriptor is not None and second.fast_descriptor is not None
+        naive = float(np.linalg.norm(first.naive_descriptor - second.naive_descriptor))
+        fast = float(np.linalg.norm(first.fast_descriptor - second.fast_descriptor))
+        compared += 1
+        if (naive <= threshold) != (fast <= threshold):
+            differ.append(
+                f"{first.path.name} / {second.path.name}: naive {naive:.3f}, egate {fast:.3f}"
+            )
+    return compared, differ
+
+
+def throughput(
+    settings: VerifierSettings,
+    frames: Sequence[RgbImage],
+    reference: RgbImage,
+    workers: int,
+    jobs: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[float, list[float]]:
+    """Verifications per second through a core of ``workers`` processes, and its service times."""
+    with MatchingCore(settings, workers=workers, queue_limit=jobs) as core:
+        core.wait_ready()
+        enrollment = core.submit_enroll(reference, time.monotonic() + 600).result()
+        template = enrollment.template
+        if template is None:
+            raise ValueError(f"the reference image gives no template ({enrollment.reason})")
+        # Warm each worker once so that the measured run sees steady state.
+        warm = [
+            core.submit_verify(template, frames[0], time.monotonic() + 600) for _ in range(workers)
+        ]
+        for future in warm:
+            future.result()
+        baseline = len(core.service_times())
+        started = clock()
+        futures = [
+            core.submit_verify(template, frames[index % len(frames)], time.monotonic() + 600)
+            for index in range(jobs)
+        ]
+        for future in futures:
+            future.result()
+        elapsed = clock() - started
+        return jobs / elapsed, core.service_times()[baseline:]
+
+
+def calibration(
+    service_times: Sequence[float],
+    workers: int,
+    rates: dict[int, float],
+    source: str,
+    created: datetime,
+) -> dict[str, Any]:
+    """The matching core's service-time distribution, as ``egate simulate`` reads it."""
+    import dlib
+
+    return {
+        "format": CALIBRATION_FORMAT,
+        "created": created.isoformat(timespec="seconds"),
+        "source": source,
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "dlib": str(getattr(dlib, "__version__", "unknown")),
+        },
+        "workers": workers,
+        "verifications_per_second": {str(count): round(rate, 3) for count, rate in rates.items()},
+        "service_time_seconds": {
+            "distribution": "empirical",
+            "samples": [round(value, 6) for value in service_times],
+            "mean": round(statistics.fmean(service_times), 6),
+            "p50": round(percentile(service_times, 0.5), 6),
+            "p95": round(percentile(service_times, 0.95), 6),
+        },
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, NaN for no values."""
+    return statistics.median(values) if values else float("nan")
+
+
+def bench_report(
+    runs: Sequence[ImageRun],
+    naive_ran: bool,
+    compared: int,
+    differ: Sequence[str],
+    rates: dict[int, float],
+) -> dict[str, Any]:
+    """Everything ``egate biometrics bench`` shows, as plain data (seconds, ratios)."""
+    images = []
+    groups: dict[str, list[ImageRun]] = {}
+    for run in runs:
+        groups.setdefault(run.size_class, []).append(run)
+        naive, fast = median(run.naive_seconds), median(run.fast_seconds)
+        images.append(
+            {
+                "image": str(run.path),
+                "size": f"{run.width}x{run.height}",
+                "class": run.size_class,
+                "naive_seconds": round(naive, 6) if naive_ran else None,
+                "egate_seconds": round(fast, 6),
+                "speedup": round(naive / fast, 3) if naive_ran else None,
+                "faces": {"naive": run.naive_faces if naive_ran else None, "egate": run.fast_faces},
+            }
+        )
+    by_size = {}
+    for label, members in sorted(groups.items()):
+        naive_total = sum(median(run.naive_seconds) for run in members) if naive_ran else None
+        fast_total = sum(median(run.fast_seconds) for run in members)
+        by_size[label] = {
+            "images": len(members),
+            "naive_mean_seconds": None if naive_total is None else naive_total / len(members),
+            "egate_mean_seconds": fast_total / len(members),
+            # Ratio of mean times: what a gate that sees these images gains.
+            "speedup": None if naive_total is None else naive_total / fast_total,
+        }
+    stage_samples: dict[str, list[float]] = {}
+    for run in runs:
+        for stage, values in run.stages.items():
+            stage_samples.setdefault(stage, []).extend(values)
+    total = sum(sum(run.fast_seconds) for run in runs)
+    descriptor_total = sum(sum(run.stages.get("descriptor", [])) for run in runs)
+    return {
+        "images": images,
+        "by_size": by_size,
+        "stages": {
+            stage: {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95)}
+            for stage, values in stage_samples.items()
+        },
+        "descriptor_share": descriptor_total / total if total else None,
+        "naive_measured": naive_ran,
+        "decisions": {"pairs_compared": compared, "differing": list(differ)},
+        "verifications_per_second": {str(count): rate for count, rate in rates.items()},
+    }

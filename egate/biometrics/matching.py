@@ -1,0 +1,380 @@
+"""The biometric matching core: one verification service that several gates share.
+
+Gates hand it jobs (make a template from a chip photo; verify a live frame
+against a template) and get futures back.  It keeps a bounded queue: when
+``queue_limit`` jobs are already waiting, ``submit`` refuses with
+``MatchingCoreBusy`` at once, so a gate can fall back (capture again, refer)
+instead of piling up.  Each job carries a deadline; a job still waiting when
+its deadline passes is dropped without running and fails with
+``DeadlineExceeded``, and a result that arrives late is reported as late.
+
+Workers are processes by default: measured here, dlib's face descriptor holds
+the GIL (two threads run it no faster than one), while its HOG detector
+releases it.  Each worker loads the models once and keeps them.
+
+Queue length, waiting and service times and outcomes are Prometheus metrics
+on the registry passed in; service times are also kept (the last
+``SERVICE_TIME_SAMPLES``) so that ``egate biometrics bench`` can export them
+as the matching core's service-time distribution for ``egate simulate``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.context import SpawnContext
+from typing import Any, Literal, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from egate.biometrics.image import RgbImage
+from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
+
+SERVICE_TIME_SAMPLES = 10_000
+# How often the core looks for dead workers when no result arrives.
+HEALTH_CHECK_S = 0.5
+WorkerKind = Literal["process", "thread"]
+# Anything that is not a job tells a worker (or the collector) to stop.
+_STOP = None
+
+
+class MatchingCoreBusy(RuntimeError):
+    """The queue is full: the job was not taken."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """The job's deadline passed before a worker could start it."""
+
+
+class WorkerDied(RuntimeError):
+    """The worker running the job died (a crash in native code, or it was killed)."""
+
+
+class MatchingCoreClosed(RuntimeError):
+    """The core is shut down and takes no more jobs."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    number: int
+    kind: Literal["enroll", "verify"]
+    image: RgbImage
+    template: Template | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    number: int
+    worker: int
+    result: Verification | Enrollment | None
+    error: str | None
+    service_seconds: float
+
+
+class _Queue(Protocol):
+    """What workers and the core need of a queue: thread and process queues both fit."""
+
+    def put(self, item: object) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object: ...
+
+
+def _serve(worker: int, settings: VerifierSettings, jobs: _Queue, done: _Queue) -> None:
+    """A worker's loop: load the models once, then run jobs until told to stop."""
+    from egate.biometrics.face import FaceModels
+    from egate.biometrics.verifier import FaceVerifier
+
+    verifier = FaceVerifier.with_models(FaceModels(), settings)
+    done.put(_Done(-1, worker, None, None, 0.0))  # ready
+    while isinstance(job := jobs.get(), _Job):
+        started = time.perf_counter()
+        try:
+            if job.template is None:
+                result: Verification | Enrollment = verifier.enroll(job.image)
+            else:
+                result = verifier.verify(job.template, job.image)
+            done.put(_Done(job.number, worker, result, None, time.perf_counter() - started))
+        except Exception as error:  # a bad job must not take the worker down
+            done.put(_Done(job.number, worker, None, repr(error), time.perf_counter() - started))
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.queue_length = Gauge(
+            "egate_matching_queue_length", "Jobs waiting for a worker.", registry=registry
+        )
+        self.busy_workers = Gauge(
+            "egate_matching_busy_workers", "Workers running a job.", registry=registry
+        )
+        self.workers = Gauge("egate_matching_workers", "Workers in the pool.", registry=registry)
+        self.restarts = Counter(
+            "egate_matching_worker_restarts",
+            "Workers started again after they died.",
+            registry=registry,
+        )
+        self.wait = Histogram(
+            "egate_matching_wait_seconds",
+            "Time a job waited in the queue.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.service = Histogram(
+            "egate_matching_service_seconds",
+            "Time a worker spent on a job.",
+            ["kind"],
+            buckets=(0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
+            registry=registry,
+        )
+        self.late = Counter(
+            "egate_matching_late_results",
+            "Jobs that finished after their deadline.",
+            ["kind"],
+            registry=registry,
+        )
+        self.jobs = Counter(
+            "egate_matching_jobs",
+            "Jobs by kind and outcome.",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+
+
+class MatchingCore:
+    """Verification service with a bounded queue, deadlines and a worker pool."""
+
+    def __init__(
+        self,
+        settings: VerifierSettings | None = None,
+        *,
+        workers: int = 2,
+        queue_limit: int = 16,
+        kind: WorkerKind = "process",
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if workers < 1 or queue_limit < 0:
+            raise ValueError("a matching core needs at least one worker and a queue limit >= 0")
+        self.settings = settings or VerifierSettings()
+        self.workers = workers
+        self.queue_limit = queue_limit
+        self._clock = clock
+        self._metrics = _Metrics(registry if registry is not None else CollectorRegistry())
+        self._metrics.workers.set(workers)
+        self._lock = threading.Condition()
+        self._waiting: deque[tuple[_Job, float, float, Future[Any]]] = deque()
+        self._running: dict[int, tuple[_Job, float, Future[Any], int]] = {}
+        self._idle: list[int] = []
+        self._numbers = itertools.count()
+        self._service_times: deque[float] = deque(maxlen=SERVICE_TIME_SAMPLES)
+        self._closed = False
+        self._inboxes: list[_Queue] = []
+        self._handles: list[Any] = []
+        self._kind = kind
+        # spawn: a fresh interpreter per worker, safe beside the parent's threads.
+        self._context: SpawnContext = multiprocessing.get_context("spawn")
+        self._done: _Queue = self._context.Queue() if kind == "process" else queue.Queue()
+        for index in range(workers):
+            self._start_worker(index)
+        self._collector = threading.Thread(
+            target=self._collect, name="egate-matching-collector", daemon=True
+        )
+        self._collector.start()
+
+    def _start_worker(self, index: int) -> None:
+        """Start worker ``index`` (again, after it died)."""
+        inbox: _Queue
+        handle: Any
+        arguments = (index, self.settings)
+        if self._kind == "process":
+            inbox = self._context.Queue()
+            handle = self._context.Process(
+                target=_serve,
+                args=(*arguments, inbox, self._done),
+                name=f"egate-matching-{index}",
+                daemon=True,
+            )
+        else:
+            inbox = queue.Queue()
+            handle = threading.Thread(
+                target=_serve,
+                args=(*arguments, inbox, self._done),
+                name=f"egate-matching-{index}",
+                daemon=True,
+            )
+        handle.start()
+        if index < len(self._handles):
+            self._inboxes[index], self._handles[index] = inbox, handle
+        else:
+            self._inboxes.append(inbox)
+            self._handles.append(handle)
+
+    def _replace_dead_workers(self) -> None:
+        """Fail the job of each worker that died and start a new one in its place (lock held)."""
+        for index, handle in enumerate(self._handles):
+            if handle.is_alive() or self._closed:
+                continue
+            for number, (job, _, future, worker) in list(self._running.items()):
+                if worker == index:
+                    del self._running[number]
+                    self._metrics.jobs.labels(job.kind, "worker_died").inc()
+                    future.set_exception(WorkerDied(f"matching worker {index} died mid-job"))
+            if index in self._idle:
+                self._idle.remove(index)
+            self._metrics.restarts.inc()
+            self._start_worker(index)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until every worker has loaded its models."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self._idle) + len(self._running) < self.workers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    raise TimeoutError(f"matching core workers not ready after {timeout} s")
+                self._lock.wait(remaining)
+
+    def submit_verify(
+        self, template: Template, live: RgbImage, deadline: float
+    ) -> Future[Verification]:
+        """Queue a verification of ``live`` against ``template``, to start before ``deadline``."""
+        return self._submit("verify", live, template, deadline)
+
+    def submit_enroll(self, reference: RgbImage, deadline: float) -> Future[Enrollment]:
+        """Queue the making of a template from a reference photo."""
+        return self._submit("enroll", reference, None, deadline)
+
+    def _submit(
+        self,
+        kind: Literal["enroll", "verify"],
+        image: RgbImage,
+        template: Template | None,
+        deadline: float,
+    ) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise MatchingCoreClosed("the matching core is shut down")
+            if len(self._waiting) >= self.queue_limit and not self._idle:
+                self._metrics.jobs.labels(kind, "busy").inc()
+                raise MatchingCoreBusy(
+                    f"matching core busy: {len(self._waiting)} jobs waiting, "
+                    f"limit {self.queue_limit}"
+                )
+            job = _Job(next(self._numbers), kind, image, template)
+            self._waiting.append((job, deadline, self._clock(), future))
+            self._dispatch()
+        return future
+
+    def _dispatch(self) -> None:
+        """Hand waiting jobs to idle workers; drop those past their deadline (lock held)."""
+        now = self._clock()
+        while self._waiting and self._idle:
+            job, deadline, queued, future = self._waiting.popleft()
+            if now > deadline:
+                self._metrics.jobs.labels(job.kind, "deadline_exceeded").inc()
+                future.set_exception(
+                    DeadlineExceeded(f"job waited {now - queued:.3f} s, past its deadline")
+                )
+                continue
+            worker = self._idle.pop()
+            self._metrics.wait.observe(now - queued)
+            self._running[job.number] = (job, deadline, future, worker)
+            self._inboxes[worker].put(job)
+        # Jobs whose deadline passed while no worker was free go too.
+        while self._waiting and now > self._waiting[0][1]:
+            job, _, queued, future = self._waiting.popleft()
+            self._metrics.jobs.labels(job.kind, "deadline_exceeded").inc()
+            future.set_exception(
+                DeadlineExceeded(f"job waited {now - queued:.3f} s, past its deadline")
+            )
+        self._metrics.queue_length.set(len(self._waiting))
+        self._metrics.busy_workers.set(len(self._running))
+
+    def _collect(self) -> None:
+        """Take finished jobs from the workers, settle their futures, dispatch more."""
+        while True:
+            try:
+                done = self._done.get(timeout=HEALTH_CHECK_S)
+            except queue.Empty:
+                with self._lock:
+                    self._replace_dead_workers()
+                    self._dispatch()
+                    self._lock.notify_all()
+                continue
+            if not isinstance(done, _Done):
+                return
+            with self._lock:
+                running = self._running.pop(done.number, None)
+                if running is None:
+                    # A worker's ready signal (or news of a job close() already failed).
+                    if done.number < 0:
+                        self._idle.append(done.worker)
+                else:
+                    job, deadline, future, worker = running
+                    self._idle.append(worker)
+                    self._service_times.append(done.service_seconds)
+                    self._metrics.service.labels(job.kind).observe(done.service_seconds)
+                    if self._clock() > deadline:
+                        # Finished, but after its deadline: the gate may have moved on.
+                        self._metrics.late.labels(job.kind).inc()
+                    if done.error is not None or done.result is None:
+                        self._metrics.jobs.labels(job.kind, "error").inc()
+                        future.set_exception(RuntimeError(f"matching worker failed: {done.error}"))
+                    else:
+                        self._metrics.jobs.labels(job.kind, _outcome(done.result)).inc()
+                        future.set_result(done.result)
+                self._dispatch()
+                self._lock.notify_all()
+
+    def service_times(self) -> list[float]:
+        """Seconds each recent job spent with a worker, oldest first."""
+        with self._lock:
+            return list(self._service_times)
+
+    def close(self) -> None:
+        """Stop the workers; jobs not finished by then fail with ``MatchingCoreClosed``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            while self._waiting:
+                job, _, _, future = self._waiting.popleft()
+                self._metrics.jobs.labels(job.kind, "closed").inc()
+                future.set_exception(MatchingCoreClosed("the matching core shut down"))
+            self._metrics.queue_length.set(0)
+            self._lock.notify_all()
+        for inbox in self._inboxes:
+            inbox.put(_STOP)
+        for handle in self._handles:
+            handle.join(timeout=10)
+            if handle.is_alive() and hasattr(handle, "terminate"):
+                handle.terminate()
+        self._done.put(None)
+        self._collector.join(timeout=10)
+        with self._lock:
+            # Jobs whose worker never answered (it died, or was stopped while
+            # busy) would otherwise leave their futures pending forever.
+            for job, _, future, _ in self._running.values():
+                self._metrics.jobs.labels(job.kind, "closed").inc()
+                future.set_exception(MatchingCoreClosed("the matching core shut down mid-job"))
+            self._running.clear()
+            self._metrics.busy_workers.set(0)
+
+    def __enter__(self) -> MatchingCore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _outcome(result: Verification | Enrollment) -> str:
+    if isinstance(result, Enrollment):
+        return "enrolled" if result.template is not None else "failure_to_acquire"
+    return result.decision.value
