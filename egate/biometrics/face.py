@@ -55,7 +55,7 @@ class DetectionSettings:
     """How faces are searched for."""
 
     # Long side of the copy the detector runs on; larger finds smaller faces, slower.
-    detection_long_side: int = 640
+    detection_long_side: int = 512
     # When nothing is found at that size, look again with the image upsampled
     # once (dlib finds faces down to about 40 px instead of 80 px).
     retry_upsampled: bool = True

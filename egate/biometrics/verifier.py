@@ -61,7 +61,7 @@ class VerifierSettings(BaseModel):
     )
     quality: QualitySettings = Field(default_factory=QualitySettings)
     detection_long_side: int = Field(
-        default=640, ge=160, le=4096, description="Long side of the image the detector sees."
+        default=512, ge=160, le=4096, description="Long side of the image the detector sees."
     )
 
 

@@ -157,7 +157,7 @@ def test_to_json(faces, verifier):
 
 
 def test_detection_on_the_scaled_copy_finds_the_full_resolution_box(face_models, faces):
-    # obama3.jpg is 1434 x 2333: detected at 640 px, the box is scaled back.
+    # obama3.jpg is 1434 x 2333: detected at 512 px, the box is scaled back.
     pixels = faces.pixels("obama3.jpg")
     fast = FaceAnalyzer(face_models).find(pixels)
     full = FaceAnalyzer(face_models, DetectionSettings(detection_long_side=4096)).find(pixels)
