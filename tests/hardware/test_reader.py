@@ -1,0 +1,262 @@
+"""The serial MRZ reader driver against the emulated reader, over real pseudo-terminals."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from egate.documents.layout import MrzFormat
+from egate.documents.specimens import SPECIMENS
+from hardware.emulators.pty import PseudoTerminal
+from hardware.emulators.reader import FaultPlan, ReaderEmulator
+from hardware.framing import FRAMING_NAMES, make_framing
+from hardware.link import LinkError, LinkState
+from hardware.reader import DocumentRead, PassportReader, ReaderEvent, ReadFailed, SerialMrzReader
+
+pytestmark = pytest.mark.hardware
+
+ALL_SPECIMENS = list(SPECIMENS.values())
+TD2 = SPECIMENS[MrzFormat.TD2]
+TD3 = SPECIMENS[MrzFormat.TD3]
+
+
+def documents(events: list[ReaderEvent]) -> list[DocumentRead]:
+    return [event for event in events if isinstance(event, DocumentRead)]
+
+
+def failures(events: list[ReaderEvent]) -> list[ReadFailed]:
+    return [event for event in events if isinstance(event, ReadFailed)]
+
+
+@pytest.fixture
+def make_reader(fast_settings, today):
+    """``make_reader(port, framing, **settings)``: a reader closed at the end of the test."""
+    readers: list[SerialMrzReader] = []
+
+    def make(port: str, framing: str, states: list[LinkState] | None = None, **overrides):
+        reader = SerialMrzReader(
+            fast_settings(port, **overrides),
+            framing,
+            lambda: today,
+            on_state=None if states is None else states.append,
+        )
+        readers.append(reader)
+        return reader
+
+    yield make
+    for reader in readers:
+        reader.close()
+
+
+@pytest.mark.parametrize("framing", FRAMING_NAMES)
+def test_every_framing_delivers_every_specimen(framing, pty, make_reader, poll_until):
+    reader = make_reader(pty.port, framing)
+    with ReaderEmulator(framing, pty) as emulator:
+        for lines in ALL_SPECIMENS:
+            emulator.send(lines)
+        events = poll_until(reader, lambda events: len(documents(events)) == len(ALL_SPECIMENS))
+    assert failures(events) == []
+    assert [event.lines for event in events] == ALL_SPECIMENS
+    assert [event.result.format for event in documents(events)] == list(SPECIMENS)
+    assert all(event.result.valid for event in documents(events))
+    assert [event.raw for event in events] == [sent.data for sent in emulator.sent]
+
+
+@pytest.mark.parametrize("framing", FRAMING_NAMES)
+def test_faults_become_read_failures_with_their_bytes(framing, pty, make_reader, poll_until):
+    plan = FaultPlan(
+        garbage=0.5, split=0.5, split_pause_s=0.01, bad_bcc=0.4 if framing == "rte" else 0.0, seed=7
+    )
+    reader = make_reader(pty.port, framing)
+    reader.open()  # the emulator talks only to a driver that has the port open
+    with ReaderEmulator(framing, pty, plan) as emulator:
+        for lines in ALL_SPECIMENS * 2:
+            emulator.send(lines)
+        assert emulator.wait_until_sent(10.0)
+    sent = emulator.sent
+    bad = [item for item in sent if item.kind == "garbage" or "bad_bcc" in item.faults]
+    good = [item for item in sent if item not in bad]
+    faults = {fault for item in sent for fault in item.faults}
+    assert any(item.kind == "garbage" for item in sent)
+    assert "split" in faults
+    assert ("bad_bcc" in faults) is (framing == "rte")
+
+    events = poll_until(
+        reader,
+        lambda events: len(documents(events)) == len(good) and len(failures(events)) == len(bad),
+    )
+    assert [event.lines for event in documents(events)] == [item.lines for item in good]
+    assert [event.raw for event in failures(events)] == [item.data for item in bad]
+    reasons = {event.reason for event in failures(events)}
+    if framing == "rte":
+        assert any(reason.startswith("bad BCC") for reason in reasons)
+
+
+@pytest.mark.parametrize("framing", FRAMING_NAMES)
+def test_unplug_mid_stream_then_replug_loses_no_later_document(
+    framing, pty, make_reader, poll_until
+):
+    states: list[LinkState] = []
+    reader = make_reader(pty.port, framing, states)
+    with ReaderEmulator(framing, pty) as emulator:
+        emulator.send(TD3)
+        poll_until(reader, documents)
+        # Half a frame, then the cable is pulled and put back.
+        emulator.send_raw(make_framing(framing).encode(TD2)[:40])
+        emulator.unplug()
+        emulator.pause(0.05)
+        emulator.plug_back()
+        for lines in ALL_SPECIMENS:
+            emulator.send(lines)
+        events = poll_until(reader, lambda events: len(documents(events)) == len(ALL_SPECIMENS))
+    assert [event.lines for event in documents(events)] == ALL_SPECIMENS
+    # The half frame is reported, with its bytes, when the link goes down.
+    assert [(event.raw, event.reason) for event in failures(events)] == [
+        (make_framing(framing).encode(TD2)[:40], "link lost in the middle of a frame")
+    ]
+    assert states[:2] == [LinkState.CONNECTING, LinkState.CONNECTED]
+    assert states[2] is LinkState.DISCONNECTED
+    assert states[-1] is LinkState.CONNECTED
+    assert reader.state is LinkState.CONNECTED
+
+
+def test_random_disconnects_lose_only_the_frame_they_cut(pty, make_reader, poll_until):
+    plan = FaultPlan(disconnect=0.3, disconnect_for_s=0.02, seed=3)
+    reader = make_reader(pty.port, "desko")
+    with ReaderEmulator("desko", pty, plan) as emulator:
+        for lines in ALL_SPECIMENS * 2:
+            emulator.send(lines)
+        # The driver has to keep up (and reconnect) while the emulator sends.
+        events = poll_until(reader, lambda events: emulator.wait_until_sent(0))
+        whole = [item.lines for item in emulator.sent if "disconnect" not in item.faults]
+        cut = [item.data for item in emulator.sent if "disconnect" in item.faults]
+        assert cut  # the plan did cut some frames
+        events += poll_until(reader, lambda more: len(documents(events + more)) == len(whole))
+    assert [event.lines for event in documents(events)] == whole
+    assert [event.raw for event in failures(events)] == cut
+
+
+def test_the_emulator_waits_for_the_driver_to_open_the_port(pty, make_reader, poll_until):
+    with ReaderEmulator("rte", pty) as emulator:
+        emulator.send(TD3)
+        # Nobody has the port open: the document waits, as in a USB adapter.
+        assert not emulator.wait_until_sent(0.1)
+        reader = make_reader(pty.port, "rte")
+        events = poll_until(reader, documents)
+    assert [event.lines for event in events] == [TD3]
+
+
+def test_a_document_can_be_sent_as_one_text(pty, make_reader, poll_until):
+    reader = make_reader(pty.port, "lines")
+    with ReaderEmulator("lines", pty) as emulator:
+        emulator.send("\n".join(TD3) + "\n")
+        events = poll_until(reader, documents)
+    assert [event.lines for event in events] == [TD3]
+
+
+def test_a_slow_device_is_read_whole_and_the_driver_adds_little(
+    pty, make_reader, poll_until, capsys
+):
+    """Measured, never asserted: what the driver adds on top of the time on the wire."""
+    reader = make_reader(pty.port, "rte", read_timeout_s=0.05)
+    latencies: list[float] = []
+    received: list[ReaderEvent] = []
+    with ReaderEmulator("rte", pty, FaultPlan(baudrate=9600)) as emulator:
+        for lines in ALL_SPECIMENS:
+            emulator.send(lines)
+        give_up = time.monotonic() + 10.0
+        while len(documents(received)) < len(ALL_SPECIMENS) and time.monotonic() < give_up:
+            events = reader.poll()
+            at = time.monotonic()
+            received += events
+            latencies += [at for _ in documents(events)]
+        assert emulator.wait_until_sent(5.0)
+        sent = emulator.sent
+    assert [event.lines for event in documents(received)] == ALL_SPECIMENS
+    added = [(at - item.finished_at) * 1000 for at, item in zip(latencies, sent, strict=True)]
+    wire = [(item.finished_at - item.started_at) * 1000 for item in sent]
+    with capsys.disabled():
+        print(
+            f"\n  reader latency (rte, 9600 baud): wire {statistics.median(wire):.1f} ms "
+            f"per document; driver adds median {statistics.median(added):.3f} ms, "
+            f"max {max(added):.3f} ms"
+        )
+
+
+def test_a_loop_url_works(make_reader, poll_until):
+    reader = make_reader("loop://", "desko")
+    reader.open()
+    reader.link.write(make_framing("desko").encode(TD3))
+    events = poll_until(reader, documents)
+    assert [event.lines for event in events] == [TD3]
+
+
+def test_frames_that_hold_no_mrz_are_read_failures(make_reader, poll_until):
+    reader = make_reader("loop://", "desko")
+    reader.open()
+    reader.link.write(make_framing("desko").encode(["HELLO WORLD"]))
+    events = poll_until(reader, failures)
+    assert events[0].reason.startswith("not an MRZ: 1 line of 11 characters")
+
+
+def test_an_mrz_that_fails_its_checks_is_still_a_document(make_reader, poll_until):
+    damaged = (TD3[0], TD3[1][:9] + "9" + TD3[1][10:])  # wrong document number check digit
+    reader = make_reader("loop://", "lines")
+    reader.open()
+    reader.link.write(make_framing("lines").encode(damaged))
+    (event,) = poll_until(reader, documents)
+    assert not event.result.valid
+    assert "CHECK_DIGIT_DOCUMENT_NUMBER" in event.result.failures
+
+
+def test_opening_a_missing_port_is_a_one_line_error(make_reader, tmp_path):
+    missing = tmp_path / "ttyUSB7"
+    reader = make_reader(str(missing), "rte")
+    with pytest.raises(LinkError) as caught:
+        reader.open()
+    message = str(caught.value)
+    assert message == f"serial port {missing}: cannot open: no such device"
+    assert "\n" not in message
+
+
+def test_polling_a_missing_port_never_raises_and_keeps_trying(make_reader, tmp_path, pty):
+    missing = tmp_path / "ttyUSB8"
+    states: list[LinkState] = []
+    reader = make_reader(str(missing), "lines", states)
+    assert reader.poll(0.0) == []
+    assert reader.state is LinkState.CONNECTING
+    assert "no such device" in (reader.last_error or "")
+    assert reader.poll(0.001) == []  # not due yet: no attempt, no wait
+    missing.symlink_to(pty.path)
+    give_up = time.monotonic() + 5.0
+    while reader.state is not LinkState.CONNECTED and time.monotonic() < give_up:
+        reader.poll(time.monotonic() + 1.0)
+    assert states == [LinkState.CONNECTING, LinkState.CONNECTED]
+
+
+def test_an_unknown_framing_is_refused(fast_settings, today):
+    with pytest.raises(ValueError, match="unknown framing 'cute'"):
+        SerialMrzReader(fast_settings("loop://"), "cute", lambda: today)
+
+
+def test_bad_bcc_needs_the_rte_framing():
+    with PseudoTerminal() as pty, pytest.raises(ValueError, match="bad_bcc needs the rte"):
+        ReaderEmulator("desko", pty, FaultPlan(bad_bcc=0.5))
+
+
+def test_the_serial_reader_is_a_passport_reader(make_reader):
+    reader: PassportReader = make_reader("loop://", "rte")
+    assert reader.poll(0.0) == []
+    assert reader.state is LinkState.CONNECTED
+
+
+def test_events_keep_the_mrz_out_of_their_repr(make_reader, poll_until):
+    reader = make_reader("loop://", "lines")
+    reader.open()
+    reader.link.write(make_framing("lines").encode(TD3) + b"JUNK\r")
+    events = poll_until(reader, lambda events: len(events) == 2)
+    text = repr(events)
+    assert "ERIKSSON" not in text and "L898902C" not in text and "JUNK" not in text
+    assert "ReadFailed(raw=<5 bytes>" in text
