@@ -1,0 +1,216 @@
+"""The door controller driver: entry and exit doors behind a board on a serial line.
+
+:class:`DoorController` sends ``OPEN``, ``CLOSE`` and ``STATUS`` commands of
+the door protocol (docs/door-protocol.md), keeps the board's watchdog fed,
+and reports, from ``poll(now)``, what it learnt: acknowledgements, door state
+changes, forced and obstructed doors, faults, the connection going and
+coming back.  It never raises on what the device sends, and it never trusts
+a door state from before a reconnection: :meth:`DoorController.state` is
+None until the board has told it again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hardware.doorprotocol import Command, Door, DoorState, Event, Reply
+from hardware.doorsession import (
+    Acknowledged,
+    Clock,
+    CommandFailed,
+    CommandSession,
+    CommandSettings,
+    Connected,
+    DeviceRestarted,
+    Disconnected,
+    Refused,
+    SessionEvent,
+    Unrecognized,
+    Unsolicited,
+    polling_link,
+)
+from hardware.link import SerialLink, SerialSettings
+
+__all__ = [
+    "Acknowledged",
+    "CommandFailed",
+    "CommandSettings",
+    "Connected",
+    "DeviceRestarted",
+    "Disconnected",
+    "Door",
+    "DoorController",
+    "DoorEvent",
+    "DoorFault",
+    "DoorForced",
+    "DoorObstructed",
+    "DoorState",
+    "DoorStateChanged",
+    "Refused",
+    "Unrecognized",
+    "WatchdogTripped",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DoorStateChanged:
+    """The board reported ``door`` in a new state (in a reply or an event)."""
+
+    at: float
+    door: Door
+    state: DoorState
+
+
+@dataclass(frozen=True, slots=True)
+class DoorForced:
+    """``! FORCED door``: the door was pushed open without a command."""
+
+    at: float
+    door: Door
+
+
+@dataclass(frozen=True, slots=True)
+class DoorObstructed:
+    """``! OBSTRUCTED door``: a closing door met an obstacle and is re-opening."""
+
+    at: float
+    door: Door
+
+
+@dataclass(frozen=True, slots=True)
+class DoorFault:
+    """``! FAULT door code``: the door is in FAULT; ``code`` is the board's reason."""
+
+    at: float
+    door: Door
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchdogTripped:
+    """``! WATCHDOG``: the board heard nothing for too long and is closing the exit."""
+
+    at: float
+
+
+DoorEvent = (
+    SessionEvent | DoorStateChanged | DoorForced | DoorObstructed | DoorFault | WatchdogTripped
+)
+
+# Unsolicited events that name a door, and the state the door is in after them.
+_DOOR_EVENTS: dict[str, DoorState] = {
+    "OPENED": DoorState.OPEN,
+    "CLOSED": DoorState.CLOSED,
+    "FORCED": DoorState.OPEN,
+    "OBSTRUCTED": DoorState.OPENING,
+    "FAULT": DoorState.FAULT,
+}
+
+
+class DoorController:
+    """Drives a door controller board: entry and exit doors over one serial link.
+
+    ``port`` is the serial settings (the driver makes its link) or a
+    :class:`~hardware.link.SerialLink` made with ``read_timeout_s=0``.
+    Commands return at once with the :class:`Command` sent (its ``seq``
+    identifies the ``Acknowledged``, ``Refused`` or ``CommandFailed`` event
+    that later settles it).  Call :meth:`poll` often (every few
+    milliseconds to tens of milliseconds); it does not block.  ``clock``
+    stamps commands sent between polls: ``poll(now)`` takes the same time.
+    """
+
+    def __init__(
+        self,
+        port: SerialLink | SerialSettings,
+        settings: CommandSettings | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        first_seq: int = 1,
+    ) -> None:
+        self._session = CommandSession(
+            polling_link(port, clock), settings, probe="STATUS", clock=clock, first_seq=first_seq
+        )
+        self._states: dict[Door, DoorState | None] = dict.fromkeys(Door)
+
+    @property
+    def connected(self) -> bool:
+        """The board is answering."""
+        return self._session.connected
+
+    def state(self, door: Door) -> DoorState | None:
+        """The last state the board reported for ``door`` since it (re)connected, else None."""
+        return self._states[door]
+
+    def open(self, door: Door) -> Command:
+        """Ask the board to open ``door``."""
+        return self._session.submit("OPEN", door.value)
+
+    def close(self, door: Door) -> Command:
+        """Ask the board to close ``door``."""
+        return self._session.submit("CLOSE", door.value)
+
+    def status(self) -> Command:
+        """Ask the board where both doors are."""
+        return self._session.submit("STATUS")
+
+    def shutdown(self) -> None:
+        """Close the serial port; the driver is done."""
+        self._session.close()
+
+    def poll(self, now: float) -> list[DoorEvent]:
+        """What happened up to ``now``: session events followed by what they mean for doors."""
+        events: list[DoorEvent] = []
+        for event in self._session.poll(now):
+            events.append(event)
+            events += self._interpret(event)
+        return events
+
+    def _interpret(self, event: SessionEvent) -> list[DoorEvent]:
+        if isinstance(event, Connected | Disconnected | DeviceRestarted):
+            # Whatever was known is stale until the board reports again.
+            self._states = dict.fromkeys(Door)
+            return []
+        if isinstance(event, Acknowledged):
+            return self._fields(event.reply, event.at)
+        if isinstance(event, Unsolicited):
+            return self._unsolicited(event.event, event.at)
+        return []
+
+    def _fields(self, reply: Reply, at: float) -> list[DoorEvent]:
+        out: list[DoorEvent] = []
+        for key, value in reply.fields:
+            if key not in Door.__members__:
+                continue
+            if value not in DoorState.__members__:
+                out.append(Unrecognized(at, f"{key}={value}", "unknown door state"))
+                continue
+            out += self._set(Door(key), DoorState(value), at)
+        return out
+
+    def _unsolicited(self, event: Event, at: float) -> list[DoorEvent]:
+        if event.name == "WATCHDOG" and not event.args:
+            # The board starts closing the exit door unless it is closed or in fault.
+            if self._states[Door.EXIT] in (DoorState.OPEN, DoorState.OPENING):
+                return [WatchdogTripped(at), *self._set(Door.EXIT, DoorState.CLOSING, at)]
+            return [WatchdogTripped(at)]
+        after = _DOOR_EVENTS.get(event.name)
+        arity = 2 if event.name == "FAULT" else 1
+        if after is None or len(event.args) != arity or event.args[0] not in Door.__members__:
+            raw = " ".join(["!", event.name, *event.args])
+            return [Unrecognized(at, raw, "unknown event")]
+        door = Door(event.args[0])
+        out: list[DoorEvent] = []
+        if event.name == "FORCED":
+            out.append(DoorForced(at, door))
+        elif event.name == "OBSTRUCTED":
+            out.append(DoorObstructed(at, door))
+        elif event.name == "FAULT":
+            out.append(DoorFault(at, door, event.args[1]))
+        return [*out, *self._set(door, after, at)]
+
+    def _set(self, door: Door, state: DoorState, at: float) -> list[DoorEvent]:
+        if self._states[door] is state:
+            return []
+        self._states[door] = state
+        return [DoorStateChanged(at, door, state)]
