@@ -1,7 +1,8 @@
 """The dependency rules of DESIGN.md, checked on the source.
 
-* The core (``egate``) imports neither ``hardware`` nor ``simulation``: they
-  import it.
+* The core (``egate`` less its command line) imports neither ``hardware``
+  nor ``simulation``: they import it.  The command line (``egate/cli/``) is
+  the one place that wires them together.
 * The core owns no clock: only the command line (``egate/cli/``, the wiring
   layer) may read the real time; everything else is handed ``now``.
 """
@@ -92,7 +93,11 @@ def test_the_core_is_found():
     assert {"egate/config.py", "egate/documents/policy.py", "egate/cli/main.py"} <= modules
 
 
-@pytest.mark.parametrize("path", core_modules(), ids=module_id)
+@pytest.mark.parametrize(
+    "path",
+    [path for path in core_modules() if not path.is_relative_to(WIRING)],
+    ids=module_id,
+)
 def test_the_core_imports_neither_hardware_nor_simulation(path: Path):
     offending = [
         f"{module_id(path)}:{line}: imports {module}"

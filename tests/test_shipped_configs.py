@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from egate.config import GateConfig, load_config
+from egate.config import load_config
 from egate.documents.policy import DocumentPolicy
 from egate.documents.stoplist import StopList
 from egate.privacy import Pseudonymizer
+from hardware.devices import HardwareGateConfig
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 SALT = b"shipped-configs-test-salt"
 
 
 def load_gate(path: Path) -> None:
-    config = load_config(path, GateConfig)
+    config = load_config(path, HardwareGateConfig)
     # The files it names load too: a policy with its stop list.
     DocumentPolicy.from_settings(config.policy, Pseudonymizer(SALT))
 
@@ -60,7 +61,7 @@ def test_the_file_loads(path: Path):
 
 
 def test_the_mock_gate():
-    config = load_config(CONFIGS / "gates" / "mock.yaml", GateConfig)
+    config = load_config(CONFIGS / "gates" / "mock.yaml", HardwareGateConfig)
     assert config.gate_id == "mock-1"
     assert config.policy.stop_list is not None
     assert config.policy.stop_list.resolve() == CONFIGS / "stoplists" / "sample.csv"

@@ -40,11 +40,3 @@ def simulate() -> None:
 
     No commands in this release yet.
     """
-
-
-@click.group(no_args_is_help=True)
-def devices() -> None:
-    """Probe and read the devices of a gate (readers, cameras, doors, sensors).
-
-    No commands in this release yet.
-    """

@@ -15,7 +15,7 @@ from egate.privacy import SaltError
 
 GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz", "samples"]
 # Groups whose commands arrive in later releases.
-EMPTY_GROUPS = ["run", "replay", "simulate", "devices"]
+EMPTY_GROUPS = ["run", "replay", "simulate"]
 COMMANDS = [*GROUPS, "demo"]
 
 

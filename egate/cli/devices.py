@@ -1,0 +1,225 @@
+"""``egate devices``: probe a gate's devices, read documents, run device emulators."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+from egate.cli.mrz import read_documents
+from egate.config import load_config
+from egate.documents.mrz import MrzFormatError, parse_mrz
+from hardware.devices import HardwareGateConfig, ProbeResult, emulated, probe
+from hardware.emulators.door import DoorEmulator
+from hardware.emulators.occupancy import OccupancyEmulator
+from hardware.emulators.pty import PseudoTerminal
+from hardware.emulators.reader import ReaderEmulator
+from hardware.link import LinkError
+from hardware.reader import DocumentRead, ReadFailed, SerialMrzReader
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Gate configuration file (configs/gates/*.yaml).",
+)
+
+
+def load_gate(path: Path) -> HardwareGateConfig:
+    """A gate configuration with its devices; ``ConfigError`` (exit 2) when it is bad."""
+    return load_config(path, HardwareGateConfig)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM, so loops end cleanly; handlers restored after."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.group(no_args_is_help=True)
+def devices() -> None:
+    """Probe and read the devices of a gate (readers, cameras, doors, sensors), or emulate them.
+
+    A gate's devices are described in its configuration file; with
+    `emulated: true` every serial device runs as an emulator on a
+    pseudo-terminal and the real drivers talk to it.
+    """
+
+
+@devices.command(name="probe")
+@CONFIG
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per device per line.")
+def probe_command(config_path: Path, as_json: bool) -> int:
+    """Open every device of the gate and report its state and response time.
+
+    Exit status 0 when every device is healthy, 1 otherwise, 2 for a bad configuration.
+    """
+    gate = load_gate(config_path)
+    with emulated(gate.devices) as devices_settings:
+        results = probe(devices_settings, date.today)
+    if not results:
+        raise InputError(f"{config_path}: devices: no device configured")
+    if as_json:
+        for result in results:
+            click.echo(json.dumps(result.to_json()))
+    else:
+        show_probe(gate.gate_id, results)
+    return EXIT_OK if all(result.healthy for result in results) else EXIT_FAILURE
+
+
+def show_probe(gate_id: str, results: list[ProbeResult]) -> None:
+    """The probe as a table."""
+    table = Table(title=f"Devices of gate {gate_id}")
+    for column in ("device", "port", "state", "response", "detail"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        colour = "green" if result.healthy else "red"
+        response = (
+            "-" if result.response_seconds is None else f"{result.response_seconds * 1000:.1f} ms"
+        )
+        table.add_row(
+            result.device, result.port, f"[{colour}]{result.state}[/]", response, result.detail
+        )
+    Console(highlight=False).print(table)
+
+
+@devices.command()
+@CONFIG
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many documents.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per read, per line.")
+def read(config_path: Path, count: int | None, as_json: bool) -> int:
+    """Print each document read by the gate's MRZ reader, until --count or Ctrl-C.
+
+    Each read prints as `egate mrz parse --json` does, plus `raw` (hex) when
+    the reader's frame could not be read. Exit status 0, or 2 when the
+    reader cannot be opened.
+    """
+    gate = load_gate(config_path)
+    if gate.devices.reader is None:
+        raise InputError(f"{config_path}: devices.reader: no MRZ reader configured")
+    if gate.devices.emulated:
+        raise InputError(
+            f"{config_path}: devices.emulated is true: start `egate devices emulate reader` "
+            "and point devices.reader.serial.port at it to read from an emulator"
+        )
+    settings = gate.devices.reader
+    reader = SerialMrzReader(settings.serial, settings.framing, date.today)
+    try:
+        reader.open()
+    except LinkError as error:
+        raise InputError(f"devices.reader.serial.port: {error}") from None
+    console = Console(highlight=False)
+    documents = 0
+    with stop_on_signals() as stop, contextlib.closing(reader):
+        state = reader.state
+        while not stop.is_set() and (count is None or documents < count):
+            for event in reader.poll():
+                if isinstance(event, DocumentRead):
+                    documents += 1
+                    data = event.result.to_json()
+                    if as_json:
+                        click.echo(json.dumps(data, separators=(",", ":")))
+                    else:
+                        status = "valid" if event.result.valid else "INVALID"
+                        fields = data["fields"]
+                        console.print(
+                            f"document {documents}: {data['format']} {status} "
+                            f"{fields['issuing_state']} {fields['document_type']} "
+                            f"{', '.join(event.result.failures) or ''}"
+                        )
+                elif isinstance(event, ReadFailed):
+                    failure = {"error": event.reason, "raw": event.raw.hex()}
+                    if as_json:
+                        click.echo(json.dumps(failure))
+                    else:
+                        console.print(f"[red]misread[/] {event.reason}: {event.raw.hex()}")
+                if count is not None and documents >= count:
+                    break
+            if reader.state is not state:
+                state = reader.state
+                click.echo(f"reader {state.value}", err=True)
+    return EXIT_OK
+
+
+@devices.command()
+@click.argument("kind", type=click.Choice(["reader", "door", "occupancy"]))
+@click.option(
+    "--protocol",
+    type=click.Choice(["lines", "desko", "rte", "egate-door"]),
+    help="Reader framing (lines, desko, rte); doors and sensors speak egate-door.",
+)
+@click.option(
+    "--link",
+    "link_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also make this path a symbolic link to the pseudo-terminal.",
+)
+def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
+    """Run a device emulator on a new pseudo-terminal and print its path.
+
+    A reader sends each MRZ document it reads on standard input (lines, a
+    blank line between documents). Runs until Ctrl-C or SIGTERM. Point a
+    gate configuration's serial port at the printed path (or --link) to test
+    a driver configuration without hardware.
+    """
+    if kind == "reader":
+        if protocol not in ("lines", "desko", "rte"):
+            raise click.UsageError("a reader needs --protocol lines, desko or rte")
+    elif protocol not in (None, "egate-door"):
+        raise click.UsageError(f"a {kind} speaks egate-door (docs/door-protocol.md)")
+    # A reader waits for the driver's flush on opening before it sends (packet
+    # mode); the line devices answer commands, so they need not.
+    pty_for = PseudoTerminal(link_path, watch_flushes=kind == "reader")
+    with stop_on_signals() as stop, pty_for as pty:
+        click.echo(str(link_path or pty.path))
+        sys.stdout.flush()
+        if kind == "reader":
+            assert protocol is not None
+            with ReaderEmulator(protocol, pty) as emulator:
+                _feed_documents(emulator, stop)
+                while not stop.is_set():
+                    stop.wait(0.2)
+        else:
+            board = DoorEmulator if kind == "door" else OccupancyEmulator
+            with board(pty):
+                while not stop.is_set():
+                    stop.wait(0.2)
+    return EXIT_OK
+
+
+def _feed_documents(emulator: ReaderEmulator, stop: threading.Event) -> None:
+    """Send each MRZ document on stdin; report the ones that are no MRZ at all."""
+    for number, document in enumerate(read_documents(sys.stdin.buffer), start=1):
+        if stop.is_set():
+            return
+        try:
+            if document.overlong is not None or document.extra_lines:
+                raise MrzFormatError("too many lines, or a line too long")
+            # Checked only to warn early: a reader sends what it reads.
+            parse_mrz(document.lines, date.today())
+        except MrzFormatError as error:
+            click.echo(f"egate devices emulate: document {number}: not an MRZ: {error}", err=True)
+            continue
+        emulator.send(document.lines)

@@ -1,0 +1,238 @@
+"""A gate's devices: their configuration, emulation in mock mode, and a health probe.
+
+A gate configuration file (``configs/gates/*.yaml``) names the gate, its
+document policy and, under ``devices:``, how each device is reached:
+
+* ``reader``: the MRZ reader, a serial port and its framing (lines, desko, rte);
+* ``doors``: the door controller board (docs/door-protocol.md);
+* ``occupancy``: the occupancy / tailgating sensor (same protocol family);
+* ``camera``: an OpenCV source (USB index, /dev/videoN, a video file, a folder);
+* ``chip``: the chip reader (only the mock exists so far).
+
+With ``emulated: true`` (a mock gate) every serial device is replaced by its
+emulator on a new pseudo-terminal, and the drivers talk to it through the
+very code that runs on a real gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from egate.config import GateConfig
+from hardware.camera import CameraError, CameraSettings, OpenCvCamera
+from hardware.door import DoorController
+from hardware.doorsession import Acknowledged, CommandFailed, CommandSettings, Refused
+from hardware.emulators.door import DoorEmulator
+from hardware.emulators.occupancy import OccupancyEmulator
+from hardware.emulators.pty import PseudoTerminal
+from hardware.emulators.reader import ReaderEmulator
+from hardware.link import LinkError, LinkState, SerialSettings
+from hardware.occupancy import OccupancySensor
+from hardware.reader import SerialMrzReader
+
+Framing = Literal["lines", "desko", "rte"]
+# Placeholder port of emulated devices: replaced by a pseudo-terminal at start.
+EMULATED_PORT = "emulated"
+
+
+class ReaderDevice(BaseModel):
+    """The MRZ reader: a serial port and the framing it speaks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    serial: SerialSettings
+    framing: Framing = Field(default="lines", description="lines, desko or rte.")
+
+
+class CommandDevice(BaseModel):
+    """A door controller or occupancy sensor: a serial port and command timing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    serial: SerialSettings
+    commands: CommandSettings = Field(default_factory=CommandSettings)
+
+
+class ChipDevice(BaseModel):
+    """The chip reader. Only the mock exists so far; a PC/SC driver comes later."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["mock"] = "mock"
+
+
+class DeviceSettings(BaseModel):
+    """Every device of one gate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emulated: bool = Field(
+        default=False,
+        description="Run every serial device as an emulator on a pseudo-terminal (mock gate).",
+    )
+    reader: ReaderDevice | None = None
+    doors: CommandDevice | None = None
+    occupancy: CommandDevice | None = None
+    camera: CameraSettings | None = None
+    chip: ChipDevice | None = None
+
+
+class HardwareGateConfig(GateConfig):
+    """A gate configuration with its devices (the core's GateConfig knows none)."""
+
+    devices: DeviceSettings = Field(default_factory=DeviceSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """How one device answered the probe."""
+
+    device: str
+    port: str
+    healthy: bool
+    state: str
+    response_seconds: float | None
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        """The result as a JSON object."""
+        return {
+            "device": self.device,
+            "port": self.port,
+            "healthy": self.healthy,
+            "state": self.state,
+            "response_seconds": self.response_seconds,
+            "detail": self.detail,
+        }
+
+
+def _on_pty(serial: SerialSettings, pty: PseudoTerminal) -> SerialSettings:
+    return serial.model_copy(update={"port": pty.path})
+
+
+@contextlib.contextmanager
+def emulated(devices: DeviceSettings) -> Iterator[DeviceSettings]:
+    """Start an emulator for each serial device; yield settings that point at them.
+
+    Real (not emulated) settings pass through unchanged.
+    """
+    if not devices.emulated:
+        yield devices
+        return
+    with contextlib.ExitStack() as stack:
+        update: dict[str, object] = {}
+        if devices.reader is not None:
+            pty = stack.enter_context(PseudoTerminal(watch_flushes=True))
+            stack.enter_context(ReaderEmulator(devices.reader.framing, pty))
+            update["reader"] = devices.reader.model_copy(
+                update={"serial": _on_pty(devices.reader.serial, pty)}
+            )
+        for name, emulator in (("doors", DoorEmulator), ("occupancy", OccupancyEmulator)):
+            device = getattr(devices, name)
+            if device is None:
+                continue
+            pty = stack.enter_context(PseudoTerminal())
+            stack.enter_context(emulator(pty))
+            update[name] = device.model_copy(update={"serial": _on_pty(device.serial, pty)})
+        yield devices.model_copy(update=update)
+
+
+def _command_probe(
+    name: str,
+    device: CommandDevice,
+    make: Callable[..., DoorController | OccupancySensor],
+    clock: Callable[[], float],
+) -> ProbeResult:
+    """Open a command device, send STATUS and wait for its answer (or its failure)."""
+    port = device.serial.port
+    try:
+        driver = make(device.serial, device.commands, clock=clock)
+    except LinkError as error:
+        return ProbeResult(name, port, False, "disconnected", None, str(error))
+    settings = device.commands
+    # Long enough for every retry of the driver's own first STATUS.
+    give_up = clock() + 2 * settings.timeout_s * (settings.retries + 1) + 1.0
+    started = clock()
+    try:
+        # The driver opens its port on the first poll and asks STATUS itself
+        # once connected; its answer (or its failure) is the probe's.
+        while clock() < give_up:
+            for event in driver.poll(clock()):
+                if not (isinstance(event, Acknowledged | Refused | CommandFailed)):
+                    continue
+                if event.command.verb != "STATUS":
+                    continue
+                elapsed = clock() - started
+                if isinstance(event, Acknowledged):
+                    fields = " ".join(f"{key}={value}" for key, value in event.reply.fields)
+                    return ProbeResult(name, port, True, "connected", elapsed, fields or "OK")
+                if isinstance(event, Refused):
+                    detail = f"refused STATUS: {event.code} {event.text}"
+                    return ProbeResult(name, port, False, "connected", elapsed, detail)
+                return ProbeResult(name, port, False, "disconnected", None, event.reason)
+            time.sleep(0.005)
+        return ProbeResult(name, port, False, "disconnected", None, "no answer to STATUS")
+    finally:
+        driver.shutdown()
+
+
+def probe(
+    devices: DeviceSettings,
+    today: Callable[[], date],
+    clock: Callable[[], float] = time.monotonic,
+) -> list[ProbeResult]:
+    """Open every configured device once and report whether it answers, and how fast."""
+    results: list[ProbeResult] = []
+    if devices.reader is not None:
+        reader = SerialMrzReader(devices.reader.serial, devices.reader.framing, today, clock)
+        started = clock()
+        try:
+            reader.open()
+            state = reader.state
+            healthy = state is LinkState.CONNECTED
+            detail = f"{devices.reader.framing} framing"
+            results.append(
+                ProbeResult("reader", devices.reader.serial.port, healthy, state.value,
+                            clock() - started, detail)
+            )  # fmt: skip
+        except LinkError as error:
+            results.append(
+                ProbeResult("reader", devices.reader.serial.port, False, "disconnected", None,
+                            str(error))
+            )  # fmt: skip
+        finally:
+            reader.close()
+    if devices.doors is not None:
+        results.append(_command_probe("doors", devices.doors, DoorController, clock))
+    if devices.occupancy is not None:
+        results.append(_command_probe("occupancy", devices.occupancy, OccupancySensor, clock))
+    if devices.camera is not None:
+        results.append(_camera_probe(devices.camera, clock))
+    if devices.chip is not None:
+        results.append(ProbeResult("chip", "mock", True, "connected", 0.0, "mock chip reader"))
+    return results
+
+
+def _camera_probe(settings: CameraSettings, clock: Callable[[], float]) -> ProbeResult:
+    started = clock()
+    try:
+        camera = OpenCvCamera.from_settings(settings, clock=clock)
+    except CameraError as error:
+        return ProbeResult("camera", settings.source, False, "disconnected", None, str(error))
+    try:
+        frame = camera.grab()
+        if frame is None:
+            return ProbeResult("camera", settings.source, False, camera.state.value, None,
+                               camera.problem or "no frame")  # fmt: skip
+        return ProbeResult("camera", settings.source, True, "connected", clock() - started,
+                           f"{frame.width}x{frame.height} frame")  # fmt: skip
+    finally:
+        camera.close()
+
