@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from egate.documents.policy import DocumentPolicySettings
+from egate.paths import ConfigFile
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -35,25 +36,13 @@ class PrivacySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    salt_file: Path | None = Field(
+    salt_file: ConfigFile | None = Field(
         default=None,
         description=(
             "File holding the salt in hexadecimal (at least 16 bytes). Without it, "
             "$EGATE_SALT, else a random salt per process (relative to the configuration file)."
         ),
     )
-
-    @field_validator("salt_file")
-    @classmethod
-    def _existing_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        if path is None:
-            return None
-        base = (info.context or {}).get("base_dir")
-        if base is not None and not path.is_absolute():
-            path = Path(base) / path
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
 
 
 class GateConfig(BaseModel):

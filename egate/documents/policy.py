@@ -20,7 +20,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 
 from pydantic import (
     BaseModel,
@@ -28,13 +27,13 @@ from pydantic import (
     Field,
     StrictFloat,
     StrictInt,
-    ValidationInfo,
     field_validator,
 )
 
 from egate.documents.mrz import MrzResult
 from egate.documents.states import is_known_state
 from egate.documents.stoplist import StopList
+from egate.paths import ConfigFile
 from egate.privacy import Pseudonymizer
 
 ANY = "*"
@@ -93,22 +92,10 @@ class DocumentPolicySettings(BaseModel):
             "0 turns the check off."
         ),
     )
-    stop_list: Path | None = Field(
+    stop_list: ConfigFile | None = Field(
         default=None,
         description="CSV file of lost and stolen documents (relative to the configuration file).",
     )
-
-    @field_validator("stop_list")
-    @classmethod
-    def _existing_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        if path is None:
-            return None
-        base = (info.context or {}).get("base_dir")
-        if base is not None and not path.is_absolute():
-            path = Path(base) / path
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
 
     @field_validator("eligible_nationalities")
     @classmethod
