@@ -236,25 +236,15 @@ class MatchingCore:
 
     def _start_worker(self, index: int) -> None:
         """Start worker ``index`` (again, after it died)."""
-        inbox: _Queue
-        handle: Any
-        arguments = (index, self.settings)
-        if self._kind == "process":
-            inbox = self._context.Queue()
-            handle = self._context.Process(
-                target=_serve,
-                args=(*arguments, inbox, self._done),
-                name=f"egate-matching-{index}",
-                daemon=True,
-            )
-        else:
-            inbox = queue.Queue()
-            handle = threading.Thread(
-                target=_serve,
-                args=(*arguments, inbox, self._done),
-                name=f"egate-matching-{index}",
-                daemon=True,
-            )
+        process = self._kind == "process"
+        inbox: _Queue = self._context.Queue() if process else queue.Queue()
+        start: Any = self._context.Process if process else threading.Thread
+        handle = start(
+            target=_serve,
+            args=(index, self.settings, inbox, self._done),
+            name=f"egate-matching-{index}",
+            daemon=True,
+        )
         handle.start()
         if index < len(self._handles):
             self._inboxes[index], self._handles[index] = inbox, handle
