@@ -28,7 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from egate.config import GateConfig
 from hardware.camera import CameraError, CameraSettings, OpenCvCamera
 from hardware.door import DoorController
-from hardware.doorsession import Acknowledged, CommandFailed, CommandSettings, Refused
+from hardware.doorsession import (
+    Acknowledged,
+    CommandFailed,
+    CommandSettings,
+    Disconnected,
+    Refused,
+)
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.emulators.pty import PseudoTerminal
@@ -165,6 +171,13 @@ def _command_probe(
         # once connected; its answer (or its failure) is the probe's.
         while clock() < give_up:
             for event in driver.poll(clock()):
+                if isinstance(event, Disconnected):
+                    # The port would not open (missing, busy, not a tty) or was
+                    # lost: the probe opens once and does not wait for a retry.
+                    # The link's reason names the port; a silent device's does not.
+                    named = port in event.reason
+                    detail = event.reason if named else f"serial port {port}: {event.reason}"
+                    return ProbeResult(name, port, False, "disconnected", None, detail)
                 if not (isinstance(event, Acknowledged | Refused | CommandFailed)):
                     continue
                 if event.command.verb != "STATUS":
@@ -176,9 +189,11 @@ def _command_probe(
                 if isinstance(event, Refused):
                     detail = f"refused STATUS: {event.code} {event.text}"
                     return ProbeResult(name, port, False, "connected", elapsed, detail)
-                return ProbeResult(name, port, False, "disconnected", None, event.reason)
+                detail = f"serial port {port}: no answer to STATUS: {event.reason}"
+                return ProbeResult(name, port, False, "disconnected", None, detail)
             time.sleep(0.005)
-        return ProbeResult(name, port, False, "disconnected", None, "no answer to STATUS")
+        detail = f"serial port {port}: no answer to STATUS"
+        return ProbeResult(name, port, False, "disconnected", None, detail)
     finally:
         driver.shutdown()
 
@@ -235,4 +250,3 @@ def _camera_probe(settings: CameraSettings, clock: Callable[[], float]) -> Probe
                            f"{frame.width}x{frame.height} frame")  # fmt: skip
     finally:
         camera.close()
-

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO, cast
 
 import click
 from rich.console import Console
@@ -27,6 +31,12 @@ from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
 from hardware.link import LinkError
 from hardware.reader import DocumentRead, ReadFailed, SerialMrzReader
+
+# Bounds of the wait between polls of a reader that is away (the link's
+# backoff decides within them), and of one wait for input on stdin.
+_MIN_IDLE_S = 0.005
+_MAX_IDLE_S = 0.1
+_STDIN_WAIT_S = 0.2
 
 CONFIG = click.option(
     "--config",
@@ -129,7 +139,7 @@ def read(config_path: Path, count: int | None, as_json: bool) -> int:
     try:
         reader.open()
     except LinkError as error:
-        raise InputError(f"devices.reader.serial.port: {error}") from None
+        raise InputError(f"{config_path}: devices.reader.serial.port: {error}") from None
     console = Console(highlight=False)
     documents = 0
     with stop_on_signals() as stop, contextlib.closing(reader):
@@ -160,7 +170,19 @@ def read(config_path: Path, count: int | None, as_json: bool) -> int:
             if reader.state is not state:
                 state = reader.state
                 click.echo(f"reader {state.value}", err=True)
+            if not reader.link.is_open:
+                # While the device is away poll returns at once: wait for the
+                # next reconnection attempt rather than spin.
+                stop.wait(_reconnect_wait(reader))
     return EXIT_OK
+
+
+def _reconnect_wait(reader: SerialMrzReader) -> float:
+    """How long to wait before polling a disconnected reader again."""
+    due = reader.link.retry_at
+    if due is None:
+        return _MIN_IDLE_S
+    return min(max(due - time.monotonic(), _MIN_IDLE_S), _MAX_IDLE_S)
 
 
 @devices.command()
@@ -188,11 +210,20 @@ def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
         if protocol not in ("lines", "desko", "rte"):
             raise click.UsageError("a reader needs --protocol lines, desko or rte")
     elif protocol not in (None, "egate-door"):
-        raise click.UsageError(f"a {kind} speaks egate-door (docs/door-protocol.md)")
+        device = "a door" if kind == "door" else "an occupancy sensor"
+        raise click.UsageError(f"{device} speaks egate-door (docs/door-protocol.md)")
     # A reader waits for the driver's flush on opening before it sends (packet
     # mode); the line devices answer commands, so they need not.
-    pty_for = PseudoTerminal(link_path, watch_flushes=kind == "reader")
-    with stop_on_signals() as stop, pty_for as pty:
+    pty = PseudoTerminal(link_path, watch_flushes=kind == "reader")
+    try:
+        pty.open()
+    except OSError as error:
+        # Typically --link: a file that is no symbolic link, or a missing folder.
+        pty.close()
+        where = f"--link {link_path}" if link_path is not None else "pseudo-terminal"
+        reason = error.strerror or str(error)
+        raise InputError(f"{where}: cannot create: {reason}") from None
+    with stop_on_signals() as stop, contextlib.closing(pty):
         click.echo(str(link_path or pty.path))
         sys.stdout.flush()
         if kind == "reader":
@@ -209,9 +240,56 @@ def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
     return EXIT_OK
 
 
+class _StoppableLines:
+    """Lines of a file descriptor that end (as at end of file) once ``stop`` is set.
+
+    A plain blocking read of stdin would keep an emulator whose stdin stays
+    open (a terminal, a pipe nobody closes) from ending on Ctrl-C or SIGTERM:
+    the handler sets ``stop``, but the read resumes and waits on.
+    """
+
+    def __init__(self, descriptor: int, stop: threading.Event) -> None:
+        self._descriptor = descriptor
+        self._stop = stop
+        self._buffer = bytearray()
+        self._ended = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        while True:
+            end = self._buffer.find(b"\n") + 1
+            if not end and (self._ended or 0 < limit <= len(self._buffer)):
+                end = len(self._buffer)
+            if end:
+                end = min(end, limit) if limit > 0 else end
+                line = bytes(self._buffer[:end])
+                del self._buffer[:end]
+                return line
+            if self._ended or self._stop.is_set():
+                return b""
+            ready, _, _ = select.select([self._descriptor], [], [], _STDIN_WAIT_S)
+            if ready:
+                try:
+                    chunk = os.read(self._descriptor, 1 << 16)
+                except OSError:
+                    chunk = b""  # e.g. EIO: the terminal went away
+                self._buffer += chunk
+                self._ended = not chunk
+
+
+def _stdin_lines(stop: threading.Event) -> BinaryIO:
+    """Standard input, read so that ``stop`` ends it (when it is a real descriptor)."""
+    stream = sys.stdin.buffer
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError):
+        # Not backed by a descriptor (e.g. a test's in-memory stream): it cannot block.
+        return stream
+    return cast(BinaryIO, _StoppableLines(descriptor, stop))
+
+
 def _feed_documents(emulator: ReaderEmulator, stop: threading.Event) -> None:
     """Send each MRZ document on stdin; report the ones that are no MRZ at all."""
-    for number, document in enumerate(read_documents(sys.stdin.buffer), start=1):
+    for number, document in enumerate(read_documents(_stdin_lines(stop)), start=1):
         if stop.is_set():
             return
         try:
