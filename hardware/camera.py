@@ -40,16 +40,12 @@ from pydantic import (
     model_validator,
 )
 
-from egate.biometrics.image import ImageError, RgbImage, read_image_file
+from egate.biometrics.image import IMAGE_SUFFIXES, ImageError, RgbImage, read_image_file
 
 Clock = Callable[[], float]
 
 logger = logging.getLogger(__name__)
 
-# What a folder source plays: files with these suffixes, in natural name order.
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".ppm", ".pgm"}
-)
 DEFAULT_RECONNECT_INITIAL_S = 0.5
 DEFAULT_RECONNECT_MAX_S = 10.0
 

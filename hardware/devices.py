@@ -21,11 +21,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from egate.biometrics.image import find_images
 from egate.config import GateConfig
+from egate.samples import grace_hopper, installed_samples
 from hardware.camera import CameraError, CameraSettings, OpenCvCamera
 from hardware.door import DoorController
 from hardware.doorsession import (
@@ -35,6 +39,7 @@ from hardware.doorsession import (
     Disconnected,
     Refused,
 )
+from hardware.emulators.camera import MockCamera, Variation
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.emulators.pty import PseudoTerminal
@@ -46,6 +51,7 @@ from hardware.reader import SerialMrzReader
 Framing = Literal["lines", "desko", "rte"]
 # Placeholder port of emulated devices: replaced by a pseudo-terminal at start.
 EMULATED_PORT = "emulated"
+SAMPLE_IMAGES = "samples"
 
 
 class ReaderDevice(BaseModel):
@@ -74,6 +80,22 @@ class ChipDevice(BaseModel):
     kind: Literal["mock"] = "mock"
 
 
+class MockCameraDevice(BaseModel):
+    """A mock camera showing face photos, optionally varied (hardware.emulators.camera)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    images: str = Field(
+        default=SAMPLE_IMAGES,
+        description=(
+            "'samples': the fetched sample photos (egate samples fetch), else matplotlib's "
+            "portrait; or a folder of photos, relative to the configuration file."
+        ),
+    )
+    variation: Variation | None = None
+    seed: int = Field(default=0, description="Seed of the variations' random draws.")
+
+
 class DeviceSettings(BaseModel):
     """Every device of one gate."""
 
@@ -87,7 +109,16 @@ class DeviceSettings(BaseModel):
     doors: CommandDevice | None = None
     occupancy: CommandDevice | None = None
     camera: CameraSettings | None = None
+    mock_camera: MockCameraDevice | None = Field(
+        default=None, description="Instead of camera: a mock camera showing face photos."
+    )
     chip: ChipDevice | None = None
+
+    @model_validator(mode="after")
+    def _one_camera(self) -> DeviceSettings:
+        if self.camera is not None and self.mock_camera is not None:
+            raise ValueError("camera and mock_camera: configure one of them, not both")
+        return self
 
 
 class HardwareGateConfig(GateConfig):
@@ -202,8 +233,12 @@ def probe(
     devices: DeviceSettings,
     today: Callable[[], date],
     clock: Callable[[], float] = time.monotonic,
+    base_dir: Path = Path("."),
 ) -> list[ProbeResult]:
-    """Open every configured device once and report whether it answers, and how fast."""
+    """Open every configured device once and report whether it answers, and how fast.
+
+    ``base_dir`` is the configuration file's folder, for relative photo folders.
+    """
     results: list[ProbeResult] = []
     if devices.reader is not None:
         reader = SerialMrzReader(devices.reader.serial, devices.reader.framing, today, clock)
@@ -230,9 +265,58 @@ def probe(
         results.append(_command_probe("occupancy", devices.occupancy, OccupancySensor, clock))
     if devices.camera is not None:
         results.append(_camera_probe(devices.camera, clock))
+    if devices.mock_camera is not None:
+        results.append(_mock_camera_probe(devices.mock_camera, base_dir, clock))
     if devices.chip is not None:
         results.append(ProbeResult("chip", "mock", True, "connected", 0.0, "mock chip reader"))
     return results
+
+
+def mock_camera_images(settings: MockCameraDevice, base_dir: Path) -> list[Path]:
+    """The photos a mock camera shows; ``CameraError`` when there are none."""
+    if settings.images == SAMPLE_IMAGES:
+        samples = installed_samples()
+        portrait = grace_hopper()
+        images = samples.images() if samples is not None else [portrait] if portrait else []
+        if not images:
+            raise CameraError("mock camera: no sample photos (run `egate samples fetch`)")
+        return images
+    folder = Path(settings.images)
+    folder = folder if folder.is_absolute() else base_dir / folder
+    images = find_images(folder) if folder.is_dir() else []
+    if not images:
+        raise CameraError(f"mock camera: no photos in {folder}")
+    return images
+
+
+def open_mock_camera(
+    settings: MockCameraDevice, base_dir: Path, clock: Callable[[], float] = time.monotonic
+) -> MockCamera:
+    """The mock camera a gate file describes."""
+    return MockCamera(
+        mock_camera_images(settings, base_dir),
+        settings.variation,
+        rng=np.random.default_rng(settings.seed),
+        clock=clock,
+    )
+
+
+def _mock_camera_probe(
+    settings: MockCameraDevice, base_dir: Path, clock: Callable[[], float]
+) -> ProbeResult:
+    started = clock()
+    try:
+        camera = open_mock_camera(settings, base_dir, clock)
+    except CameraError as error:
+        return ProbeResult("camera", "mock", False, "disconnected", None, str(error))
+    try:
+        frame = camera.grab()
+        if frame is None:
+            return ProbeResult("camera", "mock", False, camera.state.value, None, "no frame")
+        return ProbeResult("camera", "mock", True, "connected", clock() - started,
+                           f"mock, {frame.width}x{frame.height} frame")  # fmt: skip
+    finally:
+        camera.close()
 
 
 def _camera_probe(settings: CameraSettings, clock: Callable[[], float]) -> ProbeResult:

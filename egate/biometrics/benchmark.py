@@ -31,24 +31,12 @@ import numpy as np
 from egate.biometrics.face import Descriptor, FaceAnalyzer
 from egate.biometrics.image import RgbImage, read_image_file
 from egate.biometrics.matching import MatchingCore
-from egate.biometrics.pairs import IMAGE_SUFFIXES
 from egate.biometrics.quality import measure
 from egate.biometrics.verifier import VerifierSettings
 
 CALIBRATION_FORMAT = "egate-matching-calibration/1"
 # Standard video frame heights: an image of one of these with a 16:9 shape is a camera frame.
 _FRAME_HEIGHTS = {240: "240p", 360: "360p", 480: "480p", 720: "720p", 1080: "1080p"}
-
-
-def find_images(folder: Path) -> list[Path]:
-    """Every image under ``folder`` (recursively), sorted."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file()
-        and path.suffix.lower() in IMAGE_SUFFIXES
-        and not path.name.startswith(".")
-    )
 
 
 def size_class(width: int, height: int) -> str:

@@ -21,6 +21,11 @@ from PIL import Image, UnidentifiedImageError
 
 RgbImage = npt.NDArray[np.uint8]
 
+# Files taken for photos when a folder is searched.
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".ppm", ".pgm"}
+)
+
 # 40 megapixels: beyond any camera frame or chip photo a gate meets.
 DEFAULT_MAX_PIXELS = 40_000_000
 # Files larger than this are not read (a JPEG of 40 MP stays far below).
@@ -128,3 +133,14 @@ def read_image_file(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> RgbImag
     if len(data) > MAX_FILE_BYTES:
         raise too_large
     return decode_image(data, str(path), max_pixels)
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Every image file under ``folder`` (recursively, hidden files left out), sorted."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in IMAGE_SUFFIXES
+        and not path.name.startswith(".")
+    )

@@ -14,7 +14,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".bmp", ".tif", ".tiff"})
+from egate.biometrics.image import IMAGE_SUFFIXES
+
 _YES = frozenset({"yes", "true", "1", "y"})
 _NO = frozenset({"no", "false", "0", "n"})
 REQUIRED_COLUMNS = ("file_x", "file_y", "same")

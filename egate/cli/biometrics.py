@@ -19,7 +19,6 @@ from egate.biometrics.benchmark import (
     bench_report,
     calibration,
     decision_agreement,
-    find_images,
     measure_paths,
     throughput,
 )
@@ -32,7 +31,7 @@ from egate.biometrics.evaluation import (
     summarise,
 )
 from egate.biometrics.face import FaceModels, ModelsUnavailable
-from egate.biometrics.image import ImageError, RgbImage, read_image_file
+from egate.biometrics.image import ImageError, RgbImage, find_images, read_image_file
 from egate.biometrics.pairs import PairsError, load_pairs
 from egate.biometrics.report import det_png, rates_csv
 from egate.biometrics.verifier import (

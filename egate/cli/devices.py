@@ -88,7 +88,7 @@ def probe_command(config_path: Path, as_json: bool) -> int:
     """
     gate = load_gate(config_path)
     with emulated(gate.devices) as devices_settings:
-        results = probe(devices_settings, date.today)
+        results = probe(devices_settings, date.today, base_dir=config_path.parent)
     if not results:
         raise InputError(f"{config_path}: devices: no device configured")
     if as_json:

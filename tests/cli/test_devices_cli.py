@@ -151,7 +151,7 @@ def test_probe_of_the_mock_gate_is_healthy_as_json(cli):
     ran = cli("devices", "probe", "--config", str(MOCK_GATE), "--json")
     assert (ran.status, ran.err) == (0, "")
     found = probe_json(ran.out)
-    assert list(found) == ["reader", "doors", "occupancy", "chip"]
+    assert list(found) == ["reader", "doors", "occupancy", "camera", "chip"]
     for row in found.values():
         assert (row["healthy"], row["state"]) == (True, "connected"), row
         assert isinstance(row["response_seconds"], float) and row["response_seconds"] >= 0
@@ -307,7 +307,8 @@ devices:
             ("baudrate: 9600\n", "baudrate: 9600\n  printer: {port: /dev/lp0}\n"),
             8,
             "devices.printer",
-            "unknown field (expected one of: emulated, reader, doors, occupancy, camera, chip)",
+            "unknown field (expected one of: emulated, reader, doors, occupancy, camera, "
+            "mock_camera, chip)",
         ),
         (
             ("      port: /dev/ttyUSB0\n", ""),

@@ -135,7 +135,8 @@ def test_an_emulated_gate_with_only_some_devices_emulates_only_those():
 def test_probe_of_the_mock_gate_finds_every_device_healthy():
     with emulated(mock_gate().devices) as running:
         results = probe(running, date.today)
-    assert [result.device for result in results] == ["reader", "doors", "occupancy", "chip"]
+    devices = ["reader", "doors", "occupancy", "camera", "chip"]
+    assert [result.device for result in results] == devices
     found = by_device(results)
     for result in results:
         assert result.healthy, result
@@ -146,6 +147,9 @@ def test_probe_of_the_mock_gate_finds_every_device_healthy():
     assert found["doors"].detail == "ENTRY=CLOSED EXIT=CLOSED"
     assert found["occupancy"].detail == "COUNT=0 ENTRY=CLEAR EXIT=CLEAR"
     assert (found["chip"].port, found["chip"].detail) == ("mock", "mock chip reader")
+    # The mock camera shows a sample photo (matplotlib's portrait at least).
+    assert found["camera"].port == "mock"
+    assert found["camera"].detail.startswith("mock, ") and found["camera"].detail.endswith(" frame")
     assert list(found["reader"].to_json()) == PROBE_KEYS
 
 
@@ -314,3 +318,40 @@ def test_unplug_and_replug_mid_stream_loses_no_later_document(framing, tmp_path,
         LinkState.CONNECTED,
         LinkState.DISCONNECTED,
     ]
+
+
+# --- the mock camera ----------------------------------------------------------
+
+
+def test_a_mock_camera_shows_photos_from_a_folder_relative_to_the_gate_file(tmp_path):
+    from PIL import Image
+
+    from hardware.devices import MockCameraDevice, open_mock_camera
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / "a.png")
+    Image.new("RGB", (20, 10), (10, 200, 10)).save(folder / "b.png")
+    camera = open_mock_camera(MockCameraDevice(images="faces"), tmp_path, clock=lambda: 5.0)
+    first, second = camera.grab(), camera.grab()
+    assert first is not None and second is not None
+    assert (first.width, first.height, second.width, second.height) == (40, 30, 20, 10)
+    assert tuple(first.image[0, 0]) == (200, 10, 10)
+    assert first.timestamp == 5.0
+
+
+def test_a_mock_camera_without_photos_is_unhealthy_with_the_reason(tmp_path):
+    from hardware.devices import MockCameraDevice
+
+    settings = DeviceSettings(mock_camera=MockCameraDevice(images="empty"))
+    (tmp_path / "empty").mkdir()
+    (result,) = probe(settings, date.today, base_dir=tmp_path)
+    assert (result.device, result.healthy) == ("camera", False)
+    assert result.detail == f"mock camera: no photos in {tmp_path / 'empty'}"
+
+
+def test_camera_and_mock_camera_exclude_each_other():
+    with pytest.raises(ValueError, match="configure one of them, not both"):
+        DeviceSettings.model_validate(
+            {"camera": {"source": "0"}, "mock_camera": {"images": "samples"}}
+        )
