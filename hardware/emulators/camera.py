@@ -204,13 +204,8 @@ class MockCamera:
         self._variation = variation or Variation()
         self._rng = rng if rng is not None else np.random.default_rng()
         self._clock = clock
-        pictures: list[tuple[RgbImage, FaceBox | None] | None] = []
-        for position, picture in enumerate(images, start=1):
-            if picture is None:
-                pictures.append(None)
-                continue
-            pixels = _pixels(picture, position)
-            pictures.append((pixels, locate_face(pixels)))
+        self._locate_face = locate_face
+        pictures = self._prepared(images)
         if background is not None:
             self._background = _pixels(background, 0)
         else:
@@ -221,6 +216,26 @@ class MockCamera:
         self._next = 0
         self._plugged = True
         self._closed = False
+
+    def _prepared(
+        self, images: Sequence[RgbImage | Path | None]
+    ) -> list[tuple[RgbImage, FaceBox | None] | None]:
+        pictures: list[tuple[RgbImage, FaceBox | None] | None] = []
+        for position, picture in enumerate(images, start=1):
+            if picture is None:
+                pictures.append(None)
+                continue
+            pixels = _pixels(picture, position)
+            pictures.append((pixels, self._locate_face(pixels)))
+        return pictures
+
+    def show(self, images: Sequence[RgbImage | Path | None]) -> None:
+        """Show other pictures from the next grab on (the next traveller steps in).
+
+        An empty sequence shows the background: nobody in view.
+        """
+        self._pictures = self._prepared(images) if images else [None]
+        self._next = 0
 
     @property
     def state(self) -> CameraState:

@@ -1,0 +1,59 @@
+"""Putting a traveller's document on the mock gate: MRZ, chip and face together.
+
+At a real gate one act, laying the passport on the reader, starts three
+devices: the reader sends the printed MRZ, the chip reader finds the chip
+(DG1, the DG2 photo), and the camera then sees the traveller.
+``MockDocumentFeed`` does the same to the emulated devices, so that a test,
+a demo or a training scenario describes a traveller once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from egate.biometrics.image import RgbImage
+from hardware.chip import MockChip, MockChipReader
+from hardware.emulators.camera import MockCamera
+from hardware.emulators.reader import ReaderEmulator
+
+
+@dataclass(frozen=True, slots=True)
+class MockDocument:
+    """One traveller's document and face for the mock devices."""
+
+    # The printed MRZ, as the reader sends it (it may differ from the chip's DG1).
+    mrz: tuple[str, ...]
+    # The chip, or None for a document without one (the chip reader finds nothing).
+    chip: MockChip | None
+    # What the camera shows once the traveller is in the gate: one or more
+    # face photos (several: retries see the next), None for nobody in view.
+    faces: Sequence[RgbImage | Path | None] = field(default_factory=tuple)
+
+    def __repr__(self) -> str:
+        return f"MockDocument(<personal data redacted>, chip={self.chip is not None})"
+
+
+class MockDocumentFeed:
+    """Presents documents to an emulated reader, a mock chip reader and a mock camera."""
+
+    def __init__(self, reader: ReaderEmulator, chips: MockChipReader, camera: MockCamera) -> None:
+        self._reader = reader
+        self._chips = chips
+        self._camera = camera
+
+    def present(self, document: MockDocument) -> None:
+        """Lay the document on the reader: chip and camera are ready before the MRZ is sent."""
+        if document.chip is not None:
+            self._chips.load(document.chip)
+            self._chips.present(document.chip.document_number)
+        else:
+            self._chips.present(None)
+        self._camera.show(document.faces)
+        self._reader.send(document.mrz)
+
+    def take_away(self) -> None:
+        """The traveller leaves with the document: no chip, nobody in view."""
+        self._chips.present(None)
+        self._camera.show(())
