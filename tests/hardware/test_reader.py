@@ -193,6 +193,38 @@ def test_a_loop_url_works(make_reader, poll_until):
     assert [event.lines for event in events] == [TD3]
 
 
+def test_a_socket_url_works(make_reader, poll_until):
+    # A reader behind a serial-to-network converter: a TCP server on loopback.
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    opened = threading.Event()
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            # Opening a port flushes what arrived before: send once it is open,
+            # as a reader sends when a document is laid on it.
+            opened.wait(5)
+            connection.sendall(make_framing("desko").encode(TD3))
+            connection.recv(1)  # hold the connection until the reader closes it
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        reader = make_reader(f"socket://127.0.0.1:{port}", "desko")
+        reader.open()
+        opened.set()
+        events = poll_until(reader, documents)
+        assert [event.lines for event in events] == [TD3]
+        reader.close()
+        thread.join(5)
+    finally:
+        server.close()
+
+
 def test_frames_that_hold_no_mrz_are_read_failures(make_reader, poll_until):
     reader = make_reader("loop://", "desko")
     reader.open()
