@@ -1,0 +1,457 @@
+"""The gate controller: one transaction at a time, events in, commands out.
+
+A transaction runs READING (MRZ, policy and chip) -> ENTERING (two-step: the
+entry opens once the document is accepted) -> CAPTURING -> VERIFYING ->
+EXITING, and ends with exactly one ``Finish``.  The controller keeps the doors
+it has commanded, so its safety rules hold whatever order events come in: the
+exit opens only after a match (or an officer's override), a two-step gate never
+has both doors open, and a device fault closes the exit and lets the traveller
+retreat through the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from egate.biometrics.verifier import Decision
+from egate.documents.policy import Verdict
+from egate.gate import commands as c
+from egate.gate import events as e
+from egate.gate.commands import Command, Outcome, Signal
+from egate.gate.events import ChipStatus, Door, Event, OfficerAction
+
+
+class Topology(StrEnum):
+    """How the gate's doors are arranged."""
+
+    ONE_STEP = "one_step"  # entry opens at the start, exit after the whole check
+    TWO_STEP = "two_step"  # mantrap: entry after the document, exit after the face
+
+
+class State(StrEnum):
+    """Where the controller is."""
+
+    IDLE = "idle"
+    READING = "reading"
+    ENTERING = "entering"
+    CAPTURING = "capturing"
+    VERIFYING = "verifying"
+    EXITING = "exiting"
+    RETREAT = "retreat"  # entry held open for someone walking back out
+    CLOSED = "closed"  # closed by an officer or after a forced exit
+    DEGRADED = "degraded"  # a device is down
+
+
+# The steps of a transaction, with the outcome their timeout leads to: before
+# the traveller is inside nothing has happened yet (aborted); once inside, an
+# officer has to deal with them (referred).
+_TIMEOUT_OUTCOME = {
+    State.READING: Outcome.ABORTED,
+    State.ENTERING: Outcome.ABORTED,
+    State.CAPTURING: Outcome.REFERRED,
+    State.VERIFYING: Outcome.REFERRED,
+    State.EXITING: Outcome.REFERRED,
+}
+_STEP_NAME = {
+    State.READING: "DOCUMENT",
+    State.ENTERING: "ENTRY",
+    State.CAPTURING: "CAPTURE",
+    State.VERIFYING: "VERIFY",
+    State.EXITING: "EXIT",
+    State.RETREAT: "RETREAT",
+}
+_IN_TRANSACTION = frozenset(_TIMEOUT_OUTCOME)
+_CHIP_REFERRAL = {
+    ChipStatus.UNREADABLE: "CHIP_UNREADABLE",
+    ChipStatus.ACCESS_DENIED: "CHIP_ACCESS_DENIED",
+    ChipStatus.ABSENT: "CHIP_ABSENT",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    """Attempts and per-step time limits (seconds)."""
+
+    capture_attempts: int = 3
+    document_timeout_s: float = 20.0
+    entry_timeout_s: float = 15.0
+    capture_timeout_s: float = 10.0
+    verify_timeout_s: float = 10.0
+    exit_timeout_s: float = 15.0
+    retreat_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.capture_attempts < 1:
+            raise ValueError("capture_attempts must be at least 1")
+        for name in self.__dataclass_fields__:
+            if name.endswith("_s") and not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+
+    def timeout_for(self, state: State) -> float:
+        """The time limit of the step ``state`` stands for."""
+        return {
+            State.READING: self.document_timeout_s,
+            State.ENTERING: self.entry_timeout_s,
+            State.CAPTURING: self.capture_timeout_s,
+            State.VERIFYING: self.verify_timeout_s,
+            State.EXITING: self.exit_timeout_s,
+        }.get(state, self.retreat_timeout_s)
+
+
+class GateController:
+    """Decides what one gate does next; see the module docstring."""
+
+    def __init__(
+        self,
+        gate_id: str,
+        topology: Topology = Topology.TWO_STEP,
+        settings: ControllerSettings | None = None,
+    ) -> None:
+        self.gate_id = gate_id
+        self.topology = topology
+        self.settings = settings or ControllerSettings()
+        self._state = State.IDLE
+        self._transaction: str | None = None
+        self._count = 0
+        self._timers = 0
+        self._timer: str | None = None
+        self._doors = {Door.ENTRY: False, Door.EXIT: False}
+        self._faults: set[str] = set()
+        self._occupancy = 0
+        self._inside = False
+        self._reset_transaction()
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def transaction(self) -> str | None:
+        """The id of the transaction in progress, if any."""
+        return self._transaction
+
+    def _reset_transaction(self) -> None:
+        self._document: e.DocumentRead | None = None
+        self._chip: e.ChipRead | None = None
+        self._attempts = 0
+        self._override = False
+
+    # -- entry point -----------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Command]:
+        """The commands that answer ``event`` at time ``now`` (seconds)."""
+        # ``now`` is part of the contract so drivers and the simulation pass it
+        # alike; decisions here depend only on the order of events.
+        del now
+        out: list[Command] = []
+        match event:
+            case e.DeviceFault(device=device):
+                self._on_fault(device, out)
+            case e.DeviceRecovered(device=device):
+                self._on_recovered(device, out)
+            case e.OfficerCommand(action=action):
+                self._on_officer(action, out)
+            case e.ExitForced():
+                self._on_exit_forced(out)
+            case e.DoorStateChanged(door=door, open=is_open):
+                self._on_door(door, is_open, out)
+            case e.OccupancyChanged(count=count):
+                self._on_occupancy(count, out)
+            case e.Timeout(token=token):
+                if token == self._timer:
+                    self._timer = None
+                    self._on_timeout(out)
+            case _:
+                self._on_step(event, out)
+        return out
+
+    # -- the transaction's own steps ---------------------------------------
+
+    def _on_step(self, event: Event, out: list[Command]) -> None:
+        state = self._state
+        match event:
+            case e.DocumentPresented() if state is State.IDLE:
+                self._count += 1
+                self._transaction = f"{self.gate_id}-{self._count:06d}"
+                self._reset_transaction()
+                self._inside = False
+                if self.topology is Topology.ONE_STEP:
+                    self._open(Door.ENTRY, out)
+                out += [c.ReadChip(), c.ShowSignal(Signal.WAIT)]
+                self._enter(State.READING, out)
+            case e.DocumentRead() if state is State.READING and self._document is None:
+                self._document = event
+                self._judge_document(out)
+            case e.ChipRead() if state is State.READING and self._chip is None:
+                self._chip = event
+                self._judge_document(out)
+            case e.EntryPassed():
+                self._on_entry_passed(out)
+            case e.FaceCaptured(faces=faces) if state is State.CAPTURING:
+                if faces > 1:
+                    self._tailgating("MULTIPLE_FACES", out)
+                elif faces == 1:
+                    out.append(c.VerifyFace())
+                    self._enter(State.VERIFYING, out)
+                else:
+                    self._retry_capture("FACE_NOT_FOUND", out)
+            case e.FaceVerified() if state is State.VERIFYING:
+                self._on_verified(event, out)
+            case e.ExitPassed():
+                self._on_exit_passed(out)
+            case _:
+                pass  # a late or repeated report changes nothing
+
+    def _judge_document(self, out: list[Command]) -> None:
+        document, chip = self._document, self._chip
+        if document is None or chip is None:
+            return  # both reads are needed before deciding
+        check = document.check
+        rejected: list[str] = []
+        referred: list[str] = []
+        if not document.mrz_valid:
+            rejected.append("MRZ_INVALID")
+        (rejected if check.verdict is Verdict.REJECT else referred).extend(
+            check.reasons if check.verdict is not Verdict.ACCEPT else ()
+        )
+        if chip.status is ChipStatus.OK and not chip.dg1_matches_mrz:
+            rejected.append("CHIP_MRZ_MISMATCH")
+        elif chip.status in _CHIP_REFERRAL:
+            referred.append(_CHIP_REFERRAL[chip.status])
+        if check.verdict is Verdict.REJECT and not check.reasons:
+            rejected.append("DOCUMENT_REJECTED")
+        if check.verdict is Verdict.REFER and not check.reasons:
+            referred.append("DOCUMENT_REFERRED")
+        if rejected:
+            self._end(Outcome.REJECTED, (*rejected, *referred), out)
+        elif referred:
+            self._refer(tuple(referred), out)
+        elif self.topology is Topology.TWO_STEP:
+            self._open(Door.ENTRY, out)
+            out.append(c.ShowSignal(Signal.PASS))
+            self._enter(State.ENTERING, out)
+        elif self._inside:
+            self._start_capture(out)
+        else:
+            self._enter(State.ENTERING, out)
+
+    def _on_entry_passed(self, out: list[Command]) -> None:
+        if self._state is State.RETREAT:
+            return  # someone stepping back out; the door closes on leaving
+        if self._state not in (State.READING, State.ENTERING) or self._inside:
+            return
+        if self._state is State.READING and self.topology is Topology.TWO_STEP:
+            # The entry was never opened for this traveller: someone got in.
+            out.append(c.Alarm("UNEXPECTED_ENTRY"))
+            return
+        self._inside = True
+        self._close(Door.ENTRY, out)
+        if self._state is State.ENTERING:
+            self._start_capture(out)
+
+    def _start_capture(self, out: list[Command]) -> None:
+        self._attempts = 1
+        out += [c.ShowSignal(Signal.LOOK), c.CaptureFace()]
+        self._enter(State.CAPTURING, out)
+
+    def _retry_capture(self, reason: str, out: list[Command]) -> None:
+        if self._attempts >= self.settings.capture_attempts:
+            self._refer((reason,), out)
+            return
+        self._attempts += 1
+        out.append(c.CaptureFace())
+        self._enter(State.CAPTURING, out)
+
+    def _on_verified(self, event: e.FaceVerified, out: list[Command]) -> None:
+        reason = event.reason or ""
+        if event.decision is Decision.MATCH:
+            self._open(Door.EXIT, out)
+            out.append(c.ShowSignal(Signal.PASS))
+            self._enter(State.EXITING, out)
+        elif reason.endswith("MULTIPLE_FACES"):
+            self._tailgating("MULTIPLE_FACES", out)
+        elif event.decision is Decision.NO_MATCH:
+            self._refer(("BIOMETRIC_MISMATCH",), out)
+        else:
+            self._retry_capture(reason or "FAILURE_TO_ACQUIRE", out)
+
+    def _on_exit_passed(self, out: list[Command]) -> None:
+        if self._state is not State.EXITING:
+            if not self._doors[Door.EXIT]:
+                out.append(c.Alarm("UNEXPECTED_EXIT"))
+            return
+        self._inside = False
+        self._close(Door.EXIT, out)
+        key = self._document.check.document_key if self._document else None
+        if key is not None:
+            out.append(c.RecordPassage(key))
+        reasons = ("OFFICER_OVERRIDE",) if self._override else ()
+        self._finish(Outcome.ACCEPTED, reasons, out)
+        self._idle(out)
+
+    # -- exceptions --------------------------------------------------------
+
+    def _on_timeout(self, out: list[Command]) -> None:
+        state = self._state
+        if state is State.RETREAT:
+            self._close(Door.ENTRY, out)
+            self._idle(out)
+        elif state in _IN_TRANSACTION:
+            self._end(_TIMEOUT_OUTCOME[state], (f"TIMEOUT_{_STEP_NAME[state]}",), out)
+
+    def _on_occupancy(self, count: int, out: list[Command]) -> None:
+        self._occupancy = max(count, 0)
+        if count > 1 and self._state in _IN_TRANSACTION:
+            # Before a two-step entry opens, the mantrap counts nobody of ours.
+            if not (self._state is State.READING and self.topology is Topology.TWO_STEP):
+                self._tailgating("OCCUPANCY", out)
+        elif count == 0 and self._state is State.RETREAT:
+            self._close(Door.ENTRY, out)
+            self._idle(out)
+
+    def _tailgating(self, sensed_by: str, out: list[Command]) -> None:
+        out.append(c.Alarm("TAILGATING"))
+        self._inside = True  # at least someone is in there
+        self._refer(("TAILGATING", sensed_by), out)
+
+    def _on_exit_forced(self, out: list[Command]) -> None:
+        out.append(c.Alarm("EXIT_FORCED"))
+        self._close(Door.EXIT, out)
+        if self._transaction is not None:
+            self._finish(Outcome.ABORTED, ("EXIT_FORCED",), out)
+        if self._state is not State.DEGRADED:
+            # A breach needs an officer before the gate serves anyone again.
+            out.append(c.ShowSignal(Signal.CLOSED))
+            self._state = State.CLOSED
+
+    def _on_door(self, door: Door, is_open: bool, out: list[Command]) -> None:
+        if is_open and not self._doors[door]:
+            if door is Door.EXIT:
+                self._on_exit_forced(out)
+            else:
+                out.append(c.Alarm("ENTRY_FORCED"))
+
+    def _on_fault(self, device: str, out: list[Command]) -> None:
+        self._faults.add(device)
+        # Fail safe: exit closed whatever we believe, entry open for retreat.
+        self._doors[Door.EXIT] = False
+        out.append(c.CloseExitDoor())
+        someone_inside = self._inside or self._occupancy > 0
+        if self._transaction is not None:
+            self._finish(Outcome.ABORTED, ("DEVICE_FAULT",), out)
+        if someone_inside:
+            self._open(Door.ENTRY, out)
+        out.append(c.ShowSignal(Signal.CLOSED))
+        self._timer = None
+        self._state = State.DEGRADED
+
+    def _on_recovered(self, device: str, out: list[Command]) -> None:
+        self._faults.discard(device)
+        if self._faults or self._state is not State.DEGRADED:
+            return
+        if self._doors[Door.ENTRY] and self._occupancy > 0:
+            self._retreat(out)
+        else:
+            self._close(Door.ENTRY, out)
+            self._idle(out)
+
+    def _on_officer(self, action: OfficerAction, out: list[Command]) -> None:
+        if action is OfficerAction.OPEN_EXIT:
+            if self._state is State.DEGRADED:
+                out.append(c.Alarm("OVERRIDE_REFUSED_DEGRADED"))
+                return
+            if self._transaction is None:
+                # An override outside a transaction is a transaction of its own,
+                # so the passage is audited with its reason.
+                self._count += 1
+                self._transaction = f"{self.gate_id}-{self._count:06d}"
+                self._reset_transaction()
+            self._override = True
+            self._open(Door.EXIT, out)
+            self._enter(State.EXITING, out)
+        elif action is OfficerAction.REFER:
+            if self._transaction is not None:
+                self._refer(("OFFICER_REFER",), out)
+        elif action is OfficerAction.CLOSE:
+            if self._transaction is not None:
+                self._finish(Outcome.ABORTED, ("OFFICER_CLOSE",), out)
+            self._close(Door.EXIT, out)
+            if self._inside or self._occupancy > 0:
+                self._open(Door.ENTRY, out)
+            else:
+                self._close(Door.ENTRY, out)
+            out.append(c.ShowSignal(Signal.CLOSED))
+            if self._state is not State.DEGRADED:
+                self._state = State.CLOSED
+        else:  # RESET
+            if self._transaction is not None:
+                self._finish(Outcome.ABORTED, ("OFFICER_RESET",), out)
+            self._close(Door.EXIT, out)
+            self._close(Door.ENTRY, out)
+            if self._state is State.DEGRADED:
+                out.append(c.ShowSignal(Signal.CLOSED))  # a reset cannot mend a device
+            else:
+                self._idle(out)
+
+    # -- endings and helpers -------------------------------------------------
+
+    def _refer(self, reasons: tuple[str, ...], out: list[Command]) -> None:
+        self._end(Outcome.REFERRED, reasons, out)
+
+    def _end(self, outcome: Outcome, reasons: tuple[str, ...], out: list[Command]) -> None:
+        """Finish the transaction: exit shut, and the way back open if anyone is inside."""
+        self._close(Door.EXIT, out)
+        inside = self._inside or self._occupancy > 0
+        if inside:
+            self._open(Door.ENTRY, out)
+        else:
+            self._close(Door.ENTRY, out)
+        self._finish(outcome, reasons, out)
+        # Referred and rejected travellers are sent to an officer; the signal
+        # stays until the next traveller presents a document.
+        signal = Signal.READY if outcome is Outcome.ABORTED else Signal.OFFICER
+        out.append(c.ShowSignal(signal))
+        if inside:
+            self._retreat(out)
+        else:
+            self._inside = False
+            self._state = State.IDLE
+
+    def _finish(self, outcome: Outcome, reasons: tuple[str, ...], out: list[Command]) -> None:
+        if self._transaction is None:
+            return
+        out.append(c.Finish(self._transaction, outcome, reasons))
+        self._transaction = None
+        self._timer = None
+
+    def _retreat(self, out: list[Command]) -> None:
+        self._inside = False
+        self._enter(State.RETREAT, out)
+
+    def _idle(self, out: list[Command]) -> None:
+        self._inside = False
+        self._timer = None
+        self._state = State.IDLE
+        out.append(c.ShowSignal(Signal.READY))
+
+    def _enter(self, state: State, out: list[Command]) -> None:
+        """Move to ``state`` and arm its timer; older timers no longer count."""
+        self._state = state
+        self._timers += 1
+        self._timer = f"{_STEP_NAME[state]}-{self._timers}"
+        out.append(c.StartTimer(self._timer, self.settings.timeout_for(state)))
+
+    def _open(self, door: Door, out: list[Command]) -> None:
+        if self.topology is Topology.TWO_STEP:
+            other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
+            self._close(other, out)  # a mantrap never has both doors open
+        if not self._doors[door]:
+            self._doors[door] = True
+            out.append(c.OpenEntryDoor() if door is Door.ENTRY else c.OpenExitDoor())
+
+    def _close(self, door: Door, out: list[Command]) -> None:
+        if self._doors[door]:
+            self._doors[door] = False
+            out.append(c.CloseEntryDoor() if door is Door.ENTRY else c.CloseExitDoor())

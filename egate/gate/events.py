@@ -1,0 +1,166 @@
+"""What the gate's devices and officers tell the controller.
+
+Events are plain frozen values.  None carries personal data: a document is
+reduced to its policy verdict, reason codes and pseudonymous key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from egate.biometrics.verifier import Decision
+from egate.documents.policy import PolicyDecision, Verdict
+
+
+class Door(StrEnum):
+    """The two door sets of a gate."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class ChipStatus(StrEnum):
+    """How reading the document's chip went."""
+
+    OK = "ok"
+    UNREADABLE = "unreadable"
+    ACCESS_DENIED = "access_denied"
+    ABSENT = "absent"
+
+
+class OfficerAction(StrEnum):
+    """What an officer can ask from the console."""
+
+    OPEN_EXIT = "open_exit"
+    CLOSE = "close"
+    REFER = "refer"
+    RESET = "reset"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCheck:
+    """The document policy's answer, without the document's data."""
+
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+    document_key: str | None = None
+
+    @classmethod
+    def from_decision(cls, decision: PolicyDecision) -> DocumentCheck:
+        """The check a policy decision amounts to."""
+        return cls(decision.verdict, decision.reasons, decision.document_key)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPresented:
+    """A document was placed on the reader."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRead:
+    """The MRZ was read and the document policy has answered."""
+
+    mrz_valid: bool
+    check: DocumentCheck
+
+
+@dataclass(frozen=True, slots=True)
+class ChipRead:
+    """The chip was read (or not); whether its DG1 agrees with the printed MRZ."""
+
+    status: ChipStatus
+    dg1_matches_mrz: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPassed:
+    """The traveller is inside: the entry door may close behind them."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoorStateChanged:
+    """A door reports being open or closed."""
+
+    door: Door
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCaptured:
+    """The camera took a picture with this many faces in it."""
+
+    faces: int
+
+
+@dataclass(frozen=True, slots=True)
+class FaceVerified:
+    """The matching core compared the captured face with the chip photo."""
+
+    decision: Decision
+    reason: str | None = None
+    distance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyChanged:
+    """The occupancy sensor counts this many people inside the gate."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExitPassed:
+    """The traveller has left through the exit."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitForced:
+    """The exit door was opened by force or by hand."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """A timer the controller asked for has run out."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFault:
+    """A device failed or vanished."""
+
+    device: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecovered:
+    """A failed device works again."""
+
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerCommand:
+    """An officer's order from the console."""
+
+    action: OfficerAction
+
+
+Event = (
+    DocumentPresented
+    | DocumentRead
+    | ChipRead
+    | EntryPassed
+    | DoorStateChanged
+    | FaceCaptured
+    | FaceVerified
+    | OccupancyChanged
+    | ExitPassed
+    | ExitForced
+    | Timeout
+    | DeviceFault
+    | DeviceRecovered
+    | OfficerCommand
+)
