@@ -19,16 +19,14 @@ from hardware.doorsession import (
     Acknowledged,
     Clock,
     CommandFailed,
-    CommandSession,
     CommandSettings,
     Connected,
     DeviceRestarted,
     Disconnected,
     Refused,
+    SessionDriver,
     SessionEvent,
     Unrecognized,
-    Unsolicited,
-    polling_link,
 )
 from hardware.link import SerialLink, SerialSettings
 
@@ -108,7 +106,7 @@ _DOOR_EVENTS: dict[str, DoorState] = {
 }
 
 
-class DoorController:
+class DoorController(SessionDriver[DoorEvent]):
     """Drives a door controller board: entry and exit doors over one serial link.
 
     ``port`` is the serial settings (the driver makes its link) or a
@@ -128,15 +126,8 @@ class DoorController:
         clock: Clock = time.monotonic,
         first_seq: int = 1,
     ) -> None:
-        self._session = CommandSession(
-            polling_link(port, clock), settings, probe="STATUS", clock=clock, first_seq=first_seq
-        )
+        super().__init__(port, settings, clock=clock, first_seq=first_seq)
         self._states: dict[Door, DoorState | None] = dict.fromkeys(Door)
-
-    @property
-    def connected(self) -> bool:
-        """The board is answering."""
-        return self._session.connected
 
     def state(self, door: Door) -> DoorState | None:
         """The last state the board reported for ``door`` since it (re)connected, else None."""
@@ -150,32 +141,8 @@ class DoorController:
         """Ask the board to close ``door``."""
         return self._session.submit("CLOSE", door.value)
 
-    def status(self) -> Command:
-        """Ask the board where both doors are."""
-        return self._session.submit("STATUS")
-
-    def shutdown(self) -> None:
-        """Close the serial port; the driver is done."""
-        self._session.close()
-
-    def poll(self, now: float) -> list[DoorEvent]:
-        """What happened up to ``now``: session events followed by what they mean for doors."""
-        events: list[DoorEvent] = []
-        for event in self._session.poll(now):
-            events.append(event)
-            events += self._interpret(event)
-        return events
-
-    def _interpret(self, event: SessionEvent) -> list[DoorEvent]:
-        if isinstance(event, Connected | Disconnected | DeviceRestarted):
-            # Whatever was known is stale until the board reports again.
-            self._states = dict.fromkeys(Door)
-            return []
-        if isinstance(event, Acknowledged):
-            return self._fields(event.reply, event.at)
-        if isinstance(event, Unsolicited):
-            return self._unsolicited(event.event, event.at)
-        return []
+    def _forget(self) -> None:
+        self._states = dict.fromkeys(Door)
 
     def _fields(self, reply: Reply, at: float) -> list[DoorEvent]:
         out: list[DoorEvent] = []

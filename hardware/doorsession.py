@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -357,3 +358,63 @@ class CommandSession:
 
 def _text(message: Message) -> str:
     return encode(message, with_checksum=False).decode("ascii").rstrip()
+
+
+DeviceEvent = TypeVar("DeviceEvent")
+
+
+class SessionDriver(Generic[DeviceEvent]):
+    """What the door controller and the occupancy sensor drivers share.
+
+    The session carries commands, retries and reconnection; a subclass only
+    says what replies and unsolicited events mean for its device, and what to
+    forget when the device may have changed behind its back.
+    """
+
+    def __init__(
+        self,
+        port: SerialLink | SerialSettings,
+        settings: CommandSettings | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        first_seq: int = 1,
+    ) -> None:
+        self._session = CommandSession(
+            polling_link(port, clock), settings, probe="STATUS", clock=clock, first_seq=first_seq
+        )
+
+    @property
+    def connected(self) -> bool:
+        """The device is answering."""
+        return self._session.connected
+
+    def status(self) -> Command:
+        """Ask the device for everything it reports."""
+        return self._session.submit("STATUS")
+
+    def shutdown(self) -> None:
+        """Close the serial port; the driver is done."""
+        self._session.close()
+
+    def poll(self, now: float) -> list[SessionEvent | DeviceEvent]:
+        """What happened up to ``now``: session events followed by what they mean."""
+        events: list[SessionEvent | DeviceEvent] = []
+        for event in self._session.poll(now):
+            events.append(event)
+            if isinstance(event, Connected | Disconnected | DeviceRestarted):
+                # Whatever was known is stale until the device reports again.
+                self._forget()
+            elif isinstance(event, Acknowledged):
+                events += self._fields(event.reply, event.at)
+            elif isinstance(event, Unsolicited):
+                events += self._unsolicited(event.event, event.at)
+        return events
+
+    def _forget(self) -> None:
+        raise NotImplementedError
+
+    def _fields(self, reply: Reply, at: float) -> list[SessionEvent | DeviceEvent]:
+        raise NotImplementedError
+
+    def _unsolicited(self, event: Event, at: float) -> list[SessionEvent | DeviceEvent]:
+        raise NotImplementedError

@@ -15,17 +15,11 @@ from dataclasses import dataclass
 
 from hardware.doorprotocol import Command, Event, Reply
 from hardware.doorsession import (
-    Acknowledged,
     Clock,
-    CommandSession,
     CommandSettings,
-    Connected,
-    DeviceRestarted,
-    Disconnected,
+    SessionDriver,
     SessionEvent,
     Unrecognized,
-    Unsolicited,
-    polling_link,
 )
 from hardware.link import SerialLink, SerialSettings
 
@@ -59,7 +53,7 @@ class TailgateDetected:
 OccupancyEvent = SessionEvent | OccupancyChanged | BeamChanged | TailgateDetected
 
 
-class OccupancySensor:
+class OccupancySensor(SessionDriver[OccupancyEvent]):
     """Drives an occupancy sensor over one serial link; call :meth:`poll` often.
 
     ``port``, ``settings``, ``clock`` and ``first_seq`` are as for
@@ -74,16 +68,9 @@ class OccupancySensor:
         clock: Clock = time.monotonic,
         first_seq: int = 1,
     ) -> None:
-        self._session = CommandSession(
-            polling_link(port, clock), settings, probe="STATUS", clock=clock, first_seq=first_seq
-        )
+        super().__init__(port, settings, clock=clock, first_seq=first_seq)
         self._count: int | None = None
         self._beams: dict[str, bool] = {}
-
-    @property
-    def connected(self) -> bool:
-        """The sensor is answering."""
-        return self._session.connected
 
     @property
     def count(self) -> int | None:
@@ -98,32 +85,9 @@ class OccupancySensor:
         """Ask the sensor how many people are inside."""
         return self._session.submit("COUNT")
 
-    def status(self) -> Command:
-        """Ask the sensor for its count and every beam."""
-        return self._session.submit("STATUS")
-
-    def shutdown(self) -> None:
-        """Close the serial port; the driver is done."""
-        self._session.close()
-
-    def poll(self, now: float) -> list[OccupancyEvent]:
-        """What happened up to ``now``: session events followed by what they mean."""
-        events: list[OccupancyEvent] = []
-        for event in self._session.poll(now):
-            events.append(event)
-            events += self._interpret(event)
-        return events
-
-    def _interpret(self, event: SessionEvent) -> list[OccupancyEvent]:
-        if isinstance(event, Connected | Disconnected | DeviceRestarted):
-            self._count = None
-            self._beams = {}
-            return []
-        if isinstance(event, Acknowledged):
-            return self._fields(event.reply, event.at)
-        if isinstance(event, Unsolicited):
-            return self._unsolicited(event.event, event.at)
-        return []
+    def _forget(self) -> None:
+        self._count = None
+        self._beams = {}
 
     def _fields(self, reply: Reply, at: float) -> list[OccupancyEvent]:
         out: list[OccupancyEvent] = []
