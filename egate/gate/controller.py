@@ -41,6 +41,8 @@ _STEP_NAME = {
     State.RETREAT: "RETREAT",
 }
 _IN_TRANSACTION = frozenset(_TIMEOUT_OUTCOME)
+# Verification reasons that concern the chip photo, not the live capture.
+REFERENCE_PREFIX = "REFERENCE_"
 _CHIP_REFERRAL = {
     ChipStatus.UNREADABLE: "CHIP_UNREADABLE",
     ChipStatus.ACCESS_DENIED: "CHIP_ACCESS_DENIED",
@@ -67,6 +69,9 @@ class GateController:
         self._timer: str | None = None
         self._doors = {Door.ENTRY: False, Door.EXIT: False}
         self._faults: set[str] = set()
+        # An officer closed the gate: it stays closed until an officer resets it,
+        # even when a device fails and recovers in between.
+        self._held_closed = False
         self._occupancy = 0
         self._inside = False
         self._reset_transaction()
@@ -102,6 +107,8 @@ class GateController:
                 self._on_recovered(device, out)
             case e.OfficerCommand(action=action):
                 self._on_officer(action, out)
+            case e.ServiceStopping():
+                self._on_stopping(out)
             case e.ExitForced():
                 self._on_exit_forced(out)
             case e.DoorStateChanged(door=door, open=is_open):
@@ -148,6 +155,11 @@ class GateController:
                     self._retry_capture("FACE_NOT_FOUND", out)
             case e.FaceVerified() if state is State.VERIFYING:
                 self._on_verified(event, out)
+            case e.FaceVerified(reason=reason) if state is State.CAPTURING and (
+                reason or ""
+            ).startswith(REFERENCE_PREFIX):
+                # The chip photo gave no template: known before any capture.
+                self._refer((reason or "",), out)
             case e.ExitPassed():
                 self._on_exit_passed(out)
             case _:
@@ -215,7 +227,10 @@ class GateController:
 
     def _on_verified(self, event: e.FaceVerified, out: list[Command]) -> None:
         reason = event.reason or ""
-        if event.decision is Decision.MATCH:
+        if reason.startswith(REFERENCE_PREFIX):
+            # Another capture cannot mend an unusable chip photo.
+            self._refer((reason,), out)
+        elif event.decision is Decision.MATCH:
             self._open(Door.EXIT, out)
             out.append(c.ShowSignal(Signal.PASS))
             self._enter(State.EXITING, out)
@@ -259,6 +274,8 @@ class GateController:
         elif count == 0 and self._state is State.RETREAT:
             self._close(Door.ENTRY, out)
             self._idle(out)
+        elif count == 0 and self._state is State.CLOSED:
+            self._close(Door.ENTRY, out)  # the last one out of a closed gate
 
     def _tailgating(self, sensed_by: str, out: list[Command]) -> None:
         out.append(c.Alarm("TAILGATING"))
@@ -332,9 +349,11 @@ class GateController:
             else:
                 self._close(Door.ENTRY, out)
             out.append(c.ShowSignal(Signal.CLOSED))
+            self._held_closed = True
             if self._state is not State.DEGRADED:
                 self._state = State.CLOSED
         else:  # RESET
+            self._held_closed = False
             if self._transaction is not None:
                 self._finish(Outcome.ABORTED, ("OFFICER_RESET",), out)
             self._close(Door.EXIT, out)
@@ -343,6 +362,21 @@ class GateController:
                 out.append(c.ShowSignal(Signal.CLOSED))  # a reset cannot mend a device
             else:
                 self._idle(out)
+
+    def _on_stopping(self, out: list[Command]) -> None:
+        if self._transaction is not None:
+            self._finish(Outcome.ABORTED, ("SERVICE_STOP",), out)
+        # As after a fault: nobody leaves through the exit, anyone inside
+        # can walk back out through the entry.
+        self._close(Door.EXIT, out)
+        if self._inside or self._occupancy > 0:
+            self._open(Door.ENTRY, out)
+        else:
+            self._close(Door.ENTRY, out)
+        out.append(c.ShowSignal(Signal.CLOSED))
+        self._held_closed = True
+        self._timer = None
+        self._state = State.CLOSED
 
     # -- endings and helpers -------------------------------------------------
 
@@ -361,12 +395,14 @@ class GateController:
         # Referred and rejected travellers are sent to an officer; the signal
         # stays until the next traveller presents a document.
         signal = Signal.READY if outcome is Outcome.ABORTED else Signal.OFFICER
+        if self._held_closed and outcome is Outcome.ABORTED:
+            signal = Signal.CLOSED
         out.append(c.ShowSignal(signal))
         if inside:
             self._retreat(out)
         else:
             self._inside = False
-            self._state = State.IDLE
+            self._state = State.CLOSED if self._held_closed else State.IDLE
 
     def _finish(self, outcome: Outcome, reasons: tuple[str, ...], out: list[Command]) -> None:
         if self._transaction is None:
@@ -380,10 +416,15 @@ class GateController:
         self._enter(State.RETREAT, out)
 
     def _idle(self, out: list[Command]) -> None:
+        """Ready for the next traveller, unless an officer or a stop holds the gate closed."""
         self._inside = False
         self._timer = None
-        self._state = State.IDLE
-        out.append(c.ShowSignal(Signal.READY))
+        if self._held_closed:
+            self._state = State.CLOSED
+            out.append(c.ShowSignal(Signal.CLOSED))
+        else:
+            self._state = State.IDLE
+            out.append(c.ShowSignal(Signal.READY))
 
     def _enter(self, state: State, out: list[Command]) -> None:
         """Move to ``state`` and arm its timer; older timers no longer count."""

@@ -142,6 +142,11 @@ class DeviceRecovered:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceStopping:
+    """The service is shutting down: abort what is in progress and close the gate."""
+
+
+@dataclass(frozen=True, slots=True)
 class OfficerCommand:
     """An officer's order from the console."""
 
@@ -163,4 +168,5 @@ Event = (
     | DeviceFault
     | DeviceRecovered
     | OfficerCommand
+    | ServiceStopping
 )

@@ -452,3 +452,46 @@ def test_settings_are_checked() -> None:
         ControllerSettings(capture_attempts=0)
     with pytest.raises(ValueError, match="exit_timeout_s"):
         ControllerSettings(exit_timeout_s=0)
+
+
+@pytest.mark.parametrize("state", [State.CAPTURING, State.VERIFYING])
+def test_unusable_chip_photo_refers_at_once(state: State) -> None:
+    g = gate(capture_attempts=3)
+    inside(g)
+    if state is State.VERIFYING:
+        feed(g, e.FaceCaptured(1))
+    out = g.handle(e.FaceVerified(Decision.FAILURE_TO_ACQUIRE, "REFERENCE_FACE_NOT_FOUND"), 9.0)
+    assert finishes(out) == [c.Finish(TX, Outcome.REFERRED, ("REFERENCE_FACE_NOT_FOUND",))]
+    assert c.CaptureFace() not in out  # no retry: another capture cannot mend the chip photo
+    assert c.OpenEntryDoor() in out and g.state is State.RETREAT
+
+
+def test_officer_close_holds_through_a_fault_and_recovery() -> None:
+    g = gate()
+    feed(g, e.OfficerCommand(OfficerAction.CLOSE), e.DeviceFault("camera"))
+    assert g.state is State.DEGRADED
+    out = g.handle(e.DeviceRecovered("camera"), 5.0)
+    assert g.state is State.CLOSED
+    assert c.ShowSignal(Signal.CLOSED) in out and c.ShowSignal(Signal.READY) not in out
+    assert g.handle(e.DocumentPresented(), 6.0) == []  # nobody is served until a reset
+    g.handle(e.OfficerCommand(OfficerAction.RESET), 7.0)
+    assert g.state is State.IDLE
+
+
+def test_service_stopping_aborts_and_lets_the_traveller_back_out() -> None:
+    g = gate()
+    inside(g)
+    feed(g, e.OccupancyChanged(1))
+    out = g.handle(e.ServiceStopping(), 9.0)
+    assert finishes(out) == [c.Finish(TX, Outcome.ABORTED, ("SERVICE_STOP",))]
+    assert c.OpenEntryDoor() in out and c.OpenExitDoor() not in out
+    assert g.state is State.CLOSED and g.transaction is None
+    # The last one out of a closed gate: the entry closes behind them.
+    assert g.handle(e.OccupancyChanged(0), 10.0) == [c.CloseEntryDoor()]
+
+
+def test_service_stopping_on_an_idle_gate_closes_it() -> None:
+    g = gate()
+    out = g.handle(e.ServiceStopping(), 0.0)
+    assert finishes(out) == [] and c.ShowSignal(Signal.CLOSED) in out
+    assert g.state is State.CLOSED

@@ -7,8 +7,8 @@ moment, and checks after every step, from the commands alone:
 1. the exit opens only in answer to a match for a verification the current
    transaction asked for, or to an officer's ``open_exit``;
 2. a two-step gate never has both doors open;
-3. a device fault closes the exit (and opens the entry if anyone is inside);
-   no exit opens while a device is down;
+3. a device fault or a stopping service closes the exit (and opens the
+   entry if anyone is inside); no exit opens while a device is down;
 4. every transaction ends in exactly one ``Finish``;
 5. ``handle`` never raises.
 
@@ -37,8 +37,8 @@ from egate.gate import (
 from egate.gate import commands as c
 from egate.gate import events as e
 
-# 2,000 sequences of up to 40 events each: about 35 s on two cores.
-SEQUENCES = 2000
+# 10,000 sequences of up to 40 events each: about 3 minutes on two cores.
+SEQUENCES = 10_000
 STEPS = 40
 
 checks = st.builds(
@@ -59,7 +59,9 @@ events = st.one_of(
     st.builds(
         e.FaceVerified,
         st.sampled_from(Decision),
-        st.sampled_from([None, "PROBE_MULTIPLE_FACES", "PROBE_FACE_NOT_FOUND"]),
+        st.sampled_from(
+            [None, "PROBE_MULTIPLE_FACES", "PROBE_FACE_NOT_FOUND", "REFERENCE_FACE_NOT_FOUND"]
+        ),
         st.none() | st.floats(0, 1),
     ),
     st.builds(e.OccupancyChanged, st.integers(0, 3)),
@@ -68,6 +70,7 @@ events = st.one_of(
     st.builds(e.DeviceFault, st.sampled_from(["camera", "reader", "door"])),
     st.builds(e.DeviceRecovered, st.sampled_from(["camera", "reader", "door"])),
     st.builds(e.OfficerCommand, st.sampled_from(OfficerAction)),
+    st.just(e.ServiceStopping()),
 )
 
 
@@ -133,8 +136,11 @@ class GateSafety(RuleBasedStateMachine):
                 self.occupancy = count
         for command in out:
             self.apply(command, event, transaction)
-        if isinstance(event, e.DeviceFault) and self.occupancy > 0:
-            assert self.doors[Door.ENTRY], "no way back for the traveller after a fault"
+        if isinstance(event, e.DeviceFault | e.ServiceStopping) and self.occupancy > 0:
+            assert self.doors[Door.ENTRY], f"no way back for the traveller after {event}"
+        if isinstance(event, e.ServiceStopping):
+            assert not self.doors[Door.EXIT], "exit left open by a stopping service"
+            assert self.gate.transaction is None, "a transaction outlived the service"
 
     def apply(self, command: c.Command, event: e.Event, transaction: str | None) -> None:
         match command:
