@@ -6,6 +6,8 @@ fail this test rather than go unchecked.
 
 from __future__ import annotations
 
+import configparser
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,10 +33,26 @@ def load_stop_list(path: Path) -> None:
     StopList.load(path, Pseudonymizer(SALT))
 
 
+# What a dashboard and a unit say (metric names, ExecStart, hardening) is
+# checked in test_dashboard.py; here they must at least load.
+def load_dashboard(path: Path) -> None:
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    assert dashboard["panels"], f"{path.name}: a dashboard without panels"
+
+
+def load_systemd_unit(path: Path) -> None:
+    # strict=False: systemd allows a key more than once in a section.
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    assert {"Unit", "Service", "Install"} <= set(parser.sections())
+
+
 # (folder under configs/, file suffix) -> how such a file is loaded
 LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("gates", ".yaml"): load_gate,
     ("stoplists", ".csv"): load_stop_list,
+    ("grafana", ".json"): load_dashboard,
+    ("systemd", ".service"): load_systemd_unit,
 }
 
 
