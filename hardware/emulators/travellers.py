@@ -1,0 +1,318 @@
+"""The built-in stream of sample travellers for the mock gate, each with the outcome it deserves.
+
+``sample_travellers`` makes an endless, seeded stream of fictional
+travellers as a trainer's drill would have them (DOMAIN.md, Pudong-style
+scenarios): mostly genuine, among them the exception cases a gate must
+catch.  Each traveller carries a passport written with
+:mod:`egate.documents.composer` (made-up names, unique document numbers),
+its chip, the faces the camera will see, how they behave at the gate, and
+the outcome and reason codes a correct gate reaches with them.
+
+Faces are real photos (there is no face in a fictional passport): the sample
+photos that ``egate samples fetch`` installs, grouped by person
+(:class:`SamplePhotos`).  The chip's DG2 holds one photo of a person,
+re-encoded small as chip photos are; the camera sees another photo of the
+same person when there is one.  Which photos are the same person matters
+only to the face verifier, which the tests check against these pairs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from egate.biometrics.image import read_image_file
+from egate.documents.composer import DocumentData, compose_mrz
+from egate.documents.layout import MrzFormat
+from egate.samples import grace_hopper, installed_samples
+from hardware.chip import MockChip
+from hardware.emulators.passenger import Behaviour
+from hardware.emulators.traveller import MockDocument
+
+Expected = Literal["accepted", "referred", "rejected"]
+
+
+class TravellerKind(StrEnum):
+    """What a sample traveller tests the gate with."""
+
+    GENUINE = "genuine"
+    IMPOSTOR = "impostor"  # the chip photo is someone else's
+    EXPIRED = "expired"  # the passport has expired
+    ALTERED_MRZ = "altered_mrz"  # the printed MRZ was altered: its key does not open the chip
+    NO_CHIP = "no_chip"
+    MINOR = "minor"  # a child, too young to use the gate alone
+    TAILGATER = "tailgater"  # someone follows them into the gate
+    NO_FACE = "no_face"  # nobody in view of the camera (looks away, too short, hat)
+
+
+# What a correct two-step gate with the default policy makes of each kind.
+EXPECTATIONS: dict[TravellerKind, tuple[Expected, tuple[str, ...]]] = {
+    TravellerKind.GENUINE: ("accepted", ()),
+    TravellerKind.IMPOSTOR: ("referred", ("BIOMETRIC_MISMATCH",)),
+    TravellerKind.EXPIRED: ("rejected", ("EXPIRED",)),
+    TravellerKind.ALTERED_MRZ: ("referred", ("CHIP_ACCESS_DENIED",)),
+    TravellerKind.NO_CHIP: ("referred", ("CHIP_ABSENT",)),
+    TravellerKind.MINOR: ("referred", ("MINOR",)),
+    TravellerKind.TAILGATER: ("referred", ("TAILGATING", "OCCUPANCY")),
+    TravellerKind.NO_FACE: ("referred", ("FACE_NOT_FOUND",)),
+}
+
+GENUINE_SHARE = 0.7
+# Most travellers are genuine; the rest is spread evenly over the exception kinds.
+DEFAULT_MIX: dict[TravellerKind, float] = {
+    kind: GENUINE_SHARE if kind is TravellerKind.GENUINE else (1 - GENUINE_SHARE) / 7
+    for kind in TravellerKind
+}
+
+# The long side of a chip photo: DG2 portraits are small JPEGs.
+CHIP_PHOTO_LONG_SIDE = 480
+CHIP_PHOTO_QUALITY = 90
+
+# Fictional names, mixed pinyin and others; any resemblance is chance.
+_PINYIN_SURNAMES = ("ZHANG", "WANG", "LI", "CHEN", "LIU", "ZHOU", "HUANG", "XU", "SUN", "GAO")
+_PINYIN_GIVEN = ("WEI", "XIAOMING", "JING", "YUTING", "HAORAN", "MEILIN", "ZIHAN", "JUN", "LAN")
+_OTHER_SURNAMES = ("HALVORSEN", "OKONKWO", "MARLOWE", "DELACROIX", "VANTERPOOL", "RASMUSSEN")
+_OTHER_GIVEN = ("ASTRID", "TOMAS", "AMARA", "LUCA", "NOOR", "ELENA", "FINN", "IMOGEN")
+# Nationalities (and issuing states) with their weights: mostly arrivals home.
+_NATIONALITIES = ("CHN", "UTO", "D", "GBR", "USA")
+_NATIONALITY_WEIGHTS = (0.4, 0.15, 0.15, 0.15, 0.15)
+
+_ADULT_BIRTHS = (date(1950, 1, 1), date(2000, 12, 31))
+_YOUNGEST_ADULT, _OLDEST_ADULT = 18, 90
+# A child is 2 to 11 years old: 12 years less a few days is always under 12.
+_MINOR_AGE_DAYS = (2 * 365, 12 * 365 - 5)
+_VALID_FOR_DAYS = (90, 10 * 365)
+_EXPIRED_SINCE_DAYS = (1, 3 * 365)
+# An altered birth date makes the holder older, so the alteration never makes a minor.
+_ALTERED_BY_DAYS = (365, 5 * 365)
+# Unique document numbers: two letters, then the traveller's number in the stream.
+_NUMBER_DIGITS = 7
+
+# Photo names: a person's photos share a stem up to a trailing number (obama, obama2).
+_TRAILING_NUMBER = re.compile(r"[_-]?\d+$")
+_PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg"})
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTraveller:
+    """One fictional traveller: document, behaviour, and what a correct gate decides."""
+
+    label: str  # "P0001": never a name
+    kind: TravellerKind
+    document: MockDocument
+    behaviour: Behaviour
+    expected: Expected
+    expected_reasons: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"SampleTraveller({self.label}, {self.kind.value}, expected={self.expected}, "
+            f"reasons={self.expected_reasons}, <personal data redacted>)"
+        )
+
+
+@dataclass(frozen=True)
+class SamplePhotos:
+    """Face photos grouped by person: identity -> that person's photos."""
+
+    identities: dict[str, list[Path]]
+
+    def __post_init__(self) -> None:
+        if not self.identities:
+            raise ValueError("sample photos need at least one identity")
+        for identity, photos in self.identities.items():
+            if not photos:
+                raise ValueError(f"identity {identity!r} has no photo")
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> SamplePhotos | None:
+        """Group photo files by person; partial faces and non-JPEG files are left out.
+
+        ``obama.jpg``, ``obama2.jpg`` and ``obama3.jpg`` are one person.
+        None when no photo is left.
+        """
+        identities: dict[str, list[Path]] = {}
+        for path in sorted(paths):
+            stem = path.stem.lower()
+            # A partial face cannot be verified, and the PNG of the set is a
+            # format test, not a portrait.
+            if path.suffix.lower() not in _PHOTO_SUFFIXES or "partial" in stem:
+                continue
+            person = _TRAILING_NUMBER.sub("", stem) or stem
+            identities.setdefault(person, []).append(path)
+        return cls(identities) if identities else None
+
+    @classmethod
+    def installed(cls, cache: Path | None = None) -> SamplePhotos | None:
+        """The photos of ``egate samples fetch`` and matplotlib's portrait, or None if none."""
+        samples = installed_samples(cache)
+        if samples is not None:
+            return cls.from_files(samples.images())
+        # Without the fetched set, matplotlib's portrait may still be there.
+        portrait = grace_hopper()
+        return None if portrait is None else cls.from_files([portrait])
+
+
+def chip_photo(path: Path, long_side: int = CHIP_PHOTO_LONG_SIDE) -> bytes:
+    """A photo as a chip would hold it in DG2: a JPEG at most ``long_side`` pixels long."""
+    # Decoded the way the gate decodes images (EXIF orientation applied).
+    rgb = read_image_file(path)
+    rows, columns = rgb.shape[:2]
+    scale = long_side / max(rows, columns)
+    if scale < 1:
+        size = (max(1, round(columns * scale)), max(1, round(rows * scale)))
+        rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, CHIP_PHOTO_QUALITY])
+    if not ok:
+        raise ValueError(f"{path}: could not encode as JPEG")
+    return bytes(encoded.tobytes())
+
+
+def _mix(
+    mix: Mapping[TravellerKind, float] | None, photos: SamplePhotos
+) -> tuple[list[TravellerKind], np.ndarray]:
+    """The kinds to draw from and their probabilities."""
+    weights = dict(DEFAULT_MIX if mix is None else mix)
+    for kind, weight in weights.items():
+        if not (np.isfinite(weight) and weight >= 0):
+            raise ValueError(f"the weight of {kind.value} must be a finite number, 0 or more")
+    if len(photos.identities) < 2:
+        weights.pop(TravellerKind.IMPOSTOR, None)  # an impostor needs someone else's face
+    kinds = [kind for kind in TravellerKind if weights.get(kind, 0.0) > 0]
+    if not kinds:
+        raise ValueError("the mix leaves no kind of traveller to draw")
+    total = sum(weights[kind] for kind in kinds)
+    return kinds, np.array([weights[kind] / total for kind in kinds])
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (29 February becomes the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _day_between(first: date, last: date, rng: np.random.Generator) -> date:
+    return first + timedelta(days=int(rng.integers(0, (last - first).days + 1)))
+
+
+def _days(bounds: tuple[int, int], rng: np.random.Generator) -> timedelta:
+    return timedelta(days=int(rng.integers(bounds[0], bounds[1] + 1)))
+
+
+def _pick(options: tuple[str, ...], rng: np.random.Generator) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _shuffled(photos: list[Path], rng: np.random.Generator) -> tuple[Path, ...]:
+    return tuple(photos[int(index)] for index in rng.permutation(len(photos)))
+
+
+def sample_travellers(
+    photos: SamplePhotos,
+    today: date,
+    rng: np.random.Generator,
+    mix: Mapping[TravellerKind, float] | None = None,
+    *,
+    pace: float = 1.0,
+) -> Iterator[SampleTraveller]:
+    """An endless stream of sample travellers, the same for the same seed, photos and day.
+
+    ``mix`` weighs the kinds (default ``DEFAULT_MIX``; weights need not sum
+    to 1); IMPOSTOR is left out when the photos hold a single person.
+    ``pace`` scales how long travellers take to lay the document down and to
+    walk (below 1: quicker, for tests and demos); their patience is kept, so
+    that the gate's own time limits still come first.
+    """
+    if not pace > 0:
+        raise ValueError("pace must be positive")
+    kinds, probabilities = _mix(mix, photos)
+    people = sorted(photos.identities)
+    chip_photos: dict[Path, bytes] = {}  # re-encoding costs milliseconds: once per photo
+
+    for number in itertools.count(1):
+        kind = kinds[int(rng.choice(len(kinds), p=probabilities))]
+        person = _pick(tuple(people), rng)
+        own = photos.identities[person]
+        reference = own[int(rng.integers(len(own)))]
+        if kind is TravellerKind.IMPOSTOR:
+            other = _pick(tuple(p for p in people if p != person), rng)
+            faces: tuple[Path | None, ...] = _shuffled(photos.identities[other], rng)
+        elif kind is TravellerKind.NO_FACE:
+            faces = (None,)
+        else:
+            # Another photo of the same person when there is one: a live face
+            # is never the chip photo itself.
+            others = [photo for photo in own if photo != reference] or [reference]
+            faces = _shuffled(others, rng)
+        if reference not in chip_photos:
+            chip_photos[reference] = chip_photo(reference)
+        document = _document(number, kind, today, rng, chip_photos[reference], faces)
+        behaviour = Behaviour(
+            present_s=float(rng.uniform(1.0, 3.0)) * pace,
+            walk_s=float(rng.uniform(1.0, 2.0)) * pace,
+            tailgater=kind is TravellerKind.TAILGATER,
+        )
+        expected, reasons = EXPECTATIONS[kind]
+        yield SampleTraveller(f"P{number:04d}", kind, document, behaviour, expected, reasons)
+
+
+def _document(
+    number: int,
+    kind: TravellerKind,
+    today: date,
+    rng: np.random.Generator,
+    dg2: bytes,
+    faces: tuple[Path | None, ...],
+) -> MockDocument:
+    """The passport of traveller ``number``: printed MRZ, chip and faces, as ``kind`` wants."""
+    nationality = _NATIONALITIES[int(rng.choice(len(_NATIONALITIES), p=_NATIONALITY_WEIGHTS))]
+    chinese = nationality == "CHN"
+    surname = _pick(_PINYIN_SURNAMES if chinese else _OTHER_SURNAMES, rng)
+    given = _pick(_PINYIN_GIVEN if chinese else _OTHER_GIVEN, rng)
+    letters = "".join(chr(ord("A") + int(code)) for code in rng.integers(0, 26, size=2))
+    document_number = f"{letters}{number % 10**_NUMBER_DIGITS:0{_NUMBER_DIGITS}d}"
+    if kind is TravellerKind.MINOR:
+        birth = today - _days(_MINOR_AGE_DAYS, rng)
+    else:
+        # Born 1950-2000, kept between 18 and 90 years old whatever ``today`` is:
+        # a two-digit MRZ year cannot tell a centenarian from a baby.
+        first = max(_ADULT_BIRTHS[0], _years_before(today, _OLDEST_ADULT))
+        last = min(_ADULT_BIRTHS[1], _years_before(today, _YOUNGEST_ADULT))
+        birth = _day_between(first, max(first, last), rng)
+    if kind is TravellerKind.EXPIRED:
+        expiry = today - _days(_EXPIRED_SINCE_DAYS, rng)
+    else:
+        expiry = today + _days(_VALID_FOR_DAYS, rng)
+    data = DocumentData(
+        format=MrzFormat.TD3,
+        document_type="P",
+        issuing_state=nationality,
+        surname=surname,
+        given_names=given,
+        document_number=document_number,
+        nationality=nationality,
+        birth_date=birth,
+        sex=_pick(("F", "M"), rng),
+        expiry_date=expiry,
+    )
+    dg1 = compose_mrz(data)
+    printed = dg1
+    if kind is TravellerKind.ALTERED_MRZ:
+        # The birth date is changed and its check digits recomputed, so the
+        # page looks sound; only the chip, keyed to the true date, knows.
+        altered = birth - _days(_ALTERED_BY_DAYS, rng)
+        printed = compose_mrz(replace(data, birth_date=altered))
+    chip = None if kind is TravellerKind.NO_CHIP else MockChip.of(dg1, dg2)
+    return MockDocument(printed, chip, faces)
