@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import reprlib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from egate.audit import AuditSettings
+from egate.biometrics.verifier import VerifierSettings
 from egate.documents.policy import DocumentPolicySettings
+from egate.gate.settings import ControllerSettings, Topology
+from egate.metrics import MetricsSettings
 from egate.paths import ConfigFile
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -45,6 +49,64 @@ class PrivacySettings(BaseModel):
     )
 
 
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class ControllerConfig(BaseModel):
+    """How the gate controller runs a transaction: doors, capture attempts, time limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topology: Topology = Field(
+        default=Topology.TWO_STEP,
+        description="two_step (mantrap: entry after the document) or one_step.",
+    )
+    capture_attempts: int = Field(
+        default=3, ge=1, le=10, description="Face captures before referral."
+    )
+    document_timeout_s: Seconds = 20.0
+    entry_timeout_s: Seconds = 15.0
+    capture_timeout_s: Seconds = 10.0
+    verify_timeout_s: Seconds = 10.0
+    exit_timeout_s: Seconds = 15.0
+    retreat_timeout_s: Seconds = 30.0
+
+    def settings(self) -> ControllerSettings:
+        """The controller's own settings object."""
+        return ControllerSettings(**self.model_dump(exclude={"topology"}))
+
+
+class MatchingConfig(BaseModel):
+    """The matching core serving this gate: workers, queue and the verifier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workers: int = Field(default=2, ge=1, le=64, description="Verification workers.")
+    kind: Literal["process", "thread"] = Field(
+        default="process", description="Worker processes (measured faster) or threads."
+    )
+    queue_limit: int = Field(default=16, ge=0, le=10_000, description="Jobs waiting at most.")
+    deadline_s: Seconds = Field(default=5.0, description="A job must start within this long.")
+    verifier: VerifierSettings = Field(default_factory=VerifierSettings)
+
+
+class ServiceSettings(BaseModel):
+    """The on-gate service (`egate run`): controller, matching core, audit trail, metrics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    startup_grace_s: Seconds = Field(
+        default=10.0, description="Devices have this long to answer before the gate opens degraded."
+    )
+    stop_grace_s: Seconds = Field(
+        default=10.0, description="At a stop, the transaction in progress may finish this long."
+    )
+
+
 class GateConfig(BaseModel):
     """One e-gate: its identity and the policies it applies."""
 
@@ -56,6 +118,7 @@ class GateConfig(BaseModel):
     )
     policy: DocumentPolicySettings = Field(default_factory=DocumentPolicySettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
 
 def _line_of(node: yaml.Node | None, location: tuple[int | str, ...]) -> int | None:

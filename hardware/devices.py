@@ -40,7 +40,7 @@ from hardware.doorsession import (
     Refused,
 )
 from hardware.emulators.camera import MockCamera, Variation
-from hardware.emulators.door import DoorEmulator
+from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
@@ -96,6 +96,26 @@ class MockCameraDevice(BaseModel):
     seed: int = Field(default=0, description="Seed of the variations' random draws.")
 
 
+class EmulationSettings(BaseModel):
+    """How the mock gate's doors and travellers behave (``devices.emulation``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    door_travel_s: float = Field(
+        default=2.0, gt=0, le=30, description="Time a door takes to open or close fully."
+    )
+    pace: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Scales how long travellers take to present and walk (below 1: quicker).",
+    )
+    gap_s: float = Field(
+        default=1.0, ge=0, le=600, description="Time between one traveller leaving and the next."
+    )
+    seed: int = Field(default=0, description="Seed of the traveller stream.")
+
+
 class DeviceSettings(BaseModel):
     """Every device of one gate."""
 
@@ -113,6 +133,10 @@ class DeviceSettings(BaseModel):
         default=None, description="Instead of camera: a mock camera showing face photos."
     )
     chip: ChipDevice | None = None
+    emulation: EmulationSettings = Field(
+        default_factory=EmulationSettings,
+        description="With emulated: true, how the doors and the sample travellers behave.",
+    )
 
     @model_validator(mode="after")
     def _one_camera(self) -> DeviceSettings:
@@ -154,6 +178,45 @@ def _on_pty(serial: SerialSettings, pty: PseudoTerminal) -> SerialSettings:
     return serial.model_copy(update={"port": pty.path})
 
 
+@dataclass(frozen=True, slots=True)
+class Emulators:
+    """The emulators of a mock gate, and device settings that point at them."""
+
+    devices: DeviceSettings
+    reader: ReaderEmulator | None
+    doors: DoorEmulator | None
+    occupancy: OccupancyEmulator | None
+
+
+@contextlib.contextmanager
+def emulators(
+    devices: DeviceSettings, door_board: DoorBoardSettings | None = None
+) -> Iterator[Emulators]:
+    """Start an emulator for each serial device on a pseudo-terminal of its own."""
+    with contextlib.ExitStack() as stack:
+        update: dict[str, object] = {}
+        reader = doors = occupancy = None
+        if devices.reader is not None:
+            pty = stack.enter_context(PseudoTerminal(watch_flushes=True))
+            reader = stack.enter_context(ReaderEmulator(devices.reader.framing, pty))
+            update["reader"] = devices.reader.model_copy(
+                update={"serial": _on_pty(devices.reader.serial, pty)}
+            )
+        if devices.doors is not None:
+            pty = stack.enter_context(PseudoTerminal())
+            doors = stack.enter_context(DoorEmulator(pty, door_board))
+            update["doors"] = devices.doors.model_copy(
+                update={"serial": _on_pty(devices.doors.serial, pty)}
+            )
+        if devices.occupancy is not None:
+            pty = stack.enter_context(PseudoTerminal())
+            occupancy = stack.enter_context(OccupancyEmulator(pty))
+            update["occupancy"] = devices.occupancy.model_copy(
+                update={"serial": _on_pty(devices.occupancy.serial, pty)}
+            )
+        yield Emulators(devices.model_copy(update=update), reader, doors, occupancy)
+
+
 @contextlib.contextmanager
 def emulated(devices: DeviceSettings) -> Iterator[DeviceSettings]:
     """Start an emulator for each serial device; yield settings that point at them.
@@ -163,22 +226,8 @@ def emulated(devices: DeviceSettings) -> Iterator[DeviceSettings]:
     if not devices.emulated:
         yield devices
         return
-    with contextlib.ExitStack() as stack:
-        update: dict[str, object] = {}
-        if devices.reader is not None:
-            pty = stack.enter_context(PseudoTerminal(watch_flushes=True))
-            stack.enter_context(ReaderEmulator(devices.reader.framing, pty))
-            update["reader"] = devices.reader.model_copy(
-                update={"serial": _on_pty(devices.reader.serial, pty)}
-            )
-        for name, emulator in (("doors", DoorEmulator), ("occupancy", OccupancyEmulator)):
-            device = getattr(devices, name)
-            if device is None:
-                continue
-            pty = stack.enter_context(PseudoTerminal())
-            stack.enter_context(emulator(pty))
-            update[name] = device.model_copy(update={"serial": _on_pty(device.serial, pty)})
-        yield devices.model_copy(update=update)
+    with emulators(devices) as started:
+        yield started.devices
 
 
 def _command_probe(

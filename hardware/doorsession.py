@@ -211,6 +211,11 @@ class CommandSession:
         """A command is outstanding or queued."""
         return self._pending is not None or bool(self._queue)
 
+    @property
+    def port(self) -> str:
+        """The serial port (or URL) of the device."""
+        return self._link.settings.port
+
     def submit(self, verb: str, *args: str) -> Command:
         """Queue a command (sent at once when nothing is outstanding); its number is in it."""
         return self._submit(verb, args, internal=False)
@@ -387,6 +392,16 @@ class SessionDriver(Generic[DeviceEvent]):
     def connected(self) -> bool:
         """The device is answering."""
         return self._session.connected
+
+    @property
+    def busy(self) -> bool:
+        """A command is outstanding or queued."""
+        return self._session.busy
+
+    @property
+    def port(self) -> str:
+        """The serial port (or URL) of the device."""
+        return self._session.port
 
     def status(self) -> Command:
         """Ask the device for everything it reports."""

@@ -109,7 +109,7 @@ BAD_FILES = {
     ),
     "unknown top-level field": (
         "gate_id: g1\n\ngates: 3\n",
-        "3: gates: unknown field (expected one of: gate_id, policy, privacy)",
+        "3: gates: unknown field (expected one of: gate_id, policy, privacy, service)",
     ),
     "wrong type": (
         "gate_id: g1\npolicy:\n  min_age_years: twelve\n",

@@ -10,17 +10,6 @@ import click
 
 
 @click.group(no_args_is_help=True)
-def run() -> None:
-    """Run the gate service on gate hardware or on emulated devices.
-
-    Airport engineers start the gate controller with its passport reader,
-    camera, doors and sensors, an audit trail and Prometheus metrics.
-
-    No commands in this release yet.
-    """
-
-
-@click.group(no_args_is_help=True)
 def replay() -> None:
     """Replay a training scenario through a mock gate and score the decisions.
 

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 from hardware.doorprotocol import (
     Command,
@@ -203,7 +203,7 @@ class LineDeviceEmulator:
 
     # lifecycle
 
-    def __enter__(self) -> LineDeviceEmulator:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -15,7 +15,7 @@ from egate.privacy import SaltError
 
 GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz", "samples"]
 # Groups whose commands arrive in later releases.
-EMPTY_GROUPS = ["run", "replay", "simulate"]
+EMPTY_GROUPS = ["replay", "simulate"]
 COMMANDS = [*GROUPS, "demo"]
 
 
@@ -83,7 +83,7 @@ def test_no_arguments_at_all_exit_2_with_help(cli):
         (["nosuch"], "egate: error: No such command 'nosuch'."),
         (["mrz", "parse", "--bogus"], "egate mrz parse: error: No such option '--bogus'."),
         (["demo", "extra"], "egate demo: error: Got unexpected extra argument (extra)"),
-        (["run", "now"], "egate run: error: No such command 'now'."),
+        (["run", "now"], "egate run: error: Got unexpected extra argument (now)"),
         (
             ["mrz", "parse", "--today", "2026-13-01"],
             "egate mrz parse: error: Invalid value for '--today': '2026-13-01' does not "
@@ -175,3 +175,9 @@ class TestProcesses:
             assert fmt.value in text
         # Piped output carries no colour codes.
         assert "\x1b[" not in text
+
+
+def test_run_without_a_gate_is_a_usage_error(cli):
+    ran = cli("run")
+    assert ran.status == 2
+    assert ran.err == "egate run: error: give a gate file with --config FILE, or --mock\n"

@@ -308,7 +308,7 @@ devices:
             8,
             "devices.printer",
             "unknown field (expected one of: emulated, reader, doors, occupancy, camera, "
-            "mock_camera, chip)",
+            "mock_camera, chip, emulation)",
         ),
         (
             ("      port: /dev/ttyUSB0\n", ""),

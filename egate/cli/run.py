@@ -1,0 +1,323 @@
+"""``egate run``: the on-gate service, on gate hardware or on a mock gate.
+
+This is where the parts meet: the gate file's devices (or a mock gate of
+emulators with sample travellers), the matching core, the gate controller,
+the audit trail and the metrics endpoint.  SIGTERM or SIGINT stops the
+service: the transaction in progress may finish briefly, else it is
+aborted with the exit closed, and the command exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import click
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+from rich.table import Table
+
+from egate.audit import AuditError, AuditTrail
+from egate.biometrics.matching import MatchingCore
+from egate.cli.devices import load_gate, stop_on_signals
+from egate.cli.errors import EXIT_OK, InputError
+from egate.documents.policy import DocumentPolicy
+from egate.gate.controller import GateController
+from egate.gate.transaction import TransactionRecord
+from egate.metrics import GateMetrics, MetricsError, MetricsServer, serve_metrics
+from egate.privacy import Pseudonymizer
+from hardware.devices import (
+    ChipDevice,
+    CommandDevice,
+    DeviceSettings,
+    HardwareGateConfig,
+    MockCameraDevice,
+    ReaderDevice,
+)
+from hardware.gatedevices import GateDevices, open_gate_devices
+from hardware.indicator import TerminalIndicator
+from hardware.link import SerialSettings
+from hardware.mockgate import MockGate
+from hardware.service import GateService, ServiceTiming
+
+# Between two rounds of polling: the reader's own read timeout waits too.
+_LOOP_SLEEP_S = 0.002
+
+
+def mock_gate_config() -> HardwareGateConfig:
+    """The built-in mock gate: every device emulated, sample photos on the camera."""
+    emulated = SerialSettings(port="emulated")
+    return HardwareGateConfig(
+        gate_id="mock-1",
+        devices=DeviceSettings(
+            emulated=True,
+            reader=ReaderDevice(serial=emulated, framing="desko"),
+            doors=CommandDevice(serial=emulated),
+            occupancy=CommandDevice(serial=emulated),
+            chip=ChipDevice(),
+            mock_camera=MockCameraDevice(),
+        ),
+    )
+
+
+def _configure(
+    config_path: Path | None,
+    mock: bool,
+    metrics_host: str | None,
+    metrics_port: int | None,
+    no_metrics: bool,
+    audit_path: Path | None,
+) -> tuple[HardwareGateConfig, Path]:
+    """The gate configuration with the command line's overrides, and its folder."""
+    if config_path is None and not mock:
+        raise click.UsageError("give a gate file with --config FILE, or --mock")
+    if config_path is not None:
+        gate, base_dir = load_gate(config_path), config_path.parent
+    else:
+        gate, base_dir = mock_gate_config(), Path.cwd()
+    service = gate.service
+    metrics = service.metrics.model_copy(
+        update={
+            key: value
+            for key, value in (
+                ("host", metrics_host),
+                ("port", metrics_port),
+                ("enabled", False if no_metrics else None),
+            )
+            if value is not None
+        }
+    )
+    audit = service.audit
+    if audit_path is not None:
+        audit = audit.model_copy(update={"path": audit_path.absolute()})
+    devices = gate.devices
+    if mock:
+        devices = devices.model_copy(update={"emulated": True})
+    service = service.model_copy(update={"metrics": metrics, "audit": audit})
+    return gate.model_copy(update={"service": service, "devices": devices}), base_dir
+
+
+@click.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Gate configuration file (configs/gates/*.yaml).",
+)
+@click.option(
+    "--mock",
+    is_flag=True,
+    help="Emulate every device and send a built-in stream of sample travellers.",
+)
+@click.option(
+    "--max-passengers",
+    type=click.IntRange(min=1),
+    help="Stop after this many transactions (demos and tests).",
+)
+@click.option("--metrics-host", help="Address of the metrics endpoint [127.0.0.1].")
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), help="Metrics port, 0 for any [9464]."
+)
+@click.option("--no-metrics", is_flag=True, help="Serve no metrics endpoint.")
+@click.option(
+    "--audit",
+    "audit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Audit trail file [service.audit.path of the gate file].",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No indicator or transaction lines.")
+@click.option("--verbose", "-v", is_flag=True, help="Log device and service events to stderr.")
+def run(
+    config_path: Path | None,
+    mock: bool,
+    max_passengers: int | None,
+    metrics_host: str | None,
+    metrics_port: int | None,
+    no_metrics: bool,
+    audit_path: Path | None,
+    quiet: bool,
+    verbose: bool,
+) -> int:
+    """Run the gate service until SIGTERM or SIGINT (or --max-passengers transactions).
+
+    The passport reader, doors, occupancy sensor and camera of the gate file
+    are driven by the gate controller; faces are verified by the matching
+    core. Every transaction, device fault and officer command is appended to
+    the audit trail (no names, no MRZ, salted document hashes); metrics are
+    served for Prometheus on 127.0.0.1 unless configured otherwise.
+
+    With --mock (or a gate file with `devices: {emulated: true}`) every device
+    is an emulator and sample travellers walk through the gate: genuine ones,
+    impostors, expired and altered documents, tailgaters.
+
+    Exit status: 0 when stopped by a signal or after --max-passengers; 2 for
+    a bad gate file, a busy metrics port or an unwritable audit file.
+    """
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    out = Console(highlight=False, quiet=quiet)
+    with stop_on_signals() as stop, contextlib.ExitStack() as stack:
+        gate, base_dir = _configure(
+            config_path, mock, metrics_host, metrics_port, no_metrics, audit_path
+        )
+        settings = gate.service
+        pseudonymizer = Pseudonymizer.configured(gate.privacy.salt_file)
+        policy = DocumentPolicy.from_settings(gate.policy, pseudonymizer)
+        registry = CollectorRegistry()
+        metrics = GateMetrics(gate.gate_id, registry)
+        audit = stack.enter_context(_audit_trail(gate, base_dir))
+        server = _metrics_server(gate, registry)
+        if server is not None:
+            stack.callback(server.close)
+        matching_settings = settings.matching
+        core = MatchingCore(
+            matching_settings.verifier,
+            workers=matching_settings.workers,
+            queue_limit=matching_settings.queue_limit,
+            kind=matching_settings.kind,
+            registry=registry,
+        )
+        stack.callback(core.close)
+        indicator = TerminalIndicator(gate.gate_id, write=out.print)
+        devices = stack.enter_context(_devices(gate, base_dir, indicator))
+        where = f"metrics on http://{server.host}:{server.port}/metrics" if server else "no metrics"
+        out.print(f"egate run: gate {gate.gate_id}, {where}, audit to {audit.path}")
+        sys.stdout.flush()
+        controller = GateController(
+            gate.gate_id, settings.controller.topology, settings.controller.settings()
+        )
+        service = GateService(
+            controller,
+            devices.devices,
+            core,
+            policy,
+            audit=audit,
+            metrics=metrics,
+            timing=ServiceTiming(
+                match_deadline_s=matching_settings.deadline_s,
+                stop_grace_s=settings.stop_grace_s,
+            ),
+            on_record=lambda record: _print_record(out, record, devices.mock),
+        )
+        stack.callback(service.close)
+        service.start()
+        missing = service.wait_for_devices(settings.startup_grace_s, time.sleep)
+        if missing:
+            out.print(f"egate run: degraded, waiting for {', '.join(missing)}")
+        _wait_ready(core, stop)
+        while not stop.is_set():
+            if devices.mock is not None:
+                devices.mock.step(time.monotonic())
+            service.step()
+            if max_passengers is not None and service.summary.transactions >= max_passengers:
+                break
+            time.sleep(_LOOP_SLEEP_S)
+        service.stop(time.sleep)
+        _print_summary(out, service, audit)
+    return EXIT_OK
+
+
+class _Devices:
+    """The gate's drivers, and the mock gate behind them if it is one."""
+
+    def __init__(self, devices: GateDevices, mock: MockGate | None) -> None:
+        self.devices = devices
+        self.mock = mock
+
+
+@contextlib.contextmanager
+def _devices(
+    gate: HardwareGateConfig, base_dir: Path, indicator: TerminalIndicator
+) -> Iterator[_Devices]:
+    if gate.devices.emulated:
+        mock = MockGate(
+            gate.devices,
+            gate.devices.emulation,
+            indicator,
+            today=date.today,
+            base_dir=base_dir,
+        )
+        with mock:
+            assert mock.devices is not None
+            yield _Devices(mock.devices, mock)
+        return
+    devices = open_gate_devices(gate.devices, indicator, today=date.today, base_dir=base_dir)
+    try:
+        yield _Devices(devices, None)
+    finally:
+        devices.close()
+
+
+@contextlib.contextmanager
+def _audit_trail(gate: HardwareGateConfig, base_dir: Path) -> Iterator[AuditTrail]:
+    try:
+        trail = AuditTrail.from_settings(gate.service.audit, base_dir)
+    except AuditError as error:
+        raise InputError(f"audit trail: {error}") from None
+    with trail:
+        if trail.recovered_bytes:
+            logging.getLogger("egate.audit").warning(
+                "%s: dropped a torn last line of %d bytes", trail.path, trail.recovered_bytes
+            )
+        yield trail
+
+
+def _metrics_server(gate: HardwareGateConfig, registry: CollectorRegistry) -> MetricsServer | None:
+    metrics = gate.service.metrics
+    if not metrics.enabled:
+        return None
+    try:
+        return serve_metrics(registry, metrics.host, metrics.port)
+    except MetricsError as error:
+        raise InputError(str(error)) from None
+
+
+def _wait_ready(core: MatchingCore, stop: threading.Event) -> None:
+    """Wait for the matching workers to load their models (or for a stop)."""
+    while not stop.is_set():
+        try:
+            core.wait_ready(timeout=0.5)
+            return
+        except TimeoutError:
+            continue
+
+
+def _print_record(out: Console, record: TransactionRecord, mock: MockGate | None) -> None:
+    reasons = " ".join(record.reasons) or "-"
+    distance = "" if record.match_distance is None else f"  distance {record.match_distance:.2f}"
+    who = ""
+    if mock is not None and mock.arrivals:
+        traveller = mock.arrivals[-1].traveller
+        who = f"  [{traveller.label} {traveller.kind.value}, expected {traveller.expected}]"
+    out.print(
+        f"{record.transaction}  {record.outcome.value:<8} {reasons:<28} "
+        f"{record.duration_s:5.1f} s{distance}{who}"
+    )
+
+
+def _print_summary(out: Console, service: GateService, audit: AuditTrail) -> None:
+    summary = service.summary
+    table = Table(title=f"gate {service.controller.gate_id}: {summary.transactions} transactions")
+    table.add_column("outcome")
+    table.add_column("transactions", justify="right")
+    for outcome, count in sorted(summary.outcomes.items()):
+        table.add_row(outcome, str(count))
+    out.print(table)
+    if summary.own_seconds:
+        own = sorted(summary.own_seconds)
+        p95 = own[min(len(own) - 1, round(0.95 * (len(own) - 1)))]
+        out.print(
+            f"service's own time per transaction: median {statistics.median(own) * 1000:.2f} ms, "
+            f"p95 {p95 * 1000:.2f} ms"
+        )
+    out.print(f"audit trail: {audit.records_written} records written to {audit.path}")

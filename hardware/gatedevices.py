@@ -1,0 +1,189 @@
+"""The opened devices of one gate, and whether each of them works right now.
+
+``open_gate_devices`` turns a gate file's ``devices:`` section into drivers
+for the service.  A device that is configured but absent does not stop the
+gate from starting: its driver keeps trying to reach it, and ``health``
+reports it down, which puts the gate in its closed, degraded state until it
+is back.  A device that is not configured at all, where the service needs
+one, is a configuration error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from egate.config import ConfigError
+from hardware.camera import Camera, CameraError, CameraState, Frame, OpenCvCamera
+from hardware.chip import ChipReader, MockChipReader
+from hardware.devices import DeviceSettings, open_mock_camera
+from hardware.door import DoorController
+from hardware.doorprotocol import Door, DoorState
+from hardware.indicator import Indicator
+from hardware.link import LinkState
+from hardware.occupancy import OccupancySensor
+from hardware.reader import SerialMrzReader
+
+# How often a camera missing at start is looked for again.
+CAMERA_RETRY_S = 5.0
+
+
+class _CameraAtStart:
+    """A camera that could not be opened at start: down, and opened again when it can be."""
+
+    def __init__(
+        self, open_camera: Callable[[], Camera], problem: str, clock: Callable[[], float]
+    ) -> None:
+        self._open_camera = open_camera
+        self._clock = clock
+        self._camera: Camera | None = None
+        self._problem = problem
+        self._next_attempt = clock() + CAMERA_RETRY_S
+
+    def _attempt(self) -> Camera | None:
+        if self._camera is None and self._clock() >= self._next_attempt:
+            self._next_attempt = self._clock() + CAMERA_RETRY_S
+            try:
+                self._camera = self._open_camera()
+            except CameraError as error:
+                self._problem = str(error)
+        return self._camera
+
+    @property
+    def problem(self) -> str | None:
+        camera = self._attempt()
+        return self._problem if camera is None else getattr(camera, "problem", None)
+
+    @property
+    def state(self) -> CameraState:
+        camera = self._attempt()
+        return CameraState.DISCONNECTED if camera is None else camera.state
+
+    def grab(self) -> Frame | None:
+        camera = self._attempt()
+        return None if camera is None else camera.grab()
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera.close()
+
+
+@dataclass(slots=True)
+class GateDevices:
+    """The drivers of one gate, as the service uses them."""
+
+    reader: SerialMrzReader
+    doors: DoorController
+    camera: Camera
+    indicator: Indicator
+    chip: ChipReader | None = None
+    occupancy: OccupancySensor | None = None
+
+    def names(self) -> list[str]:
+        """The devices whose health counts, in a fixed order."""
+        names = ["reader", "doors", "camera"]
+        if self.occupancy is not None:
+            names.append("occupancy")
+        return names
+
+    def health(self) -> dict[str, str | None]:
+        """Each device and why it is down (None: it works)."""
+        doors_down = None if self.doors.connected else "no answer from the door board"
+        for door in Door:
+            if self.doors.state(door) is DoorState.FAULT:
+                doors_down = f"{door.value.lower()} door in fault"
+        reader = self.reader
+        health: dict[str, str | None] = {
+            "reader": None
+            if reader.state is LinkState.CONNECTED
+            else reader.last_error or f"link {reader.state.value}",
+            "doors": doors_down,
+            "camera": None
+            if self.camera.state is CameraState.CONNECTED
+            else getattr(self.camera, "problem", None) or "no picture",
+        }
+        if self.occupancy is not None:
+            health["occupancy"] = None if self.occupancy.connected else "no answer from the sensor"
+        return health
+
+    def describe(self) -> str:
+        """One line naming the devices and where they are (no personal data)."""
+        parts = [
+            f"reader {self.reader.framing} on {self.reader.link.settings.port}",
+            f"doors on {self.doors.port}",
+            f"camera {type(self.camera).__name__}",
+        ]
+        if self.occupancy is not None:
+            parts.append(f"occupancy on {self.occupancy.port}")
+        parts.append("chip " + ("none" if self.chip is None else type(self.chip).__name__))
+        return ", ".join(parts)
+
+    def close(self) -> None:
+        """Close every driver (ports, camera)."""
+        self.reader.close()
+        self.doors.shutdown()
+        if self.occupancy is not None:
+            self.occupancy.shutdown()
+        self.camera.close()
+
+
+def open_gate_devices(
+    settings: DeviceSettings,
+    indicator: Indicator,
+    *,
+    today: Callable[[], date],
+    base_dir: Path,
+    clock: Callable[[], float] = time.monotonic,
+    camera: Camera | None = None,
+    chip: ChipReader | None = None,
+) -> GateDevices:
+    """The drivers for ``settings`` (emulators, if any, already started).
+
+    ``camera`` and ``chip`` replace the configured ones (a mock gate feeds its
+    own).  ``ConfigError`` when a device the service needs is not configured.
+    """
+    missing = [
+        name
+        for name, value in (
+            ("reader", settings.reader),
+            ("doors", settings.doors),
+            ("camera or mock_camera", camera or settings.camera or settings.mock_camera),
+        )
+        if value is None
+    ]
+    if missing:
+        raise ConfigError(f"devices: a gate needs {', '.join(missing)}")
+    assert settings.reader is not None and settings.doors is not None
+    if camera is None:
+        camera = _open_camera(settings, base_dir, clock)
+    if chip is None and settings.chip is not None:
+        chip = MockChipReader()
+    occupancy = None
+    if settings.occupancy is not None:
+        occupancy = OccupancySensor(
+            settings.occupancy.serial, settings.occupancy.commands, clock=clock
+        )
+    return GateDevices(
+        reader=SerialMrzReader(settings.reader.serial, settings.reader.framing, today, clock),
+        doors=DoorController(settings.doors.serial, settings.doors.commands, clock=clock),
+        camera=camera,
+        indicator=indicator,
+        chip=chip,
+        occupancy=occupancy,
+    )
+
+
+def _open_camera(settings: DeviceSettings, base_dir: Path, clock: Callable[[], float]) -> Camera:
+    def open_camera() -> Camera:
+        if settings.mock_camera is not None:
+            return open_mock_camera(settings.mock_camera, base_dir, clock)
+        assert settings.camera is not None
+        return OpenCvCamera.from_settings(settings.camera, clock=clock)
+
+    try:
+        return open_camera()
+    except CameraError as error:
+        return _CameraAtStart(open_camera, str(error), clock)

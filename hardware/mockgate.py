@@ -1,0 +1,155 @@
+"""A whole gate of emulators with sample travellers walking through it (`egate run --mock`).
+
+``MockGate`` starts the reader, door board and occupancy emulators on
+pseudo-terminals, a mock chip reader and a mock camera, and opens the real
+drivers on them: the service that runs on it is the one that runs on a gate.
+Travellers come from ``sample_travellers`` one after another; each is a
+``MockPassenger`` who lays their document down, walks in when the entry
+opens and out when the exit opens, or turns back when sent to an officer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from egate.config import ConfigError
+from hardware.camera import CameraError
+from hardware.chip import MockChipReader
+from hardware.devices import (
+    DeviceSettings,
+    EmulationSettings,
+    MockCameraDevice,
+    emulators,
+    open_mock_camera,
+)
+from hardware.emulators.camera import MockCamera
+from hardware.emulators.door import DoorBoardSettings
+from hardware.emulators.passenger import MockPassenger
+from hardware.emulators.traveller import MockDocumentFeed
+from hardware.emulators.travellers import SamplePhotos, SampleTraveller, sample_travellers
+from hardware.gatedevices import GateDevices, open_gate_devices
+from hardware.indicator import Indicator
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A traveller who stepped up to the gate, for the run's transcript."""
+
+    traveller: SampleTraveller
+    at: float
+
+
+class MockGate:
+    """Emulated devices, their drivers and a stream of travellers; a context manager."""
+
+    def __init__(
+        self,
+        devices: DeviceSettings,
+        emulation: EmulationSettings,
+        indicator: Indicator,
+        *,
+        today: Callable[[], date],
+        base_dir: Path,
+        clock: Callable[[], float] = time.monotonic,
+        photos: SamplePhotos | None = None,
+    ) -> None:
+        missing = [
+            name for name in ("reader", "doors", "occupancy") if getattr(devices, name) is None
+        ]
+        if missing:
+            raise ConfigError(f"devices: a mock gate needs {', '.join(missing)}")
+        self._settings = devices
+        self._emulation = emulation
+        self._indicator = indicator
+        self._today = today
+        self._base_dir = base_dir
+        self._clock = clock
+        self._photos = photos
+        self._stack = contextlib.ExitStack()
+        self._passenger: MockPassenger | None = None
+        self._next_at = 0.0
+        self._travellers: Iterator[SampleTraveller] | None = None
+        self.arrivals: list[Arrival] = []
+        self.devices: GateDevices | None = None
+
+    def __enter__(self) -> MockGate:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        photos = self._photos or SamplePhotos.installed()
+        if photos is None:
+            raise ConfigError("mock gate: no sample photos (run `egate samples fetch`)")
+        board = DoorBoardSettings(travel_s=self._emulation.door_travel_s)
+        started = self._stack.enter_context(emulators(self._settings, board))
+        assert started.reader and started.doors and started.occupancy
+        chips = MockChipReader()
+        camera = self._camera()
+        self._stack.callback(camera.close)
+        feed = MockDocumentFeed(started.reader, chips, camera)
+        devices = open_gate_devices(
+            started.devices,
+            self._indicator,
+            today=self._today,
+            base_dir=self._base_dir,
+            clock=self._clock,
+            camera=camera,
+            chip=chips,
+        )
+        self._stack.callback(devices.close)
+        self.devices = devices
+        rng = np.random.default_rng(self._emulation.seed)
+        self._travellers = sample_travellers(photos, self._today(), rng, pace=self._emulation.pace)
+        doors, occupancy = started.doors, started.occupancy
+
+        def make_passenger(traveller: SampleTraveller) -> MockPassenger:
+            return MockPassenger(traveller, feed, doors, occupancy, self._indicator)
+
+        self._make_passenger: Callable[[SampleTraveller], MockPassenger] = make_passenger
+
+    def _camera(self) -> MockCamera:
+        settings = self._settings.mock_camera or MockCameraDevice()
+        try:
+            return open_mock_camera(settings, self._base_dir, self._clock)
+        except CameraError as error:
+            raise ConfigError(str(error)) from None
+
+    def step(self, now: float) -> None:
+        """Let the traveller at the gate act; send the next one in when they have gone."""
+        passenger = self._passenger
+        if passenger is not None and not passenger.done:
+            passenger.step(now)
+            if passenger.done:
+                self._next_at = now + self._emulation.gap_s
+            return
+        if self._travellers is None or now < self._next_at:
+            return
+        traveller = next(self._travellers)
+        self.arrivals.append(Arrival(traveller, now))
+        self._passenger = self._make_passenger(traveller)
+        self._passenger.step(now)
+
+    def close(self) -> None:
+        """Stop the drivers and the emulators."""
+        self._passenger = None
+        self._stack.close()

@@ -1,0 +1,513 @@
+"""The on-gate service: the drivers report, the gate controller decides, the drivers act.
+
+``GateService`` runs one gate in a single thread of control.  Each ``step``
+polls the reader, the door board and the occupancy sensor (none of them
+blocks), collects finished background work (chip reads in a thread, face
+enrolment and verification in the matching core), fires the controller's
+timer, and turns all of it into controller events.  The controller's
+commands go back to the drivers, the indicator, the audit trail and the
+metrics.  The controller itself is the pure state machine of ``egate.gate``.
+
+What a traveller brings (the MRZ, the chip's data groups, the face images
+and templates) lives in one ``_Transaction`` object and is dropped when the
+transaction ends; audit records, logs and metrics get outcomes, reason
+codes, durations and the salted document hash only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from egate.audit import AuditTrail
+from egate.biometrics.image import ImageError, RgbImage, decode_image
+from egate.biometrics.matching import MatchingCore, MatchingCoreBusy, WorkerDied
+from egate.biometrics.verifier import Decision, Enrollment, Template, Verification
+from egate.documents.mrz import MrzResult
+from egate.documents.policy import DocumentPolicy
+from egate.gate import commands as c
+from egate.gate import events as e
+from egate.gate.controller import GateController
+from egate.gate.settings import State
+from egate.gate.transaction import StepClock, TransactionRecord, iso_time
+from egate.metrics import GateMetrics
+from hardware import chip as hwchip
+from hardware.door import DoorFault, DoorForced, DoorStateChanged, Refused, WatchdogTripped
+from hardware.doorprotocol import Door as BoardDoor
+from hardware.doorprotocol import DoorState
+from hardware.gatedevices import GateDevices
+from hardware.indicator import Signal as Lamp
+from hardware.occupancy import BeamChanged, OccupancyChanged, TailgateDetected
+from hardware.reader import DocumentRead, ReadFailed
+
+Clock = Callable[[], float]
+
+_BOARD_DOOR = {e.Door.ENTRY: BoardDoor.ENTRY, e.Door.EXIT: BoardDoor.EXIT}
+_SIGNAL_TEXT = {
+    Lamp.READY: "place your passport on the reader",
+    Lamp.WAIT: "please wait",
+    Lamp.LOOK: "look at the camera",
+    Lamp.PASS: "please walk through",
+    Lamp.OFFICER: "please see an officer",
+    Lamp.CLOSED: "gate closed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTiming:
+    """How long the service waits for things of its own."""
+
+    # Background work must start within this long (matching core deadline).
+    match_deadline_s: float = 5.0
+    # At a stop, the transaction in progress may finish on its own this long.
+    stop_grace_s: float = 10.0
+    # At a stop, door commands get this long to be acknowledged.
+    door_flush_s: float = 2.0
+
+
+@dataclass(slots=True)
+class _Transaction:
+    """The personal and biometric data of the transaction in progress: memory only."""
+
+    id: str
+    mrz: MrzResult
+    document_key: str | None
+    chip: Future[hwchip.ChipRead] | None = None
+    enrollment: Future[Enrollment] | None = None
+    template: Template | None = None
+    reference_failure: str | None = None
+    capture_wanted: bool = False
+    frame: RgbImage | None = None
+    verification: Future[Verification] | None = None
+    result: Verification | None = None
+
+    def __repr__(self) -> str:
+        return f"_Transaction({self.id}, <personal data redacted>)"
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run of the service did."""
+
+    transactions: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    own_seconds: list[float] = field(default_factory=list)
+
+
+class GateService:
+    """Runs one gate: see the module docstring.  Not thread-safe: one thread steps it."""
+
+    def __init__(
+        self,
+        controller: GateController,
+        devices: GateDevices,
+        matching: MatchingCore,
+        policy: DocumentPolicy,
+        *,
+        audit: AuditTrail | None,
+        metrics: GateMetrics,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        timing: ServiceTiming | None = None,
+        log: logging.Logger | None = None,
+        on_record: Callable[[TransactionRecord], None] | None = None,
+    ) -> None:
+        self.controller = controller
+        self.devices = devices
+        self.matching = matching
+        self.policy = policy
+        self.audit = audit
+        self.metrics = metrics
+        self.timing = timing or ServiceTiming()
+        self._clock = clock
+        self._wall = wall_clock
+        self._log = log or logging.getLogger("egate.service")
+        self._on_record = on_record
+        self._steps = StepClock(controller.gate_id)
+        # The health last reported to the controller (None: not reported yet).
+        self._reported: dict[str, bool | None] = dict.fromkeys(devices.names())
+        self._occupancy = 0
+        self._last_beam: str | None = None
+        self._chip_pool = ThreadPoolExecutor(1, thread_name_prefix="egate-chip")
+        self._events: deque[e.Event] = deque()
+        self._tx: _Transaction | None = None
+        self._presented: _Transaction | None = None
+        self._timer: tuple[str, float] | None = None
+        self._own = 0.0
+        self._device_time = 0.0
+        self._accepting = True
+        self._officer: deque[e.OfficerAction] = deque()
+        self.summary = RunSummary()
+        metrics.state(controller.state)
+
+    # -- the loop ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Write the start record and report every device's health once."""
+        self._audit({"kind": "service", "event": "start", "detail": self.devices.describe()})
+        self._log.info("gate %s: service started", self.controller.gate_id)
+
+    def wait_for_devices(self, grace_s: float, sleep: Callable[[float], None]) -> list[str]:
+        """Poll until every device answers or ``grace_s`` passes; the missing ones are faults.
+
+        Returns the devices that were missing; the gate is then degraded
+        until they answer.
+        """
+        give_up = self._clock() + grace_s
+        while True:
+            now = self._clock()
+            self._poll_devices(now, feed=False)
+            health = self.devices.health()
+            if all(problem is None for problem in health.values()) or now >= give_up:
+                break
+            sleep(0.01)
+        missing = [device for device, problem in health.items() if problem is not None]
+        for device, problem in health.items():
+            if problem is None:
+                self._reported[device] = True
+                self.metrics.device(device, True)
+            else:
+                self._device_changed(device, up=False, reason=f"not found at start: {problem}",
+                                     now=self._clock())  # fmt: skip
+        return missing
+
+    def step(self) -> None:
+        """One round: poll the drivers, collect background work, fire the timer."""
+        now = self._clock()
+        self._poll_devices(now, feed=True)
+        for device, problem in self.devices.health().items():
+            up = problem is None
+            if self._reported[device] is not None and self._reported[device] != up:
+                self._device_changed(device, up=up, reason=problem or "", now=now)
+        while self._officer:
+            action = self._officer.popleft()
+            self._audit({"kind": "officer", "action": action.value,
+                         "transaction": self.controller.transaction})  # fmt: skip
+            self.metrics.officer(action.value)
+            self._feed(e.OfficerCommand(action), now)
+        self._collect(now)
+        if self._timer is not None and now >= self._timer[1]:
+            token, self._timer = self._timer[0], None
+            self._feed(e.Timeout(token), now)
+
+    def officer(self, action: e.OfficerAction) -> None:
+        """An officer's order from the console; carried out at the next step (any thread)."""
+        self._officer.append(action)
+
+    def stop(self, sleep: Callable[[float], None]) -> None:
+        """Stop taking travellers, let the one inside finish briefly, then abort and close."""
+        self._accepting = False
+        give_up = self._clock() + self.timing.stop_grace_s
+        while self.controller.transaction is not None and self._clock() < give_up:
+            self.step()
+            sleep(0.005)
+        self._feed(e.ServiceStopping(), self._clock())
+        flush_until = self._clock() + self.timing.door_flush_s
+        while self.devices.doors.busy and self._clock() < flush_until:
+            self._poll_devices(self._clock(), feed=False)
+            sleep(0.005)
+        self._audit({"kind": "service", "event": "stop", "detail": ""})
+        self._log.info("gate %s: service stopped", self.controller.gate_id)
+
+    def close(self) -> None:
+        """Release the chip thread; drivers and the matching core belong to the caller."""
+        self._chip_pool.shutdown(wait=True, cancel_futures=True)
+        self._tx = None
+
+    # -- devices to events -----------------------------------------------------
+
+    def _poll_devices(self, now: float, *, feed: bool) -> None:
+        devices = self.devices
+        for read in devices.reader.poll(now):
+            if feed:
+                self._on_reader(read, now)
+        for door_event in devices.doors.poll(now):
+            if feed:
+                self._on_door_event(door_event, now)
+        if devices.occupancy is not None:
+            for sensor_event in devices.occupancy.poll(now):
+                if feed:
+                    self._on_occupancy_event(sensor_event, now)
+
+    def _on_reader(self, read: DocumentRead | ReadFailed, now: float) -> None:
+        if isinstance(read, ReadFailed):
+            self.metrics.misread()
+            self._log.info("reader: misread (%s)", read.reason)
+            return
+        if not self._accepting or self.controller.state is not State.IDLE:
+            self._log.info("reader: document ignored, gate %s", self.controller.state.value)
+            return
+        moment = datetime.fromtimestamp(self._wall()).astimezone()
+        decision = self.policy.evaluate(read.result, moment)
+        # The controller opens the transaction and asks for the chip in one go:
+        # the transaction's data must be in place before its commands run.
+        self._presented = _Transaction("", read.result, decision.document_key)
+        self._feed(e.DocumentPresented(), now)
+        self._presented = None
+        if self._tx is None:
+            return
+        fields = read.result.fields
+        self._steps.note_document(
+            fields.document_type or None, fields.issuing_state or None, decision.document_key
+        )
+        self._feed(e.DocumentRead(read.result.valid, e.DocumentCheck.from_decision(decision)), now)
+
+    def _on_door_event(self, event: object, now: float) -> None:
+        match event:
+            case DoorForced(door=BoardDoor.EXIT):
+                self._feed(e.ExitForced(), now)
+            case DoorForced(door=BoardDoor.ENTRY):
+                self._feed(e.DoorStateChanged(e.Door.ENTRY, True), now)
+            case DoorStateChanged(door=door, state=state):
+                self.metrics.door(door.value.lower(), state is not DoorState.CLOSED)
+            case DoorFault(door=door, code=code):
+                self._alarm(f"DOOR_FAULT_{door.value}", now, detail=code)
+            case WatchdogTripped():
+                self._alarm("DOOR_WATCHDOG", now)
+            case Refused(command=command, code=code, text=text):
+                self._log.warning("doors: %s refused: %s %s", command.verb, code, text)
+
+    def _on_occupancy_event(self, event: object, now: float) -> None:
+        match event:
+            case BeamChanged(beam=beam, broken=False):
+                self._last_beam = beam
+            case OccupancyChanged(count=count):
+                # Someone crossed a beam and the count moved: that is a passage.
+                before, self._occupancy = self._occupancy, count
+                if count > before and self._last_beam == "ENTRY":
+                    self._feed(e.EntryPassed(), now)
+                elif count < before and self._last_beam == "EXIT":
+                    self._feed(e.ExitPassed(), now)
+                self._feed(e.OccupancyChanged(count), now)
+            case TailgateDetected():
+                # The sensor saw two people pass as one: at least two are inside.
+                self._feed(e.OccupancyChanged(max(2, self._occupancy)), now)
+
+    def _device_changed(self, device: str, *, up: bool, reason: str, now: float) -> None:
+        self._reported[device] = up
+        kind = "device_recovered" if up else "device_fault"
+        self._audit({"kind": kind, "device": device, "reason": reason})
+        self.metrics.device(device, up)
+        log = self._log.info if up else self._log.warning
+        log("gate %s: %s %s%s", self.controller.gate_id, device,
+            "back" if up else "down", f" ({reason})" if reason else "")  # fmt: skip
+        self._feed(e.DeviceRecovered(device) if up else e.DeviceFault(device, reason), now)
+
+    # -- background work -------------------------------------------------------
+
+    def _collect(self, now: float) -> None:
+        tx = self._tx
+        if tx is None:
+            return
+        if tx.chip is not None and tx.chip.done():
+            self._on_chip(tx, tx.chip, now)
+        if tx.enrollment is not None and tx.enrollment.done():
+            self._on_enrolled(tx, tx.enrollment)
+        if tx.capture_wanted and (tx.template is not None or tx.reference_failure):
+            self._capture(tx, now)
+        if tx.verification is not None and tx.verification.done():
+            self._on_verified(tx, tx.verification, now)
+
+    def _on_chip(self, tx: _Transaction, future: Future[hwchip.ChipRead], now: float) -> None:
+        tx.chip = None
+        try:
+            read = future.result()
+        except Exception as error:  # a driver bug must not take the gate down
+            self._log.warning("chip reader failed: %s", type(error).__name__)
+            read = hwchip.ChipRead(hwchip.ChipStatus.UNREADABLE)
+        status = e.ChipStatus(read.status.value)
+        matches = read.dg1_mrz is None or _same_mrz(read.dg1_mrz, tx.mrz.lines)
+        if status is e.ChipStatus.OK:
+            self._enrol(tx, read.dg2_image, now)
+        self._feed(e.ChipRead(status, matches), now)
+
+    def _enrol(self, tx: _Transaction, dg2: bytes | None, now: float) -> None:
+        if dg2 is None:
+            tx.reference_failure = "REFERENCE_ABSENT"
+            return
+        try:
+            reference = decode_image(dg2, "chip DG2")
+        except ImageError:
+            tx.reference_failure = "REFERENCE_UNREADABLE"
+            return
+        try:
+            tx.enrollment = self.matching.submit_enroll(
+                reference, now + self.timing.match_deadline_s
+            )
+        except MatchingCoreBusy:
+            tx.reference_failure = "REFERENCE_NOT_ENROLLED"
+            self._alarm("MATCHING_CORE_BUSY", now)
+
+    def _on_enrolled(self, tx: _Transaction, future: Future[Enrollment]) -> None:
+        tx.enrollment = None
+        try:
+            enrollment = future.result()
+        except Exception as error:  # deadline passed, worker died, core closed
+            self._log.warning("enrolment failed: %s", type(error).__name__)
+            tx.reference_failure = "REFERENCE_NOT_ENROLLED"
+            return
+        if enrollment.template is None:
+            tx.reference_failure = enrollment.reason or "REFERENCE_FACE_NOT_FOUND"
+        else:
+            tx.template = enrollment.template
+
+    def _capture(self, tx: _Transaction, now: float) -> None:
+        if tx.reference_failure is not None:
+            tx.capture_wanted = False
+            self._feed(e.FaceVerified(Decision.FAILURE_TO_ACQUIRE, tx.reference_failure), now)
+            return
+        if tx.frame is None:
+            grab_started = time.perf_counter()
+            frame = self.devices.camera.grab()
+            # Camera time is device time, not the service's own.
+            self._device_time += time.perf_counter() - grab_started
+            if frame is None:
+                return  # the camera's health decides; the capture timer guards the wait
+            tx.frame = frame.image
+        assert tx.template is not None
+        try:
+            tx.verification = self.matching.submit_verify(
+                tx.template, tx.frame, now + self.timing.match_deadline_s
+            )
+        except MatchingCoreBusy:
+            return  # try again next step; the capture timer bounds the wait
+        tx.capture_wanted = False
+
+    def _on_verified(self, tx: _Transaction, future: Future[Verification], now: float) -> None:
+        tx.verification = None
+        try:
+            result = future.result()
+        except WorkerDied:
+            tx.capture_wanted = True  # the same frame once more, on a fresh worker
+            return
+        except Exception as error:  # deadline passed: the controller's timer refers
+            self._log.warning("verification failed: %s", type(error).__name__)
+            return
+        tx.frame = None
+        tx.result = result
+        self._steps.note_match(result.distance)
+        self._feed(e.FaceCaptured(result.faces), now)
+
+    # -- the controller and its commands -------------------------------------
+
+    def _feed(self, event: e.Event, now: float) -> None:
+        """Hand ``event`` (and whatever the commands cause) to the controller."""
+        started = time.perf_counter()
+        self._events.append(event)
+        finished: list[str] = []
+        while self._events:
+            commands = self.controller.handle(self._events.popleft(), now)
+            for command in commands:
+                outcome = self._carry_out(command, now)
+                if outcome is not None:
+                    finished.append(outcome)
+            self._steps.observe(self.controller.state, now)
+        self.metrics.state(self.controller.state)
+        self._own += time.perf_counter() - started - self._device_time
+        self._device_time = 0.0
+        if finished:
+            self.metrics.own_time(self._own)
+            self.summary.own_seconds.append(self._own)
+            self._own = 0.0
+
+    def _carry_out(self, command: c.Command, now: float) -> str | None:
+        """Do what ``command`` asks; the outcome's name when it finished a transaction."""
+        doors = self.devices.doors
+        match command:
+            case c.OpenEntryDoor():
+                doors.open(BoardDoor.ENTRY)
+            case c.CloseEntryDoor():
+                doors.close(BoardDoor.ENTRY)
+            case c.OpenExitDoor():
+                doors.open(BoardDoor.EXIT)
+            case c.CloseExitDoor():
+                doors.close(BoardDoor.EXIT)
+            case c.ReadChip():
+                self._read_chip(now)
+            case c.CaptureFace():
+                if self._tx is not None:
+                    self._tx.capture_wanted = True
+                    self._tx.result = None
+                    self._collect(now)
+            case c.VerifyFace():
+                result = self._tx.result if self._tx is not None else None
+                if result is not None:
+                    event = e.FaceVerified(result.decision, result.reason, result.distance)
+                    self._events.append(event)
+            case c.StartTimer(token=token, seconds=seconds):
+                self._timer = (token, now + seconds)
+            case c.ShowSignal(signal=signal):
+                lamp = Lamp(signal.value)
+                self.devices.indicator.show(lamp, _SIGNAL_TEXT[lamp])
+            case c.RecordPassage(document_key=key):
+                if key is not None:
+                    self.policy.record_passage(key, datetime.fromtimestamp(self._wall()))
+            case c.Alarm(reason=reason):
+                self._alarm(reason, now)
+            case c.Finish():
+                return self._finish(command, now)
+        return None
+
+    def _read_chip(self, now: float) -> None:
+        presented, transaction = self._presented, self.controller.transaction
+        if presented is None or transaction is None:
+            return  # only a document just presented opens a transaction
+        presented.id = transaction
+        self._tx = tx = presented
+        reader = self.devices.chip
+        try:
+            key = hwchip.mrz_information(tx.mrz)
+        except (ValueError, IndexError, KeyError):
+            key = None
+        if reader is None or key is None:
+            # No chip reader, or an MRZ that yields no access key.
+            status = hwchip.ChipStatus.ABSENT if reader is None else hwchip.ChipStatus.ACCESS_DENIED
+            done: Future[hwchip.ChipRead] = Future()
+            done.set_result(hwchip.ChipRead(status))
+            tx.chip = done
+            return
+        tx.chip = self._chip_pool.submit(reader.read, key)
+
+    def _finish(self, finish: c.Finish, now: float) -> str:
+        record = self._steps.finish(finish, now, self._wall())
+        self._tx = None  # the traveller's data ends with the transaction
+        self._timer = None
+        self._audit_record(record.to_json())
+        self.metrics.transaction(record)
+        outcome = finish.outcome.value
+        self.summary.transactions += 1
+        self.summary.outcomes[outcome] = self.summary.outcomes.get(outcome, 0) + 1
+        self._log.info("gate %s: %s %s %s", record.gate_id, record.transaction, outcome,
+                       " ".join(record.reasons))  # fmt: skip
+        if self._on_record is not None:
+            self._on_record(record)
+        return outcome
+
+    # -- records -----------------------------------------------------------------
+
+    def _alarm(self, reason: str, now: float, detail: str = "") -> None:
+        del now
+        self.metrics.alarm(reason)
+        self._audit({"kind": "alarm", "reason": reason, "detail": detail,
+                     "transaction": self.controller.transaction})  # fmt: skip
+        self._log.warning("gate %s: alarm %s %s", self.controller.gate_id, reason, detail)
+
+    def _audit(self, fields: dict[str, object]) -> None:
+        kind = fields.pop("kind")
+        record = {"kind": kind, "time": iso_time(self._wall()),
+                  "gate_id": self.controller.gate_id, **fields}  # fmt: skip
+        self._audit_record(record)
+
+    def _audit_record(self, record: dict[str, object]) -> None:
+        if self.audit is not None:
+            self.audit.write(record)
+
+
+def _same_mrz(dg1: tuple[str, ...], printed: tuple[str, ...]) -> bool:
+    """Whether the chip's DG1 holds the printed MRZ (line breaks aside)."""
+    return "".join(dg1).strip() == "".join(printed).strip()
