@@ -102,6 +102,13 @@ class ServiceSettings(BaseModel):
     startup_grace_s: Seconds = Field(
         default=10.0, description="Devices have this long to answer before the gate opens degraded."
     )
+    console: Path | None = Field(
+        default=None,
+        description=(
+            "Unix socket of the officer console (relative to the configuration file); "
+            "unset: no console."
+        ),
+    )
     stop_grace_s: Seconds = Field(
         default=10.0, description="At a stop, the transaction in progress may finish this long."
     )

@@ -58,7 +58,10 @@ def stop_on_signals() -> Iterator[threading.Event]:
     stop = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Set from another thread: a handler runs between two bytecodes of the
+        # main thread, which may hold the event's lock (in wait() or in set()
+        # for an earlier signal); taking it here would deadlock.
+        threading.Thread(target=stop.set, name="egate-stop", daemon=True).start()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -15,6 +15,7 @@ from egate.cli.devices import devices
 from egate.cli.errors import EXIT_USAGE, InputError
 from egate.cli.journeys import replay, simulate
 from egate.cli.mrz import mrz
+from egate.cli.officer import officer
 from egate.cli.run import run
 from egate.cli.samples import samples
 from egate.config import ConfigError
@@ -39,7 +40,7 @@ def cli() -> None:
     """
 
 
-for command in (run, replay, simulate, devices, biometrics, mrz, samples, demo):
+for command in (run, officer, replay, simulate, devices, biometrics, mrz, samples, demo):
     cli.add_command(command)
 
 

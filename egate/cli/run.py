@@ -33,6 +33,7 @@ from egate.gate.controller import GateController
 from egate.gate.transaction import TransactionRecord
 from egate.metrics import GateMetrics, MetricsError, MetricsServer, serve_metrics
 from egate.privacy import Pseudonymizer
+from hardware.console import ConsoleError, OfficerConsole
 from hardware.devices import (
     ChipDevice,
     CommandDevice,
@@ -132,6 +133,12 @@ def _configure(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Audit trail file [service.audit.path of the gate file].",
 )
+@click.option(
+    "--console",
+    "console_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Officer console socket [service.console of the gate file].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No indicator or transaction lines.")
 @click.option("--verbose", "-v", is_flag=True, help="Log device and service events to stderr.")
 def run(
@@ -142,6 +149,7 @@ def run(
     metrics_port: int | None,
     no_metrics: bool,
     audit_path: Path | None,
+    console_path: Path | None,
     quiet: bool,
     verbose: bool,
 ) -> int:
@@ -170,6 +178,9 @@ def run(
         gate, base_dir = _configure(
             config_path, mock, metrics_host, metrics_port, no_metrics, audit_path
         )
+        console = console_path or gate.service.console
+        if console is not None and not console.is_absolute() and console_path is None:
+            console = base_dir / console
         settings = gate.service
         pseudonymizer = Pseudonymizer.configured(gate.privacy.salt_file)
         policy = DocumentPolicy.from_settings(gate.policy, pseudonymizer)
@@ -210,6 +221,12 @@ def run(
             on_record=lambda record: _print_record(out, record, devices.mock),
         )
         stack.callback(service.close)
+        if console is not None:
+            try:
+                stack.enter_context(OfficerConsole(console, service.officer))
+            except ConsoleError as error:
+                raise InputError(str(error)) from None
+            out.print(f"egate run: officer console on {console}")
         service.start()
         missing = service.wait_for_devices(settings.startup_grace_s, time.sleep)
         if missing:
