@@ -325,7 +325,7 @@ class GateController:
 
     def _on_officer(self, action: OfficerAction, out: list[Command]) -> None:
         if action is OfficerAction.OPEN_EXIT:
-            if self._state is State.DEGRADED:
+            if self._faults:
                 out.append(c.Alarm("OVERRIDE_REFUSED_DEGRADED"))
                 return
             if self._transaction is None:
@@ -376,7 +376,8 @@ class GateController:
         out.append(c.ShowSignal(Signal.CLOSED))
         self._held_closed = True
         self._timer = None
-        self._state = State.CLOSED
+        if self._state is not State.DEGRADED:
+            self._state = State.CLOSED
 
     # -- endings and helpers -------------------------------------------------
 

@@ -495,3 +495,13 @@ def test_service_stopping_on_an_idle_gate_closes_it() -> None:
     out = g.handle(e.ServiceStopping(), 0.0)
     assert finishes(out) == [] and c.ShowSignal(Signal.CLOSED) in out
     assert g.state is State.CLOSED
+
+
+def test_no_override_opens_the_exit_while_a_device_is_down_even_after_a_stop() -> None:
+    # Found by the safety test: a stop turned a degraded gate into a closed one,
+    # where an officer's open_exit was taken.
+    g = gate()
+    feed(g, e.DeviceFault("camera"), e.ServiceStopping())
+    assert g.state is State.DEGRADED
+    out = g.handle(e.OfficerCommand(OfficerAction.OPEN_EXIT), 5.0)
+    assert out == [c.Alarm("OVERRIDE_REFUSED_DEGRADED")]
