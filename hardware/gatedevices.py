@@ -112,7 +112,7 @@ class GateDevices:
     def describe(self) -> str:
         """One line naming the devices and where they are (no personal data)."""
         parts = [
-            f"reader {self.reader.framing} on {self.reader.link.settings.port}",
+            f"reader {self.reader.framing_name} on {self.reader.link.settings.port}",
             f"doors on {self.doors.port}",
             f"camera {type(self.camera).__name__}",
         ]

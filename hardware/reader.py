@@ -99,6 +99,7 @@ class SerialMrzReader:
         on_state: Callable[[LinkState], None] | None = None,
     ) -> None:
         self._framing: Framing = make_framing(framing, idle_timeout_s=idle_timeout_s)
+        self.framing_name = framing
         self._today = today
         self._clock = clock
         self._link = SerialLink(settings, clock=clock, on_state=on_state)

@@ -48,6 +48,13 @@ from hardware.reader import DocumentRead, ReadFailed
 Clock = Callable[[], float]
 
 _BOARD_DOOR = {e.Door.ENTRY: BoardDoor.ENTRY, e.Door.EXIT: BoardDoor.EXIT}
+_DEVICE_COMMANDS = (
+    c.OpenEntryDoor,
+    c.CloseEntryDoor,
+    c.OpenExitDoor,
+    c.CloseExitDoor,
+    c.ShowSignal,
+)
 _SIGNAL_TEXT = {
     Lamp.READY: "place your passport on the reader",
     Lamp.WAIT: "please wait",
@@ -68,6 +75,8 @@ class ServiceTiming:
     stop_grace_s: float = 10.0
     # At a stop, door commands get this long to be acknowledged.
     door_flush_s: float = 2.0
+    # A door in fault is ordered again this often, until it answers.
+    door_retry_s: float = 5.0
 
 
 @dataclass(slots=True)
@@ -140,6 +149,10 @@ class GateService:
         self._timer: tuple[str, float] | None = None
         self._own = 0.0
         self._device_time = 0.0
+        self._door_retry_at = 0.0
+        self._feeding = False
+        # The transaction of the event being handled (an alarm may end it).
+        self._handling: str | None = None
         self._accepting = True
         self._officer: deque[e.OfficerAction] = deque()
         self.summary = RunSummary()
@@ -189,11 +202,32 @@ class GateService:
             self._audit({"kind": "officer", "action": action.value,
                          "transaction": self.controller.transaction})  # fmt: skip
             self.metrics.officer(action.value)
+            if action is e.OfficerAction.RESET:
+                self._door_retry_at = 0.0  # a reset orders a faulted door again at once
             self._feed(e.OfficerCommand(action), now)
         self._collect(now)
+        self._repeat_to_faulted_doors(now)
         if self._timer is not None and now >= self._timer[1]:
             token, self._timer = self._timer[0], None
             self._feed(e.Timeout(token), now)
+
+    def _repeat_to_faulted_doors(self, now: float) -> None:
+        """Order a door in fault again now and then: a board clears a fault on a new order.
+
+        The exit is always ordered shut; the entry as the controller wants it
+        (open while someone may need to walk back).
+        """
+        doors = self.devices.doors
+        if now < self._door_retry_at or not doors.connected or doors.busy:
+            return
+        self._door_retry_at = now + self.timing.door_retry_s
+        for board_door, door in ((BoardDoor.EXIT, e.Door.EXIT), (BoardDoor.ENTRY, e.Door.ENTRY)):
+            if doors.state(board_door) is not DoorState.FAULT:
+                continue
+            if door is e.Door.ENTRY and self.controller.commanded_open(door):
+                doors.open(board_door)
+            else:
+                doors.close(board_door)
 
     def officer(self, action: e.OfficerAction) -> None:
         """An officer's order from the console; carried out at the next step (any thread)."""
@@ -264,7 +298,9 @@ class GateService:
             case DoorForced(door=BoardDoor.ENTRY):
                 self._feed(e.DoorStateChanged(e.Door.ENTRY, True), now)
             case DoorStateChanged(door=door, state=state):
-                self.metrics.door(door.value.lower(), state is not DoorState.CLOSED)
+                # A door in fault may stand anywhere; count it open only when it says so.
+                is_open = state in (DoorState.OPEN, DoorState.OPENING, DoorState.CLOSING)
+                self.metrics.door(door.value.lower(), is_open)
             case DoorFault(door=door, code=code):
                 self._alarm(f"DOOR_FAULT_{door.value}", now, detail=code)
             case WatchdogTripped():
@@ -396,19 +432,32 @@ class GateService:
     # -- the controller and its commands -------------------------------------
 
     def _feed(self, event: e.Event, now: float) -> None:
-        """Hand ``event`` (and whatever the commands cause) to the controller."""
-        started = time.perf_counter()
+        """Hand ``event`` (and whatever the commands cause) to the controller.
+
+        Events raised while commands are carried out join the queue rather
+        than recurse, so every event's commands are carried out whole and in
+        order (a nested call let a stale step timer replace a newer one).
+        """
         self._events.append(event)
+        if self._feeding:
+            return
+        self._feeding = True
+        started = time.perf_counter()
+        self._device_time = 0.0
         finished: list[str] = []
-        while self._events:
-            commands = self.controller.handle(self._events.popleft(), now)
-            for command in commands:
-                outcome = self._carry_out(command, now)
-                if outcome is not None:
-                    finished.append(outcome)
-            self._steps.observe(self.controller.state, now)
+        try:
+            while self._events:
+                self._handling = self.controller.transaction
+                commands = self.controller.handle(self._events.popleft(), now)
+                for command in commands:
+                    outcome = self._carry_out(command, now)
+                    if outcome is not None:
+                        finished.append(outcome)
+                self._steps.observe(self.controller.state, now)
+        finally:
+            self._feeding = False
         self.metrics.state(self.controller.state)
-        self._own += time.perf_counter() - started - self._device_time
+        self._own += max(0.0, time.perf_counter() - started - self._device_time)
         self._device_time = 0.0
         if finished:
             self.metrics.own_time(self._own)
@@ -417,19 +466,17 @@ class GateService:
 
     def _carry_out(self, command: c.Command, now: float) -> str | None:
         """Do what ``command`` asks; the outcome's name when it finished a transaction."""
-        doors = self.devices.doors
+        if isinstance(command, _DEVICE_COMMANDS):
+            # Door boards and indicators are devices: their time is not the service's.
+            started = time.perf_counter()
+            self._to_device(command)
+            self._device_time += time.perf_counter() - started
+            return None
         match command:
-            case c.OpenEntryDoor():
-                doors.open(BoardDoor.ENTRY)
-            case c.CloseEntryDoor():
-                doors.close(BoardDoor.ENTRY)
-            case c.OpenExitDoor():
-                doors.open(BoardDoor.EXIT)
-            case c.CloseExitDoor():
-                doors.close(BoardDoor.EXIT)
             case c.ReadChip():
                 self._read_chip(now)
             case c.CaptureFace():
+                self._steps.note_capture()
                 if self._tx is not None:
                     self._tx.capture_wanted = True
                     self._tx.result = None
@@ -441,9 +488,6 @@ class GateService:
                     self._events.append(event)
             case c.StartTimer(token=token, seconds=seconds):
                 self._timer = (token, now + seconds)
-            case c.ShowSignal(signal=signal):
-                lamp = Lamp(signal.value)
-                self.devices.indicator.show(lamp, _SIGNAL_TEXT[lamp])
             case c.RecordPassage(document_key=key):
                 if key is not None:
                     self.policy.record_passage(key, datetime.fromtimestamp(self._wall()))
@@ -452,6 +496,21 @@ class GateService:
             case c.Finish():
                 return self._finish(command, now)
         return None
+
+    def _to_device(self, command: c.Command) -> None:
+        doors = self.devices.doors
+        match command:
+            case c.OpenEntryDoor():
+                doors.open(BoardDoor.ENTRY)
+            case c.CloseEntryDoor():
+                doors.close(BoardDoor.ENTRY)
+            case c.OpenExitDoor():
+                doors.open(BoardDoor.EXIT)
+            case c.CloseExitDoor():
+                doors.close(BoardDoor.EXIT)
+            case c.ShowSignal(signal=signal):
+                lamp = Lamp(signal.value)
+                self.devices.indicator.show(lamp, _SIGNAL_TEXT[lamp])
 
     def _read_chip(self, now: float) -> None:
         presented, transaction = self._presented, self.controller.transaction
@@ -485,7 +544,10 @@ class GateService:
         self._log.info("gate %s: %s %s %s", record.gate_id, record.transaction, outcome,
                        " ".join(record.reasons))  # fmt: skip
         if self._on_record is not None:
+            # The caller's display of the record is not the service's own time.
+            started = time.perf_counter()
             self._on_record(record)
+            self._device_time += time.perf_counter() - started
         return outcome
 
     # -- records -----------------------------------------------------------------
@@ -493,8 +555,9 @@ class GateService:
     def _alarm(self, reason: str, now: float, detail: str = "") -> None:
         del now
         self.metrics.alarm(reason)
+        transaction = self._handling if self._feeding else self.controller.transaction
         self._audit({"kind": "alarm", "reason": reason, "detail": detail,
-                     "transaction": self.controller.transaction})  # fmt: skip
+                     "transaction": transaction})  # fmt: skip
         self._log.warning("gate %s: alarm %s %s", self.controller.gate_id, reason, detail)
 
     def _audit(self, fields: dict[str, object]) -> None:

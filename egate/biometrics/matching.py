@@ -25,6 +25,7 @@ import dataclasses
 import itertools
 import multiprocessing
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -120,14 +121,32 @@ class _Queue(Protocol):
     def get(self, block: bool = True, timeout: float | None = None) -> object: ...
 
 
+# How often an idle worker process checks that its parent is still alive.
+_PARENT_CHECK_S = 1.0
+
+
 def _serve(worker: int, settings: VerifierSettings, jobs: _Queue, done: _Queue) -> None:
     """A worker's loop: load the models once, then run jobs until told to stop."""
     from egate.biometrics.face import FaceModels
     from egate.biometrics.verifier import FaceVerifier
 
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # A worker process stops when its core tells it to: Ctrl-C at a
+        # terminal or SIGTERM to the process group must not kill it mid-job.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     verifier = FaceVerifier.with_models(FaceModels(), settings)
     done.put(_Done(-1, worker, None, None, 0.0))  # ready
-    while isinstance(job := jobs.get(), _Job):
+    while True:
+        try:
+            job = jobs.get(timeout=_PARENT_CHECK_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the service died without stopping us (kill -9, OOM)
+            continue
+        if not isinstance(job, _Job):
+            break
         started = time.perf_counter()
         try:
             with _pixels(job.image) as pixels:

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.table import Table
 
-from egate.audit import AuditError, AuditTrail
+from egate.audit import AuditError, AuditFormatError, AuditTrail, read_audit_rotated
 from egate.biometrics.matching import MatchingCore
 from egate.cli.devices import load_gate, stop_on_signals
 from egate.cli.errors import EXIT_OK, InputError
@@ -173,7 +173,8 @@ def run(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    out = Console(highlight=False, quiet=quiet)
+    # soft_wrap: a line is never broken for a pipe's assumed 80 columns.
+    out = Console(highlight=False, quiet=quiet, soft_wrap=True)
     with stop_on_signals() as stop, contextlib.ExitStack() as stack:
         gate, base_dir = _configure(
             config_path, mock, metrics_host, metrics_port, no_metrics, audit_path
@@ -199,13 +200,25 @@ def run(
             registry=registry,
         )
         stack.callback(core.close)
-        indicator = TerminalIndicator(gate.gate_id, write=out.print)
+        # Models load before the devices open: a door board hears from us from
+        # its first second on, and its watchdog never trips at start.
+        _wait_ready(core, stop)
+        indicator = TerminalIndicator(
+            gate.gate_id, write=lambda text: out.print(text, markup=False)
+        )
         devices = stack.enter_context(_devices(gate, base_dir, indicator))
         where = f"metrics on http://{server.host}:{server.port}/metrics" if server else "no metrics"
-        out.print(f"egate run: gate {gate.gate_id}, {where}, audit to {audit.path}")
+        out.print(f"egate run: gate {gate.gate_id}, {where}, audit to {audit.path}", markup=False)
         sys.stdout.flush()
+        try:
+            numbered_from = last_transaction_number(audit.path, gate.gate_id)
+        except AuditFormatError as error:
+            raise InputError(f"audit trail: {error}") from None
         controller = GateController(
-            gate.gate_id, settings.controller.topology, settings.controller.settings()
+            gate.gate_id,
+            settings.controller.topology,
+            settings.controller.settings(),
+            numbered_from=numbered_from,
         )
         service = GateService(
             controller,
@@ -226,12 +239,11 @@ def run(
                 stack.enter_context(OfficerConsole(console, service.officer))
             except ConsoleError as error:
                 raise InputError(str(error)) from None
-            out.print(f"egate run: officer console on {console}")
+            out.print(f"egate run: officer console on {console}", markup=False)
         service.start()
         missing = service.wait_for_devices(settings.startup_grace_s, time.sleep)
         if missing:
-            out.print(f"egate run: degraded, waiting for {', '.join(missing)}")
-        _wait_ready(core, stop)
+            out.print(f"egate run: degraded, waiting for {', '.join(missing)}", markup=False)
         while not stop.is_set():
             if devices.mock is not None:
                 devices.mock.step(time.monotonic())
@@ -239,7 +251,15 @@ def run(
             if max_passengers is not None and service.summary.transactions >= max_passengers:
                 break
             time.sleep(_LOOP_SLEEP_S)
-        service.stop(time.sleep)
+        mock_gate = devices.mock
+
+        def pause(seconds: float) -> None:
+            # The travellers of a mock gate go on moving while the service stops.
+            if mock_gate is not None:
+                mock_gate.step(time.monotonic())
+            time.sleep(seconds)
+
+        service.stop(pause)
         _print_summary(out, service, audit)
     return EXIT_OK
 
@@ -277,6 +297,9 @@ def _devices(
 
 @contextlib.contextmanager
 def _audit_trail(gate: HardwareGateConfig, base_dir: Path) -> Iterator[AuditTrail]:
+    """The gate's audit trail; a file it created is removed if the start fails before use."""
+    path = gate.service.audit.path
+    existed = (path if path.is_absolute() else base_dir / path).exists()
     try:
         trail = AuditTrail.from_settings(gate.service.audit, base_dir)
     except AuditError as error:
@@ -286,7 +309,30 @@ def _audit_trail(gate: HardwareGateConfig, base_dir: Path) -> Iterator[AuditTrai
             logging.getLogger("egate.audit").warning(
                 "%s: dropped a torn last line of %d bytes", trail.path, trail.recovered_bytes
             )
-        yield trail
+        try:
+            yield trail
+        except BaseException:
+            if not existed and trail.records_written == 0:
+                trail.close()
+                trail.path.unlink(missing_ok=True)
+            raise
+
+
+def last_transaction_number(path: Path, gate_id: str) -> int:
+    """The number of the gate's last transaction in an audit trail (0: none).
+
+    A restarted service goes on from there, so transaction ids stay unique
+    within the trail.
+    """
+    last = 0
+    prefix = f"{gate_id}-"
+    for record in read_audit_rotated(path):
+        transaction = record.get("transaction")
+        if record.get("kind") == "transaction" and isinstance(transaction, str):
+            number = transaction.removeprefix(prefix)
+            if transaction.startswith(prefix) and number.isdigit():
+                last = max(last, int(number))
+    return last
 
 
 def _metrics_server(gate: HardwareGateConfig, registry: CollectorRegistry) -> MetricsServer | None:
@@ -318,7 +364,8 @@ def _print_record(out: Console, record: TransactionRecord, mock: MockGate | None
         who = f"  [{traveller.label} {traveller.kind.value}, expected {traveller.expected}]"
     out.print(
         f"{record.transaction}  {record.outcome.value:<8} {reasons:<28} "
-        f"{record.duration_s:5.1f} s{distance}{who}"
+        f"{record.duration_s:5.1f} s{distance}{who}",
+        markup=False,
     )
 
 
@@ -337,4 +384,4 @@ def _print_summary(out: Console, service: GateService, audit: AuditTrail) -> Non
             f"service's own time per transaction: median {statistics.median(own) * 1000:.2f} ms, "
             f"p95 {p95 * 1000:.2f} ms"
         )
-    out.print(f"audit trail: {audit.records_written} records written to {audit.path}")
+    out.print(f"audit trail: {audit.records_written} records written to {audit.path}", markup=False)

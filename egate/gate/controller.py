@@ -58,13 +58,16 @@ class GateController:
         gate_id: str,
         topology: Topology = Topology.TWO_STEP,
         settings: ControllerSettings | None = None,
+        *,
+        numbered_from: int = 0,
     ) -> None:
+        """``numbered_from``: the number of the last transaction before this one (a restart)."""
         self.gate_id = gate_id
         self.topology = topology
         self.settings = settings or ControllerSettings()
         self._state = State.IDLE
         self._transaction: str | None = None
-        self._count = 0
+        self._count = numbered_from
         self._timers = 0
         self._timer: str | None = None
         self._doors = {Door.ENTRY: False, Door.EXIT: False}
@@ -85,6 +88,10 @@ class GateController:
     def transaction(self) -> str | None:
         """The id of the transaction in progress, if any."""
         return self._transaction
+
+    def commanded_open(self, door: Door) -> bool:
+        """Whether the controller last ordered ``door`` open."""
+        return self._doors[door]
 
     def _reset_transaction(self) -> None:
         self._document: e.DocumentRead | None = None

@@ -108,8 +108,6 @@ class StepClock:
             self._open.steps[step] = self._open.steps.get(step, 0.0) + spent
         if state in STEP_OF_STATE and self._open is None:
             self._open = _Open(started=now)
-        if state is State.CAPTURING and self._state is not State.CAPTURING and self._open:
-            self._open.attempts += 1
         self._state, self._since = state, now
 
     def note_document(
@@ -120,6 +118,11 @@ class StepClock:
             self._open.document_type = document_type
             self._open.issuing_state = issuing_state
             self._open.document_hash = document_hash
+
+    def note_capture(self) -> None:
+        """The controller asked for a face capture (each retry counts)."""
+        if self._open is not None:
+            self._open.attempts += 1
 
     def note_match(self, distance: float | None) -> None:
         """The distance of the last verification."""
