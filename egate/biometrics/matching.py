@@ -82,9 +82,20 @@ class _Job:
     template: Template | None
 
 
-def _share(image: RgbImage) -> tuple[_SharedFrame, shared_memory.SharedMemory]:
-    """Copy ``image`` into a new shared memory segment (the caller unlinks it)."""
-    segment = shared_memory.SharedMemory(create=True, size=max(1, image.nbytes))
+def _share(
+    image: RgbImage, spare: list[shared_memory.SharedMemory]
+) -> tuple[_SharedFrame, shared_memory.SharedMemory]:
+    """Copy ``image`` into shared memory: a spare segment large enough, else a new one.
+
+    Reusing a segment saves creating and faulting in fresh pages for every
+    frame: for a 1080p frame that was most of the hand-over's time.
+    """
+    fitting = [segment for segment in spare if segment.size >= image.nbytes]
+    if fitting:
+        segment = min(fitting, key=lambda candidate: candidate.size)
+        spare.remove(segment)
+    else:
+        segment = shared_memory.SharedMemory(create=True, size=max(1, image.nbytes))
     view: RgbImage = np.ndarray(image.shape, dtype=np.uint8, buffer=segment.buf)
     view[...] = image
     del view  # no view may outlive the segment's close()
@@ -228,6 +239,8 @@ class MatchingCore:
         self._running: dict[int, tuple[_Job, float, Future[Any], int]] = {}
         # Shared memory holding the frames of running jobs (process workers only).
         self._segments: dict[int, shared_memory.SharedMemory] = {}
+        # Segments of finished jobs, kept for the next frames (process workers only).
+        self._spare: list[shared_memory.SharedMemory] = []
         # One entry per free slot: a worker takes ``prefetch`` jobs at a time.
         # Process workers hold a second job in their inbox so that they never
         # wait for the round trip to this process between jobs (measured: about
@@ -274,7 +287,12 @@ class MatchingCore:
     def _release(self, number: int) -> None:
         """Free the shared memory of job ``number``, if it had any (lock held)."""
         segment = self._segments.pop(number, None)
-        if segment is not None:
+        if segment is None:
+            return
+        # The worker unmapped it before answering: keep it for the next frame.
+        if not self._closed and len(self._spare) < self.workers * self._prefetch + 1:
+            self._spare.append(segment)
+        else:
             segment.close()
             segment.unlink()
 
@@ -363,7 +381,7 @@ class MatchingCore:
             if self._kind == "process" and not isinstance(job.image, _SharedFrame):
                 # A frame of several megabytes goes faster through shared
                 # memory than pickled through a pipe, and costs this process less.
-                frame, self._segments[job.number] = _share(job.image)
+                frame, self._segments[job.number] = _share(job.image, self._spare)
                 sent = dataclasses.replace(job, image=frame)
             self._inboxes[worker].put(sent)
         # Jobs whose deadline passed while no worker was free go too.
@@ -443,6 +461,10 @@ class MatchingCore:
             # busy) would otherwise leave their futures pending forever.
             for number in list(self._segments):
                 self._release(number)
+            for segment in self._spare:
+                segment.close()
+                segment.unlink()
+            self._spare.clear()
             for job, _, future, _ in self._running.values():
                 self._metrics.jobs.labels(job.kind, "closed").inc()
                 future.set_exception(MatchingCoreClosed("the matching core shut down mid-job"))
