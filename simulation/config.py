@@ -1,0 +1,790 @@
+"""What a capacity model of an arrivals hall is made of, as a planner writes it in YAML.
+
+A *hall* is a day (or part of one) at a border crossing point. Travellers
+arrive, either with their flights or at a rate that changes through the day;
+each belongs to a *class* that uses either the e-gates or the officer desks.
+Gate users wait in one serpentine queue (or, with ``queue: per_gate``, in a
+line per gate) and pass a gate run by the real gate controller; every step of
+the gate's transaction takes a time drawn from a distribution (see
+``simulation.distributions``), and configured rates decide who is referred to
+an officer. Desks serve the desk classes and the referrals, with a roster
+that changes by time of day. Gates open and close in banks on a schedule and
+fail now and then. When the face verification runs on a central matching
+core, the core is a shared resource with a few workers.
+
+Times of day are clock times in quotes, ``"06:30"`` (``"HH:MM"`` or
+``"HH:MM:SS"``, hours up to 47 for a day that runs past midnight); the model's
+clock starts at ``start``. (Unquoted, YAML reads ``6:30`` as the number 390:
+minutes since midnight, which is also accepted.) Durations are seconds
+inside distributions, and say their unit in their name elsewhere
+(``mtbf_h``, ``mttr_min``). An example with every section::
+
+    name: Pudong T2 arrivals, morning bank
+    start: "06:00"            # the model's time 0
+    horizon: "12:00"          # arrivals stop here; the hall then empties
+    drain_limit_h: 6          # ... but the run stops this long after the horizon
+    arrivals:
+      egate_share: 0.7        # the default for flights that give neither share nor classes
+      deplane: {kind: uniform, low: 0, high: 900}          # on-block to leaving the aircraft
+      walk: {kind: triangular, low: 180, mode: 300, high: 600}   # aircraft to the hall
+      flights:
+        - {flight: MU588, on_block: "06:40", passengers: 290}
+        - {flight: LH728, on_block: "07:05", passengers: 320, egate_share: 0.3}
+        - flight: CA930
+          on_block: "07:20"
+          passengers: 250
+          classes:
+            - {name: chinese, share: 0.8, channel: gate}
+            - {name: visitors, share: 0.2, channel: desk}
+    # or, instead of flights, a rate that changes by interval:
+    #   rate: [{from: "06:00", per_hour: 900}, {from: "08:00", per_hour: 1500}]
+    gates:
+      count: 20
+      topology: two_step      # or one_step
+      queue: shared           # one serpentine queue; per_gate: a line per gate
+      steps:                  # an omitted step takes no time
+        document: {kind: lognormal, mean: 6, sd: 3}
+        entry: {kind: uniform, low: 1, high: 3}
+        capture: {kind: gamma, mean: 3, sd: 1.5}
+        # verify: the 1:1 comparison; here the matching core's service time
+        exit: {kind: uniform, low: 1.5, high: 3}
+      outcomes:
+        failure_to_acquire: 0.03    # per capture attempt
+        biometric_mismatch: 0.01    # FNMR, per verification of a genuine traveller
+        false_match: 0.0005         # FMR, per verification of an impostor
+        impostor_share: 0.0001
+        document_rejection: 0.002
+        document_referral: 0.01
+        chip_unreadable: 0.005
+        tailgating: 0.001
+      # or FNMR and FMR from `egate biometrics eval` at a threshold (instead of
+      # biometric_mismatch and false_match):
+      #   biometrics: {rates_file: eval/rates.csv, threshold: 0.55}
+      capture_attempts: 3
+      retreat: {kind: uniform, low: 10, high: 20}   # a referred traveller backing out
+      referral_walk: {kind: deterministic, value: 30}  # from the gate to the desk queue
+      banks:                  # gates open by time of day (without: all, all day)
+        - {from: "06:00", to: "08:00", open: 12}
+        - {from: "08:00", open: 20}                # no "to": until the next or the end
+      failures: {mtbf_h: 200, mttr_min: 30}
+    desks:
+      roster:                 # or count: 6 all day
+        - {from: "06:00", to: "09:00", desks: 8}
+        - {from: "09:00", desks: 5}
+      service: {kind: lognormal, mean: 60, sd: 25}
+      referral_service: {kind: lognormal, mean: 120, sd: 60}
+      referral_priority: true   # referrals go ahead of the desk queue
+    matching:                 # a central matching core: verify queues for a worker
+      workers: 4
+      service: {kind: calibration, file: bench.json}
+    service_level: {max_wait_min: 5, share: 0.95, clearance_min: 45}
+    interval_min: 15
+    replications: 10
+    seed: 2018
+
+Load a file with ``load_hall(path)``: an error is one line naming the file,
+the line and the dotted field, as everywhere in egate.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from egate.config import load_config
+from egate.gate.settings import Topology
+from egate.paths import ConfigFile
+from simulation.distributions import DeterministicSpec, DistributionSpec
+
+__all__ = [
+    "ArrivalsConfig",
+    "BankPeriod",
+    "BiometricRates",
+    "DesksConfig",
+    "FailuresConfig",
+    "Flight",
+    "GateRates",
+    "GatesConfig",
+    "HallConfig",
+    "MatchingCoreConfig",
+    "OutcomeRates",
+    "Period",
+    "RatePeriod",
+    "RosterPeriod",
+    "ServiceLevel",
+    "StepsConfig",
+    "TravellerClass",
+    "clock",
+    "dump",
+    "load_hall",
+    "parse_clock",
+    "period_bounds",
+]
+
+# A day that runs past midnight is written with hours from 24 on.
+_LAST_CLOCK_S = 48 * 3600.0
+_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
+
+
+def parse_clock(value: object) -> float:
+    """Seconds since midnight of a clock time ``"HH:MM"`` or ``"HH:MM:SS"``.
+
+    An integer is minutes since midnight: YAML 1.1 reads an unquoted ``6:30``
+    as the sexagesimal number 390, which is just that.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError('expected a clock time such as "06:30"')
+    if isinstance(value, int):
+        if not 0 <= value * 60 < _LAST_CLOCK_S:
+            # e.g. an unquoted 6:30:00, which YAML reads as seconds
+            raise ValueError('expected a clock time such as "06:30" (write it in quotes)')
+        return float(value * 60)
+    match = _CLOCK.match(value.strip())
+    if match is None:
+        raise ValueError('expected a clock time "HH:MM" or "HH:MM:SS"')
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    if hours >= 48:
+        raise ValueError("hours must be below 48 (a day may run past midnight into 24:00-47:59)")
+    return hours * 3600.0 + minutes * 60.0 + seconds
+
+
+def clock(seconds: float) -> str:
+    """A time of day (seconds since midnight) as ``"HH:MM"``, or ``"HH:MM:SS"`` when needed."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+ClockTime = Annotated[float, BeforeValidator(parse_clock), PlainSerializer(clock, return_type=str)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+ClassName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+
+
+def _zero() -> DistributionSpec:
+    return DeterministicSpec(value=0)
+
+
+def _fail(location: tuple[str | int, ...], message: str, value: object) -> None:
+    """Raise a validation error at ``location`` (relative to the model being validated).
+
+    Pydantic prefixes the location of the enclosing fields, so a cross-field
+    check still names the exact dotted field in ``load_config``'s message.
+    """
+    error = PydanticCustomError("hall_config", message)
+    details = InitErrorDetails(type=error, loc=location, input=value)
+    raise ValidationError.from_exception_data("HallConfig", [details])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
+    )
+
+
+# --- arrivals -------------------------------------------------------------------------------
+
+
+class TravellerClass(_Model):
+    """A kind of traveller: its share of a flight and whether it uses the gates or the desks."""
+
+    name: ClassName
+    share: Probability
+    channel: Literal["gate", "desk"]
+
+
+def _check_classes(classes: Sequence[TravellerClass]) -> None:
+    names = [item.name for item in classes]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            _fail((index, "name"), f"class {name!r} is listed twice", name)
+    total = math.fsum(item.share for item in classes)
+    if abs(total - 1) > 1e-6:
+        _fail((), f"the class shares must add up to 1 (they add up to {total:.6g})", total)
+
+
+class Flight(_Model):
+    """One arriving flight; what it leaves unsaid comes from ``arrivals``."""
+
+    flight: str = Field(min_length=1, max_length=16)
+    on_block: ClockTime
+    passengers: int = Field(ge=0, le=10_000)
+    egate_share: Probability | None = None
+    classes: tuple[TravellerClass, ...] | None = Field(default=None, min_length=1)
+    deplane: DistributionSpec | None = None
+    walk: DistributionSpec | None = None
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(
+        cls, classes: tuple[TravellerClass, ...] | None
+    ) -> tuple[TravellerClass, ...] | None:
+        if classes is not None:
+            _check_classes(classes)
+        return classes
+
+    @model_validator(mode="after")
+    def _share_or_classes(self) -> Flight:
+        if self.classes is not None and self.egate_share is not None:
+            _fail(("egate_share",), "give either egate_share or classes, not both", None)
+        return self
+
+
+class RatePeriod(_Model):
+    """Travellers arrive at random at ``per_hour`` from ``from`` until the next period."""
+
+    start: ClockTime = Field(alias="from")
+    per_hour: float = Field(ge=0, le=1_000_000)
+
+
+class ArrivalsConfig(_Model):
+    """Where travellers come from: a flight schedule or a rate by interval."""
+
+    flights: tuple[Flight, ...] | None = None
+    rate: tuple[RatePeriod, ...] | None = None
+    egate_share: Probability = Field(
+        default=1.0, description="Share of e-gate-eligible travellers (default for flights)."
+    )
+    classes: tuple[TravellerClass, ...] | None = Field(default=None, min_length=1)
+    deplane: DistributionSpec = Field(
+        default_factory=_zero, description="From on-block to leaving the aircraft (seconds)."
+    )
+    walk: DistributionSpec = Field(
+        default_factory=_zero, description="From the aircraft to the hall (seconds)."
+    )
+
+    @field_validator("flights")
+    @classmethod
+    def _some_flights(cls, flights: tuple[Flight, ...] | None) -> tuple[Flight, ...] | None:
+        if flights is not None and not flights:
+            raise ValueError("a schedule with no flights: list at least one")
+        return flights
+
+    @field_validator("rate")
+    @classmethod
+    def _rate_in_order(cls, rate: tuple[RatePeriod, ...] | None) -> tuple[RatePeriod, ...] | None:
+        if rate is not None:
+            if not rate:
+                raise ValueError("no rate periods: list at least one")
+            for index in range(1, len(rate)):
+                if rate[index].start <= rate[index - 1].start:
+                    _fail(
+                        (index, "from"),
+                        f"times out of order: {clock(rate[index].start)} does not come after "
+                        f"{clock(rate[index - 1].start)}",
+                        clock(rate[index].start),
+                    )
+        return rate
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(
+        cls, classes: tuple[TravellerClass, ...] | None
+    ) -> tuple[TravellerClass, ...] | None:
+        if classes is not None:
+            _check_classes(classes)
+        return classes
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArrivalsConfig:
+        if self.flights is None and self.rate is None:
+            _fail((), "give either flights or rate", None)
+        if self.flights is not None and self.rate is not None:
+            _fail(("rate",), "give either flights or rate, not both", None)
+        if self.classes is not None and "egate_share" in self.model_fields_set:
+            _fail(("egate_share",), "give either egate_share or classes, not both", None)
+        return self
+
+    def class_table(self) -> tuple[tuple[str, str], ...]:
+        """Every traveller class as (name, channel), defaults first, in a fixed order."""
+        table: dict[str, str] = {}
+        default = self.classes or _share_classes(self.egate_share)
+        for item in default:
+            table[item.name] = item.channel
+        for flight in self.flights or ():
+            for item in self.flight_classes(flight):
+                known = table.setdefault(item.name, item.channel)
+                if known != item.channel:
+                    raise ValueError(f"class {item.name!r} uses both the gates and the desks")
+        return tuple(table.items())
+
+    def flight_classes(self, flight: Flight | None = None) -> tuple[TravellerClass, ...]:
+        """The classes of ``flight`` (or of rate arrivals when None)."""
+        if flight is not None and flight.classes is not None:
+            return flight.classes
+        if flight is not None and flight.egate_share is not None:
+            return _share_classes(flight.egate_share)
+        return self.classes or _share_classes(self.egate_share)
+
+
+def _share_classes(egate_share: float) -> tuple[TravellerClass, ...]:
+    """The two default classes: ``egate`` travellers use the gates, ``desk`` the desks."""
+    return (
+        TravellerClass(name="egate", share=egate_share, channel="gate"),
+        TravellerClass(name="desk", share=1 - egate_share, channel="desk"),
+    )
+
+
+# --- gates --------------------------------------------------------------------------------
+
+
+class StepsConfig(_Model):
+    """How long each step of a gate transaction takes; an omitted step takes no time.
+
+    ``document``: placing the passport until MRZ and chip are read and judged;
+    ``entry``: walking into the gate; ``capture``: one face capture attempt
+    (repeated on a failure to acquire); ``verify``: the 1:1 comparison;
+    ``exit``: leaving through the exit door.
+    """
+
+    document: DistributionSpec = Field(default_factory=_zero)
+    entry: DistributionSpec = Field(default_factory=_zero)
+    capture: DistributionSpec = Field(default_factory=_zero)
+    verify: DistributionSpec = Field(default_factory=_zero)
+    exit: DistributionSpec = Field(default_factory=_zero)
+
+
+class OutcomeRates(_Model):
+    """How often each exception happens at a gate (probabilities)."""
+
+    failure_to_acquire: Probability = Field(default=0.0, description="Per capture attempt.")
+    biometric_mismatch: Probability | None = Field(
+        default=None, description="FNMR: a genuine traveller is not matched."
+    )
+    false_match: Probability | None = Field(
+        default=None, description="FMR: an impostor is matched."
+    )
+    impostor_share: Probability = Field(
+        default=0.0, description="Share of gate users presenting someone else's passport."
+    )
+    document_rejection: Probability = 0.0
+    document_referral: Probability = 0.0
+    chip_unreadable: Probability = 0.0
+    tailgating: Probability = Field(default=0.0, description="Share of transactions alarmed.")
+
+    @model_validator(mode="after")
+    def _document_total(self) -> OutcomeRates:
+        total = self.document_rejection + self.document_referral + self.chip_unreadable
+        if total > 1:
+            _fail(
+                ("document_rejection",),
+                f"document_rejection + document_referral + chip_unreadable is {total:.6g}, "
+                "more than 1",
+                self.document_rejection,
+            )
+        return self
+
+
+class BiometricRates(_Model):
+    """FNMR and FMR read from the ``rates.csv`` of ``egate biometrics eval`` at a threshold.
+
+    A threshold between two rows of the table is interpolated linearly.
+    """
+
+    rates_file: ConfigFile
+    threshold: float = Field(ge=0)
+    _fnmr: float = PrivateAttr(default=0.0)
+    _fmr: float = PrivateAttr(default=0.0)
+
+    @model_validator(mode="after")
+    def _read(self) -> BiometricRates:
+        try:
+            rows = _read_rates(self.rates_file)
+        except ValueError as error:
+            _fail(("rates_file",), str(error), str(self.rates_file))
+        low, high = rows[0][0], rows[-1][0]
+        if not low - 1e-9 <= self.threshold <= high + 1e-9:
+            _fail(
+                ("threshold",),
+                f"outside the thresholds of {self.rates_file.name} ({low:g} to {high:g})",
+                self.threshold,
+            )
+        self._fmr, self._fnmr = _interpolate(rows, self.threshold)
+        return self
+
+    @property
+    def fnmr(self) -> float:
+        """The false non-match rate at the threshold."""
+        return self._fnmr
+
+    @property
+    def fmr(self) -> float:
+        """The false match rate at the threshold."""
+        return self._fmr
+
+
+def _read_rates(path: Path) -> list[tuple[float, float, float]]:
+    """(threshold, fmr, fnmr) rows of a rates.csv, sorted by threshold."""
+    rows: list[tuple[float, float, float]] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.DictReader(stream)
+            missing = {"threshold", "fmr", "fnmr"} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path.name}: no column {', '.join(sorted(missing))}")
+            for row in reader:
+                try:
+                    values = tuple(float(row[name]) for name in ("threshold", "fmr", "fnmr"))
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"{path.name}:{reader.line_num}: threshold, fmr and fnmr must be numbers"
+                    ) from None
+                if not all(math.isfinite(value) for value in values) or not (
+                    0 <= values[1] <= 1 and 0 <= values[2] <= 1
+                ):
+                    raise ValueError(f"{path.name}:{reader.line_num}: rates must be in [0, 1]")
+                rows.append((values[0], values[1], values[2]))
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path.name}: not a CSV rate table ({error})") from None
+    if not rows:
+        raise ValueError(f"{path.name}: no rows")
+    return sorted(rows)
+
+
+def _interpolate(rows: list[tuple[float, float, float]], threshold: float) -> tuple[float, float]:
+    """(fmr, fnmr) at ``threshold``, linear between the neighbouring rows."""
+    for index, (at, fmr, fnmr) in enumerate(rows):
+        if abs(at - threshold) <= 1e-9:
+            return fmr, fnmr
+        if at > threshold:
+            before = rows[index - 1]
+            weight = (threshold - before[0]) / (at - before[0])
+            return (
+                before[1] + weight * (fmr - before[1]),
+                before[2] + weight * (fnmr - before[2]),
+            )
+    return rows[-1][1], rows[-1][2]
+
+
+class GateRates(_Model):
+    """The rates a gate runs with, once ``outcomes`` and ``biometrics`` are combined."""
+
+    failure_to_acquire: float
+    fnmr: float
+    fmr: float
+    impostor_share: float
+    document_rejection: float
+    document_referral: float
+    chip_unreadable: float
+    tailgating: float
+
+    def any_referral(self) -> bool:
+        """Whether any gate user can end up at a desk."""
+        return (
+            self.failure_to_acquire > 0
+            or self.fnmr > 0
+            or (self.impostor_share > 0 and self.fmr < 1)
+            or self.document_rejection + self.document_referral + self.chip_unreadable > 0
+            or self.tailgating > 0
+        )
+
+
+class Period(_Model):
+    """A stretch of the day; without ``to`` it lasts until the next one or the end of the run."""
+
+    start: ClockTime = Field(alias="from")
+    end: ClockTime | None = Field(default=None, alias="to")
+
+
+class BankPeriod(Period):
+    """How many gates are open from ``from`` to ``to``."""
+
+    open: int = Field(ge=0)
+
+
+class RosterPeriod(Period):
+    """How many desks are staffed from ``from`` to ``to``."""
+
+    desks: int = Field(ge=0, le=1000)
+
+
+def _check_periods(periods: Sequence[Period]) -> None:
+    """Periods in order, each ending after it starts and before the next starts."""
+    for index, period in enumerate(periods):
+        if period.end is not None and period.end <= period.start:
+            _fail(
+                (index, "to"),
+                f"times out of order: {clock(period.end)} is not after {clock(period.start)}",
+                clock(period.end),
+            )
+        if index:
+            before = periods[index - 1]
+            ends = before.start if before.end is None else before.end
+            if period.start < ends or period.start <= before.start:
+                _fail(
+                    (index, "from"),
+                    f"times out of order: {clock(period.start)} overlaps or precedes the "
+                    f"period before it",
+                    clock(period.start),
+                )
+
+
+def period_bounds(periods: Sequence[Period], end_of_run: float) -> list[tuple[float, float]]:
+    """(start, end) of each period, clock seconds; an open end runs to the next or the end."""
+    bounds = []
+    for index, period in enumerate(periods):
+        following = periods[index + 1].start if index + 1 < len(periods) else end_of_run
+        bounds.append((period.start, following if period.end is None else period.end))
+    return bounds
+
+
+class FailuresConfig(_Model):
+    """Gate failures: time between them and time to repair, both exponential."""
+
+    mtbf_h: float = Field(gt=0, le=1_000_000, description="Mean time between failures, hours.")
+    mttr_min: float = Field(gt=0, le=100_000, description="Mean time to repair, minutes.")
+
+
+class GatesConfig(_Model):
+    """The bank of e-gates: how many, how they queue, how long and how well they work."""
+
+    count: int = Field(ge=0, le=500)
+    topology: Topology = Topology.TWO_STEP
+    queue: Literal["shared", "per_gate"] = "shared"
+    steps: StepsConfig = Field(default_factory=StepsConfig)
+    outcomes: OutcomeRates = Field(default_factory=OutcomeRates)
+    biometrics: BiometricRates | None = None
+    capture_attempts: int = Field(default=3, ge=1, le=10)
+    retreat: DistributionSpec = Field(
+        default_factory=_zero,
+        description="A referred traveller inside the gate backing out (holds the gate).",
+    )
+    referral_walk: DistributionSpec = Field(
+        default_factory=_zero, description="From the gate to the desk queue (seconds)."
+    )
+    banks: tuple[BankPeriod, ...] | None = None
+    failures: FailuresConfig | None = None
+
+    @field_validator("banks")
+    @classmethod
+    def _banks_in_order(cls, banks: tuple[BankPeriod, ...] | None) -> tuple[BankPeriod, ...] | None:
+        if banks is not None:
+            _check_periods(banks)
+        return banks
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatesConfig:
+        for index, bank in enumerate(self.banks or ()):
+            if bank.open > self.count:
+                _fail(
+                    ("banks", index, "open"),
+                    f"opens {bank.open} gates but there are {self.count}",
+                    bank.open,
+                )
+        if self.biometrics is not None:
+            for name in ("biometric_mismatch", "false_match"):
+                if getattr(self.outcomes, name) is not None:
+                    _fail(
+                        ("outcomes", name),
+                        "give either this rate or biometrics.rates_file, not both",
+                        getattr(self.outcomes, name),
+                    )
+        return self
+
+    def rates(self) -> GateRates:
+        """The effective rates (FNMR and FMR from the rate table when one is given)."""
+        outcomes = self.outcomes
+        if self.biometrics is not None:
+            fnmr, fmr = self.biometrics.fnmr, self.biometrics.fmr
+        else:
+            fnmr = outcomes.biometric_mismatch or 0.0
+            fmr = outcomes.false_match or 0.0
+        return GateRates(
+            failure_to_acquire=outcomes.failure_to_acquire,
+            fnmr=fnmr,
+            fmr=fmr,
+            impostor_share=outcomes.impostor_share,
+            document_rejection=outcomes.document_rejection,
+            document_referral=outcomes.document_referral,
+            chip_unreadable=outcomes.chip_unreadable,
+            tailgating=outcomes.tailgating,
+        )
+
+
+# --- desks, matching core, targets --------------------------------------------------------
+
+
+class DesksConfig(_Model):
+    """Officer desks: a fixed number or a roster, and how long a traveller takes there."""
+
+    count: int | None = Field(default=None, ge=0, le=1000)
+    roster: tuple[RosterPeriod, ...] | None = None
+    service: DistributionSpec
+    referral_service: DistributionSpec | None = Field(
+        default=None, description="For travellers referred by a gate (default: service)."
+    )
+    referral_priority: bool = Field(
+        default=False, description="Referred travellers go ahead of the desk queue."
+    )
+
+    @field_validator("roster")
+    @classmethod
+    def _roster_in_order(
+        cls, roster: tuple[RosterPeriod, ...] | None
+    ) -> tuple[RosterPeriod, ...] | None:
+        if roster is not None:
+            if not roster:
+                raise ValueError("an empty roster: list at least one period")
+            _check_periods(roster)
+        return roster
+
+    @model_validator(mode="after")
+    def _count_or_roster(self) -> DesksConfig:
+        if self.count is None and self.roster is None:
+            _fail(("count",), "give either count or roster", None)
+        if self.count is not None and self.roster is not None:
+            _fail(("roster",), "give either count or roster, not both", None)
+        return self
+
+    @property
+    def most(self) -> int:
+        """The largest number of desks ever staffed."""
+        if self.roster is not None:
+            return max(period.desks for period in self.roster)
+        return self.count or 0
+
+
+class MatchingCoreConfig(_Model):
+    """A central matching core: face verifications queue for one of ``workers``."""
+
+    workers: int = Field(ge=1, le=1000)
+    service: DistributionSpec
+
+
+class ServiceLevel(_Model):
+    """The targets results are held against.
+
+    The default is the Frontex example (95% of travellers wait under 5
+    minutes) and ICAO Annex 9's 45 minutes to clear arrivals.
+    """
+
+    max_wait_min: float = Field(default=5.0, gt=0, le=24 * 60)
+    share: float = Field(default=0.95, gt=0, le=1)
+    clearance_min: float = Field(default=45.0, gt=0, le=48 * 60)
+
+
+# --- the hall -----------------------------------------------------------------------------
+
+
+class HallConfig(_Model):
+    """A capacity model: arrivals, gates, desks, matching core, targets and run settings."""
+
+    name: str = Field(min_length=1, max_length=200)
+    start: ClockTime = Field(default=6 * 3600.0, description="Clock time of the model's time 0.")
+    horizon: ClockTime | None = Field(
+        default=None, description="Arrivals stop (required with a rate); the hall then empties."
+    )
+    drain_limit_h: float = Field(
+        default=12.0, gt=0, le=48, description="The run stops at most this long after arrivals."
+    )
+    arrivals: ArrivalsConfig
+    gates: GatesConfig
+    desks: DesksConfig | None = None
+    matching: MatchingCoreConfig | None = None
+    service_level: ServiceLevel = Field(default_factory=ServiceLevel)
+    interval_min: float = Field(default=15.0, gt=0, le=24 * 60)
+    replications: int = Field(default=10, ge=1, le=100_000)
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HallConfig:
+        self._check_times()
+        self._check_channels()
+        if self.matching is not None:
+            verify = self.gates.steps.verify
+            if not (isinstance(verify, DeterministicSpec) and verify.value == 0):
+                _fail(
+                    ("gates", "steps", "verify"),
+                    "the matching core's service time is the verify step: leave this out",
+                    verify.kind,
+                )
+        return self
+
+    def _check_times(self) -> None:
+        start, horizon = self.start, self.horizon
+        if horizon is not None and horizon <= start:
+            _fail(
+                ("horizon",),
+                f"times out of order: not after the start {clock(start)}",
+                clock(horizon),
+            )
+        arrivals = self.arrivals
+        if arrivals.rate is not None:
+            if horizon is None:
+                _fail(("horizon",), "required with a rate: when do arrivals stop?", None)
+            for index, period in enumerate(arrivals.rate):
+                self._within(("arrivals", "rate", index, "from"), period.start)
+        for index, flight in enumerate(arrivals.flights or ()):
+            self._within(("arrivals", "flights", index, "on_block"), flight.on_block)
+        for index, bank in enumerate(self.gates.banks or ()):
+            self._within(("gates", "banks", index, "from"), bank.start, before_horizon=False)
+        if self.desks is not None:
+            for index, shift in enumerate(self.desks.roster or ()):
+                self._within(("desks", "roster", index, "from"), shift.start, before_horizon=False)
+
+    def _within(
+        self, location: tuple[str | int, ...], at: float, before_horizon: bool = True
+    ) -> None:
+        if at < self.start:
+            _fail(location, f"times out of order: before the start {clock(self.start)}", clock(at))
+        if before_horizon and self.horizon is not None and at >= self.horizon:
+            _fail(
+                location,
+                f"times out of order: not before the horizon {clock(self.horizon)}",
+                clock(at),
+            )
+
+    def _check_channels(self) -> None:
+        try:
+            self.arrivals.class_table()
+        except ValueError as error:
+            _fail(("arrivals", "classes"), str(error), None)
+        shares = _channel_shares(self.arrivals)
+        if self.gates.count == 0 and shares["gate"] > 0:
+            _fail(("gates", "count"), "travellers use the gates but there are none", 0)
+        rates = self.gates.rates()
+        to_desks = shares["desk"] > 0 or (shares["gate"] > 0 and rates.any_referral())
+        if self.desks is None and to_desks:
+            why = "desk classes" if shares["desk"] > 0 else "gate referrals"
+            _fail(("desks",), f"required: travellers are sent to desks ({why})", None)
+
+
+def _channel_shares(arrivals: ArrivalsConfig) -> dict[str, float]:
+    """The largest share of any flight (or of rate arrivals) per channel."""
+    shares = {"gate": 0.0, "desk": 0.0}
+    flights: Sequence[Flight | None] = arrivals.flights or (None,)
+    for flight in flights:
+        if flight is not None and flight.passengers == 0:
+            continue
+        for item in arrivals.flight_classes(flight):
+            shares[item.channel] = max(shares[item.channel], item.share)
+    return shares
+
+
+def load_hall(path: Path) -> HallConfig:
+    """Read a hall configuration; raises ``egate.config.ConfigError`` with a one-line message."""
+    return load_config(path, HallConfig)
+
+
+def dump(config: HallConfig) -> dict[str, Any]:
+    """The configuration as plain data (clock times as text), e.g. for a report's header."""
+    return config.model_dump(mode="json", by_alias=True)
