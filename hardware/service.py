@@ -432,6 +432,8 @@ class GateService:
         tx.frame = None
         tx.result = result
         self._steps.note_match(result.distance)
+        timings = result.timings
+        self._steps.note_matching(timings.get("descriptor", 0.0) + timings.get("compare", 0.0))
         self._feed(e.FaceCaptured(result.faces), now)
 
     # -- the controller and its commands -------------------------------------

@@ -84,6 +84,8 @@ class _Open:
     document_type: str | None = None
     issuing_state: str | None = None
     document_hash: str | None = None
+    # Matching time a driver reported inside the capture step (see note_matching).
+    matching: float = 0.0
 
 
 class StepClock:
@@ -124,6 +126,16 @@ class StepClock:
         if self._open is not None:
             self._open.attempts += 1
 
+    def note_matching(self, seconds: float) -> None:
+        """Time the matching core spent comparing (descriptor and distance) for a capture.
+
+        A driver that gets detection and comparison back in one job learns
+        of the face only once both are done, so the controller sees the
+        capture step take all of it; this moves the comparing to ``verify``.
+        """
+        if self._open is not None and seconds > 0:
+            self._open.matching += seconds
+
     def note_match(self, distance: float | None) -> None:
         """The distance of the last verification."""
         if self._open is not None and distance is not None:
@@ -135,6 +147,10 @@ class StepClock:
         step = STEP_OF_STATE.get(self._state)
         if step is not None:
             current.steps[step] = current.steps.get(step, 0.0) + max(0.0, now - self._since)
+        shift = min(current.matching, current.steps.get("capture", 0.0))
+        if shift > 0:
+            current.steps["capture"] -= shift
+            current.steps["verify"] = current.steps.get("verify", 0.0) + shift
         self._open = None
         self._since = now
         return TransactionRecord(

@@ -505,3 +505,17 @@ def test_no_override_opens_the_exit_while_a_device_is_down_even_after_a_stop() -
     assert g.state is State.DEGRADED
     out = g.handle(e.OfficerCommand(OfficerAction.OPEN_EXIT), 5.0)
     assert out == [c.Alarm("OVERRIDE_REFUSED_DEGRADED")]
+
+
+def test_step_clock_moves_reported_matching_time_from_capture_to_verify() -> None:
+    from egate.gate.transaction import StepClock
+
+    clock = StepClock("G1")
+    clock.observe(State.READING, 0.0)
+    clock.observe(State.CAPTURING, 2.0)
+    clock.note_matching(0.25)
+    clock.observe(State.VERIFYING, 3.0)
+    clock.observe(State.EXITING, 3.0)
+    record = clock.finish(c.Finish(TX, Outcome.ACCEPTED), 5.0, 1.0e9)
+    assert record.steps == {"document": 2.0, "capture": 0.75, "verify": 0.25, "exit": 2.0}
+    assert record.duration_s == 5.0
