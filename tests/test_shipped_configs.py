@@ -18,6 +18,7 @@ from egate.documents.policy import DocumentPolicy
 from egate.documents.stoplist import StopList
 from egate.privacy import Pseudonymizer
 from hardware.devices import HardwareGateConfig
+from simulation.config import load_hall
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 SALT = b"shipped-configs-test-salt"
@@ -31,6 +32,14 @@ def load_gate(path: Path) -> None:
 
 def load_stop_list(path: Path) -> None:
     StopList.load(path, Pseudonymizer(SALT))
+
+
+def load_airport(path: Path) -> None:
+    config = load_hall(path)
+    # Every distribution can be built (files named in it are found).
+    steps = config.gates.steps
+    for spec in (steps.document, steps.entry, steps.capture, steps.verify, steps.exit):
+        spec.build(path.parent)
 
 
 # What a dashboard and a unit say (metric names, ExecStart, hardening) is
@@ -50,6 +59,7 @@ def load_systemd_unit(path: Path) -> None:
 # (folder under configs/, file suffix) -> how such a file is loaded
 LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("gates", ".yaml"): load_gate,
+    ("airports", ".yaml"): load_airport,
     ("stoplists", ".csv"): load_stop_list,
     ("grafana", ".json"): load_dashboard,
     ("systemd", ".service"): load_systemd_unit,

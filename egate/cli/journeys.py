@@ -2,6 +2,7 @@
 
 Each group exists now so that ``egate --help`` shows the whole tool; a group
 without commands prints its help and exits with the usage status.
+(``simulate`` has arrived: ``egate.cli.simulate``.)
 """
 
 from __future__ import annotations
@@ -15,17 +16,6 @@ def replay() -> None:
 
     Trainers run Pudong-style arrival waves (impostors, forged documents,
     tailgaters) and get a transcript and a scorecard.
-
-    No commands in this release yet.
-    """
-
-
-@click.group(no_args_is_help=True)
-def simulate() -> None:
-    """Simulate an immigration hall: gates, officers and the matching core.
-
-    Capacity planners go from a flight schedule to wait-time percentiles,
-    sweeps and plots.
 
     No commands in this release yet.
     """

@@ -15,7 +15,7 @@ from egate.privacy import SaltError
 
 GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz", "samples"]
 # Groups whose commands arrive in later releases.
-EMPTY_GROUPS = ["replay", "simulate"]
+EMPTY_GROUPS = ["replay"]
 COMMANDS = [*GROUPS, "demo"]
 
 
@@ -162,9 +162,9 @@ class TestProcesses:
         ]
 
     def test_a_group_without_a_command_exits_2(self, egate_process):
-        done = egate_process("simulate")
+        done = egate_process("replay")
         assert done.returncode == 2
-        assert done.stderr.startswith(b"Usage: egate simulate")
+        assert done.stderr.startswith(b"Usage: egate replay")
         assert b"Traceback" not in done.stderr
 
     def test_the_demo(self, egate_process):
