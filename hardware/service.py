@@ -161,7 +161,7 @@ class GateService:
     # -- the loop ------------------------------------------------------------
 
     def start(self) -> None:
-        """Write the start record and report every device's health once."""
+        """Write the service's start record to the audit trail."""
         self._audit({"kind": "service", "event": "start", "detail": self.devices.describe()})
         self._log.info("gate %s: service started", self.controller.gate_id)
 
@@ -304,9 +304,9 @@ class GateService:
                 is_open = state in (DoorState.OPEN, DoorState.OPENING, DoorState.CLOSING)
                 self.metrics.door(door.value.lower(), is_open)
             case DoorFault(door=door, code=code):
-                self._alarm(f"DOOR_FAULT_{door.value}", now, detail=code)
+                self._alarm(f"DOOR_FAULT_{door.value}", detail=code)
             case WatchdogTripped():
-                self._alarm("DOOR_WATCHDOG", now)
+                self._alarm("DOOR_WATCHDOG")
             case Refused(command=command, code=code, text=text):
                 self._log.warning("doors: %s refused: %s %s", command.verb, code, text)
 
@@ -382,7 +382,7 @@ class GateService:
             )
         except MatchingCoreBusy:
             tx.reference_failure = "REFERENCE_NOT_ENROLLED"
-            self._alarm("MATCHING_CORE_BUSY", now)
+            self._alarm("MATCHING_CORE_BUSY")
 
     def _on_enrolled(self, tx: _Transaction, future: Future[Enrollment]) -> None:
         tx.enrollment = None
@@ -499,7 +499,7 @@ class GateService:
                 if key is not None:
                     self.policy.record_passage(key, datetime.fromtimestamp(self._wall()))
             case c.Alarm(reason=reason):
-                self._alarm(reason, now)
+                self._alarm(reason)
             case c.Finish():
                 return self._finish(command, now)
         return None
@@ -559,8 +559,7 @@ class GateService:
 
     # -- records -----------------------------------------------------------------
 
-    def _alarm(self, reason: str, now: float, detail: str = "") -> None:
-        del now
+    def _alarm(self, reason: str, detail: str = "") -> None:
         self.metrics.alarm(reason)
         transaction = self._handling if self._feeding else self.controller.transaction
         self._audit({"kind": "alarm", "reason": reason, "detail": detail,
