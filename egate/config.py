@@ -11,7 +11,9 @@ passes its folder to the models as validation context ``base_dir``).
 
 from __future__ import annotations
 
+import re
 import reprlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,6 +35,54 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message is one line."""
+
+
+class LocatedError(ValueError):
+    """A model validator's error about one field deeper in the file.
+
+    A cross-field check (a tailgater behind an unknown passenger) runs on the
+    whole model, so pydantic would place its error at the top level; the
+    loader reports it at ``location`` instead, with that field's line.
+    """
+
+    def __init__(self, location: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+# Names a location for an error message: ("passengers", 6, "chip") may read
+# better as "passenger P007: chip" than as "passengers.6.chip".
+LocationNamer = Callable[[object, tuple[int | str, ...]], str]
+
+
+def _plain_resolvers(
+    resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]],
+) -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
+    """YAML 1.1's implicit resolvers without base-60 numbers and without timestamps.
+
+    YAML 1.1 reads an unquoted ``10:30:00`` as the base-60 integer 37800 (but
+    ``08:30:00`` as a string); egate's files take times of day, so a colon
+    always makes a string, as in YAML 1.2.  Dates stay strings for the models
+    to parse, so that an impossible date (1985-02-30) is reported with its
+    field rather than as a broken file.
+    """
+    numbers = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+    return {
+        first: [
+            (tag, re.compile(r"(?!.*:)" + pattern.pattern, pattern.flags))
+            if tag in numbers
+            else (tag, pattern)
+            for tag, pattern in entries
+            if tag != "tag:yaml.org,2002:timestamp"
+        ]
+        for first, entries in resolvers.items()
+    }
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, without base-60 numbers and implicit timestamps."""
+
+    yaml_implicit_resolvers = _plain_resolvers(yaml.SafeLoader.yaml_implicit_resolvers)
 
 
 class PrivacySettings(BaseModel):
@@ -193,6 +243,8 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return "required field is missing"
+    if isinstance((error.get("ctx") or {}).get("error"), LocatedError):
+        return message  # the value is a whole section: its field says enough
     return f"{message} (got {_shown(error.get('input'))})"
 
 
@@ -213,15 +265,23 @@ def _one_line(text: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-def load_config(path: Path, model: type[Model]) -> Model:
-    """Read ``path`` as YAML into ``model``; raises ``ConfigError`` with a one-line message."""
+def load_config(path: Path, model: type[Model], *, namer: LocationNamer | None = None) -> Model:
+    """Read ``path`` as YAML into ``model``; raises ``ConfigError`` with a one-line message.
+
+    ``namer`` turns an error's location (and the file's data) into the text
+    the message shows; the default joins it with dots.
+    """
     try:
-        return _load(path, model)
+        return _load(path, model, namer)
     except ConfigError as error:
         raise ConfigError(_one_line(str(error))) from None
 
 
-def _load(path: Path, model: type[Model]) -> Model:
+def _dotted(data: object, location: tuple[int | str, ...]) -> str:
+    return ".".join(str(step) for step in location) or "(top level)"
+
+
+def _load(path: Path, model: type[Model], namer: LocationNamer | None) -> Model:
     try:
         with path.open("rb") as stream:
             # One byte more than allowed tells a file that is too big, whatever
@@ -239,7 +299,7 @@ def _load(path: Path, model: type[Model]) -> Model:
         bad_line = raw[: error.start].count(b"\n") + 1
         raise ConfigError(f"{path}:{bad_line}: not UTF-8 text (byte {error.start + 1})") from None
     # One pass keeps the nodes (for line numbers) and builds the data from them.
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
@@ -266,9 +326,12 @@ def _load(path: Path, model: type[Model]) -> Model:
         errors = error.errors()
         first_error = errors[0]
         location = tuple(first_error["loc"])
+        cause = (first_error.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedError):
+            location = (*location, *cause.location)
         line = _line_of(node, location)
         where = f"{path}:{line}" if line is not None else str(path)
-        field = ".".join(str(step) for step in location) or "(top level)"
+        field = (namer or _dotted)(data, location)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         described = _describe(dict(first_error), model)
         raise ConfigError(f"{where}: {field}: {described}{more}") from None

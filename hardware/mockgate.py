@@ -3,7 +3,8 @@
 ``MockGate`` starts the reader, door board and occupancy emulators on
 pseudo-terminals, a mock chip reader and a mock camera, and opens the real
 drivers on them: the service that runs on it is the one that runs on a gate.
-Travellers come from ``sample_travellers`` one after another; each is a
+Travellers come from ``sample_travellers`` one after another, or, for a
+training replay, are admitted one by one by the caller; each is a
 ``MockPassenger`` who lays their document down, walks in when the entry
 opens and out when the exit opens, or turns back when sent to an officer.
 """
@@ -26,13 +27,14 @@ from hardware.chip import MockChipReader
 from hardware.devices import (
     DeviceSettings,
     EmulationSettings,
+    Emulators,
     MockCameraDevice,
     emulators,
     open_mock_camera,
 )
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.door import DoorBoardSettings
-from hardware.emulators.passenger import MockPassenger
+from hardware.emulators.passenger import MockPassenger, Traveller
 from hardware.emulators.traveller import MockDocumentFeed
 from hardware.emulators.travellers import SamplePhotos, SampleTraveller, sample_travellers
 from hardware.gatedevices import GateDevices, open_gate_devices
@@ -60,7 +62,10 @@ class MockGate:
         base_dir: Path,
         clock: Callable[[], float] = time.monotonic,
         photos: SamplePhotos | None = None,
+        stream: bool = True,
+        chip_sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``stream``: send sample travellers; without it the caller admits each one."""
         missing = [
             name for name in ("reader", "doors", "occupancy") if getattr(devices, name) is None
         ]
@@ -73,12 +78,18 @@ class MockGate:
         self._base_dir = base_dir
         self._clock = clock
         self._photos = photos
+        self._stream = stream
+        self._chip_sleep = chip_sleep
         self._stack = contextlib.ExitStack()
         self._passenger: MockPassenger | None = None
         self._next_at = 0.0
         self._travellers: Iterator[SampleTraveller] | None = None
         self.arrivals: list[Arrival] = []
         self.devices: GateDevices | None = None
+        # The emulators, the chip reader and the camera, for fault injection.
+        self.emulators: Emulators | None = None
+        self.chips: MockChipReader | None = None
+        self.camera: MockCamera | None = None
 
     def __enter__(self) -> MockGate:
         try:
@@ -97,14 +108,15 @@ class MockGate:
         self.close()
 
     def _start(self) -> None:
-        photos = self._photos or SamplePhotos.installed()
-        if photos is None:
+        photos = self._photos or SamplePhotos.installed() if self._stream else None
+        if self._stream and photos is None:
             raise ConfigError("mock gate: no sample photos (run `egate samples fetch`)")
         board = DoorBoardSettings(travel_s=self._emulation.door_travel_s)
         started = self._stack.enter_context(emulators(self._settings, board))
         assert started.reader and started.doors and started.occupancy
-        chips = MockChipReader()
-        camera = self._camera()
+        self.emulators = started
+        chips = self.chips = MockChipReader(sleep=self._chip_sleep)
+        camera = self.camera = self._camera()
         self._stack.callback(camera.close)
         feed = MockDocumentFeed(started.reader, chips, camera)
         devices = open_gate_devices(
@@ -118,14 +130,17 @@ class MockGate:
         )
         self._stack.callback(devices.close)
         self.devices = devices
-        rng = np.random.default_rng(self._emulation.seed)
-        self._travellers = sample_travellers(photos, self._today(), rng, pace=self._emulation.pace)
+        if photos is not None:
+            rng = np.random.default_rng(self._emulation.seed)
+            self._travellers = sample_travellers(
+                photos, self._today(), rng, pace=self._emulation.pace
+            )
         doors, occupancy = started.doors, started.occupancy
 
-        def make_passenger(traveller: SampleTraveller) -> MockPassenger:
+        def make_passenger(traveller: Traveller) -> MockPassenger:
             return MockPassenger(traveller, feed, doors, occupancy, self._indicator)
 
-        self._make_passenger: Callable[[SampleTraveller], MockPassenger] = make_passenger
+        self._make_passenger: Callable[[Traveller], MockPassenger] = make_passenger
 
     def _camera(self) -> MockCamera:
         settings = self._settings.mock_camera or MockCameraDevice()
@@ -133,6 +148,24 @@ class MockGate:
             return open_mock_camera(settings, self._base_dir, self._clock)
         except CameraError as error:
             raise ConfigError(str(error)) from None
+
+    @property
+    def passenger(self) -> MockPassenger | None:
+        """The traveller at the gate (or the last one, once gone)."""
+        return self._passenger
+
+    @property
+    def vacant(self) -> bool:
+        """Whether nobody is at the gate: the last traveller has gone."""
+        return self._passenger is None or self._passenger.done
+
+    def admit(self, traveller: Traveller, now: float) -> MockPassenger:
+        """Send ``traveller`` to the vacant gate (a replay's passengers come this way)."""
+        if not self.vacant:
+            raise RuntimeError("admit: a traveller is still at the gate")
+        self._passenger = self._make_passenger(traveller)
+        self._passenger.step(now)
+        return self._passenger
 
     def step(self, now: float) -> None:
         """Let the traveller at the gate act; send the next one in when they have gone."""

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from egate.audit import AuditTrail
 from egate.biometrics.image import ImageError, RgbImage, decode_image
@@ -125,7 +125,12 @@ class GateService:
         timing: ServiceTiming | None = None,
         log: logging.Logger | None = None,
         on_record: Callable[[TransactionRecord], None] | None = None,
+        observer: Callable[[float, e.Event | c.Command], None] | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
+        """``observer`` sees every event the controller gets and every command it gives
+        (a training replay's transcript); ``zone``: the time zone documents are judged
+        in (default: the machine's)."""
         self.controller = controller
         self.devices = devices
         self.matching = matching
@@ -137,6 +142,8 @@ class GateService:
         self._wall = wall_clock
         self._log = log or logging.getLogger("egate.service")
         self._on_record = on_record
+        self._observer = observer
+        self._zone = zone
         self._steps = StepClock(controller.gate_id)
         # The health last reported to the controller (None: not reported yet).
         self._reported: dict[str, bool | None] = dict.fromkeys(devices.names())
@@ -276,7 +283,7 @@ class GateService:
         if not self._accepting or self.controller.state is not State.IDLE:
             self._log.info("reader: document ignored, gate %s", self.controller.state.value)
             return
-        moment = datetime.fromtimestamp(self._wall()).astimezone()
+        moment = self._moment()
         started = time.perf_counter()
         decision = self.policy.evaluate(read.result, moment)
         self._own += time.perf_counter() - started
@@ -455,8 +462,11 @@ class GateService:
         try:
             while self._events:
                 self._handling = self.controller.transaction
-                commands = self.controller.handle(self._events.popleft(), now)
+                event = self._events.popleft()
+                commands = self.controller.handle(event, now)
+                self._observe(event, now)
                 for command in commands:
+                    self._observe(command, now)
                     outcome = self._carry_out(command, now)
                     if outcome is not None:
                         finished.append(outcome)
@@ -497,12 +507,23 @@ class GateService:
                 self._timer = (token, now + seconds)
             case c.RecordPassage(document_key=key):
                 if key is not None:
-                    self.policy.record_passage(key, datetime.fromtimestamp(self._wall()))
+                    self.policy.record_passage(key, self._moment())
             case c.Alarm(reason=reason):
                 self._alarm(reason)
             case c.Finish():
                 return self._finish(command, now)
         return None
+
+    def _moment(self) -> datetime:
+        """The wall clock's time, zoned: the policy compares these (aware with aware)."""
+        return datetime.fromtimestamp(self._wall(), tz=self._zone).astimezone(self._zone)
+
+    def _observe(self, item: e.Event | c.Command, now: float) -> None:
+        if self._observer is not None:
+            # The observer's time (a transcript printed live) is not the service's.
+            started = time.perf_counter()
+            self._observer(now, item)
+            self._device_time += time.perf_counter() - started
 
     def _to_device(self, command: c.Command) -> None:
         doors = self.devices.doors

@@ -13,9 +13,9 @@ from egate.cli.biometrics import biometrics
 from egate.cli.demo import demo
 from egate.cli.devices import devices
 from egate.cli.errors import EXIT_USAGE, InputError
-from egate.cli.journeys import replay
 from egate.cli.mrz import mrz
 from egate.cli.officer import officer
+from egate.cli.replay import replay
 from egate.cli.run import run
 from egate.cli.samples import samples
 from egate.cli.simulate import simulate

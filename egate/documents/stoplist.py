@@ -45,6 +45,11 @@ class StopList:
     def __repr__(self) -> str:
         return f"StopList({len(self)} documents from {self.source})"
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """The salted keys of the listed documents (to merge lists)."""
+        return self._keys
+
     def lists(self, issuing_state: str, document_number: str) -> bool:
         """Whether the document with this issuing state and number is on the list."""
         return self._pseudonymizer.document_key(issuing_state, document_number) in self._keys

@@ -193,7 +193,8 @@ class GateController:
         if check.verdict is Verdict.REFER and not check.reasons:
             referred.append("DOCUMENT_REFERRED")
         if rejected:
-            self._end(Outcome.REJECTED, (*rejected, *referred), out)
+            # The policy names MRZ_INVALID too: each reason once, in order.
+            self._end(Outcome.REJECTED, tuple(dict.fromkeys((*rejected, *referred))), out)
         elif referred:
             self._refer(tuple(referred), out)
         elif self.topology is Topology.TWO_STEP:

@@ -23,6 +23,8 @@ How the passenger reads the gate:
 * Inside, an open exit door is the way out.  The entry opening again (after
   it was seen closing), or standing open while the indicator says "no",
   sends them back out through the entry, the tailgater with them.
+* Someone who ``retreats`` changes their mind: when the entry opens for
+  them, they take the passport back and walk away.
 * Patience: when nothing they can see changes for ``patience_s``, they give
   up.  Outside they take the document and leave.  Inside they leave through
   the entry if it is open; if both doors are shut they cannot leave, and
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from hardware.doorprotocol import Door, DoorState
 from hardware.indicator import Indicator, Shown, Signal
@@ -42,8 +44,7 @@ from hardware.indicator import Indicator, Shown, Signal
 if TYPE_CHECKING:
     from hardware.emulators.door import DoorEmulator
     from hardware.emulators.occupancy import OccupancyEmulator
-    from hardware.emulators.traveller import MockDocumentFeed
-    from hardware.emulators.travellers import SampleTraveller
+    from hardware.emulators.traveller import MockDocument, MockDocumentFeed
 
 
 class PassengerPhase(StrEnum):
@@ -77,6 +78,8 @@ class Behaviour:
     walk_s: float = 1.0  # from a door being fully open to having crossed it
     tailgater: bool = False  # a second person follows them in through the entry
     patience_s: float = 60.0  # gives up after this long without anything changing
+    # Changes their mind: once the entry opens, takes the passport back and walks away.
+    retreats: bool = False
 
     def __post_init__(self) -> None:
         if self.present_s < 0 or self.walk_s < 0:
@@ -85,12 +88,31 @@ class Behaviour:
             raise ValueError("patience_s must be positive")
 
 
+class Traveller(Protocol):
+    """Whoever walks through the mock gate: a sample traveller or a scenario's passenger."""
+
+    @property
+    def label(self) -> str:
+        """Their id in transcripts: never a name."""
+        ...
+
+    @property
+    def document(self) -> MockDocument:
+        """The passport (and face) they bring."""
+        ...
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """How they act at the gate."""
+        ...
+
+
 class MockPassenger:
     """One traveller (and a tailgater, if they bring one) walking through the mock gate."""
 
     def __init__(
         self,
-        traveller: SampleTraveller,
+        traveller: Traveller,
         feed: MockDocumentFeed,
         doors: DoorEmulator,
         occupancy: OccupancyEmulator,
@@ -193,7 +215,9 @@ class MockPassenger:
 
     def _outside(self, now: float, entry: DoorState, shown: Shown | None) -> None:
         answered = self._answered(shown)
-        if (answered and shown is not None and shown.signal in _NO_SIGNALS) or self._gave_up:
+        told_no = answered and shown is not None and shown.signal in _NO_SIGNALS
+        changed_mind = answered and entry is DoorState.OPEN and self.behaviour.retreats
+        if told_no or changed_mind or self._gave_up:
             self._feed.take_away()
             self._leave(PassengerPhase.TURNED_AWAY, now)
         elif answered and entry is DoorState.OPEN:

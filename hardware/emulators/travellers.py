@@ -162,8 +162,14 @@ class SamplePhotos:
         return None if portrait is None else cls.from_files([portrait])
 
 
-def chip_photo(path: Path, long_side: int = CHIP_PHOTO_LONG_SIDE) -> bytes:
-    """A photo as a chip would hold it in DG2: a JPEG at most ``long_side`` pixels long."""
+def chip_photo(
+    path: Path, long_side: int = CHIP_PHOTO_LONG_SIDE, *, jpeg2000: bool = False
+) -> bytes:
+    """A photo as a chip would hold it in DG2: at most ``long_side`` pixels long.
+
+    JPEG by default; ``jpeg2000`` as many passports store it.  ``ImageError``
+    when the file is not an image.
+    """
     # Decoded the way the gate decodes images (EXIF orientation applied).
     rgb = read_image_file(path)
     rows, columns = rgb.shape[:2]
@@ -172,9 +178,13 @@ def chip_photo(path: Path, long_side: int = CHIP_PHOTO_LONG_SIDE) -> bytes:
         size = (max(1, round(columns * scale)), max(1, round(rows * scale)))
         rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, CHIP_PHOTO_QUALITY])
+    if jpeg2000:
+        # Compression ratio in thousandths: 100 keeps a portrait of a few tens of kB.
+        ok, encoded = cv2.imencode(".jp2", bgr, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 100])
+    else:
+        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, CHIP_PHOTO_QUALITY])
     if not ok:
-        raise ValueError(f"{path}: could not encode as JPEG")
+        raise ValueError(f"{path}: could not encode as a chip photo")
     return bytes(encoded.tobytes())
 
 

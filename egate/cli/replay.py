@@ -1,0 +1,195 @@
+"""``egate replay``: a training scenario through mock gates, with transcript and scorecard."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+
+import egate
+from egate.biometrics.matching import MatchingCore
+from egate.cli.devices import stop_on_signals
+from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples, installed_samples
+from egate.training.report import write_outputs
+from egate.training.scenario import Scenario, load_scenario
+from egate.training.scorecard import Scorecard, line_style, render_line
+from egate.training.transcript import Line
+from hardware.replay import FAST_SPEED, Replay
+
+DEFAULT_SCENARIO = "pudong-morning.yaml"
+# Where the shipped scenarios are: configs/scenarios in the source tree.
+SCENARIO_FOLDER = Path(egate.__file__).resolve().parents[1] / "configs" / "scenarios"
+EXIT_INTERRUPTED = 130
+MAX_SPEED = 100.0
+_PIPE_WIDTH = 132
+
+
+def default_scenario() -> Path:
+    """The shipped Pudong-style morning wave."""
+    path = SCENARIO_FOLDER / DEFAULT_SCENARIO
+    if not path.is_file():
+        raise InputError(
+            f"the shipped scenarios are not here ({SCENARIO_FOLDER}): egate runs from a "
+            "source checkout; give a SCENARIO file"
+        )
+    return path
+
+
+def _ensure_samples(path: Path, out: Console) -> None:
+    """Fetch the sample photos first when the scenario uses them and they are missing."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return  # the loader reports the file
+    if SAMPLES_PREFIX not in text or installed_samples() is not None:
+        return
+    out.print("egate replay: fetching the sample photos (egate samples fetch) ...", markup=False)
+    try:
+        fetch_samples()
+    except SampleError as error:
+        raise InputError(f"{path}: the scenario uses sample photos: {error}") from None
+
+
+def _check_out(folder: Path | None) -> None:
+    """Refuse an output folder that cannot be written before anything runs."""
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".egate-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"--out {folder}: cannot write there: {error.strerror or error}") from None
+
+
+@click.command("replay")
+@click.argument(
+    "scenario_path",
+    metavar="[SCENARIO]",
+    required=False,
+    type=click.Path(path_type=Path, dir_okay=False),
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True, max=MAX_SPEED),
+    help="People and doors move this many times faster than in the scenario [1].",
+)
+@click.option(
+    "--fast",
+    is_flag=True,
+    help=f"As fast as the gates allow: people and doors {FAST_SPEED:g}x, no waiting for arrivals.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scorecard as JSON, no transcript.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write transcript.jsonl, scorecard.json and report.html into this folder.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No live transcript, the scorecard only.")
+@click.option("--verbose", "-v", is_flag=True, help="Log device and service events to stderr.")
+def replay(
+    scenario_path: Path | None,
+    speed: float | None,
+    fast: bool,
+    as_json: bool,
+    out_dir: Path | None,
+    quiet: bool,
+    verbose: bool,
+) -> int:
+    """Replay a training scenario through mock gates and score every decision.
+
+    Each gate of the scenario runs the real gate controller and drivers on
+    device emulators (pseudo-terminals), with the real face matching core;
+    passengers queue and walk through as the scenario describes them. Prints
+    a live transcript (time, gate, passenger, step, what happened) and a
+    scorecard: expected and actual outcome per passenger, genuine travellers
+    accepted, impostors and document frauds caught, false rejects, step
+    timings and throughput. Without SCENARIO: the shipped Pudong-style
+    morning wave (configs/scenarios/pudong-morning.yaml).
+
+    Exit status: 0 when every outcome matches the scenario; 1 when one does
+    not; 2 for a bad scenario file or option; 130 when interrupted.
+    """
+    if speed is not None and fast:
+        raise click.UsageError("give --speed or --fast, not both")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    out = Console(highlight=False, soft_wrap=True, quiet=as_json)
+    if not out.is_terminal:
+        # A file or a pipe: wide enough that reason codes are not cut into pieces.
+        out.width = max(out.width, _PIPE_WIDTH)
+    path = scenario_path or default_scenario()
+    _check_out(out_dir)
+    _ensure_samples(path, out)
+    scenario = load_scenario(path)
+    source = str(path)
+    live = not (quiet or as_json)
+    _announce(out, scenario, source, speed or 1.0, fast)
+
+    def show(line: Line) -> None:
+        if live:
+            out.print(render_line(line, scenario.start), style=line_style(line), markup=False)
+
+    registry = CollectorRegistry()
+    matching = scenario.matching
+    with (
+        stop_on_signals() as stop,
+        MatchingCore(
+            matching.verifier,
+            workers=matching.workers,
+            queue_limit=matching.queue_limit,
+            kind=matching.kind,
+            registry=registry,
+        ) as core,
+    ):
+        run = Replay(
+            scenario,
+            source,
+            core=core,
+            core_registry=registry,
+            speed=speed or 1.0,
+            fast=fast,
+            on_line=show,
+            base_dir=path.parent,
+        ).run(stop)
+        interrupted = stop.is_set()
+    card = Scorecard.of(run)
+    if as_json:
+        click.echo(json.dumps(card.to_json(), indent=2))
+    else:
+        card.render(out)
+    if out_dir is not None:
+        try:
+            written = write_outputs(run, card, out_dir)
+        except OSError as error:
+            raise InputError(f"--out {out_dir}: {error.strerror or error}") from None
+        out.print(f"written: {', '.join(str(p) for p in written)}", markup=False)
+    if interrupted:
+        click.echo(
+            "egate replay: interrupted; the scorecard covers the passengers so far", err=True
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_OK if card.all_matched else EXIT_FAILURE
+
+
+def _announce(out: Console, scenario: Scenario, source: str, speed: float, fast: bool) -> None:
+    pace = f"fast (people and doors {FAST_SPEED:g}x)" if fast else f"speed {speed:g}x"
+    gates = ", ".join(scenario.gates.names)
+    out.print(
+        f"egate replay: {scenario.name} ({source}), {len(scenario.passengers)} passengers, "
+        f"gates {gates} ({scenario.gates.controller.topology.value}), {pace}",
+        markup=False,
+    )

@@ -1,0 +1,1 @@
+"""Training replays: scenario files, their transcript and the trainee's scorecard."""

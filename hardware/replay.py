@@ -1,0 +1,748 @@
+"""Training replays: a scenario's passengers through mock gates driven by the real service.
+
+Each gate of the scenario is a ``MockGate`` (reader, door board and occupancy
+emulators on pseudo-terminals, a mock chip reader and camera) opened with the
+real drivers and run by a ``GateService`` with the real gate controller; the
+gates share one matching core, as at an airport.  Passengers queue in order
+of arrival and step up to the first free gate (or their own); each is a
+``MockPassenger`` who reacts only to the doors and the indicator.  Every
+event the controller gets and every command it gives becomes a transcript
+line, and every transaction is scored against the passenger's expectation.
+
+Speed: people and doors move ``speed`` times faster than the scenario says
+(arrival times, presenting, walking, door travel, chip reads), and so do the
+gate's time limits that wait for people (entry, exit, retreat).  The gate's
+own work (reading, matching) runs at the machine's pace; its time limits for
+that work stay as configured.  ``fast`` also stops waiting for arrival times:
+each passenger steps up as soon as a gate is free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from egate.biometrics.image import ImageError, RgbImage, read_image_file
+from egate.biometrics.matching import MatchingCore
+from egate.biometrics.verifier import Decision
+from egate.config import ConfigError
+from egate.documents.mrz import parse_mrz
+from egate.documents.policy import DocumentPolicy
+from egate.documents.stoplist import StopList, StopListError
+from egate.gate import commands as c
+from egate.gate import events as e
+from egate.gate.controller import GateController
+from egate.gate.settings import ControllerSettings, State
+from egate.gate.transaction import TransactionRecord
+from egate.metrics import GateMetrics
+from egate.privacy import Pseudonymizer
+from egate.training.scenario import (
+    FaultDevice,
+    FaultSpec,
+    PassengerSpec,
+    Scenario,
+    Variation,
+)
+from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
+from hardware.chip import MockChip
+from hardware.devices import (
+    ChipDevice,
+    CommandDevice,
+    DeviceSettings,
+    EmulationSettings,
+    MockCameraDevice,
+    ReaderDevice,
+)
+from hardware.doorprotocol import Door
+from hardware.emulators.passenger import Behaviour, PassengerPhase
+from hardware.emulators.traveller import MockDocument
+from hardware.emulators.travellers import chip_photo
+from hardware.indicator import RecordingIndicator
+from hardware.link import SerialSettings
+from hardware.mockgate import MockGate
+from hardware.service import GateService, ServiceTiming
+
+# People and doors move this many times faster with --fast.
+FAST_SPEED = 20.0
+# Between two rounds of polling every gate.
+_POLL_S = 0.002
+# A replay gives up on passengers no gate has served this long after the last
+# arrival (scenario seconds): a gate closed for good by a fault, say.
+_GIVE_UP_AFTER_S = 1800.0
+# A traveller's patience: the gate's own time limits always come first.
+_PATIENCE_S = 60.0
+
+_PHASE_TEXT = {
+    PassengerPhase.PRESENTED: "lays the passport on the reader",
+    PassengerPhase.INSIDE: "walks into the gate",
+    PassengerPhase.LEFT_THROUGH_EXIT: "leaves through the exit",
+    PassengerPhase.TURNED_BACK: "walks back out through the entry",
+    PassengerPhase.TURNED_AWAY: "takes the passport back and walks away",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioTraveller:
+    """A scenario passenger as the mock gate sees them."""
+
+    label: str
+    document: MockDocument
+    behaviour: Behaviour
+
+    def __repr__(self) -> str:
+        return f"ScenarioTraveller({self.label}, <personal data redacted>)"
+
+
+@dataclass(slots=True)
+class _Passenger:
+    """A passenger prepared for the replay: their traveller and when they arrive."""
+
+    spec: PassengerSpec
+    traveller: ScenarioTraveller | None  # None for a tailgater
+    arrival: float  # scenario seconds after the start
+    result: PassengerResult
+
+
+def vary(image: RgbImage, variation: Variation) -> RgbImage:
+    """``image`` as the camera sees it: rescaled, tilted, blurred, darker or brighter, mirrored."""
+    out: np.ndarray = image
+    if variation.scale != 1.0:
+        rows, columns = out.shape[:2]
+        size = (max(1, round(columns * variation.scale)), max(1, round(rows * variation.scale)))
+        shrink = variation.scale < 1
+        out = cv2.resize(out, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if variation.rotate:
+        rows, columns = out.shape[:2]
+        turn = cv2.getRotationMatrix2D((columns / 2, rows / 2), variation.rotate, 1.0)
+        out = cv2.warpAffine(out, turn, (columns, rows), borderMode=cv2.BORDER_REPLICATE)
+    if variation.blur > 0:
+        out = cv2.GaussianBlur(out, (0, 0), variation.blur)
+    if variation.brightness != 1.0:
+        out = cv2.convertScaleAbs(out, alpha=variation.brightness)
+    if variation.mirror:
+        out = cv2.flip(out, 1)
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def prepare(scenario: Scenario, source: str, speed: float) -> list[_Passenger]:
+    """Every passenger's document, chip and faces, decoded before anything starts.
+
+    ``ConfigError`` naming the file, passenger and field when a photo cannot
+    be read as one.
+    """
+    arrivals = scenario.arrivals()
+    followers = {
+        passenger.behaviour.tailgates: passenger.id
+        for passenger in scenario.passengers
+        if passenger.behaviour.tailgates is not None
+    }
+    chips: dict[tuple[Path, str], bytes] = {}
+    prepared: list[_Passenger] = []
+    for spec in scenario.passengers:
+        result = PassengerResult(spec.id, spec.kind, spec.expected, spec.learn)
+        if spec.tailgater:
+            result.follows = spec.behaviour.tailgates
+            prepared.append(_Passenger(spec, None, 0.0, result))
+            continue
+        assert spec.document is not None and spec.chip is not None and spec.face is not None
+
+        def fail(field: str, error: Exception, who: str = spec.id) -> ConfigError:
+            return ConfigError(f"{source}: passenger {who}: {field}: {error}")
+
+        chip = None
+        if spec.chip.state != "absent":
+            dg2 = None
+            if spec.chip.photo is not None:
+                key = (spec.chip.photo, spec.chip.format)
+                if key not in chips:
+                    try:
+                        chips[key] = chip_photo(
+                            spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000"
+                        )
+                    except ValueError as error:  # ImageError included
+                        raise fail("chip.photo", error) from None
+                dg2 = chips[key]
+            chip = MockChip.of(
+                spec.document.chip_mrz(),
+                dg2,
+                unreadable=spec.chip.state == "unreadable",
+                read_seconds=spec.chip.read_s / speed,
+            )
+        faces: list[RgbImage] = []
+        for index, path in enumerate(spec.face.resolved):
+            try:
+                faces.append(vary(read_image_file(path), spec.face.variation))
+            except ImageError as error:
+                raise fail(f"face.photos.{index}", error) from None
+        behaviour = spec.behaviour
+        traveller = ScenarioTraveller(
+            spec.id,
+            MockDocument(spec.document.printed(), chip, tuple(faces) if faces else (None,)),
+            Behaviour(
+                present_s=behaviour.present / speed,
+                walk_s=behaviour.walk / speed,
+                tailgater=spec.id in followers,
+                patience_s=_PATIENCE_S / speed,
+                retreats=behaviour.retreats,
+            ),
+        )
+        prepared.append(_Passenger(spec, traveller, arrivals[spec.id], result))
+    return prepared
+
+
+def stop_list(
+    scenario: Scenario, source: str, pseudonymizer: Pseudonymizer, today: datetime
+) -> StopList | None:
+    """The scenario's stop list: its entries, its passengers' documents and any list file."""
+    keys: set[str] = set()
+    if scenario.policy.stop_list is not None:
+        try:
+            listed = StopList.load(scenario.policy.stop_list, pseudonymizer)
+        except StopListError as error:
+            raise ConfigError(f"{source}: policy.stop_list: {error}") from None
+        keys |= listed.keys
+    by_id = {passenger.id: passenger for passenger in scenario.passengers}
+    for entry in scenario.stop_list:
+        if entry.passenger is not None:
+            document = by_id[entry.passenger].document
+            assert document is not None
+            fields = parse_mrz(document.printed(), today.date()).fields
+            state, number = fields.issuing_state, fields.document_number
+        else:
+            assert entry.issuing_state is not None and entry.number is not None
+            state, number = entry.issuing_state, entry.number
+        keys.add(pseudonymizer.document_key(state, number))
+    if not keys:
+        return None
+    return StopList(keys, pseudonymizer, f"{source} stop_list")
+
+
+def _gate_devices() -> DeviceSettings:
+    # One loop polls every gate: a port that waited for bytes would hold up the others.
+    emulated = SerialSettings(port="emulated", read_timeout_s=0.0)
+    return DeviceSettings(
+        emulated=True,
+        reader=ReaderDevice(serial=emulated, framing="desko"),
+        doors=CommandDevice(serial=emulated),
+        occupancy=CommandDevice(serial=emulated),
+        chip=ChipDevice(),
+        mock_camera=MockCameraDevice(),
+    )
+
+
+def _people_limits(settings: ControllerSettings, speed: float) -> ControllerSettings:
+    """The controller's limits with those that wait for people scaled to their speed."""
+    return ControllerSettings(
+        capture_attempts=settings.capture_attempts,
+        document_timeout_s=settings.document_timeout_s,
+        entry_timeout_s=settings.entry_timeout_s / speed,
+        capture_timeout_s=settings.capture_timeout_s,
+        verify_timeout_s=settings.verify_timeout_s,
+        exit_timeout_s=settings.exit_timeout_s / speed,
+        retreat_timeout_s=settings.retreat_timeout_s / speed,
+    )
+
+
+@dataclass(slots=True)
+class _Gate:
+    """One gate of the replay: its mock devices, service, and who is at it."""
+
+    name: str
+    mock: MockGate
+    service: GateService
+    # The passenger whose document opened the transaction in progress (or the last one).
+    presenter: _Passenger | None = None
+    started_at: float | None = None
+    # When the controller finished the transaction (scenario seconds).
+    finished_at: float | None = None
+    phase: PassengerPhase | None = None
+
+
+@dataclass(slots=True)
+class _Fault:
+    spec: FaultSpec
+    gate: _Gate
+    starts_at: float | None  # scenario seconds; None: when the passenger walks in
+    ends_at: float | None = None
+    restored: bool = False
+
+
+@dataclass(slots=True)
+class _Waiting:
+    passenger: _Passenger
+    since: float = 0.0
+
+
+class Replay:
+    """Runs one scenario; see the module docstring."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        source: str,
+        *,
+        core: MatchingCore,
+        core_registry: CollectorRegistry | None = None,
+        speed: float = 1.0,
+        fast: bool = False,
+        on_line: Callable[[Line], None] | None = None,
+        base_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+        self.scenario = scenario
+        self.source = source
+        self.speed = FAST_SPEED if fast else speed
+        self.fast = fast
+        self._core = core
+        self._core_registry = core_registry
+        self._followers: dict[str, list[PassengerResult]] = {}
+        self._recording = True
+        self._on_line = on_line
+        self._base_dir = base_dir or Path.cwd()
+        self._clock = clock
+        self._sleep = sleep
+        self._zone = scenario.start.tzinfo
+        self._epoch = scenario.start.timestamp()
+        self._t0 = clock()
+        self.run_record = ReplayRun(scenario, source, self.speed, fast)
+
+    # -- time ------------------------------------------------------------------
+
+    def _at(self, now: float) -> float:
+        """Scenario seconds after the start at monotonic time ``now``."""
+        return (now - self._t0) * self.speed
+
+    def _wall(self) -> float:
+        return self._epoch + self._at(self._clock())
+
+    # -- the run -----------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> ReplayRun:
+        """Replay every passenger (or until ``stop`` is set); the finished run."""
+        started = self._clock()
+        passengers = prepare(self.scenario, self.source, self.speed)
+        for passenger in passengers:
+            if passenger.result.follows is not None:
+                self._followers.setdefault(passenger.result.follows, []).append(passenger.result)
+        pseudonymizer = Pseudonymizer.ephemeral()
+        policy = DocumentPolicy(
+            self.scenario.policy,
+            pseudonymizer,
+            stop_list(self.scenario, self.source, pseudonymizer, self.scenario.start),
+        )
+        self._core.wait_ready(timeout=120.0)
+        with contextlib.ExitStack() as stack:
+            gates = [self._open_gate(name, policy, stack) for name in self.scenario.gates.names]
+            setup = self._clock() - started
+            self._t0 = self._clock()
+            matching_before = self._matching_seconds()
+            self._loop(gates, passengers, stop or threading.Event())
+            replay = self._clock() - self._t0
+            # Closing the gates after the last passenger is not part of the story.
+            self._recording = False
+            for gate in gates:
+                gate.service.stop(functools.partial(self._pause, gate))
+        run = self.run_record
+        run.results = [passenger.result for passenger in passengers]
+        run.timing = {
+            "total": self._clock() - started,
+            "setup": setup,
+            "replay": replay,
+            "matching": self._matching_seconds() - matching_before,
+        }
+        return run
+
+    def _pause(self, gate: _Gate, seconds: float) -> None:
+        gate.mock.step(self._clock())
+        self._sleep(seconds)
+
+    def _open_gate(self, name: str, policy: DocumentPolicy, stack: contextlib.ExitStack) -> _Gate:
+        scenario = self.scenario
+        indicator = RecordingIndicator(self._clock)
+        mock = MockGate(
+            _gate_devices(),
+            EmulationSettings(door_travel_s=scenario.gates.door_travel_s / self.speed),
+            indicator,
+            today=lambda: scenario.today,
+            base_dir=self._base_dir,
+            clock=self._clock,
+            stream=False,
+        )
+        stack.enter_context(mock)
+        assert mock.devices is not None
+        controller_config = scenario.gates.controller
+        controller = GateController(
+            name,
+            controller_config.topology,
+            _people_limits(controller_config.settings(), self.speed),
+        )
+        gate_ref: list[_Gate] = []
+        service = GateService(
+            controller,
+            mock.devices,
+            self._core,
+            policy,
+            audit=None,
+            metrics=GateMetrics(name, CollectorRegistry()),
+            clock=self._clock,
+            wall_clock=self._wall,
+            timing=ServiceTiming(match_deadline_s=scenario.matching.deadline_s),
+            on_record=lambda record: self._on_record(gate_ref[0], record),
+            observer=lambda now, item: self._observe(gate_ref[0], now, item),
+            zone=self._zone,
+        )
+        stack.callback(service.close)
+        gate = _Gate(name, mock, service)
+        gate_ref.append(gate)
+        service.start()
+        missing = service.wait_for_devices(10.0, self._sleep)
+        if missing:
+            raise ConfigError(f"gate {name}: emulated devices did not answer: {', '.join(missing)}")
+        return gate
+
+    def _loop(
+        self, gates: list[_Gate], passengers: list[_Passenger], stop: threading.Event
+    ) -> None:
+        queue: deque[_Passenger] = deque(p for p in passengers if p.traveller is not None)
+        by_id = {passenger.spec.id: passenger for passenger in passengers}
+        waiting: list[_Waiting] = []
+        faults = [self._fault(spec, gates) for spec in self.scenario.faults]
+        last_arrival = max((p.arrival for p in queue), default=0.0)
+        while not stop.is_set():
+            now = self._clock()
+            at = self._at(now)
+            while queue and (self.fast or queue[0].arrival <= at):
+                passenger = queue.popleft()
+                waiting.append(_Waiting(passenger, at))
+            self._admit(gates, waiting, at, now)
+            for gate in gates:
+                gate.mock.step(now)
+                self._watch_passenger(gate, by_id, at)
+                gate.service.step()
+            self._faults(faults, at)
+            if not queue and not waiting and self._all_done(gates, faults):
+                break
+            if at > last_arrival + _GIVE_UP_AFTER_S and not self.fast:
+                self._line(gates[0], None, Step.DEVICE, "replay gives up: passengers left unserved")
+                break
+            self._sleep(_POLL_S)
+        self.run_record.duration = self._at(self._clock())
+
+    def _admit(self, gates: list[_Gate], waiting: list[_Waiting], at: float, now: float) -> None:
+        for entry in list(waiting):
+            passenger = entry.passenger
+            wanted = passenger.spec.gate
+            free = [
+                gate
+                for gate in gates
+                if (wanted is None or gate.name == wanted)
+                and gate.mock.vacant
+                and gate.service.controller.state is State.IDLE
+            ]
+            if not free:
+                continue
+            gate = free[0]
+            waiting.remove(entry)
+            assert passenger.traveller is not None
+            passenger.result.gate = gate.name
+            passenger.result.arrived_at = at
+            gate.presenter = passenger
+            gate.phase = PassengerPhase.WAITING
+            follower = passenger.traveller.behaviour.tailgater
+            text = "steps up to the gate" + (" (someone close behind)" if follower else "")
+            self._line(
+                gate,
+                passenger.spec.id,
+                Step.ARRIVAL,
+                text,
+                {"waited_s": round(at - entry.since, 1)},
+            )
+            gate.mock.admit(passenger.traveller, now)
+
+    def _watch_passenger(self, gate: _Gate, by_id: dict[str, _Passenger], at: float) -> None:
+        """Transcript lines for what the passenger at ``gate`` did since the last look."""
+        mock_passenger = gate.mock.passenger
+        presenter = gate.presenter
+        if mock_passenger is None or presenter is None or gate.phase is None:
+            return
+        phase = mock_passenger.phase
+        if phase is gate.phase:
+            return
+        gate.phase = phase
+        text = _PHASE_TEXT.get(phase)
+        if text is None:
+            return
+        self._line(gate, presenter.spec.id, Step.PASSENGER, text)
+        follower = next(
+            (p for p in by_id.values() if p.spec.behaviour.tailgates == presenter.spec.id), None
+        )
+        if follower is not None and phase is PassengerPhase.INSIDE:
+            follower.result.gate = gate.name
+            follower.result.arrived_at = at
+            self._line(gate, follower.spec.id, Step.PASSENGER, f"follows {presenter.spec.id} in")
+
+    def _all_done(self, gates: list[_Gate], faults: list[_Fault]) -> bool:
+        if any(not fault.restored and fault.starts_at is not None for fault in faults):
+            return False
+        return all(
+            gate.mock.vacant
+            and gate.service.controller.transaction is None
+            and gate.service.controller.state in (State.IDLE, State.CLOSED)
+            for gate in gates
+        )
+
+    # -- faults ----------------------------------------------------------------
+
+    def _fault(self, spec: FaultSpec, gates: list[_Gate]) -> _Fault:
+        gate = next((g for g in gates if g.name == spec.gate), gates[0])
+        starts = None if spec.at is None else self.scenario.offset(spec.at)
+        return _Fault(spec, gate, starts)
+
+    def _faults(self, faults: list[_Fault], at: float) -> None:
+        for fault in faults:
+            if fault.restored:
+                continue
+            if fault.ends_at is None:
+                if fault.starts_at is None:
+                    presenter = fault.gate.presenter
+                    inside = (
+                        presenter is not None
+                        and presenter.spec.id == fault.spec.during
+                        and fault.gate.phase is PassengerPhase.INSIDE
+                    )
+                    if not inside:
+                        continue
+                    fault.starts_at = at
+                if at < fault.starts_at:
+                    continue
+                fault.ends_at = at + fault.spec.lasts_s
+                self._inject(fault, failing=True)
+            elif at >= fault.ends_at:
+                fault.restored = True
+                self._inject(fault, failing=False)
+
+    def _inject(self, fault: _Fault, *, failing: bool) -> None:
+        mock, device = fault.gate.mock, fault.spec.device
+        assert mock.emulators is not None and mock.camera is not None
+        doors = mock.emulators.doors
+        reader = mock.emulators.reader
+        assert doors is not None and reader is not None
+        match device, failing:
+            case FaultDevice.CAMERA, True:
+                mock.camera.unplug()
+            case FaultDevice.CAMERA, False:
+                mock.camera.plug_back()
+            case FaultDevice.READER, True:
+                reader.unplug()
+            case FaultDevice.READER, False:
+                reader.plug_back()
+            case FaultDevice.ENTRY_DOOR | FaultDevice.EXIT_DOOR, _:
+                door = Door.ENTRY if device is FaultDevice.ENTRY_DOOR else Door.EXIT
+                if failing:
+                    doors.jam(door, "JAMMED")
+                else:
+                    doors.unjam(door)
+        what = {
+            FaultDevice.CAMERA: ("camera unplugged", "camera plugged back"),
+            FaultDevice.READER: ("reader cable pulled", "reader cable back"),
+            FaultDevice.ENTRY_DOOR: ("entry door jams", "entry door jam cleared"),
+            FaultDevice.EXIT_DOOR: ("exit door jams", "exit door jam cleared"),
+        }[device]
+        text = f"scenario fault: {what[0]} for {fault.spec.lasts_s:g} s" if failing else what[1]
+        presenter = fault.gate.presenter
+        self._line(fault.gate, presenter.spec.id if presenter else None, Step.DEVICE, text)
+
+    # -- what the service reports --------------------------------------------------
+
+    def _current(self, gate: _Gate) -> str | None:
+        presenter = gate.presenter
+        if presenter is None:
+            return None
+        busy = not gate.mock.vacant or gate.service.controller.transaction is not None
+        return presenter.spec.id if busy else None
+
+    def _observe(self, gate: _Gate, now: float, item: e.Event | c.Command) -> None:
+        if isinstance(item, e.DocumentPresented) and gate.service.controller.transaction:
+            gate.started_at = self._at(now)
+        if isinstance(item, c.Finish):
+            gate.finished_at = self._at(now)
+        described = describe(item)
+        if described is not None:
+            step, text, detail = described
+            self._line(gate, self._current(gate), step, text, detail, at=self._at(now))
+
+    def _on_record(self, gate: _Gate, record: TransactionRecord) -> None:
+        passenger = gate.presenter
+        at = self._at(self._clock()) if gate.finished_at is None else gate.finished_at
+        reasons = " ".join(record.reasons)
+        text = f"{record.transaction} {record.outcome.value}" + (f": {reasons}" if reasons else "")
+        detail: dict[str, object] = {
+            "transaction": record.transaction,
+            "outcome": record.outcome.value,
+            "reasons": list(record.reasons),
+        }
+        if passenger is not None:
+            result = passenger.result
+            if result.transaction is None:
+                result.transaction = record.transaction
+                result.outcome = record.outcome.value
+                result.reasons = record.reasons
+                result.steps = dict(record.steps)
+                result.duration_s = record.duration_s
+                result.match_distance = record.match_distance
+                result.capture_attempts = record.capture_attempts
+                result.started_at = gate.started_at
+                result.ended_at = at
+                for other in self._followers.get(passenger.spec.id, ()):
+                    other.transaction, other.outcome = record.transaction, record.outcome.value
+                    other.reasons = record.reasons
+                    other.started_at, other.ended_at = gate.started_at, at
+                expected = result.expected
+                mark = "as expected" if result.matched else "NOT as expected"
+                wanted = " ".join((expected.outcome.value, *expected.reasons))
+                text += f"  ({mark}: {wanted})"
+                detail["expected"] = {
+                    "outcome": expected.outcome.value,
+                    "reasons": list(expected.reasons),
+                }
+                detail["matched"] = result.matched
+        self._line(
+            gate, passenger.spec.id if passenger else None, Step.DECISION, text, detail, at=at
+        )
+
+    def _line(
+        self,
+        gate: _Gate,
+        passenger: str | None,
+        step: str,
+        text: str,
+        detail: dict[str, object] | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        if not self._recording:
+            return
+        line = Line(
+            self._at(self._clock()) if at is None else at,
+            gate.name,
+            passenger,
+            step,
+            text,
+            detail or {},
+        )
+        self.run_record.lines.append(line)
+        if self._on_line is not None:
+            self._on_line(line)
+
+    def _matching_seconds(self) -> float:
+        """The matching core's workers' busy seconds so far (0 without its registry)."""
+        registry = self._core_registry
+        if registry is None:
+            return 0.0
+        total = 0.0
+        for kind in ("enroll", "verify"):
+            value = registry.get_sample_value("egate_matching_service_seconds_sum", {"kind": kind})
+            total += value or 0.0
+        return total
+
+
+_DECISION_TEXT = {
+    Decision.MATCH: "match",
+    Decision.NO_MATCH: "no match",
+    Decision.FAILURE_TO_ACQUIRE: "failure to acquire",
+}
+
+
+def describe(item: e.Event | c.Command) -> tuple[str, str, dict[str, object]] | None:
+    """A transcript line's step, text and detail for a controller event or command."""
+    match item:
+        case e.DocumentRead(mrz_valid=valid, check=check):
+            verdict = check.verdict.value
+            reasons = " ".join(check.reasons)
+            text = f"MRZ {'valid' if valid else 'INVALID'}; policy: {verdict}"
+            return (
+                Step.DOCUMENT,
+                text + (f" ({reasons})" if reasons else ""),
+                {
+                    "mrz_valid": valid,
+                    "verdict": verdict,
+                    "reasons": list(check.reasons),
+                },
+            )
+        case e.ChipRead(status=status, dg1_matches_mrz=matches):
+            text = f"chip {status.value}"
+            if status is e.ChipStatus.OK and not matches:
+                text += ": DG1 differs from the printed MRZ"
+            return Step.CHIP, text, {"status": status.value, "dg1_matches_mrz": matches}
+        case e.FaceCaptured(faces=faces):
+            return (
+                Step.CAPTURE,
+                f"{faces} face{'s' if faces != 1 else ''} in view",
+                {"faces": faces},
+            )
+        case e.FaceVerified(decision=decision, reason=reason, distance=distance):
+            text = _DECISION_TEXT[decision]
+            if distance is not None:
+                text += f", distance {distance:.3f}"
+            if reason:
+                text += f" ({reason})"
+            return (
+                Step.VERIFY,
+                text,
+                {
+                    "decision": decision.value,
+                    "distance": None if distance is None else round(distance, 4),
+                    "reason": reason,
+                },
+            )
+        case e.OccupancyChanged(count=count):
+            return (
+                Step.OCCUPANCY,
+                f"{count} {'person' if count == 1 else 'people'} in the gate",
+                {"count": count},
+            )
+        case e.DeviceFault(device=device, reason=reason):
+            return (
+                Step.DEVICE,
+                f"{device} down" + (f": {reason}" if reason else ""),
+                {
+                    "device": device,
+                    "up": False,
+                },
+            )
+        case e.DeviceRecovered(device=device):
+            return Step.DEVICE, f"{device} back", {"device": device, "up": True}
+        case e.ExitForced():
+            return Step.DOOR, "exit door forced open", {}
+        case c.OpenEntryDoor():
+            return Step.DOOR, "entry door opens", {"door": "entry", "open": True}
+        case c.CloseEntryDoor():
+            return Step.DOOR, "entry door closes", {"door": "entry", "open": False}
+        case c.OpenExitDoor():
+            return Step.DOOR, "exit door opens", {"door": "exit", "open": True}
+        case c.CloseExitDoor():
+            return Step.DOOR, "exit door closes", {"door": "exit", "open": False}
+        case c.CaptureFace():
+            return Step.CAPTURE, "camera captures the face", {}
+        case c.ShowSignal(signal=signal):
+            return Step.SIGNAL, f"indicator {signal.value.upper()}", {"signal": signal.value}
+        case c.Alarm(reason=reason):
+            return Step.ALARM, f"ALARM {reason}", {"reason": reason}
+    return None
+
+
+__all__ = ["FAST_SPEED", "Replay", "ScenarioTraveller", "describe", "prepare", "stop_list", "vary"]
