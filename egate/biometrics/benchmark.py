@@ -9,6 +9,12 @@ images, interleaved round by round so that both see the same machine load;
 medians count.  The decisions of both paths on every pair of single-face
 images are compared at the threshold.
 
+When the descriptor runs on numpy, dlib's own encoder is timed on the same
+chips in the same run (it is not part of egate's time): the report gives both
+per-chip times, their ratio, the largest difference between the two
+descriptors and whether they decide every pair alike at the typical and the
+strict threshold.
+
 Throughput is measured through the matching core with 1..N worker
 processes, and the core's service times can be exported as a calibration
 file for the capacity model.
@@ -32,7 +38,7 @@ from egate.biometrics.face import Descriptor, FaceAnalyzer
 from egate.biometrics.image import RgbImage, read_image_file
 from egate.biometrics.matching import MatchingCore
 from egate.biometrics.quality import measure
-from egate.biometrics.verifier import VerifierSettings
+from egate.biometrics.verifier import STRICT_THRESHOLD, TYPICAL_THRESHOLD, VerifierSettings
 
 CALIBRATION_FORMAT = "egate-matching-calibration/1"
 # Standard video frame heights: an image of one of these with a 16:9 shape is a camera frame.
@@ -70,6 +76,9 @@ class ImageRun:
     fast_descriptor: Descriptor | None = None
     naive_faces: int = 0
     fast_faces: int = 0
+    # dlib's own encoder on the same chip, when egate's descriptor runs on numpy.
+    reference_seconds: list[float] = field(default_factory=list)
+    reference_descriptor: Descriptor | None = None
 
     @property
     def size_class(self) -> str:
@@ -107,8 +116,10 @@ def measure_paths(
 ) -> tuple[list[ImageRun], bool]:
     """Time both paths on every image, ``rounds`` times; returns the runs and whether naive ran.
 
-    Raises ``ImageError`` when an image cannot be read.
+    With the descriptor on numpy, dlib's encoder is also timed on each chip
+    (outside egate's time). Raises ``ImageError`` when an image cannot be read.
     """
+    reference = analyzer.descriptor_runtime != "dlib"
     naive = _naive_path()
     for path in images:
         # An image egate cannot read stops the benchmark before it starts
@@ -135,6 +146,10 @@ def measure_paths(
                 descriptor = analyzer.describe(finding.chip)
                 stages["descriptor"] = clock() - started
             run = runs.setdefault(path, ImageRun(path, pixels.shape[1], pixels.shape[0]))
+            if reference and finding.chip is not None:
+                started = clock()
+                run.reference_descriptor = analyzer.describe_with_dlib(finding.chip)
+                run.reference_seconds.append(clock() - started)
             run.fast_seconds.append(sum(stages.values()))
             for stage, seconds in stages.items():
                 run.stages.setdefault(stage, []).append(seconds)
@@ -169,6 +184,39 @@ def decision_agreement(runs: Sequence[ImageRun], threshold: float) -> tuple[int,
                 f"{first.path.name} / {second.path.name}: naive {naive:.3f}, egate {fast:.3f}"
             )
     return compared, differ
+
+
+def runtime_agreement(
+    runs: Sequence[ImageRun], thresholds: Sequence[float] = (TYPICAL_THRESHOLD, STRICT_THRESHOLD)
+) -> tuple[float | None, int, list[str]]:
+    """The numpy descriptor against dlib's on the same chips.
+
+    Returns the largest difference of a component (any chip), the number of
+    pairs of single-face images compared, and those decided differently at
+    one of ``thresholds``.  None and 0 when dlib's encoder was not run.
+    """
+    described = [
+        (run, run.fast_descriptor, run.reference_descriptor)
+        for run in runs
+        if run.fast_descriptor is not None and run.reference_descriptor is not None
+    ]
+    if not described:
+        return None, 0, []
+    largest = max(float(np.max(np.abs(fast - ref))) for _, fast, ref in described)
+    both = [entry for entry in described if entry[0].fast_faces == 1]
+    compared = 0
+    differ = []
+    for (first, fast_1, ref_1), (second, fast_2, ref_2) in itertools.combinations(both, 2):
+        ours = float(np.linalg.norm(fast_1 - fast_2))
+        dlibs = float(np.linalg.norm(ref_1 - ref_2))
+        compared += 1
+        for threshold in thresholds:
+            if (ours <= threshold) != (dlibs <= threshold):
+                differ.append(
+                    f"{first.path.name} / {second.path.name} at {threshold}: "
+                    f"numpy {ours:.6f}, dlib {dlibs:.6f}"
+                )
+    return largest, compared, differ
 
 
 def throughput(
@@ -210,6 +258,7 @@ def calibration(
     rates: dict[int, float],
     source: str,
     created: datetime,
+    descriptor: str = "numpy",
 ) -> dict[str, Any]:
     """The matching core's service-time distribution, as ``egate simulate`` reads it."""
     import dlib
@@ -222,6 +271,8 @@ def calibration(
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "dlib": str(getattr(dlib, "__version__", "unknown")),
+            "numpy": np.__version__,
+            "descriptor": descriptor,
         },
         "workers": workers,
         "verifications_per_second": {str(count): round(rate, 3) for count, rate in rates.items()},
@@ -246,8 +297,13 @@ def bench_report(
     compared: int,
     differ: Sequence[str],
     rates: dict[int, float],
+    descriptor: str = "numpy",
 ) -> dict[str, Any]:
-    """Everything ``egate biometrics bench`` shows, as plain data (seconds, ratios)."""
+    """Everything ``egate biometrics bench`` shows, as plain data (seconds, ratios).
+
+    ``descriptor`` names the runtime egate's descriptor ran on; with "numpy",
+    ``descriptor_reference`` compares it with dlib's encoder timed alongside.
+    """
     images = []
     groups: dict[str, list[ImageRun]] = {}
     for run in runs:
@@ -281,6 +337,23 @@ def bench_report(
             stage_samples.setdefault(stage, []).extend(values)
     total = sum(sum(run.fast_seconds) for run in runs)
     descriptor_total = sum(sum(run.stages.get("descriptor", [])) for run in runs)
+    reference_samples = [value for run in runs for value in run.reference_seconds]
+    reference = None
+    if reference_samples:
+        largest, pairs, runtime_differ = runtime_agreement(runs)
+        ours = percentile(stage_samples.get("descriptor", []), 0.5)
+        theirs = percentile(reference_samples, 0.5)
+        reference = {
+            "runtime": "dlib",
+            "p50": theirs,
+            "p95": percentile(reference_samples, 0.95),
+            # Median dlib time over median egate time, chip for chip the same images.
+            "speedup": theirs / ours if ours > 0 else None,
+            "max_abs_difference": largest,
+            "thresholds": [TYPICAL_THRESHOLD, STRICT_THRESHOLD],
+            "pairs_compared": pairs,
+            "differing": runtime_differ,
+        }
     return {
         "images": images,
         "by_size": by_size,
@@ -289,6 +362,8 @@ def bench_report(
             for stage, values in stage_samples.items()
         },
         "descriptor_share": descriptor_total / total if total else None,
+        "descriptor_runtime": descriptor,
+        "descriptor_reference": reference,
         "naive_measured": naive_ran,
         "decisions": {"pairs_compared": compared, "differing": list(differ)},
         "verifications_per_second": {str(count): rate for count, rate in rates.items()},

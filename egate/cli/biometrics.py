@@ -288,9 +288,12 @@ def bench(
     on load_image_file) and egate's path in the same run; the table shows
     per-stage latency (p50, p95), the speed-up per image size, whether both
     paths decide every pair of single-face images alike, and verifications
-    per second through the matching core with 1..N workers.
+    per second through the matching core with 1..N workers. With the
+    descriptor on numpy, dlib's own encoder is timed on the same chips and
+    both descriptors are compared.
 
-    Exit status 0, or 1 when the two paths decide some pair differently.
+    Exit status 0, or 1 when the two paths (or the numpy and dlib
+    descriptors) decide some pair differently.
     """
     images = _bench_images(images_dir)
     models = load_models()
@@ -314,15 +317,19 @@ def bench(
             jobs = max(24, 2 * count * len(frames))
             rates[count], service = throughput(settings, frames, frames[0], count, jobs)
             advance()
-    report = bench_report(runs, naive_ran, compared, differ, rates)
+    runtime = analyzer.descriptor_runtime
+    report = bench_report(runs, naive_ran, compared, differ, rates, runtime)
     if out_file is not None:
-        data = calibration(service, workers, rates, str(images_dir or "samples"), datetime.now(UTC))
+        source = str(images_dir or "samples")
+        data = calibration(service, workers, rates, source, datetime.now(UTC), runtime)
         atomic_write(out_file, (json.dumps(data, indent=2) + "\n").encode())
     if as_json:
         click.echo(json.dumps(report))
     else:
         show_bench(report)
-    return EXIT_FAILURE if differ else EXIT_OK
+    reference = report["descriptor_reference"]
+    runtime_differ = reference is not None and reference["differing"]
+    return EXIT_FAILURE if differ or runtime_differ else EXIT_OK
 
 
 def _bench_images(images_dir: Path | None) -> list[Path]:
@@ -360,10 +367,23 @@ def show_bench(report: dict[str, Any]) -> None:
         stages.add_row(stage, f"{values['p50'] * 1000:.1f} ms", f"{values['p95'] * 1000:.1f} ms")
     console.print(stages)
     share = report["descriptor_share"]
+    runtime = report["descriptor_runtime"]
     if share is not None:
+        console.print(f"descriptor share of egate's time: {share:.0%} (descriptor on {runtime})")
+    reference = report["descriptor_reference"]
+    if reference is not None:
+        ours = report["stages"]["descriptor"]["p50"] * 1000
+        theirs = reference["p50"] * 1000
+        ratio = "-" if reference["speedup"] is None else f"{reference['speedup']:.1f}x"
+        largest = reference["max_abs_difference"]
         console.print(
-            f"descriptor share of egate's time: {share:.0%} (dlib-bin runs it without BLAS)"
+            f"descriptor per chip: {runtime} {ours:.1f} ms, dlib {theirs:.1f} ms (p50), {ratio}; "
+            f"largest difference {'-' if largest is None else f'{largest:.1e}'}; decisions at "
+            f"{' and '.join(str(t) for t in reference['thresholds'])}: "
+            f"{reference['pairs_compared']} pairs compared, {len(reference['differing'])} differ"
         )
+        for line in reference["differing"]:
+            console.print(f"  [red]differs[/] {line}")
     decisions = report["decisions"]
     console.print(
         f"decisions at the threshold: {decisions['pairs_compared']} pairs compared, "
