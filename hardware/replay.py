@@ -77,9 +77,9 @@ from hardware.service import GateService, ServiceTiming
 FAST_SPEED = 20.0
 # Between two rounds of polling every gate.
 _POLL_S = 0.002
-# A replay gives up on passengers no gate has served this long after the last
-# arrival (scenario seconds): a gate closed for good by a fault, say.
-_GIVE_UP_AFTER_S = 1800.0
+# A replay gives up when nothing has happened for this long (scenario seconds,
+# or longer than the longest fault): a gate closed for good, say.
+_STALLED_AFTER_S = 600.0
 # A traveller's patience: the gate's own time limits always come first.
 _PATIENCE_S = 60.0
 
@@ -400,7 +400,11 @@ class Replay:
             metrics=GateMetrics(name, CollectorRegistry()),
             clock=self._clock,
             wall_clock=self._wall,
-            timing=ServiceTiming(match_deadline_s=scenario.matching.deadline_s),
+            # A jammed door is ordered again as often, in scenario time, at any speed.
+            timing=ServiceTiming(
+                match_deadline_s=scenario.matching.deadline_s,
+                door_retry_s=ServiceTiming().door_retry_s / self.speed,
+            ),
             on_record=lambda record: self._on_record(gate_ref[0], record),
             observer=lambda now, item: self._observe(gate_ref[0], now, item),
             zone=self._zone,
@@ -421,7 +425,7 @@ class Replay:
         by_id = {passenger.spec.id: passenger for passenger in passengers}
         waiting: list[_Waiting] = []
         faults = [self._fault(spec, gates) for spec in self.scenario.faults]
-        last_arrival = max((p.arrival for p in queue), default=0.0)
+        stalled_after = max([_STALLED_AFTER_S, *(f.lasts_s + 60 for f in self.scenario.faults)])
         while not stop.is_set():
             now = self._clock()
             at = self._at(now)
@@ -432,12 +436,17 @@ class Replay:
             for gate in gates:
                 gate.mock.step(now)
                 self._watch_passenger(gate, by_id, at)
+                self._send_elsewhere(gate, waiting, at, now)
                 gate.service.step()
             self._faults(faults, at)
             if not queue and not waiting and self._all_done(gates, faults):
                 break
-            if at > last_arrival + _GIVE_UP_AFTER_S and not self.fast:
-                self._line(gates[0], None, Step.DEVICE, "replay gives up: passengers left unserved")
+            quiet_since = self.run_record.lines[-1].at if self.run_record.lines else 0.0
+            if at - quiet_since > stalled_after and not queue:
+                self._line(
+                    gates[0], None, Step.DEVICE,
+                    f"replay gives up: nothing happened for {stalled_after:g} s",
+                )  # fmt: skip
                 break
             self._sleep(_POLL_S)
         self.run_record.duration = self._at(self._clock())
@@ -472,6 +481,19 @@ class Replay:
                 {"waited_s": round(at - entry.since, 1)},
             )
             gate.mock.admit(passenger.traveller, now)
+
+    def _send_elsewhere(self, gate: _Gate, waiting: list[_Waiting], at: float, now: float) -> None:
+        """A passenger not yet inside a gate that closed goes back to the queue for another."""
+        passenger, presenter = gate.mock.passenger, gate.presenter
+        closed = gate.service.controller.state in (State.DEGRADED, State.CLOSED)
+        if not closed or passenger is None or presenter is None or passenger.done:
+            return
+        if gate.service.controller.transaction is not None or not passenger.go_elsewhere(now):
+            return
+        gate.phase = passenger.phase
+        presenter.result.gate = presenter.result.arrived_at = None
+        self._line(gate, presenter.spec.id, Step.PASSENGER, "sees the gate close and queues again")
+        waiting.insert(0, _Waiting(presenter, at))
 
     def _watch_passenger(self, gate: _Gate, by_id: dict[str, _Passenger], at: float) -> None:
         """Transcript lines for what the passenger at ``gate`` did since the last look."""
@@ -563,8 +585,7 @@ class Replay:
             FaultDevice.EXIT_DOOR: ("exit door jams", "exit door jam cleared"),
         }[device]
         text = f"scenario fault: {what[0]} for {fault.spec.lasts_s:g} s" if failing else what[1]
-        presenter = fault.gate.presenter
-        self._line(fault.gate, presenter.spec.id if presenter else None, Step.DEVICE, text)
+        self._line(fault.gate, self._current(fault.gate), Step.DEVICE, text)
 
     # -- what the service reports --------------------------------------------------
 

@@ -17,6 +17,8 @@ from egate.config import load_config
 from egate.documents.policy import DocumentPolicy
 from egate.documents.stoplist import StopList
 from egate.privacy import Pseudonymizer
+from egate.samples import SampleError, fetch_samples
+from egate.training.scenario import load_scenario
 from hardware.devices import HardwareGateConfig
 from simulation.config import load_hall
 
@@ -42,6 +44,15 @@ def load_airport(path: Path) -> None:
         spec.build(path.parent)
 
 
+def load_training_scenario(path: Path) -> None:
+    # Scenarios show the sample photos: they must be there to check the paths.
+    try:
+        fetch_samples()
+    except SampleError as error:
+        pytest.skip(f"sample faces unavailable (no network or registry?): {error}")
+    assert load_scenario(path).passengers
+
+
 # What a dashboard and a unit say (metric names, ExecStart, hardening) is
 # checked in test_dashboard.py; here they must at least load.
 def load_dashboard(path: Path) -> None:
@@ -60,6 +71,7 @@ def load_systemd_unit(path: Path) -> None:
 LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("gates", ".yaml"): load_gate,
     ("airports", ".yaml"): load_airport,
+    ("scenarios", ".yaml"): load_training_scenario,
     ("stoplists", ".csv"): load_stop_list,
     ("grafana", ".json"): load_dashboard,
     ("systemd", ".service"): load_systemd_unit,

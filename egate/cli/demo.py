@@ -2,68 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.rule import Rule
 
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK
-from egate.documents.layout import MrzFormat
-from egate.documents.mrz import parse_mrz
-from egate.documents.policy import DocumentPolicy, DocumentPolicySettings
-from egate.documents.specimens import SPECIMENS
-from egate.privacy import Pseudonymizer
-
-# The TD3 specimen as a worn reader might send it: 0 for O in the issuing
-# state, O for 0 in the birth date, 1 for I in the given names.
-_MISREAD_TD3 = (
-    "P<UT0ERIKSSON<<ANNA<MAR1A<<<<<<<<<<<<<<<<<<<",
-    "L898902C<3UTO69O8061F9406236ZE184226B<<<<<14",
-)
+from egate.cli.replay import replay
+from egate.cli.simulate import simulate
 
 
 @click.command()
-def demo() -> int:
-    """Check the ICAO 9303 specimen documents at a gate with the default policy.
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True, max=100),
+    help="Replay at this speed instead of --fast.",
+)
+def demo(speed: float | None) -> int:
+    """Replay the shipped Pudong morning wave, then simulate the shipped Pudong day.
 
-    Parses the specimen MRZ of every format and a misread passport that OCR
-    repair restores, then shows what a gate's document policy decides today.
-    Exit status 0 when every specimen reads as valid.
+    First a trainer's view: 40-odd passengers (genuine travellers, impostors,
+    forged documents, a tailgater) go through four mock gates driven by the
+    real controller, drivers and face matching, with a transcript and a
+    scorecard (`egate replay --fast`). Then a capacity planner's view: a day
+    of flights through twelve gates and the desks, 30 replications, wait-time
+    percentiles and the service level (`egate simulate`).
+
+    Exit status 0 when every replayed decision is the expected one; 1 when
+    one is not; 2 when something could not be set up.
     """
     console = Console(highlight=False)
-    now = datetime.now()
-    policy = DocumentPolicy(DocumentPolicySettings(), Pseudonymizer.ephemeral())
-    table = Table(title=f"ICAO 9303 specimens at a gate on {now.date().isoformat()}")
-    for column in ("document", "format", "MRZ", "repaired", "policy", "reasons"):
-        table.add_column(column, overflow="fold")
-    samples = [(f"specimen {fmt.value}", lines) for fmt, lines in SPECIMENS.items()]
-    samples.append(("misread TD3", _MISREAD_TD3))
-    all_valid = True
-    repairs: list[str] = []
-    for label, lines in samples:
-        result = parse_mrz(lines, now.date())
-        decision = policy.evaluate(result, now)
-        all_valid &= result.valid
-        repairs.extend(f"{label}: {repair.describe()}" for repair in result.repairs)
-        table.add_row(
-            label,
-            result.format.value,
-            "[green]valid[/]" if result.valid else f"[red]invalid[/] {', '.join(result.failures)}",
-            str(len(result.repairs)),
-            decision.verdict.value,
-            "\n".join(decision.reasons) or "-",
-        )
-    console.print(table)
-    for line in repairs:
-        console.print(f"[yellow]repaired[/] {line}")
-    console.print(
-        "An MRZ can be sound and its document still refused: the specimens expired long ago "
-        "(EXPIRED), and the default policy admits passports only "
-        f"({', '.join(policy.settings.eligible_document_types)}) "
-        f"from age {policy.settings.min_age_years}."
-    )
-    console.print(
-        f"Formats: {', '.join(fmt.value for fmt in MrzFormat)}. Try: egate mrz parse --help"
-    )
-    return EXIT_OK if all_valid else EXIT_FAILURE
+    context = click.get_current_context()
+    console.print(Rule("Training replay: egate replay --fast"))
+    replayed = context.invoke(replay, speed=speed, fast=speed is None)
+    console.print(Rule("Capacity model: egate simulate"))
+    context.invoke(simulate)
+    return EXIT_OK if replayed == EXIT_OK else EXIT_FAILURE

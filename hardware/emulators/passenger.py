@@ -186,6 +186,17 @@ class MockPassenger:
         else:
             self._inside(now, entry, exit_, shown)
 
+    def go_elsewhere(self, now: float) -> bool:
+        """Leave a gate that closed before they went in (taking the document); False if inside."""
+        if self._phase is PassengerPhase.WAITING:
+            self._leave(PassengerPhase.TURNED_AWAY, now)
+            return True
+        if self._phase is PassengerPhase.PRESENTED:
+            self._feed.take_away()
+            self._leave(PassengerPhase.TURNED_AWAY, now)
+            return True
+        return False
+
     # -- what they see ---------------------------------------------------------
 
     def _look(self, now: float) -> _View:

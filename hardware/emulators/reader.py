@@ -363,6 +363,12 @@ class ReaderEmulator:
             self._wait(_CHECK_S)
 
     def _write(self, item: _Write) -> None:
+        if not self._pty.plugged:
+            # The cable is out: what the reader read goes nowhere. Waiting for
+            # a listener here would also hold up the replug queued behind.
+            with self._idle:
+                self._errors.append(f"{item.kind}: not sent, the reader is unplugged")
+            return
         if self._wait_for_listener:
             self._await_listener()
         started = finished = self._clock()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
 
@@ -113,8 +115,8 @@ def test_input_errors_raised_by_a_command_exit_2_on_one_line(cli, monkeypatch, e
     assert ran.err == f"egate: error: {' '.join(str(error).split())}\n"
 
 
-def test_the_demo_checks_every_format(cli):
-    ran = cli("demo")
+def test_the_specimens_of_every_format_are_checked(cli):
+    ran = cli("mrz", "specimens")
     assert ran.status == 0
     assert ran.err == ""
     for fmt in MrzFormat:
@@ -160,12 +162,15 @@ class TestProcesses:
         assert done.stderr.startswith(b"Usage: egate mrz")
         assert b"Traceback" not in done.stderr
 
-    def test_the_demo(self, egate_process):
+    def test_the_demo_replays_the_morning_wave_and_simulates_the_day(self, egate_process):
         done = egate_process("demo")
-        assert done.returncode == 0
+        assert done.returncode == 0, done.stderr
         text = done.stdout.decode()
-        for fmt in MrzFormat:
-            assert fmt.value in text
+        replay, simulation = text.split("Capacity model: egate simulate")
+        assert "egate replay: Pudong" in replay
+        counted = re.search(r"(\d+) of (\d+) passengers as expected", replay)
+        assert counted is not None and counted[1] == counted[2] and int(counted[2]) >= 40
+        assert "service level" in simulation.lower() and "p95" in simulation
         # Piped output carries no colour codes.
         assert "\x1b[" not in text
 

@@ -18,6 +18,7 @@ from hardware.reader import DocumentRead, PassportReader, ReaderEvent, ReadFaile
 pytestmark = pytest.mark.hardware
 
 ALL_SPECIMENS = list(SPECIMENS.values())
+TD1 = SPECIMENS[MrzFormat.TD1]
 TD2 = SPECIMENS[MrzFormat.TD2]
 TD3 = SPECIMENS[MrzFormat.TD3]
 
@@ -120,6 +121,25 @@ def test_unplug_mid_stream_then_replug_loses_no_later_document(
     assert states[2] is LinkState.DISCONNECTED
     assert states[-1] is LinkState.CONNECTED
     assert reader.state is LinkState.CONNECTED
+
+
+def test_a_document_read_while_unplugged_is_lost_and_the_replug_still_comes(
+    pty, make_reader, poll_until
+):
+    reader = make_reader(pty.port, "desko", [])
+    with ReaderEmulator("desko", pty) as emulator:
+        emulator.send(TD3)
+        poll_until(reader, documents)
+        emulator.unplug()
+        emulator.send(TD2)  # laid down while the cable is out: goes nowhere
+        emulator.plug_back()
+        assert emulator.wait_until_sent(5.0)
+        assert pty.plugged
+        assert emulator.errors == ["document: not sent, the reader is unplugged"]
+        emulator.send(TD1)
+        events = poll_until(reader, documents)
+    # The next document after the replug arrives; the one sent unplugged never does.
+    assert [event.lines for event in documents(events)] == [TD1]
 
 
 def test_random_disconnects_lose_only_the_frame_they_cut(pty, make_reader, poll_until):

@@ -298,3 +298,21 @@ def test_mirroring_twice_gives_the_photo_back() -> None:
     once = vary(image, Variation(mirror=True))
     assert not np.array_equal(once, image)
     assert np.array_equal(vary(once, Variation(mirror=True)), image)
+
+
+def test_a_passenger_at_a_gate_that_closes_goes_to_another(
+    core: tuple[MatchingCore, CollectorRegistry],
+) -> None:
+    # The reader's cable is pulled a second after P1 stepped up to G1, before
+    # the passport is down: G1 closes, P1 queues again and G2 serves them.
+    built = scenario(
+        [traveller("P1", 1, "accepted"), traveller("P2", 2, "accepted", arrives=30)],
+        faults=[{"device": "reader", "gate": "G1", "at": 1, "lasts_s": 20}],
+    )
+    run = replay(core, built)
+    results = {result.id: result for result in run.results}
+    assert (results["P1"].outcome, results["P1"].gate) == ("accepted", "G2")
+    assert results["P2"].outcome == "accepted"
+    texts = [(line.gate, line.passenger, line.text) for line in run.lines]
+    assert ("G1", "P1", "sees the gate close and queues again") in texts
+    assert ("G1", None, "reader back") in texts
