@@ -25,10 +25,13 @@ from egate.config import ConfigError
 from hardware.camera import CameraError
 from hardware.chip import MockChipReader
 from hardware.devices import (
+    ChipDevice,
+    CommandDevice,
     DeviceSettings,
     EmulationSettings,
     Emulators,
     MockCameraDevice,
+    ReaderDevice,
     emulators,
     open_mock_camera,
 )
@@ -39,6 +42,26 @@ from hardware.emulators.traveller import MockDocumentFeed
 from hardware.emulators.travellers import SamplePhotos, SampleTraveller, sample_travellers
 from hardware.gatedevices import GateDevices, open_gate_devices
 from hardware.indicator import Indicator
+from hardware.link import SerialSettings
+
+
+def mock_devices(read_timeout_s: float | None = None) -> DeviceSettings:
+    """Every device of a mock gate: emulated reader, doors and sensor, mock chip and camera.
+
+    ``read_timeout_s``: how long a poll of a serial device waits for bytes
+    (the link's default when None; 0 when one loop polls several gates).
+    """
+    emulated = SerialSettings(port="emulated")
+    if read_timeout_s is not None:
+        emulated = emulated.model_copy(update={"read_timeout_s": read_timeout_s})
+    return DeviceSettings(
+        emulated=True,
+        reader=ReaderDevice(serial=emulated, framing="desko"),
+        doors=CommandDevice(serial=emulated),
+        occupancy=CommandDevice(serial=emulated),
+        chip=ChipDevice(),
+        mock_camera=MockCameraDevice(),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,21 +56,13 @@ from egate.training.scenario import (
 )
 from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
 from hardware.chip import MockChip
-from hardware.devices import (
-    ChipDevice,
-    CommandDevice,
-    DeviceSettings,
-    EmulationSettings,
-    MockCameraDevice,
-    ReaderDevice,
-)
+from hardware.devices import EmulationSettings
 from hardware.doorprotocol import Door
 from hardware.emulators.passenger import Behaviour, PassengerPhase
 from hardware.emulators.traveller import MockDocument
 from hardware.emulators.travellers import chip_photo
 from hardware.indicator import RecordingIndicator
-from hardware.link import SerialSettings
-from hardware.mockgate import MockGate
+from hardware.mockgate import MockGate, mock_devices
 from hardware.service import GateService, ServiceTiming
 
 # People and doors move this many times faster with --fast.
@@ -228,19 +220,6 @@ def stop_list(
     return StopList(keys, pseudonymizer, f"{source} stop_list")
 
 
-def _gate_devices() -> DeviceSettings:
-    # One loop polls every gate: a port that waited for bytes would hold up the others.
-    emulated = SerialSettings(port="emulated", read_timeout_s=0.0)
-    return DeviceSettings(
-        emulated=True,
-        reader=ReaderDevice(serial=emulated, framing="desko"),
-        doors=CommandDevice(serial=emulated),
-        occupancy=CommandDevice(serial=emulated),
-        chip=ChipDevice(),
-        mock_camera=MockCameraDevice(),
-    )
-
-
 def _people_limits(settings: ControllerSettings, speed: float) -> ControllerSettings:
     """The controller's limits with those that wait for people scaled to their speed."""
     return ControllerSettings(
@@ -374,7 +353,8 @@ class Replay:
         scenario = self.scenario
         indicator = RecordingIndicator(self._clock)
         mock = MockGate(
-            _gate_devices(),
+            # One loop polls every gate: a port that waited for bytes would hold up the others.
+            mock_devices(read_timeout_s=0.0),
             EmulationSettings(door_travel_s=scenario.gates.door_travel_s / self.speed),
             indicator,
             today=lambda: scenario.today,

@@ -35,17 +35,11 @@ from egate.metrics import GateMetrics, MetricsError, MetricsServer, serve_metric
 from egate.privacy import Pseudonymizer
 from hardware.console import ConsoleError, OfficerConsole
 from hardware.devices import (
-    ChipDevice,
-    CommandDevice,
-    DeviceSettings,
     HardwareGateConfig,
-    MockCameraDevice,
-    ReaderDevice,
 )
 from hardware.gatedevices import GateDevices, open_gate_devices
 from hardware.indicator import TerminalIndicator
-from hardware.link import SerialSettings
-from hardware.mockgate import MockGate
+from hardware.mockgate import MockGate, mock_devices
 from hardware.service import GateService, ServiceTiming
 
 # Between two rounds of polling: the reader's own read timeout waits too.
@@ -54,18 +48,7 @@ _LOOP_SLEEP_S = 0.002
 
 def mock_gate_config() -> HardwareGateConfig:
     """The built-in mock gate: every device emulated, sample photos on the camera."""
-    emulated = SerialSettings(port="emulated")
-    return HardwareGateConfig(
-        gate_id="mock-1",
-        devices=DeviceSettings(
-            emulated=True,
-            reader=ReaderDevice(serial=emulated, framing="desko"),
-            doors=CommandDevice(serial=emulated),
-            occupancy=CommandDevice(serial=emulated),
-            chip=ChipDevice(),
-            mock_camera=MockCameraDevice(),
-        ),
-    )
+    return HardwareGateConfig(gate_id="mock-1", devices=mock_devices())
 
 
 def _configure(
