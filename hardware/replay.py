@@ -402,7 +402,6 @@ class Replay:
         self, gates: list[_Gate], passengers: list[_Passenger], stop: threading.Event
     ) -> None:
         queue: deque[_Passenger] = deque(p for p in passengers if p.traveller is not None)
-        by_id = {passenger.spec.id: passenger for passenger in passengers}
         waiting: list[_Waiting] = []
         faults = [self._fault(spec, gates) for spec in self.scenario.faults]
         stalled_after = max([_STALLED_AFTER_S, *(f.lasts_s + 60 for f in self.scenario.faults)])
@@ -415,7 +414,7 @@ class Replay:
             self._admit(gates, waiting, at, now)
             for gate in gates:
                 gate.mock.step(now)
-                self._watch_passenger(gate, by_id, at)
+                self._watch_passenger(gate, at)
                 self._send_elsewhere(gate, waiting, at, now)
                 gate.service.step()
             self._faults(faults, at)
@@ -475,7 +474,7 @@ class Replay:
         self._line(gate, presenter.spec.id, Step.PASSENGER, "sees the gate close and queues again")
         waiting.insert(0, _Waiting(presenter, at))
 
-    def _watch_passenger(self, gate: _Gate, by_id: dict[str, _Passenger], at: float) -> None:
+    def _watch_passenger(self, gate: _Gate, at: float) -> None:
         """Transcript lines for what the passenger at ``gate`` did since the last look."""
         mock_passenger = gate.mock.passenger
         presenter = gate.presenter
@@ -489,13 +488,11 @@ class Replay:
         if text is None:
             return
         self._line(gate, presenter.spec.id, Step.PASSENGER, text)
-        follower = next(
-            (p for p in by_id.values() if p.spec.behaviour.tailgates == presenter.spec.id), None
-        )
-        if follower is not None and phase is PassengerPhase.INSIDE:
-            follower.result.gate = gate.name
-            follower.result.arrived_at = at
-            self._line(gate, follower.spec.id, Step.PASSENGER, f"follows {presenter.spec.id} in")
+        if phase is not PassengerPhase.INSIDE:
+            return
+        for follower in self._followers.get(presenter.spec.id, ()):
+            follower.gate, follower.arrived_at = gate.name, at
+            self._line(gate, follower.id, Step.PASSENGER, f"follows {presenter.spec.id} in")
 
     def _all_done(self, gates: list[_Gate], faults: list[_Fault]) -> bool:
         if any(not fault.restored and fault.starts_at is not None for fault in faults):
