@@ -26,20 +26,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-import cv2
-import numpy as np
 from prometheus_client import CollectorRegistry
 
-from egate.biometrics.image import ImageError, RgbImage, read_image_file
 from egate.biometrics.matching import MatchingCore
-from egate.biometrics.verifier import Decision
 from egate.config import ConfigError
-from egate.documents.mrz import parse_mrz
 from egate.documents.policy import DocumentPolicy
-from egate.documents.stoplist import StopList, StopListError
 from egate.gate import commands as c
 from egate.gate import events as e
 from egate.gate.controller import GateController
@@ -47,20 +40,17 @@ from egate.gate.settings import ControllerSettings, State
 from egate.gate.transaction import TransactionRecord
 from egate.metrics import GateMetrics
 from egate.privacy import Pseudonymizer
+from egate.training.narration import describe
 from egate.training.scenario import (
     FaultDevice,
     FaultSpec,
-    PassengerSpec,
     Scenario,
-    Variation,
 )
 from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
-from hardware.chip import MockChip
 from hardware.devices import EmulationSettings
 from hardware.doorprotocol import Door
-from hardware.emulators.passenger import Behaviour, PassengerPhase
-from hardware.emulators.traveller import MockDocument
-from hardware.emulators.travellers import chip_photo
+from hardware.emulators.passenger import PassengerPhase
+from hardware.emulators.scenario_travellers import PreparedPassenger, prepare, stop_list
 from hardware.indicator import RecordingIndicator
 from hardware.mockgate import MockGate, mock_devices
 from hardware.service import GateService, ServiceTiming
@@ -72,8 +62,6 @@ _POLL_S = 0.002
 # A replay gives up when nothing has happened for this long (scenario seconds,
 # or longer than the longest fault): a gate closed for good, say.
 _STALLED_AFTER_S = 600.0
-# A traveller's patience: the gate's own time limits always come first.
-_PATIENCE_S = 60.0
 
 _PHASE_TEXT = {
     PassengerPhase.PRESENTED: "lays the passport on the reader",
@@ -82,142 +70,6 @@ _PHASE_TEXT = {
     PassengerPhase.TURNED_BACK: "walks back out through the entry",
     PassengerPhase.TURNED_AWAY: "takes the passport back and walks away",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioTraveller:
-    """A scenario passenger as the mock gate sees them."""
-
-    label: str
-    document: MockDocument
-    behaviour: Behaviour
-
-    def __repr__(self) -> str:
-        return f"ScenarioTraveller({self.label}, <personal data redacted>)"
-
-
-@dataclass(slots=True)
-class _Passenger:
-    """A passenger prepared for the replay: their traveller and when they arrive."""
-
-    spec: PassengerSpec
-    traveller: ScenarioTraveller | None  # None for a tailgater
-    arrival: float  # scenario seconds after the start
-    result: PassengerResult
-
-
-def vary(image: RgbImage, variation: Variation) -> RgbImage:
-    """``image`` as the camera sees it: rescaled, tilted, blurred, darker or brighter, mirrored."""
-    out: np.ndarray = image
-    if variation.scale != 1.0:
-        rows, columns = out.shape[:2]
-        size = (max(1, round(columns * variation.scale)), max(1, round(rows * variation.scale)))
-        shrink = variation.scale < 1
-        out = cv2.resize(out, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    if variation.rotate:
-        rows, columns = out.shape[:2]
-        turn = cv2.getRotationMatrix2D((columns / 2, rows / 2), variation.rotate, 1.0)
-        out = cv2.warpAffine(out, turn, (columns, rows), borderMode=cv2.BORDER_REPLICATE)
-    if variation.blur > 0:
-        out = cv2.GaussianBlur(out, (0, 0), variation.blur)
-    if variation.brightness != 1.0:
-        out = cv2.convertScaleAbs(out, alpha=variation.brightness)
-    if variation.mirror:
-        out = cv2.flip(out, 1)
-    return np.ascontiguousarray(out, dtype=np.uint8)
-
-
-def prepare(scenario: Scenario, source: str, speed: float) -> list[_Passenger]:
-    """Every passenger's document, chip and faces, decoded before anything starts.
-
-    ``ConfigError`` naming the file, passenger and field when a photo cannot
-    be read as one.
-    """
-    arrivals = scenario.arrivals()
-    followers = {
-        passenger.behaviour.tailgates: passenger.id
-        for passenger in scenario.passengers
-        if passenger.behaviour.tailgates is not None
-    }
-    chips: dict[tuple[Path, str], bytes] = {}
-    prepared: list[_Passenger] = []
-    for spec in scenario.passengers:
-        result = PassengerResult(spec.id, spec.kind, spec.expected, spec.learn)
-        if spec.tailgater:
-            result.follows = spec.behaviour.tailgates
-            prepared.append(_Passenger(spec, None, 0.0, result))
-            continue
-        assert spec.document is not None and spec.chip is not None and spec.face is not None
-
-        def fail(field: str, error: Exception, who: str = spec.id) -> ConfigError:
-            return ConfigError(f"{source}: passenger {who}: {field}: {error}")
-
-        chip = None
-        if spec.chip.state != "absent":
-            dg2 = None
-            if spec.chip.photo is not None:
-                key = (spec.chip.photo, spec.chip.format)
-                if key not in chips:
-                    try:
-                        chips[key] = chip_photo(
-                            spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000"
-                        )
-                    except ValueError as error:  # ImageError included
-                        raise fail("chip.photo", error) from None
-                dg2 = chips[key]
-            chip = MockChip.of(
-                spec.document.chip_mrz(),
-                dg2,
-                unreadable=spec.chip.state == "unreadable",
-                read_seconds=spec.chip.read_s / speed,
-            )
-        faces: list[RgbImage] = []
-        for index, path in enumerate(spec.face.resolved):
-            try:
-                faces.append(vary(read_image_file(path), spec.face.variation))
-            except ImageError as error:
-                raise fail(f"face.photos.{index}", error) from None
-        behaviour = spec.behaviour
-        traveller = ScenarioTraveller(
-            spec.id,
-            MockDocument(spec.document.printed(), chip, tuple(faces) if faces else (None,)),
-            Behaviour(
-                present_s=behaviour.present / speed,
-                walk_s=behaviour.walk / speed,
-                tailgater=spec.id in followers,
-                patience_s=_PATIENCE_S / speed,
-                retreats=behaviour.retreats,
-            ),
-        )
-        prepared.append(_Passenger(spec, traveller, arrivals[spec.id], result))
-    return prepared
-
-
-def stop_list(
-    scenario: Scenario, source: str, pseudonymizer: Pseudonymizer, today: datetime
-) -> StopList | None:
-    """The scenario's stop list: its entries, its passengers' documents and any list file."""
-    keys: set[str] = set()
-    if scenario.policy.stop_list is not None:
-        try:
-            listed = StopList.load(scenario.policy.stop_list, pseudonymizer)
-        except StopListError as error:
-            raise ConfigError(f"{source}: policy.stop_list: {error}") from None
-        keys |= listed.keys
-    by_id = {passenger.id: passenger for passenger in scenario.passengers}
-    for entry in scenario.stop_list:
-        if entry.passenger is not None:
-            document = by_id[entry.passenger].document
-            assert document is not None
-            fields = parse_mrz(document.printed(), today.date()).fields
-            state, number = fields.issuing_state, fields.document_number
-        else:
-            assert entry.issuing_state is not None and entry.number is not None
-            state, number = entry.issuing_state, entry.number
-        keys.add(pseudonymizer.document_key(state, number))
-    if not keys:
-        return None
-    return StopList(keys, pseudonymizer, f"{source} stop_list")
 
 
 def _people_limits(settings: ControllerSettings, speed: float) -> ControllerSettings:
@@ -241,7 +93,7 @@ class _Gate:
     mock: MockGate
     service: GateService
     # The passenger whose document opened the transaction in progress (or the last one).
-    presenter: _Passenger | None = None
+    presenter: PreparedPassenger | None = None
     started_at: float | None = None
     # When the controller finished the transaction (scenario seconds).
     finished_at: float | None = None
@@ -259,7 +111,7 @@ class _Fault:
 
 @dataclass(slots=True)
 class _Waiting:
-    passenger: _Passenger
+    passenger: PreparedPassenger
     since: float = 0.0
 
 
@@ -399,9 +251,9 @@ class Replay:
         return gate
 
     def _loop(
-        self, gates: list[_Gate], passengers: list[_Passenger], stop: threading.Event
+        self, gates: list[_Gate], passengers: list[PreparedPassenger], stop: threading.Event
     ) -> None:
-        queue: deque[_Passenger] = deque(p for p in passengers if p.traveller is not None)
+        queue: deque[PreparedPassenger] = deque(p for p in passengers if p.traveller is not None)
         waiting: list[_Waiting] = []
         faults = [self._fault(spec, gates) for spec in self.scenario.faults]
         stalled_after = max([_STALLED_AFTER_S, *(f.lasts_s + 60 for f in self.scenario.faults)])
@@ -658,89 +510,4 @@ class Replay:
         return total
 
 
-_DECISION_TEXT = {
-    Decision.MATCH: "match",
-    Decision.NO_MATCH: "no match",
-    Decision.FAILURE_TO_ACQUIRE: "failure to acquire",
-}
-
-
-def describe(item: e.Event | c.Command) -> tuple[str, str, dict[str, object]] | None:
-    """A transcript line's step, text and detail for a controller event or command."""
-    match item:
-        case e.DocumentRead(mrz_valid=valid, check=check):
-            verdict = check.verdict.value
-            reasons = " ".join(check.reasons)
-            text = f"MRZ {'valid' if valid else 'INVALID'}; policy: {verdict}"
-            return (
-                Step.DOCUMENT,
-                text + (f" ({reasons})" if reasons else ""),
-                {
-                    "mrz_valid": valid,
-                    "verdict": verdict,
-                    "reasons": list(check.reasons),
-                },
-            )
-        case e.ChipRead(status=status, dg1_matches_mrz=matches):
-            text = f"chip {status.value}"
-            if status is e.ChipStatus.OK and not matches:
-                text += ": DG1 differs from the printed MRZ"
-            return Step.CHIP, text, {"status": status.value, "dg1_matches_mrz": matches}
-        case e.FaceCaptured(faces=faces):
-            return (
-                Step.CAPTURE,
-                f"{faces} face{'s' if faces != 1 else ''} in view",
-                {"faces": faces},
-            )
-        case e.FaceVerified(decision=decision, reason=reason, distance=distance):
-            text = _DECISION_TEXT[decision]
-            if distance is not None:
-                text += f", distance {distance:.3f}"
-            if reason:
-                text += f" ({reason})"
-            return (
-                Step.VERIFY,
-                text,
-                {
-                    "decision": decision.value,
-                    "distance": None if distance is None else round(distance, 4),
-                    "reason": reason,
-                },
-            )
-        case e.OccupancyChanged(count=count):
-            return (
-                Step.OCCUPANCY,
-                f"{count} {'person' if count == 1 else 'people'} in the gate",
-                {"count": count},
-            )
-        case e.DeviceFault(device=device, reason=reason):
-            return (
-                Step.DEVICE,
-                f"{device} down" + (f": {reason}" if reason else ""),
-                {
-                    "device": device,
-                    "up": False,
-                },
-            )
-        case e.DeviceRecovered(device=device):
-            return Step.DEVICE, f"{device} back", {"device": device, "up": True}
-        case e.ExitForced():
-            return Step.DOOR, "exit door forced open", {}
-        case c.OpenEntryDoor():
-            return Step.DOOR, "entry door opens", {"door": "entry", "open": True}
-        case c.CloseEntryDoor():
-            return Step.DOOR, "entry door closes", {"door": "entry", "open": False}
-        case c.OpenExitDoor():
-            return Step.DOOR, "exit door opens", {"door": "exit", "open": True}
-        case c.CloseExitDoor():
-            return Step.DOOR, "exit door closes", {"door": "exit", "open": False}
-        case c.CaptureFace():
-            return Step.CAPTURE, "camera captures the face", {}
-        case c.ShowSignal(signal=signal):
-            return Step.SIGNAL, f"indicator {signal.value.upper()}", {"signal": signal.value}
-        case c.Alarm(reason=reason):
-            return Step.ALARM, f"ALARM {reason}", {"reason": reason}
-    return None
-
-
-__all__ = ["FAST_SPEED", "Replay", "ScenarioTraveller", "describe", "prepare", "stop_list", "vary"]
+__all__ = ["FAST_SPEED", "Replay"]

@@ -1,0 +1,92 @@
+"""How a gate controller's events and commands read in a training replay's transcript."""
+
+from __future__ import annotations
+
+from egate.biometrics.verifier import Decision
+from egate.gate import commands as c
+from egate.gate import events as e
+from egate.training.transcript import Step
+
+_DECISION_TEXT = {
+    Decision.MATCH: "match",
+    Decision.NO_MATCH: "no match",
+    Decision.FAILURE_TO_ACQUIRE: "failure to acquire",
+}
+
+
+def describe(item: e.Event | c.Command) -> tuple[str, str, dict[str, object]] | None:
+    """A transcript line's step, text and detail for a controller event or command."""
+    match item:
+        case e.DocumentRead(mrz_valid=valid, check=check):
+            verdict = check.verdict.value
+            reasons = " ".join(check.reasons)
+            text = f"MRZ {'valid' if valid else 'INVALID'}; policy: {verdict}"
+            return (
+                Step.DOCUMENT,
+                text + (f" ({reasons})" if reasons else ""),
+                {
+                    "mrz_valid": valid,
+                    "verdict": verdict,
+                    "reasons": list(check.reasons),
+                },
+            )
+        case e.ChipRead(status=status, dg1_matches_mrz=matches):
+            text = f"chip {status.value}"
+            if status is e.ChipStatus.OK and not matches:
+                text += ": DG1 differs from the printed MRZ"
+            return Step.CHIP, text, {"status": status.value, "dg1_matches_mrz": matches}
+        case e.FaceCaptured(faces=faces):
+            return (
+                Step.CAPTURE,
+                f"{faces} face{'s' if faces != 1 else ''} in view",
+                {"faces": faces},
+            )
+        case e.FaceVerified(decision=decision, reason=reason, distance=distance):
+            text = _DECISION_TEXT[decision]
+            if distance is not None:
+                text += f", distance {distance:.3f}"
+            if reason:
+                text += f" ({reason})"
+            return (
+                Step.VERIFY,
+                text,
+                {
+                    "decision": decision.value,
+                    "distance": None if distance is None else round(distance, 4),
+                    "reason": reason,
+                },
+            )
+        case e.OccupancyChanged(count=count):
+            return (
+                Step.OCCUPANCY,
+                f"{count} {'person' if count == 1 else 'people'} in the gate",
+                {"count": count},
+            )
+        case e.DeviceFault(device=device, reason=reason):
+            return (
+                Step.DEVICE,
+                f"{device} down" + (f": {reason}" if reason else ""),
+                {
+                    "device": device,
+                    "up": False,
+                },
+            )
+        case e.DeviceRecovered(device=device):
+            return Step.DEVICE, f"{device} back", {"device": device, "up": True}
+        case e.ExitForced():
+            return Step.DOOR, "exit door forced open", {}
+        case c.OpenEntryDoor():
+            return Step.DOOR, "entry door opens", {"door": "entry", "open": True}
+        case c.CloseEntryDoor():
+            return Step.DOOR, "entry door closes", {"door": "entry", "open": False}
+        case c.OpenExitDoor():
+            return Step.DOOR, "exit door opens", {"door": "exit", "open": True}
+        case c.CloseExitDoor():
+            return Step.DOOR, "exit door closes", {"door": "exit", "open": False}
+        case c.CaptureFace():
+            return Step.CAPTURE, "camera captures the face", {}
+        case c.ShowSignal(signal=signal):
+            return Step.SIGNAL, f"indicator {signal.value.upper()}", {"signal": signal.value}
+        case c.Alarm(reason=reason):
+            return Step.ALARM, f"ALARM {reason}", {"reason": reason}
+    return None

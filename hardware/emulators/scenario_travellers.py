@@ -1,0 +1,168 @@
+"""A training scenario's passengers as mock travellers: documents, chips, faces, behaviour.
+
+``prepare`` turns every passenger of a scenario into what the mock gate
+needs (the printed MRZ, the chip with its DG2 photo, the camera's images
+with their variation, the timings at the replay's speed) before any gate
+starts, so that a photo that cannot be read is reported first, naming the
+passenger and the field.  ``stop_list`` builds the scenario's stop list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from egate.biometrics.image import ImageError, RgbImage, read_image_file
+from egate.config import ConfigError
+from egate.documents.mrz import parse_mrz
+from egate.documents.stoplist import StopList, StopListError
+from egate.privacy import Pseudonymizer
+from egate.training.scenario import PassengerSpec, Scenario, Variation
+from egate.training.transcript import PassengerResult
+from hardware.chip import MockChip
+from hardware.emulators.passenger import Behaviour
+from hardware.emulators.traveller import MockDocument
+from hardware.emulators.travellers import chip_photo
+
+# A traveller's patience (scenario seconds): the gate's own time limits come first.
+PATIENCE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioTraveller:
+    """A scenario passenger as the mock gate sees them."""
+
+    label: str
+    document: MockDocument
+    behaviour: Behaviour
+
+    def __repr__(self) -> str:
+        return f"ScenarioTraveller({self.label}, <personal data redacted>)"
+
+
+@dataclass(slots=True)
+class PreparedPassenger:
+    """A passenger prepared for the replay: their traveller and when they arrive."""
+
+    spec: PassengerSpec
+    traveller: ScenarioTraveller | None  # None for a tailgater
+    arrival: float  # scenario seconds after the start
+    result: PassengerResult
+
+
+def vary(image: RgbImage, variation: Variation) -> RgbImage:
+    """``image`` as the camera sees it: rescaled, tilted, blurred, darker or brighter, mirrored."""
+    out: np.ndarray = image
+    if variation.scale != 1.0:
+        rows, columns = out.shape[:2]
+        size = (max(1, round(columns * variation.scale)), max(1, round(rows * variation.scale)))
+        shrink = variation.scale < 1
+        out = cv2.resize(out, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if variation.rotate:
+        rows, columns = out.shape[:2]
+        turn = cv2.getRotationMatrix2D((columns / 2, rows / 2), variation.rotate, 1.0)
+        out = cv2.warpAffine(out, turn, (columns, rows), borderMode=cv2.BORDER_REPLICATE)
+    if variation.blur > 0:
+        out = cv2.GaussianBlur(out, (0, 0), variation.blur)
+    if variation.brightness != 1.0:
+        out = cv2.convertScaleAbs(out, alpha=variation.brightness)
+    if variation.mirror:
+        out = cv2.flip(out, 1)
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def prepare(scenario: Scenario, source: str, speed: float) -> list[PreparedPassenger]:
+    """Every passenger's document, chip and faces, decoded before anything starts.
+
+    ``ConfigError`` naming the file, passenger and field when a photo cannot
+    be read as one.
+    """
+    arrivals = scenario.arrivals()
+    followers = {
+        passenger.behaviour.tailgates: passenger.id
+        for passenger in scenario.passengers
+        if passenger.behaviour.tailgates is not None
+    }
+    chips: dict[tuple[Path, str], bytes] = {}
+    prepared: list[PreparedPassenger] = []
+    for spec in scenario.passengers:
+        result = PassengerResult(spec.id, spec.kind, spec.expected, spec.learn)
+        if spec.tailgater:
+            result.follows = spec.behaviour.tailgates
+            prepared.append(PreparedPassenger(spec, None, 0.0, result))
+            continue
+        assert spec.document is not None and spec.chip is not None and spec.face is not None
+
+        def fail(field: str, error: Exception, who: str = spec.id) -> ConfigError:
+            return ConfigError(f"{source}: passenger {who}: {field}: {error}")
+
+        chip = None
+        if spec.chip.state != "absent":
+            dg2 = None
+            if spec.chip.photo is not None:
+                key = (spec.chip.photo, spec.chip.format)
+                if key not in chips:
+                    try:
+                        chips[key] = chip_photo(
+                            spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000"
+                        )
+                    except ValueError as error:  # ImageError included
+                        raise fail("chip.photo", error) from None
+                dg2 = chips[key]
+            chip = MockChip.of(
+                spec.document.chip_mrz(),
+                dg2,
+                unreadable=spec.chip.state == "unreadable",
+                read_seconds=spec.chip.read_s / speed,
+            )
+        faces: list[RgbImage] = []
+        for index, path in enumerate(spec.face.resolved):
+            try:
+                faces.append(vary(read_image_file(path), spec.face.variation))
+            except ImageError as error:
+                raise fail(f"face.photos.{index}", error) from None
+        behaviour = spec.behaviour
+        traveller = ScenarioTraveller(
+            spec.id,
+            MockDocument(spec.document.printed(), chip, tuple(faces) if faces else (None,)),
+            Behaviour(
+                present_s=behaviour.present / speed,
+                walk_s=behaviour.walk / speed,
+                tailgater=spec.id in followers,
+                patience_s=PATIENCE_S / speed,
+                retreats=behaviour.retreats,
+            ),
+        )
+        prepared.append(PreparedPassenger(spec, traveller, arrivals[spec.id], result))
+    return prepared
+
+
+def stop_list(
+    scenario: Scenario, source: str, pseudonymizer: Pseudonymizer, today: datetime
+) -> StopList | None:
+    """The scenario's stop list: its entries, its passengers' documents and any list file."""
+    keys: set[str] = set()
+    if scenario.policy.stop_list is not None:
+        try:
+            listed = StopList.load(scenario.policy.stop_list, pseudonymizer)
+        except StopListError as error:
+            raise ConfigError(f"{source}: policy.stop_list: {error}") from None
+        keys |= listed.keys
+    by_id = {passenger.id: passenger for passenger in scenario.passengers}
+    for entry in scenario.stop_list:
+        if entry.passenger is not None:
+            document = by_id[entry.passenger].document
+            assert document is not None
+            fields = parse_mrz(document.printed(), today.date()).fields
+            state, number = fields.issuing_state, fields.document_number
+        else:
+            assert entry.issuing_state is not None and entry.number is not None
+            state, number = entry.issuing_state, entry.number
+        keys.add(pseudonymizer.document_key(state, number))
+    if not keys:
+        return None
+    return StopList(keys, pseudonymizer, f"{source} stop_list")
