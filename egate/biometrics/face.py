@@ -31,8 +31,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from egate.biometrics.dlibmodel import ModelFormatError
 from egate.biometrics.image import RgbImage
-from egate.biometrics.network import DescriptorNetwork, ModelFormatError, load_network
+from egate.biometrics.network import DescriptorNetwork, load_network
 
 Descriptor = npt.NDArray[np.float64]
 Clock = Callable[[], float]

@@ -24,15 +24,12 @@ from pydantic import ValidationError
 from egate.biometrics import face as face_module
 from egate.biometrics import matching
 from egate.biometrics.benchmark import ImageRun, runtime_agreement
-from egate.biometrics.face import DetectionSettings, FaceAnalyzer, FaceModels
-from egate.biometrics.image import find_images, read_image_file
-from egate.biometrics.network import (
+from egate.biometrics.dlibmodel import (
     ARCHITECTURE,
     AddPrevious,
     Affine,
     Convolution,
     Dense,
-    DescriptorNetwork,
     ModelFile,
     ModelFormatError,
     Pool,
@@ -42,10 +39,12 @@ from egate.biometrics.network import (
     decode_float,
     decode_integer,
     decode_tensor,
-    load_network,
     parse_model,
     read_model,
 )
+from egate.biometrics.face import DetectionSettings, FaceAnalyzer, FaceModels
+from egate.biometrics.image import find_images, read_image_file
+from egate.biometrics.network import DescriptorNetwork, load_network
 from egate.biometrics.verifier import STRICT_THRESHOLD, TYPICAL_THRESHOLD, VerifierSettings
 
 # Largest difference of one descriptor component allowed between numpy and dlib.
