@@ -18,7 +18,8 @@ from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples, installed_samples
 from egate.training.report import write_outputs
 from egate.training.scenario import Scenario, load_scenario
-from egate.training.scorecard import Scorecard, line_style, render_line
+from egate.training.scorecard import Scorecard
+from egate.training.terminal import line_style, render_line, render_scorecard
 from egate.training.transcript import Line
 from hardware.replay import FAST_SPEED, Replay
 
@@ -170,7 +171,7 @@ def replay(
     if as_json:
         click.echo(json.dumps(card.to_json(), indent=2))
     else:
-        card.render(out)
+        render_scorecard(card, out)
     if out_dir is not None:
         try:
             written = write_outputs(run, card, out_dir)

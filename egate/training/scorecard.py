@@ -20,13 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from egate.training.scenario import Expected, PassengerKind
-from egate.training.transcript import Line, PassengerResult, ReplayRun, Step, clock_text
+from egate.training.transcript import PassengerResult, ReplayRun
 
 __all__ = [
     "SCORECARD_FORMAT",
@@ -37,10 +32,8 @@ __all__ = [
     "StepTiming",
     "TimeShare",
     "Transaction",
-    "line_style",
     "outcome_text",
     "percentile",
-    "render_line",
     "speed_note",
     "transactions",
 ]
@@ -397,127 +390,3 @@ class Scorecard:
             },
             "where_time_went": {part.key: part.to_json() for part in self.time_spent},
         }
-
-    def render(self, console: Console) -> None:
-        """Print the scorecard as tables: the passengers first, then the figures."""
-        verdict = f"{self.matched} of {self.total} passengers as expected"
-        style = "bold green" if self.all_matched else "bold red"
-        console.print(Text(f"{self.scenario}: {verdict}", style=style))
-        console.print(self._passenger_table())
-        console.print(self._count_table())
-        console.print(self._timing_table())
-        console.print(self._throughput_table())
-        note = speed_note(self.speed)
-        if note is not None:
-            console.print(Text(f"Note: {note}.", style="yellow"))
-        if self.time_spent:
-            console.print(self._time_table())
-
-    def _passenger_table(self) -> Table:
-        table = Table(title="Passengers", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-        table.add_column("", no_wrap=True)
-        table.add_column("id", no_wrap=True)
-        table.add_column("kind", max_width=14)
-        table.add_column("gate", no_wrap=True)
-        table.add_column("expected", overflow="fold", ratio=1)
-        table.add_column("actual", overflow="fold", ratio=1)
-        for result in self.results:
-            expected = outcome_text(result.expected.outcome.value, result.expected.reasons)
-            kind = result.kind.value.replace("_", " ")
-            if result.follows is not None:
-                kind += f" of {result.follows}"
-            mark = Text("✓", style="green") if result.matched else Text("✗", style="bold red")
-            table.add_row(
-                mark,
-                result.id,
-                kind,
-                result.gate or "-",
-                expected,
-                outcome_text(result.outcome, result.reasons),
-                style=None if result.matched else "red",
-            )
-        return table
-
-    def _count_table(self) -> Table:
-        table = Table(title="What the gate caught", box=box.SIMPLE_HEAD, title_justify="left")
-        table.add_column("count")
-        table.add_column("passengers", justify="right", no_wrap=True)
-        table.add_row("as expected", Text(f"{self.matched} of {self.total}"))
-        for count in self.counts:
-            if count.of == 0:
-                continue
-            table.add_row(count.label, Text(count.text, style="green" if count.ok else "bold red"))
-        return table
-
-    def _timing_table(self) -> Table:
-        table = Table(title="Step timings, seconds", box=box.SIMPLE_HEAD, title_justify="left")
-        table.add_column("step")
-        for column in ("transactions", "median", "p95"):
-            table.add_column(column, justify="right", no_wrap=True)
-        for timing in self.timings:
-            table.add_row(
-                timing.step,
-                str(timing.count),
-                _seconds(timing.median_s),
-                _seconds(timing.p95_s),
-            )
-        return table
-
-    def _throughput_table(self) -> Table:
-        table = Table(
-            title=f"Throughput per gate over {self.scenario_s:,.0f} s of scenario time",
-            box=box.SIMPLE_HEAD,
-            title_justify="left",
-        )
-        table.add_column("gate")
-        for column in ("transactions", "accepted", "per hour"):
-            table.add_column(column, justify="right", no_wrap=True)
-        for row in self.throughput:
-            if row.gate == "all" and row is self.throughput[-1]:
-                table.add_section()
-            per_hour = "-" if row.per_hour is None else f"{row.per_hour:,.1f}"
-            table.add_row(row.gate, str(row.transactions), str(row.accepted), per_hour)
-        return table
-
-    def _time_table(self) -> Table:
-        table = Table(
-            title="Where the time went (wall clock)", box=box.SIMPLE_HEAD, title_justify="left"
-        )
-        table.add_column("part")
-        table.add_column("seconds", justify="right", no_wrap=True)
-        table.add_column("share", justify="right", no_wrap=True)
-        for part in self.time_spent:
-            if part.key == "total":
-                table.add_section()
-            share = "-" if part.share is None else f"{part.share:.0%}"
-            table.add_row(part.label, f"{part.seconds:,.2f}", share)
-        return table
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def render_line(
-    line: Line, start: datetime, *, gate_width: int = 3, passenger_width: int = 6
-) -> str:
-    """A transcript line for the terminal: ``07:31:05.2  G1  P007   verify     match, ...``.
-
-    Columns are fixed-width (wider ids push the rest right); the text is plain,
-    not rich markup, so print it with ``markup=False``.
-    """
-    passenger = line.passenger or "-"
-    return (
-        f"{clock_text(start, line.at)}  {line.gate:<{gate_width}} "
-        f"{passenger:<{passenger_width}} {line.step:<10} {line.text}"
-    )
-
-
-def line_style(line: Line) -> str | None:
-    """A rich style to print a transcript line in: alarms and faults stand out."""
-    if line.step in (Step.ALARM, Step.DEVICE):
-        return "bold red"
-    if line.step == Step.DECISION:
-        outcome = line.detail.get("outcome")
-        return "green" if outcome == ACCEPTED else "yellow"
-    return None

@@ -16,13 +16,12 @@ from rich.console import Console
 from egate.training.scenario import PassengerKind, Scenario
 from egate.training.scorecard import (
     Scorecard,
-    line_style,
     outcome_text,
     percentile,
-    render_line,
     speed_note,
     transactions,
 )
+from egate.training.terminal import line_style, render_line, render_scorecard
 from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
 
 START = "2026-03-02T07:30:00+08:00"
@@ -285,7 +284,7 @@ def test_json_of_a_sped_up_run_says_so():
 
 def rendered(card: Scorecard) -> str:
     stream = io.StringIO()
-    card.render(Console(file=stream, width=100, color_system=None, legacy_windows=False))
+    render_scorecard(card, Console(file=stream, width=100, color_system=None, legacy_windows=False))
     return stream.getvalue()
 
 
