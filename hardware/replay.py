@@ -13,8 +13,9 @@ Speed: people and doors move ``speed`` times faster than the scenario says
 (arrival times, presenting, walking, door travel, chip reads), and so do the
 gate's time limits that wait for people (entry, exit, retreat).  The gate's
 own work (reading, matching) runs at the machine's pace; its time limits for
-that work stay as configured.  ``fast`` also stops waiting for arrival times:
-each passenger steps up as soon as a gate is free.
+that work stay as configured.  ``fast`` also stops waiting for arrival times
+(each passenger steps up as soon as a gate is free) and, while every gate
+stands idle, jumps the scenario clock to the next fault.
 """
 
 from __future__ import annotations
@@ -179,10 +180,10 @@ class Replay:
         with contextlib.ExitStack() as stack:
             gates = [self._open_gate(name, policy, stack) for name in self.scenario.gates.names]
             setup = self._clock() - started
-            self._t0 = self._clock()
+            self._t0 = loop_started = self._clock()
             matching_before = self._matching_seconds()
             self._loop(gates, passengers, stop or threading.Event())
-            replay = self._clock() - self._t0
+            replay = self._clock() - loop_started
             # Closing the gates after the last passenger is not part of the story.
             self._recording = False
             for gate in gates:
@@ -272,6 +273,8 @@ class Replay:
             self._faults(faults, at)
             if not queue and not waiting and self._all_done(gates, faults):
                 break
+            if self.fast and not queue and not waiting:
+                self._skip_idle_time(gates, faults, at)
             quiet_since = self.run_record.lines[-1].at if self.run_record.lines else 0.0
             if at - quiet_since > stalled_after and not queue:
                 self._line(
@@ -281,6 +284,26 @@ class Replay:
                 break
             self._sleep(_POLL_S)
         self.run_record.duration = self._at(self._clock())
+
+    def _skip_idle_time(self, gates: list[_Gate], faults: list[_Fault], at: float) -> None:
+        """With --fast, nobody waits: while the gates stand idle, jump to the next fault time."""
+        idle = all(
+            gate.mock.vacant
+            and gate.service.controller.transaction is None
+            and gate.service.controller.state is State.IDLE
+            for gate in gates
+        )
+        due = [
+            moment
+            for fault in faults
+            if not fault.restored
+            for moment in (fault.starts_at if fault.ends_at is None else fault.ends_at,)
+            if moment is not None and moment > at
+        ]
+        if idle and due:
+            # Moving the start back moves the scenario clock on; the gates'
+            # own timers run on the machine's clock and are not affected.
+            self._t0 -= (min(due) - at) / self.speed
 
     def _admit(self, gates: list[_Gate], waiting: list[_Waiting], at: float, now: float) -> None:
         for entry in list(waiting):

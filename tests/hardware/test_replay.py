@@ -317,3 +317,19 @@ def test_a_passenger_at_a_gate_that_closes_goes_to_another(
     texts = [(line.gate, line.passenger, line.text) for line in run.lines]
     assert ("G1", "P1", "sees the gate close and queues again") in texts
     assert ("G1", None, "reader back") in texts
+
+
+def test_fast_jumps_over_idle_time_to_the_next_fault(
+    core: tuple[MatchingCore, CollectorRegistry],
+) -> None:
+    built = scenario(
+        [traveller("P1", 1, "accepted")],
+        faults=[{"device": "camera", "gate": "G2", "at": 600, "lasts_s": 30}],
+    )
+    run = replay(core, built)
+    assert run.results[0].outcome == "accepted"
+    lines = {line.text: line.at for line in run.lines}
+    assert lines["scenario fault: camera unplugged for 30 s"] >= 600
+    assert lines["camera plugged back"] >= 630
+    # The scenario clock ran further than the machine's at 20x: idle time was skipped.
+    assert run.timing["replay"] * run.speed < run.duration
