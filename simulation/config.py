@@ -96,6 +96,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -220,6 +221,17 @@ def _check_classes(classes: Sequence[TravellerClass]) -> None:
         _fail((), f"the class shares must add up to 1 (they add up to {total:.6g})", total)
 
 
+def _checked_classes(classes: tuple[TravellerClass, ...]) -> tuple[TravellerClass, ...]:
+    _check_classes(classes)
+    return classes
+
+
+# Classes of travellers: names once each, shares adding up to 1.
+ClassList = Annotated[
+    tuple[TravellerClass, ...], Field(min_length=1), AfterValidator(_checked_classes)
+]
+
+
 class Flight(_Model):
     """One arriving flight; what it leaves unsaid comes from ``arrivals``."""
 
@@ -227,18 +239,9 @@ class Flight(_Model):
     on_block: ClockTime
     passengers: int = Field(ge=0, le=10_000)
     egate_share: Probability | None = None
-    classes: tuple[TravellerClass, ...] | None = Field(default=None, min_length=1)
+    classes: ClassList | None = None
     deplane: DistributionSpec | None = None
     walk: DistributionSpec | None = None
-
-    @field_validator("classes")
-    @classmethod
-    def _classes(
-        cls, classes: tuple[TravellerClass, ...] | None
-    ) -> tuple[TravellerClass, ...] | None:
-        if classes is not None:
-            _check_classes(classes)
-        return classes
 
     @model_validator(mode="after")
     def _share_or_classes(self) -> Flight:
@@ -262,7 +265,7 @@ class ArrivalsConfig(_Model):
     egate_share: Probability = Field(
         default=1.0, description="Share of e-gate-eligible travellers (default for flights)."
     )
-    classes: tuple[TravellerClass, ...] | None = Field(default=None, min_length=1)
+    classes: ClassList | None = None
     deplane: DistributionSpec = Field(
         default_factory=_zero, description="From on-block to leaving the aircraft (seconds)."
     )
@@ -292,15 +295,6 @@ class ArrivalsConfig(_Model):
                         clock(rate[index].start),
                     )
         return rate
-
-    @field_validator("classes")
-    @classmethod
-    def _classes(
-        cls, classes: tuple[TravellerClass, ...] | None
-    ) -> tuple[TravellerClass, ...] | None:
-        if classes is not None:
-            _check_classes(classes)
-        return classes
 
     @model_validator(mode="after")
     def _one_source(self) -> ArrivalsConfig:
