@@ -93,6 +93,22 @@ class GateController:
         """Whether the controller last ordered ``door`` open."""
         return self._doors[door]
 
+    def refusal(self, action: OfficerAction) -> str | None:
+        """Why an officer's ``action`` would be refused now (one line), or None if it is taken.
+
+        The controller ignores a refused order itself; the console tells the
+        officer why, rather than claiming an order that changes nothing.
+        """
+        nobody = self._transaction is None and not self._inside and self._occupancy == 0
+        if action is OfficerAction.OPEN_EXIT:
+            if self._faults:
+                return "a device is down: the exit stays closed until it recovers"
+            if nobody:
+                return "nobody is in the gate: there is no one to let out"
+        elif action is OfficerAction.REFER and self._transaction is None:
+            return "no transaction in progress: there is no traveller to refer"
+        return None
+
     def _reset_transaction(self) -> None:
         self._document: e.DocumentRead | None = None
         self._chip: e.ChipRead | None = None
@@ -336,6 +352,8 @@ class GateController:
             if self._faults:
                 out.append(c.Alarm("OVERRIDE_REFUSED_DEGRADED"))
                 return
+            if self.refusal(action) is not None:
+                return  # nobody to let out: an exit opened for no one is a breach
             if self._transaction is None:
                 # An override outside a transaction is a transaction of its own,
                 # so the passage is audited with its reason.
