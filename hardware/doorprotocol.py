@@ -276,16 +276,23 @@ class MessageReader:
     came before it and the run of such bytes are reported as one Garbled and
     a new line starts after them, so binary noise does not swallow the next
     good line.  A line longer than ``max_line`` is reported once, at its
-    terminator, with its first characters.
+    terminator, with its first characters.  Nothing held ever exceeds
+    ``max_line`` bytes, and the result does not depend on how the bytes were
+    cut into chunks.
     """
 
-    __slots__ = ("_junk", "_line", "_max_line", "_overflow")
+    __slots__ = ("_bad", "_junk", "_line", "_max_line", "_overflow")
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
+        if max_line < 1:
+            raise ValueError(f"max_line must be at least 1, got {max_line}")
         self._max_line = max_line
         self._line = bytearray()
-        self._junk = bytearray()
         self._overflow = False
+        # A spoilt line: its first bytes (the bad byte always among them) and
+        # the first bad byte, which names the reason.
+        self._junk = bytearray()
+        self._bad: int | None = None
 
     def feed(self, data: bytes) -> list[Message | Garbled]:
         """Messages and garbled lines completed by ``data``, in order of arrival."""
@@ -296,25 +303,29 @@ class MessageReader:
                 self._end_line(out)
             elif 0x20 <= byte <= 0x7E:
                 self._end_junk(out)
-                if len(self._line) <= self._max_line:
+                if len(self._line) < self._max_line:
                     self._line.append(byte)
                 else:
                     self._overflow = True
-            else:
-                if not self._junk:
-                    # The partial line is spoilt with the bad byte; report them together.
-                    self._junk = self._line[: self._max_line]
-                    self._line = bytearray()
-                    self._overflow = False
-                if len(self._junk) < self._max_line:
-                    self._junk.append(byte)
+            elif self._bad is None:
+                # The partial line is spoilt with the bad byte; report them
+                # together, keeping room for the bad byte itself so that the
+                # raw bytes always show what spoilt the line.
+                self._junk = self._line[: self._max_line - 1]
+                self._junk.append(byte)
+                self._bad = byte
+                self._line = bytearray()
+                self._overflow = False
+            elif len(self._junk) < self._max_line:
+                self._junk.append(byte)
         return out
 
     def _end_junk(self, out: list[Message | Garbled]) -> None:
-        if self._junk:
-            bad = next(b for b in self._junk if not 0x20 <= b <= 0x7E)
-            out.append(Garbled(bytes(self._junk), f"byte 0x{bad:02X} is not printable ASCII"))
+        if self._bad is not None:
+            reason = f"byte 0x{self._bad:02X} is not printable ASCII"
+            out.append(Garbled(bytes(self._junk), reason))
             self._junk = bytearray()
+            self._bad = None
 
     def _end_line(self, out: list[Message | Garbled]) -> None:
         line, overflow = bytes(self._line), self._overflow
@@ -322,10 +333,8 @@ class MessageReader:
         self._overflow = False
         if not line:
             return
-        if overflow or len(line) > self._max_line:
-            out.append(
-                Garbled(line[: self._max_line], f"line longer than {self._max_line} characters")
-            )
+        if overflow:
+            out.append(Garbled(line, f"line longer than {self._max_line} characters"))
             return
         try:
             out.append(decode(line))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hardware.doorprotocol import (
@@ -181,6 +181,31 @@ class TestMessageReader:
     def test_garbled_text_shows_what_arrived(self):
         assert Garbled(b"a\x00\xff", "x").text == "a\\x00\\xff"
 
+    def test_regression_an_overlong_line_then_a_high_byte_raised_stop_iteration(self):
+        # Issue 12: 25,212 of 309,781 fuzzed chunks raised StopIteration here, which
+        # escaped through the door session and ended `egate run`.
+        out = MessageReader().feed(b"X" * 70 + b"\xff\r\n")
+        assert out == [Garbled(b"X" * (MAX_LINE - 1) + b"\xff", "byte 0xFF is not printable ASCII")]
+
+    @pytest.mark.parametrize("length", [0, 1, MAX_LINE - 2, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1])
+    def test_a_bad_byte_after_a_line_of_any_length_is_shown_in_the_garbled_bytes(self, length):
+        reader = MessageReader()
+        out = reader.feed(b"A" * length + b"\x80\x81" + b"\r\n! READY\r\n")
+        garbled, ready = out
+        assert ready == Event("READY")
+        assert isinstance(garbled, Garbled)
+        assert garbled.reason == "byte 0x80 is not printable ASCII"
+        assert b"\x80" in garbled.raw and len(garbled.raw) <= MAX_LINE
+        assert garbled.raw.startswith(b"A" * min(length, MAX_LINE - 1))
+
+    def test_a_line_too_long_by_one_is_reported_as_too_long(self):
+        out = MessageReader().feed(b"! X " + b"A" * (MAX_LINE - 3) + b"\r\n")
+        assert out == [Garbled(b"! X " + b"A" * (MAX_LINE - 4), "line longer than 64 characters")]
+
+    def test_the_maximum_line_must_hold_a_byte(self):
+        with pytest.raises(ValueError, match="at least 1"):
+            MessageReader(max_line=0)
+
 
 # --- properties -------------------------------------------------------------
 
@@ -242,6 +267,72 @@ def test_the_reader_takes_any_bytes_in_any_pieces_alike(data, cuts):
 
 
 terminators = st.sampled_from([b"\r\n", b"\n", b"\r"])
+
+# What a serial line to a door board carries when things go wrong: runs of
+# printable text of every length around the line limit, bytes that are not
+# printable ASCII, terminators and storms of them, and good lines. Plain
+# random bytes almost never hold 64 printable characters in a row, which is
+# how the StopIteration of issue 12 went unseen.
+printable_runs = st.integers(0, 3 * MAX_LINE).flatmap(
+    lambda size: st.sampled_from(b"AZ#! *=09~").map(lambda byte: bytes([byte]) * size)
+)
+bad_bytes = st.binary(min_size=1, max_size=4).map(
+    lambda data: bytes(b if not 0x20 <= b <= 0x7E and b not in (0x0A, 0x0D) else 0xFF for b in data)
+)
+line_noise = st.lists(
+    st.one_of(
+        printable_runs,
+        bad_bytes,
+        terminators,
+        st.binary(max_size=8).map(lambda data: data.replace(b"\r", b"").replace(b"\n", b"")),
+        st.sampled_from([b"\r\n" * 20, b"\r" * 7, b"\n\r\n\r"]),
+        messages.filter(fits).map(encode),
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+def feed_in_pieces(reader: MessageReader, data: bytes, cuts: list[int]) -> list[Message | Garbled]:
+    bounds = [0, *sorted(cut for cut in cuts if cut <= len(data)), len(data)]
+    out: list[Message | Garbled] = []
+    for start, end in itertools.pairwise(bounds):
+        out += reader.feed(data[start:end])
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(line_noise, st.binary(max_size=400)), st.integers(1, 2 * MAX_LINE))
+@example(b"X" * 70 + b"\xff\r\n", MAX_LINE)
+@example(b"A\xff\r", 1)
+def test_the_reader_never_raises_and_holds_at_most_a_line(data, max_line):
+    reader = MessageReader(max_line)
+    out = reader.feed(data) + reader.feed(b"\r\n")
+    for item in out:
+        if isinstance(item, Garbled):
+            assert 0 < len(item.raw) <= max_line
+            if item.reason.startswith("byte 0x"):
+                # The byte named is in the bytes shown.
+                assert int(item.reason[7:9], 16) in item.raw
+        else:
+            assert isinstance(item, Command | Reply | ErrorReply | Event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(line_noise, st.lists(st.integers(0, 800), max_size=8), st.integers(1, 2 * MAX_LINE))
+def test_noisy_lines_in_any_pieces_give_the_same_result(data, cuts, max_line):
+    whole = MessageReader(max_line).feed(data)
+    assert feed_in_pieces(MessageReader(max_line), data, cuts) == whole
+    # A byte at a time too, the worst a port can do.
+    assert feed_in_pieces(MessageReader(max_line), data, list(range(len(data)))) == whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages.filter(fits), line_noise, line_noise, terminators, st.lists(st.integers(0, 800)))
+def test_a_good_line_after_any_noise_and_a_terminator_is_recovered(
+    message, before, after, terminator, cuts
+):
+    stream = before + terminator + encode(message) + after
+    assert message in feed_in_pieces(MessageReader(), stream, cuts)
 
 
 @given(messages.filter(fits), st.binary(max_size=100), st.binary(max_size=100), terminators)
