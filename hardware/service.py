@@ -43,6 +43,7 @@ from hardware.doorprotocol import DoorState
 from hardware.gatedevices import GateDevices
 from hardware.indicator import Signal as Lamp
 from hardware.occupancy import BeamChanged, OccupancyChanged, TailgateDetected
+from hardware.orders import OfficerOrder
 from hardware.reader import DocumentRead, ReadFailed
 
 Clock = Callable[[], float]
@@ -161,7 +162,8 @@ class GateService:
         # The transaction of the event being handled (an alarm may end it).
         self._handling: str | None = None
         self._accepting = True
-        self._officer: deque[e.OfficerAction] = deque()
+        # Officers' orders from the console's thread (deque: thread-safe append/popleft).
+        self._officer: deque[OfficerOrder] = deque()
         self.summary = RunSummary()
         metrics.state(controller.state)
 
@@ -205,13 +207,32 @@ class GateService:
             if self._reported[device] is not None and self._reported[device] != up:
                 self._device_changed(device, up=up, reason=problem or "", now=now)
         while self._officer:
-            action = self._officer.popleft()
-            self._audit({"kind": "officer", "action": action.value,
-                         "transaction": self.controller.transaction})  # fmt: skip
-            self.metrics.officer(action.value)
-            if action is e.OfficerAction.RESET:
-                self._door_retry_at = 0.0  # a reset orders a faulted door again at once
-            self._feed(e.OfficerCommand(action), now)
+            order = self._officer.popleft()
+            action = order.action
+            if not order.claim():
+                # The console has answered "not taken": doing it now would make that a lie.
+                self._log.warning("gate %s: officer %s dropped: not taken in time",
+                                  self.controller.gate_id, action.value)  # fmt: skip
+                continue
+            try:
+                refused = self.controller.refusal(action)
+                if refused is not None:
+                    self._audit({"kind": "officer", "action": action.value, "refused": refused,
+                                 "transaction": self.controller.transaction})  # fmt: skip
+                    self._log.info("gate %s: officer %s refused: %s",
+                                   self.controller.gate_id, action.value, refused)  # fmt: skip
+                    order.refuse(refused)
+                    continue
+                self._audit({"kind": "officer", "action": action.value,
+                             "transaction": self.controller.transaction})  # fmt: skip
+                self.metrics.officer(action.value)
+                if action is e.OfficerAction.RESET:
+                    self._door_retry_at = 0.0  # a reset orders a faulted door again at once
+                self._feed(e.OfficerCommand(action), now)
+            except BaseException:
+                order.fail("the service failed while carrying it out")
+                raise
+            order.taken()
         self._collect(now)
         self._repeat_to_faulted_doors(now)
         if self._timer is not None and now >= self._timer[1]:
@@ -236,9 +257,12 @@ class GateService:
             else:
                 doors.close(board_door)
 
-    def officer(self, action: e.OfficerAction) -> None:
-        """An officer's order from the console; carried out at the next step (any thread)."""
-        self._officer.append(action)
+    def officer(self, order: OfficerOrder | e.OfficerAction) -> None:
+        """An officer's order (any thread): claimed, then carried out or refused, at the next step.
+
+        A bare action is an order nobody waits for an answer to.
+        """
+        self._officer.append(order if isinstance(order, OfficerOrder) else OfficerOrder(order))
 
     def stop(self, sleep: Callable[[float], None]) -> None:
         """Stop taking travellers, let the one inside finish briefly, then abort and close."""

@@ -26,14 +26,20 @@ def officer(action: str, console_path: Path) -> int:
     open_exit lets the traveller in the gate out (recorded as an officer
     override); close takes the gate out of service until a reset; refer
     sends the current traveller to an officer; reset aborts what is in
-    progress and readies the gate.
+    progress and readies the gate.  The gate answers once it has carried the
+    order out (ok ACTION), or says why it did not: refused (open_exit with
+    nobody inside, refer with no traveller) or not taken in time, in which
+    case the order is dropped and never carried out later.
 
-    Exit status: 0 the gate took the order; 1 it refused it; 2 no gate
-    answers on that socket.
+    Exit status: 0 the gate carried the order out; 1 it refused it or did
+    not take it (the reason on stderr); 2 no gate answers on that socket.
     """
     try:
         answer = send_order(console_path, OfficerAction(action))
     except ConsoleError as error:
         raise InputError(str(error)) from None
-    click.echo(answer)
-    return EXIT_OK if answer.startswith("ok") else EXIT_FAILURE
+    if answer.startswith("ok "):
+        click.echo(answer)
+        return EXIT_OK
+    click.echo(f"egate officer: {answer}", err=True)
+    return EXIT_FAILURE
