@@ -7,6 +7,13 @@ changes, forced and obstructed doors, faults, the connection going and
 coming back.  It never raises on what the device sends, and it never trusts
 a door state from before a reconnection: :meth:`DoorController.state` is
 None until the board has told it again.
+
+After every (re)connection the board must show it is a door board: its
+STATUS reply names both doors with door states (and, with a configured
+``identity``, it first answers HELLO with that ID).  Anything else on the
+port is reported ``WrongDevice`` and never commanded.  A refused OPEN or
+CLOSE is reported as :class:`DoorRefused`, which names the door, so that an
+interlock refusal (``ERR 21``) can be retried once the other door is CLOSED.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hardware.doorprotocol import Command, Door, DoorState, Event, Reply
+from hardware.doorprotocol import Command, Door, DoorState, ErrorCode, ErrorReply, Event, Reply
 from hardware.doorsession import (
     Acknowledged,
     Clock,
@@ -23,10 +30,13 @@ from hardware.doorsession import (
     Connected,
     DeviceRestarted,
     Disconnected,
+    Identified,
     Refused,
     SessionDriver,
     SessionEvent,
     Unrecognized,
+    WrongDevice,
+    fields_text,
 )
 from hardware.link import SerialLink, SerialSettings
 
@@ -43,11 +53,14 @@ __all__ = [
     "DoorFault",
     "DoorForced",
     "DoorObstructed",
+    "DoorRefused",
     "DoorState",
     "DoorStateChanged",
+    "Identified",
     "Refused",
     "Unrecognized",
     "WatchdogTripped",
+    "WrongDevice",
 ]
 
 
@@ -86,6 +99,28 @@ class DoorFault:
 
 
 @dataclass(frozen=True, slots=True)
+class DoorRefused(Refused):
+    """The board refused to OPEN or CLOSE ``door`` with ``ERR code text``.
+
+    A :class:`Refused` like any other (matching on ``Refused`` still finds
+    it), plus the door.  ``interlock`` (``ERR 21``): the other door was not
+    CLOSED; the same command may succeed once the board reports it CLOSED.
+    """
+
+    door: Door
+
+    @property
+    def verb(self) -> str:
+        """``OPEN`` or ``CLOSE``."""
+        return self.command.verb
+
+    @property
+    def interlock(self) -> bool:
+        """Refused by the board's interlock: the other door was not CLOSED."""
+        return self.code == ErrorCode.INTERLOCK
+
+
+@dataclass(frozen=True, slots=True)
 class WatchdogTripped:
     """``! WATCHDOG``: the board heard nothing for too long and is closing the exit."""
 
@@ -93,7 +128,13 @@ class WatchdogTripped:
 
 
 DoorEvent = (
-    SessionEvent | DoorStateChanged | DoorForced | DoorObstructed | DoorFault | WatchdogTripped
+    SessionEvent
+    | DoorStateChanged
+    | DoorForced
+    | DoorObstructed
+    | DoorFault
+    | DoorRefused
+    | WatchdogTripped
 )
 
 # Unsolicited events that name a door, and the state the door is in after them.
@@ -116,7 +157,10 @@ class DoorController(SessionDriver[DoorEvent]):
     that later settles it).  Call :meth:`poll` often (every few
     milliseconds to tens of milliseconds); it does not block.  ``clock``
     stamps commands sent between polls: ``poll(now)`` takes the same time.
+    ``identity``: the ID the board must answer HELLO with (None: not asked).
     """
+
+    KIND = "DOORS"
 
     def __init__(
         self,
@@ -125,8 +169,9 @@ class DoorController(SessionDriver[DoorEvent]):
         *,
         clock: Clock = time.monotonic,
         first_seq: int = 1,
+        identity: str | None = None,
     ) -> None:
-        super().__init__(port, settings, clock=clock, first_seq=first_seq)
+        super().__init__(port, settings, clock=clock, first_seq=first_seq, identity=identity)
         self._states: dict[Door, DoorState | None] = dict.fromkeys(Door)
 
     def state(self, door: Door) -> DoorState | None:
@@ -141,10 +186,33 @@ class DoorController(SessionDriver[DoorEvent]):
         """Ask the board to close ``door``."""
         return self._session.submit("CLOSE", door.value)
 
-    def _forget(self) -> None:
-        self._states = dict.fromkeys(Door)
+    def _check_probe(self, reply: Reply | ErrorReply) -> str | None:
+        if isinstance(reply, ErrorReply):
+            refusal = f"{reply.code} {reply.text}".strip()
+            return f"wrong device: STATUS refused ({refusal}), not a door board"
+        doors = [reply.get(door.value) for door in Door]
+        if reply.get("COUNT") is not None or not all(
+            state in DoorState.__members__ for state in doors
+        ):
+            return f"wrong device: STATUS answered {fields_text(reply)}, not a door board"
+        return None
 
-    def _fields(self, reply: Reply, at: float) -> list[DoorEvent]:
+    def _refused(self, event: Refused) -> DoorEvent:
+        command = event.command
+        if (
+            command.verb in ("OPEN", "CLOSE")
+            and command.args
+            and command.args[0] in Door.__members__
+        ):
+            door = Door(command.args[0])
+            return DoorRefused(event.at, command, event.code, event.text, door)
+        return event
+
+    def _forget(self, at: float) -> list[DoorEvent]:
+        self._states = dict.fromkeys(Door)
+        return []
+
+    def _fields(self, command: Command, reply: Reply, at: float) -> list[DoorEvent]:
         out: list[DoorEvent] = []
         for key, value in reply.fields:
             if key not in Door.__members__:

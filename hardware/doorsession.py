@@ -17,7 +17,15 @@ The rules it keeps (docs/door-protocol.md, "egate's side"):
   sent late), and the session reopens the port with the link's exponential
   backoff (``SerialSettings.reconnect_initial_s`` to ``reconnect_max_s``);
 - after every (re)connection, and after ``! READY``, the first command is the
-  probe (``STATUS``); ``Connected`` is reported with the device's first reply.
+  probe (``STATUS``); ``Connected`` is reported with the device's first reply;
+- after a (re)connection the device must prove what it is before anything
+  else is sent: its probe reply must be that of its kind of device (the
+  driver's check), and with a configured identity it must first answer
+  ``HELLO`` with that ``ID``.  Another device (a renumbered ``/dev/ttyUSBn``)
+  is reported ``WrongDevice``, never commanded, and looked at again later;
+- a device that leaves ``reopen_after`` commands in a row unanswered (pings
+  included) has its port closed and reopened, with backoff: a hung USB
+  adapter or a device that lost its mind often comes back that way.
 
 Nothing here sleeps or blocks: ``poll(now)`` does what is due at ``now``.
 """
@@ -28,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +71,15 @@ class CommandSettings(BaseModel):
         default=1.0, gt=0, description="Send PING after this long without sending anything."
     )
     checksum: bool = Field(default=True, description="End every command with a checksum field.")
+    reopen_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "Commands in a row (heartbeats included) left unanswered, after which the port "
+            "is closed and opened again."
+        ),
+    )
 
 
 # --- what a session reports ---------------------------------------------------
@@ -135,6 +152,28 @@ class DeviceRestarted:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """The device answered ``HELLO`` with the configured identity (``kind``: its KIND field)."""
+
+    at: float
+    kind: str | None
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
+class WrongDevice:
+    """What answers on the port is not the configured device; ``reason`` says why.
+
+    Nothing is sent to it but the identification; the port is closed and
+    looked at again after a backoff.  Reported once per distinct reason
+    until the right device answers.
+    """
+
+    at: float
+    reason: str
+
+
 SessionEvent = (
     Connected
     | Disconnected
@@ -144,7 +183,17 @@ SessionEvent = (
     | Unsolicited
     | Unrecognized
     | DeviceRestarted
+    | Identified
+    | WrongDevice
 )
+
+# Checks a probe reply received while identifying a device: None when it is
+# the expected kind of device, else why not.
+ProbeCheck = Callable[[Reply | ErrorReply], str | None]
+
+HELLO = "HELLO"
+# What an identity may be (docs/door-protocol.md, "Identity").
+IDENTITY_PATTERN = r"[A-Za-z0-9._:-]{1,24}"
 
 
 @dataclass
@@ -172,7 +221,13 @@ def polling_link(port: SerialLink | SerialSettings, clock: Clock) -> SerialLink:
 
 
 class CommandSession:
-    """Commands out, replies matched to them, events in, over one serial link."""
+    """Commands out, replies matched to them, events in, over one serial link.
+
+    ``identity`` is the ``ID`` the device must give in its answer to
+    ``HELLO`` after every (re)connection (None: it is not asked), ``kind``
+    the ``KIND`` it must give if it gives one, and ``check`` judges the
+    reply to the probe sent after every (re)connection.
+    """
 
     def __init__(
         self,
@@ -182,20 +237,38 @@ class CommandSession:
         probe: str = "STATUS",
         clock: Clock = time.monotonic,
         first_seq: int = 1,
+        identity: str | None = None,
+        kind: str | None = None,
+        check: ProbeCheck | None = None,
     ) -> None:
         self._link = link
         self.settings = settings or CommandSettings()
         self._probe = probe
         self._clock = clock
         self._seq = first_seq
+        self._identity = identity
+        self._kind = kind
+        self._check = check
+        self._handshake = (HELLO, probe) if identity is not None else (probe,)
         self._reader = MessageReader()
         self._queue: deque[_Pending] = deque()
         self._pending: _Pending | None = None
         self._events: list[SessionEvent] = []
         self._link_up = False
         self._answering = False
+        # The device has passed identification since the port was (re)opened.
+        self._verified = False
+        # It has answered HELLO with the identity since then (when one is configured).
+        self._hello_passed = False
+        # Commands in a row that got no reply.
+        self._failures = 0
+        # A port closed on purpose (silence, wrong device) is reopened no sooner than this.
+        self._reopen_at = float("-inf")
+        self._reopen_delay = link.settings.reconnect_initial_s
+        self._wrong: str | None = None
         # What was last reported: None before the first Connected or Disconnected.
         self._reported: bool | None = None
+        self._problem: str | None = "not connected yet"
         self._closed = False
         self._last_sent = float("-inf")
         if link.is_open:
@@ -203,8 +276,13 @@ class CommandSession:
 
     @property
     def connected(self) -> bool:
-        """The port is open and the device has answered since it was (re)opened."""
-        return self._link_up and self._answering
+        """The port is open, the device identified, and it has answered since."""
+        return self._link_up and self._verified and self._answering
+
+    @property
+    def problem(self) -> str | None:
+        """Why the device is not connected (None when it is): the last reason reported."""
+        return None if self.connected else self._problem
 
     @property
     def busy(self) -> bool:
@@ -217,7 +295,12 @@ class CommandSession:
         return self._link.settings.port
 
     def submit(self, verb: str, *args: str) -> Command:
-        """Queue a command (sent at once when nothing is outstanding); its number is in it."""
+        """Queue a command (sent at once when nothing is outstanding); its number is in it.
+
+        Until the device on a (re)opened port is identified, commands fail at
+        once: nothing but the identification goes to a device not known to
+        be the right one.
+        """
         return self._submit(verb, args, internal=False)
 
     def close(self) -> None:
@@ -228,7 +311,7 @@ class CommandSession:
 
     def poll(self, now: float) -> list[SessionEvent]:
         """Do what is due at ``now``: read, match, resend, ping, reconnect; what happened."""
-        if not self._link_up and not self._closed:
+        if not self._link_up and not self._closed and now >= self._reopen_at:
             if self._link.try_reconnect(now):
                 self._up(now)
             else:
@@ -237,6 +320,7 @@ class CommandSession:
             self._read(now)
         if self._link_up:
             self._expire(now)
+        if self._link_up:
             self._heartbeat(now)
             self._transmit(now)
         events, self._events = self._events, []
@@ -249,6 +333,8 @@ class CommandSession:
         item = self._make(verb, args, now, internal=internal)
         if not self._link_up:
             self._events.append(CommandFailed(now, item.command, "not connected"))
+        elif not self._verified and not internal:
+            self._events.append(CommandFailed(now, item.command, "device not identified yet"))
         else:
             self._queue.append(item)
             self._transmit(now)
@@ -263,12 +349,18 @@ class CommandSession:
 
     def _up(self, now: float) -> None:
         self._link_up = True
+        self._verified = False
+        self._hello_passed = False
+        self._failures = 0
         self._reader = MessageReader()
-        self._queue.appendleft(self._internal(self._probe, now))
+        handshake = [self._internal(verb, now) for verb in self._handshake]
+        self._queue.extendleft(reversed(handshake))
 
     def _report(self, answering: bool, now: float, reason: str = "") -> None:
-        """Connected or Disconnected, once per change."""
+        """Connected or Disconnected, once per change; the latest reason is kept."""
         self._answering = answering
+        if not answering and reason:
+            self._problem = reason
         if self._reported is not answering:
             self._reported = answering
             self._events.append(Connected(now) if answering else Disconnected(now, reason))
@@ -278,12 +370,20 @@ class CommandSession:
 
     def _lost(self, reason: str, now: float) -> None:
         self._link_up = False
+        self._verified = False
         self._report(False, now, reason)
         for item in [*([self._pending] if self._pending else []), *self._queue]:
             if not item.internal:
                 self._events.append(CommandFailed(now, item.command, reason))
         self._pending = None
         self._queue.clear()
+
+    def _reopen_later(self, reason: str, now: float) -> None:
+        """Close the port on purpose and open it again after a growing delay."""
+        self._lost(reason, now)
+        self._link.close()
+        self._reopen_at = now + self._reopen_delay
+        self._reopen_delay = min(self._reopen_delay * 2, self._link.settings.reconnect_max_s)
 
     def _read(self, now: float) -> None:
         for _ in range(_MAX_READS_PER_POLL):
@@ -296,6 +396,8 @@ class CommandSession:
                 return
             for item in self._reader.feed(data):
                 self._received(item, now)
+                if not self._link_up:
+                    return  # closed on purpose (a wrong device): the rest is its noise
 
     def _received(self, item: Message | Garbled, now: float) -> None:
         if isinstance(item, Garbled):
@@ -319,7 +421,11 @@ class CommandSession:
             self._events.append(Unrecognized(now, _text(reply), "reply to no outstanding command"))
             return
         self._pending = None
-        if not self._answering:
+        self._failures = 0
+        if not self._verified:
+            if not self._identified(pending.command, reply, now):
+                return
+        elif not self._answering:
             self._report(True, now)
             if pending.command.verb != self._probe:
                 # Answering again after silence: what it said before may be stale.
@@ -329,6 +435,46 @@ class CommandSession:
         elif not (pending.internal and pending.command.verb == "PING"):
             self._events.append(Acknowledged(now, pending.command, reply))
 
+    def _identified(self, command: Command, reply: Reply | ErrorReply, now: float) -> bool:
+        """Judge one reply of the identification; True when it is the probe's, and passed."""
+        reason = self._judge(command, reply)
+        if reason is not None:
+            if reason != self._wrong:
+                self._wrong = reason
+                self._events.append(WrongDevice(now, reason))
+            self._reopen_later(reason, now)
+            return False
+        if command.verb == HELLO and isinstance(reply, Reply) and self._identity is not None:
+            self._hello_passed = True
+            self._events.append(Identified(now, reply.get("KIND"), self._identity))
+            return False
+        if command.verb != self._probe or (self._identity is not None and not self._hello_passed):
+            # Nothing learnt (the probe alone is no identity): asked again when idle.
+            return False
+        self._verified = True
+        self._wrong = None
+        self._reopen_delay = self._link.settings.reconnect_initial_s
+        self._report(True, now)
+        return True
+
+    def _judge(self, command: Command, reply: Reply | ErrorReply) -> str | None:
+        """Why ``reply`` shows the wrong device on the port; None when it shows no such thing."""
+        if command.verb == HELLO:
+            expected = f"expected ID={self._identity}"
+            if isinstance(reply, ErrorReply):
+                refusal = f"{reply.code} {reply.text}".strip()
+                return f"wrong device: HELLO refused ({refusal}), {expected}"
+            kind, identity = reply.get("KIND"), reply.get("ID")
+            if self._kind is not None and kind is not None and kind != self._kind:
+                return f"wrong device: KIND={kind} ID={identity}, expected KIND={self._kind}"
+            if identity != self._identity:
+                found = "no ID" if identity is None else f"ID={identity}"
+                return f"wrong device: HELLO answered {found}, {expected}"
+            return None
+        if command.verb == self._probe and self._check is not None:
+            return self._check(reply)
+        return None
+
     def _expire(self, now: float) -> None:
         pending = self._pending
         if pending is None or now < pending.deadline:
@@ -337,14 +483,29 @@ class CommandSession:
             self._write(pending, now)
             return
         self._pending = None
+        self._failures += 1
+        if not self._verified:
+            # The identification starts over, whole: a probe answered after a
+            # HELLO that was not must not pass for an identified device.
+            self._queue.clear()
         reason = f"no reply after {pending.attempts} attempts"
         if not pending.internal or pending.command.verb != "PING":
             self._events.append(CommandFailed(now, pending.command, reason))
         self._report(False, now, f"device silent: {pending.command.verb}, {reason}")
+        if self._failures >= self.settings.reopen_after:
+            # Still open but mute: a hung adapter or device; reopening often revives it.
+            self._reopen_later(
+                f"device silent: {self._failures} commands in a row unanswered, reopening the port",
+                now,
+            )
 
     def _heartbeat(self, now: float) -> None:
         if not self.busy and now - self._last_sent >= self.settings.heartbeat_s:
-            self._queue.append(self._internal("PING", now))
+            if self._verified:
+                self._queue.append(self._internal("PING", now))
+            else:
+                # Not identified yet: the identification is asked again, never a ping.
+                self._queue.extend(self._internal(verb, now) for verb in self._handshake)
 
     def _transmit(self, now: float) -> None:
         if self._pending is None and self._queue and self._link_up:
@@ -371,10 +532,15 @@ DeviceEvent = TypeVar("DeviceEvent")
 class SessionDriver(Generic[DeviceEvent]):
     """What the door controller and the occupancy sensor drivers share.
 
-    The session carries commands, retries and reconnection; a subclass only
-    says what replies and unsolicited events mean for its device, and what to
-    forget when the device may have changed behind its back.
+    The session carries commands, retries, reconnection and identification;
+    a subclass only says what kind of device it drives (``KIND``, and
+    ``_check_probe`` on the first STATUS reply after every connection), what
+    replies and unsolicited events mean for its device, and what to forget
+    when the device may have changed behind its back.
     """
+
+    # The KIND a device of this sort gives in its answer to HELLO.
+    KIND: ClassVar[str]
 
     def __init__(
         self,
@@ -383,15 +549,28 @@ class SessionDriver(Generic[DeviceEvent]):
         *,
         clock: Clock = time.monotonic,
         first_seq: int = 1,
+        identity: str | None = None,
     ) -> None:
         self._session = CommandSession(
-            polling_link(port, clock), settings, probe="STATUS", clock=clock, first_seq=first_seq
+            polling_link(port, clock),
+            settings,
+            probe="STATUS",
+            clock=clock,
+            first_seq=first_seq,
+            identity=identity,
+            kind=self.KIND,
+            check=self._check_probe,
         )
 
     @property
     def connected(self) -> bool:
-        """The device is answering."""
+        """The device is identified and answering."""
         return self._session.connected
+
+    @property
+    def problem(self) -> str | None:
+        """Why the device is not connected (a link error, silence, the wrong device); else None."""
+        return self._session.problem
 
     @property
     def busy(self) -> bool:
@@ -415,21 +594,45 @@ class SessionDriver(Generic[DeviceEvent]):
         """What happened up to ``now``: session events followed by what they mean."""
         events: list[SessionEvent | DeviceEvent] = []
         for event in self._session.poll(now):
+            if isinstance(event, Refused):
+                events.append(self._refused(event))
+                continue
             events.append(event)
             if isinstance(event, Connected | Disconnected | DeviceRestarted):
                 # Whatever was known is stale until the device reports again.
-                self._forget()
+                events += self._forget(event.at)
             elif isinstance(event, Acknowledged):
-                events += self._fields(event.reply, event.at)
+                events += self._fields(event.command, event.reply, event.at)
             elif isinstance(event, Unsolicited):
                 events += self._unsolicited(event.event, event.at)
-        return events
+        return events + self._tick(now)
 
-    def _forget(self) -> None:
+    def _check_probe(self, reply: Reply | ErrorReply) -> str | None:
+        """Why the first STATUS reply shows another kind of device; None when it does not."""
+        return None
+
+    def _refused(self, event: Refused) -> SessionEvent | DeviceEvent:
+        """The event to report for a refused command (a subclass may say more)."""
+        return event
+
+    def _tick(self, now: float) -> list[SessionEvent | DeviceEvent]:
+        """What becomes due at ``now`` without a word from the device."""
+        return []
+
+    def _forget(self, at: float) -> list[SessionEvent | DeviceEvent]:
+        """Drop what was known of the device; what that settles, as events."""
         raise NotImplementedError
 
-    def _fields(self, reply: Reply, at: float) -> list[SessionEvent | DeviceEvent]:
+    def _fields(
+        self, command: Command, reply: Reply, at: float
+    ) -> list[SessionEvent | DeviceEvent]:
         raise NotImplementedError
 
     def _unsolicited(self, event: Event, at: float) -> list[SessionEvent | DeviceEvent]:
         raise NotImplementedError
+
+
+def fields_text(reply: Reply, limit: int = 40) -> str:
+    """A reply's fields as they were sent, shortened for a one-line reason."""
+    text = " ".join(f"{key}={value}" for key, value in reply.fields) or "nothing"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -3,6 +3,11 @@
 :class:`DoorBoard` is the board's behaviour: two doors that take
 ``travel_s`` to open or close, reverse when an obstacle meets them, jam on
 request, and a watchdog that closes the exit door when egate falls silent.
+With ``interlock`` it refuses to open one door while the other is not
+CLOSED (``ERR 21``), as a board with a hardware interlock does.  It keeps a
+log of every door state change with its time (:attr:`DoorBoard.log`), so a
+test can check what the doors did, not what egate asked: for instance that
+they were never both away from CLOSED (:func:`both_not_closed`).
 :class:`DoorEmulator` runs it on a pseudo-terminal with the door faults to
 inject besides the line faults every emulator of the protocol has.
 """
@@ -10,11 +15,14 @@ inject besides the line faults every emulator of the protocol has.
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.doorprotocol import Command, Door, DoorState, ErrorCode, ErrorReply, Event, Reply
+from hardware.doorsession import IDENTITY_PATTERN
 from hardware.emulators.doorprotocol import (
     Answer,
     Board,
@@ -41,6 +49,45 @@ class DoorBoardSettings(BaseModel):
     interlock: bool = Field(
         default=False, description="Refuse to open a door while the other one is not closed."
     )
+    identity: str | None = Field(
+        default="EMULATED-DOORS",
+        pattern=f"^{IDENTITY_PATTERN}$",
+        description="The ID answered to HELLO; None: the board does not know HELLO.",
+    )
+
+
+# The board keeps this many door state changes (a long mock run must not grow without end).
+LOG_LENGTH = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class DoorChange:
+    """``door`` entered ``state`` at ``at`` (board time)."""
+
+    at: float
+    door: Door
+    state: DoorState
+
+
+def both_not_closed(log: Iterable[DoorChange]) -> list[tuple[float, float | None]]:
+    """The spans of time in ``log`` when neither door was CLOSED (end None: still so).
+
+    Both doors count as CLOSED before the first change, as after power-on.
+    """
+    states = dict.fromkeys(Door, DoorState.CLOSED)
+    spans: list[tuple[float, float | None]] = []
+    since: float | None = None
+    for change in log:
+        states[change.door] = change.state
+        both = all(state is not DoorState.CLOSED for state in states.values())
+        if both and since is None:
+            since = change.at
+        elif not both and since is not None:
+            spans.append((since, change.at))
+            since = None
+    if since is not None:
+        spans.append((since, None))
+    return spans
 
 
 @dataclass
@@ -57,11 +104,13 @@ class DoorBoard(Board):
     """The behaviour of a door controller board: two doors, their motors, the watchdog."""
 
     STATE_CHANGING = frozenset({"OPEN", "CLOSE"})
+    KIND = "DOORS"
 
     def __init__(self, settings: DoorBoardSettings, now: float) -> None:
-        super().__init__(now, settings.dedupe_window_s)
+        super().__init__(now, settings.dedupe_window_s, settings.identity)
         self.settings = settings
         self.doors = {door: _Leaf() for door in Door}
+        self.log: deque[DoorChange] = deque(maxlen=LOG_LENGTH)
         # The silence the watchdog last fired for (the time of the command before it).
         self._watchdog_fired_for: float | None = None
 
@@ -74,7 +123,7 @@ class DoorBoard(Board):
             if leaf.jam is not None:
                 events += self.jam(door, leaf.jam, now)
             else:
-                leaf.state = DoorState.CLOSING if leaf.position > 0 else DoorState.CLOSED
+                self._set(door, DoorState.CLOSING if leaf.position > 0 else DoorState.CLOSED, now)
         return events
 
     def state(self, door: Door) -> DoorState:
@@ -109,9 +158,9 @@ class DoorBoard(Board):
             if self.settings.interlock and other.state is not DoorState.CLOSED:
                 return ErrorReply(command.seq, ErrorCode.INTERLOCK, "other door not closed")
             if leaf.state is not DoorState.OPEN:
-                leaf.state = DoorState.OPENING
+                self._set(door, DoorState.OPENING, self.now)
         elif leaf.state is not DoorState.CLOSED:
-            leaf.state = DoorState.CLOSING
+            self._set(door, DoorState.CLOSING, self.now)
         return Reply(command.seq, ((door.value, leaf.state.value),))
 
     def advance(self, now: float) -> list[Event]:
@@ -125,37 +174,46 @@ class DoorBoard(Board):
             events.append(Event("WATCHDOG"))
             exit_door = self.doors[Door.EXIT]
             if exit_door.jam is None and exit_door.state is not DoorState.CLOSED:
-                exit_door.state = DoorState.CLOSING
+                self._set(Door.EXIT, DoorState.CLOSING, max(self.now, trips_at))
         return events + self._move(now)
 
     def _move(self, now: float) -> list[Event]:
         events: list[Event] = []
-        step = max(0.0, now - self.now) / self.settings.travel_s
+        start = self.now
+        step = max(0.0, now - start) / self.settings.travel_s
         super().advance(now)
+        travel = self.settings.travel_s
         for door, leaf in self.doors.items():
             if leaf.state is DoorState.CLOSING and leaf.obstructed:
-                leaf.state = DoorState.OPENING
+                self._set(door, DoorState.OPENING, start)
                 events.append(Event("OBSTRUCTED", (door.value,)))
             if leaf.state is DoorState.OPENING:
-                leaf.position = min(1.0, leaf.position + step)
-                if leaf.position >= 1.0:
-                    leaf.state = DoorState.OPEN
+                if leaf.position + step >= 1.0:
+                    # Logged when the door got there, not when the board looked.
+                    self._set(door, DoorState.OPEN, start + (1.0 - leaf.position) * travel)
                     events.append(Event("OPENED", (door.value,)))
+                leaf.position = min(1.0, leaf.position + step)
             elif leaf.state is DoorState.CLOSING:
-                leaf.position = max(0.0, leaf.position - step)
-                if leaf.position <= 0.0:
-                    leaf.state = DoorState.CLOSED
+                if leaf.position - step <= 0.0:
+                    self._set(door, DoorState.CLOSED, start + leaf.position * travel)
                     events.append(Event("CLOSED", (door.value,)))
+                leaf.position = max(0.0, leaf.position - step)
         return events
+
+    def _set(self, door: Door, state: DoorState, at: float) -> None:
+        """Put ``door`` in ``state`` and log it, if that is a change."""
+        leaf = self.doors[door]
+        if leaf.state is not state:
+            leaf.state = state
+            self.log.append(DoorChange(at, door, state))
 
     # Things that happen to the doors, not commanded by egate.
 
     def jam(self, door: Door, code: str, now: float) -> list[Event]:
         """The door's motor or lock fails: it stops where it is, in FAULT."""
         events = self.advance(now)
-        leaf = self.doors[door]
-        leaf.jam = code
-        leaf.state = DoorState.FAULT
+        self.doors[door].jam = code
+        self._set(door, DoorState.FAULT, self.now)
         return [*events, Event("FAULT", (door.value, code))]
 
     def unjam(self, door: Door, now: float) -> list[Event]:
@@ -170,7 +228,7 @@ class DoorBoard(Board):
         leaf = self.doors[door]
         if leaf.jam is not None or leaf.state is DoorState.OPEN:
             return events
-        leaf.state = DoorState.OPEN
+        self._set(door, DoorState.OPEN, self.now)
         leaf.position = 1.0
         return [*events, Event("FORCED", (door.value,))]
 
@@ -223,3 +281,10 @@ class DoorEmulator(LineDeviceEmulator):
         """The commands with ``verb`` that the board carried out (retries excluded)."""
         with self._lock:
             return [command for command in self.board.executed if command.verb == verb]
+
+    @property
+    def log(self) -> list[DoorChange]:
+        """Every door state change so far (the last ``LOG_LENGTH``), oldest first."""
+        with self._lock:
+            self._send(self.board.advance(self._clock()))
+            return list(self.board.log)

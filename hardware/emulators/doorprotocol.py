@@ -89,15 +89,19 @@ class Board(ABC):
 
     Every method is told the time; a board never reads a clock.  The base
     class de-duplicates retransmissions of the commands in ``STATE_CHANGING``
-    (docs/door-protocol.md, "Duplicates") and remembers when it last heard a
-    valid command, for a watchdog.
+    (docs/door-protocol.md, "Duplicates"), remembers when it last heard a
+    valid command, for a watchdog, and answers ``HELLO`` with its ``KIND``
+    and ``identity`` (a board without an identity does not know HELLO, as
+    boards made before it was defined).
     """
 
     STATE_CHANGING: frozenset[str] = frozenset()
+    KIND: str = "DEVICE"
 
-    def __init__(self, now: float, dedupe_window_s: float) -> None:
+    def __init__(self, now: float, dedupe_window_s: float, identity: str | None = None) -> None:
         self.now = now
         self.dedupe_window_s = dedupe_window_s
+        self.identity = identity
         self.last_heard = now
         self.executed: deque[Command] = deque(maxlen=1000)
         self._last: tuple[Command, Answer, float] | None = None
@@ -111,7 +115,7 @@ class Board(ABC):
             if previous == command and now - at <= self.dedupe_window_s:
                 return self.repeat(reply), events
         self.executed.append(command)
-        reply = self.execute(command)
+        reply = self.hello(command) if command.verb == "HELLO" else self.execute(command)
         if command.verb in self.STATE_CHANGING:
             self._last = (command, reply, now)
         return reply, events
@@ -119,6 +123,14 @@ class Board(ABC):
     def repeat(self, reply: Answer) -> Answer:
         """The answer to a retransmission of the command first answered with ``reply``."""
         return reply
+
+    def hello(self, command: Command) -> Answer:
+        """``#n HELLO`` answered ``#n OK KIND=kind ID=identity``."""
+        if self.identity is None:
+            return unknown(command)
+        if command.args:
+            return bad_argument(command, "nothing")
+        return Reply(command.seq, (("KIND", self.KIND), ("ID", self.identity)))
 
     @abstractmethod
     def execute(self, command: Command) -> Answer:

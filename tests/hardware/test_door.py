@@ -27,6 +27,7 @@ from hardware.door import (
     DoorFault,
     DoorForced,
     DoorObstructed,
+    DoorRefused,
     DoorState,
     DoorStateChanged,
     Refused,
@@ -35,7 +36,13 @@ from hardware.door import (
 )
 from hardware.doorprotocol import Command, ErrorCode, ErrorReply, Event, Reply
 from hardware.doorsession import Unsolicited
-from hardware.emulators.door import DoorBoard, DoorBoardSettings, DoorEmulator
+from hardware.emulators.door import (
+    DoorBoard,
+    DoorBoardSettings,
+    DoorChange,
+    DoorEmulator,
+    both_not_closed,
+)
 from hardware.emulators.pty import PseudoTerminal
 from hardware.link import SerialLink, SerialSettings
 
@@ -213,6 +220,111 @@ class TestBoard:
         board.answer(Command(1, "OPEN", ("ENTRY",)), 0.0)
         reply, _ = board.answer(Command(2, "OPEN", ("EXIT",)), 0.1)
         assert reply == ErrorReply(2, ErrorCode.INTERLOCK, "other door not closed")
+
+    @pytest.mark.parametrize("other", [OPENING, OPEN, CLOSING, FAULT])
+    def test_interlock_refuses_while_the_other_door_is_anything_but_closed(self, other):
+        board, _ = new_board(interlock=True)
+        {
+            OPENING: lambda: board.answer(Command(1, "OPEN", ("ENTRY",)), 0.0),
+            OPEN: lambda: board.force(ENTRY, 0.0),
+            CLOSING: lambda: (
+                board.force(ENTRY, 0.0),
+                board.answer(Command(1, "CLOSE", ("ENTRY",)), 0.0),
+            ),
+            FAULT: lambda: board.jam(ENTRY, "LOCK", 0.0),
+        }[other]()
+        assert board.state(ENTRY) is other
+        reply, _ = board.answer(Command(2, "OPEN", ("EXIT",)), 0.1)
+        assert reply == ErrorReply(2, ErrorCode.INTERLOCK, "other door not closed")
+        assert board.state(EXIT) is CLOSED
+        # Closing a door is never refused by the interlock.
+        assert board.answer(Command(3, "CLOSE", ("EXIT",)), 0.2)[0] == Reply(
+            3, (("EXIT", "CLOSED"),)
+        )
+
+    def test_interlock_lets_a_door_open_once_the_other_is_closed(self):
+        board, _ = new_board(interlock=True)
+        board.answer(Command(1, "OPEN", ("ENTRY",)), 0.0)
+        board.answer(Command(2, "CLOSE", ("ENTRY",)), 1.0)
+        assert board.answer(Command(3, "OPEN", ("EXIT",)), 1.5)[0].code == ErrorCode.INTERLOCK
+        assert board.advance(2.0) == [Event("CLOSED", ("ENTRY",))]
+        assert board.answer(Command(4, "OPEN", ("EXIT",)), 2.0)[0] == Reply(
+            4, (("EXIT", "OPENING"),)
+        )
+        # A retransmission of the refused command is answered as before, not executed.
+        assert board.answer(Command(4, "OPEN", ("EXIT",)), 2.1)[0] == Reply(
+            4, (("EXIT", "OPENING"),)
+        )
+
+    def test_without_interlock_both_doors_may_open(self):
+        board, _ = new_board()
+        board.answer(Command(1, "OPEN", ("ENTRY",)), 0.0)
+        assert board.answer(Command(2, "OPEN", ("EXIT",)), 0.1)[0] == Reply(
+            2, (("EXIT", "OPENING"),)
+        )
+        assert both_not_closed(board.log) == [(0.1, None)]
+
+    def test_the_log_records_every_change_when_it_happened(self):
+        board, _ = new_board(travel_s=1.0)
+        board.answer(Command(1, "OPEN", ("ENTRY",)), 0.25)
+        # Looked at late: the door got there at 1.25 all the same.
+        board.advance(3.0)
+        board.answer(Command(2, "CLOSE", ("ENTRY",)), 3.0)
+        board.obstruct(ENTRY, True, 3.5)
+        board.obstruct(ENTRY, False, 3.6)
+        board.answer(Command(3, "CLOSE", ("ENTRY",)), 4.0)
+        board.advance(10.0)
+        board.force(EXIT, 11.0)
+        board.jam(EXIT, "MOTOR", 12.0)
+        assert list(board.log) == [
+            DoorChange(0.25, ENTRY, OPENING),
+            DoorChange(1.25, ENTRY, OPEN),
+            DoorChange(3.0, ENTRY, CLOSING),
+            DoorChange(3.5, ENTRY, OPENING),
+            # Half closed when it reversed: open again 0.5 s later.
+            DoorChange(4.0, ENTRY, OPEN),
+            DoorChange(4.0, ENTRY, CLOSING),
+            DoorChange(5.0, ENTRY, CLOSED),
+            DoorChange(11.0, EXIT, OPEN),
+            DoorChange(12.0, EXIT, FAULT),
+        ]
+        assert both_not_closed(board.log) == []
+
+    def test_the_watchdog_closing_is_logged_when_it_trips(self):
+        board, _ = new_board(watchdog_s=3.0, travel_s=1.0)
+        board.answer(Command(1, "OPEN", ("EXIT",)), 0.0)
+        board.advance(10.0)
+        assert list(board.log)[-3:] == [
+            DoorChange(1.0, EXIT, OPEN),
+            DoorChange(3.0, EXIT, CLOSING),
+            DoorChange(4.0, EXIT, CLOSED),
+        ]
+
+    def test_spans_with_both_doors_away_from_closed(self):
+        log = [
+            DoorChange(1.0, ENTRY, OPENING),
+            DoorChange(2.0, EXIT, OPENING),
+            DoorChange(2.5, ENTRY, FAULT),
+            DoorChange(3.0, EXIT, CLOSED),
+            DoorChange(4.0, EXIT, OPEN),
+        ]
+        assert both_not_closed(log) == [(2.0, 3.0), (4.0, None)]
+        assert both_not_closed([]) == []
+
+    def test_hello(self):
+        board, _ = new_board(identity="T2-07-DOORS")
+        assert board.answer(Command(1, "HELLO"), 0.0)[0] == Reply(
+            1, (("KIND", "DOORS"), ("ID", "T2-07-DOORS"))
+        )
+        assert board.answer(Command(2, "HELLO", ("X",)), 0.0)[0].code == ErrorCode.BAD_ARGUMENT
+        legacy, _ = new_board(identity=None)
+        reply, _ = legacy.answer(Command(3, "HELLO"), 0.0)
+        assert reply == ErrorReply(3, ErrorCode.UNKNOWN_COMMAND, "unknown command HELLO")
+
+    def test_an_identity_is_a_short_word(self):
+        for bad in ["", "two words", "x" * 25, "A*B", "A=B"]:
+            with pytest.raises(ValueError):
+                DoorBoardSettings(identity=bad)
 
 
 # --- the driver on a link the test plays by hand ------------------------------------
@@ -619,6 +731,49 @@ class TestDriver:
         odd = [e for e in pump.events if isinstance(e, Unrecognized)]
         assert all(e.reason == "reply to no outstanding command" for e in odd)
         assert all(isinstance(item, Command) for item in board.received)
+
+
+@pytest.mark.hardware
+class TestInterlockedBoard:
+    """An interlocked board refuses, the driver says which door, and the board log tells all."""
+
+    def test_a_refusal_names_the_door_and_a_retry_after_closed_succeeds(self, tty, serial):
+        settings = BOARD.model_copy(update={"interlock": True})
+        with DoorEmulator(tty, settings) as board:
+            door = DoorController(serial, FAST)
+            pump = Pump(door)
+            try:
+                pump.wait(Connected)
+                pump.ack(door.open(ENTRY))
+                pump.wait(DoorStateChanged, door=ENTRY, state=OPEN)
+                refused_command = door.open(EXIT)  # while the entry is open
+                refused = pump.wait(Refused, command=refused_command)
+                assert isinstance(refused, DoorRefused)
+                assert (refused.door, refused.verb, refused.code) == (EXIT, "OPEN", 21)
+                assert refused.interlock
+                # What the service does: close, wait for CLOSED, then ask again.
+                pump.ack(door.close(ENTRY))
+                pump.wait(DoorStateChanged, door=ENTRY, state=CLOSED)
+                pump.ack(door.open(EXIT))
+                pump.wait(DoorStateChanged, door=EXIT, state=OPEN)
+                pump.ack(door.close(EXIT))
+                pump.wait(DoorStateChanged, door=EXIT, state=CLOSED)
+            finally:
+                door.shutdown()
+            log = board.log
+        assert [(change.door, change.state) for change in log] == [
+            (ENTRY, OPENING),
+            (ENTRY, OPEN),
+            (ENTRY, CLOSING),
+            (ENTRY, CLOSED),
+            (EXIT, OPENING),
+            (EXIT, OPEN),
+            (EXIT, CLOSING),
+            (EXIT, CLOSED),
+        ]
+        assert both_not_closed(log) == []
+        times = [change.at for change in log]
+        assert times == sorted(times)
 
 
 @pytest.mark.hardware
