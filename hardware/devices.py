@@ -7,7 +7,8 @@ document policy and, under ``devices:``, how each device is reached:
 * ``doors``: the door controller board (docs/door-protocol.md);
 * ``occupancy``: the occupancy / tailgating sensor (same protocol family);
 * ``camera``: an OpenCV source (USB index, /dev/videoN, a video file, a folder);
-* ``chip``: the chip reader (only the mock exists so far).
+* ``chip``: the chip reader (only the mock exists so far; with ``documents``
+  it holds the test documents of a folder, for commissioning).
 
 With ``emulated: true`` (a mock gate) every serial device is replaced by its
 emulator on a new pseudo-terminal, and the drivers talk to it through the
@@ -22,30 +23,41 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from egate.biometrics.image import find_images
-from egate.config import GateConfig
+from egate.config import ConfigError, GateConfig
 from egate.samples import grace_hopper, installed_samples
 from hardware.camera import CameraError, CameraSettings, OpenCvCamera
+from hardware.chipdocuments import ChipDocumentError, DocumentFolderChipReader, load_chip_documents
 from hardware.door import DoorController
 from hardware.doorsession import (
+    IDENTITY_PATTERN,
     Acknowledged,
     CommandFailed,
     CommandSettings,
     Disconnected,
+    Identified,
     Refused,
 )
 from hardware.emulators.camera import MockCamera, Variation
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
-from hardware.emulators.occupancy import OccupancyEmulator
+from hardware.emulators.occupancy import OccupancyEmulator, OccupancySensorSettings
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
 from hardware.link import LinkError, LinkState, SerialSettings
-from hardware.occupancy import OccupancySensor
+from hardware.occupancy import PASSAGE_WINDOW_S, OccupancySensor, SensorKind
 from hardware.reader import SerialMrzReader
 
 Framing = Literal["lines", "desko", "rte"]
@@ -64,12 +76,69 @@ class ReaderDevice(BaseModel):
 
 
 class CommandDevice(BaseModel):
-    """A door controller or occupancy sensor: a serial port and command timing."""
+    """A door controller or occupancy sensor: a serial port, command timing, its identity."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     serial: SerialSettings
     commands: CommandSettings = Field(default_factory=CommandSettings)
+    identity: str | None = Field(
+        default=None,
+        pattern=f"^{IDENTITY_PATTERN}$",
+        description=(
+            "The ID the device must answer HELLO with after every connection; another "
+            "device on the port is never commanded. None: HELLO is not asked."
+        ),
+    )
+
+
+class OccupancyDevice(CommandDevice):
+    """The occupancy sensor: a command device, and how its passages are recognised."""
+
+    kind: SensorKind = Field(
+        default="auto",
+        description=(
+            "beams: light beams and a count; count_only: a count alone (a 3D camera); "
+            "auto: count-only when the sensor's STATUS reply names no beam."
+        ),
+    )
+    passage_window_s: float = Field(
+        default=PASSAGE_WINDOW_S,
+        gt=0,
+        le=10,
+        description="How far apart a beam crossing and the count change it explains may be.",
+    )
+
+
+def _as_occupancy(value: object) -> object:
+    """A door-style device given for the sensor takes the sensor's defaults."""
+    if isinstance(value, CommandDevice) and not isinstance(value, OccupancyDevice):
+        return OccupancyDevice.model_validate(value.model_dump())
+    return value
+
+
+def occupancy_device(device: CommandDevice) -> OccupancyDevice:
+    """``devices.occupancy`` as the sensor's settings (they always are, once validated)."""
+    converted = _as_occupancy(device)
+    assert isinstance(converted, OccupancyDevice)
+    return converted
+
+
+# Python callers may still give the sensor a plain CommandDevice (the mock
+# gate does); validation turns it into an OccupancyDevice with the defaults.
+if TYPE_CHECKING:
+    SensorDevice = OccupancyDevice | CommandDevice
+else:
+    SensorDevice = Annotated[OccupancyDevice, BeforeValidator(_as_occupancy)]
+
+
+def _chip_documents(folder: Path, info: ValidationInfo) -> Path:
+    """The test documents' folder, relative to the gate file; every document in it must load."""
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not folder.is_absolute():
+        folder = Path(base) / folder
+    load_chip_documents(folder)  # ChipDocumentError is a ValueError: reported on this field
+    return folder
 
 
 class ChipDevice(BaseModel):
@@ -78,6 +147,13 @@ class ChipDevice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["mock"] = "mock"
+    documents: Annotated[Path, AfterValidator(_chip_documents)] | None = Field(
+        default=None,
+        description=(
+            "A folder of test documents (NAME.mrz with NAME.jpg or NAME.jp2), relative to the "
+            "gate file: the mock reader presents the chip of the document just read."
+        ),
+    )
 
 
 class MockCameraDevice(BaseModel):
@@ -127,7 +203,7 @@ class DeviceSettings(BaseModel):
     )
     reader: ReaderDevice | None = None
     doors: CommandDevice | None = None
-    occupancy: CommandDevice | None = None
+    occupancy: SensorDevice | None = None
     camera: CameraSettings | None = None
     mock_camera: MockCameraDevice | None = Field(
         default=None, description="Instead of camera: a mock camera showing face photos."
@@ -190,9 +266,15 @@ class Emulators:
 
 @contextlib.contextmanager
 def emulators(
-    devices: DeviceSettings, door_board: DoorBoardSettings | None = None
+    devices: DeviceSettings,
+    door_board: DoorBoardSettings | None = None,
+    occupancy_sensor: OccupancySensorSettings | None = None,
 ) -> Iterator[Emulators]:
-    """Start an emulator for each serial device on a pseudo-terminal of its own."""
+    """Start an emulator for each serial device on a pseudo-terminal of its own.
+
+    ``door_board`` and ``occupancy_sensor`` say how the emulated devices
+    behave; a configured ``identity`` is the one they answer HELLO with.
+    """
     with contextlib.ExitStack() as stack:
         update: dict[str, object] = {}
         reader = doors = occupancy = None
@@ -204,13 +286,19 @@ def emulators(
             )
         if devices.doors is not None:
             pty = stack.enter_context(PseudoTerminal())
-            doors = stack.enter_context(DoorEmulator(pty, door_board))
+            board = door_board or DoorBoardSettings()
+            if devices.doors.identity is not None:
+                board = board.model_copy(update={"identity": devices.doors.identity})
+            doors = stack.enter_context(DoorEmulator(pty, board))
             update["doors"] = devices.doors.model_copy(
                 update={"serial": _on_pty(devices.doors.serial, pty)}
             )
         if devices.occupancy is not None:
             pty = stack.enter_context(PseudoTerminal())
-            occupancy = stack.enter_context(OccupancyEmulator(pty))
+            sensor = occupancy_sensor or OccupancySensorSettings()
+            if devices.occupancy.identity is not None:
+                sensor = sensor.model_copy(update={"identity": devices.occupancy.identity})
+            occupancy = stack.enter_context(OccupancyEmulator(pty, sensor))
             update["occupancy"] = devices.occupancy.model_copy(
                 update={"serial": _on_pty(devices.occupancy.serial, pty)}
             )
@@ -236,16 +324,17 @@ def _command_probe(
     make: Callable[..., DoorController | OccupancySensor],
     clock: Callable[[], float],
 ) -> ProbeResult:
-    """Open a command device, send STATUS and wait for its answer (or its failure)."""
+    """Open a command device, identify it, and wait for its answer to STATUS (or a failure)."""
     port = device.serial.port
     try:
-        driver = make(device.serial, device.commands, clock=clock)
+        driver = make(device.serial, device.commands, clock=clock, identity=device.identity)
     except LinkError as error:
         return ProbeResult(name, port, False, "disconnected", None, str(error))
     settings = device.commands
-    # Long enough for every retry of the driver's own first STATUS.
+    # Long enough for every retry of the driver's own HELLO and first STATUS.
     give_up = clock() + 2 * settings.timeout_s * (settings.retries + 1) + 1.0
     started = clock()
+    identified = ""
     try:
         # The driver opens its port on the first poll and asks STATUS itself
         # once connected; its answer (or its failure) is the probe's.
@@ -257,7 +346,11 @@ def _command_probe(
                     # The link's reason names the port; a silent device's does not.
                     named = port in event.reason
                     detail = event.reason if named else f"serial port {port}: {event.reason}"
-                    return ProbeResult(name, port, False, "disconnected", None, detail)
+                    wrong = event.reason.startswith("wrong device")
+                    state = "wrong_device" if wrong else "disconnected"
+                    return ProbeResult(name, port, False, state, None, detail)
+                if isinstance(event, Identified):
+                    identified = f"ID={event.identity} "
                 if not (isinstance(event, Acknowledged | Refused | CommandFailed)):
                     continue
                 if event.command.verb != "STATUS":
@@ -265,7 +358,8 @@ def _command_probe(
                 elapsed = clock() - started
                 if isinstance(event, Acknowledged):
                     fields = " ".join(f"{key}={value}" for key, value in event.reply.fields)
-                    return ProbeResult(name, port, True, "connected", elapsed, fields or "OK")
+                    detail = identified + (fields or "OK")
+                    return ProbeResult(name, port, True, "connected", elapsed, detail)
                 if isinstance(event, Refused):
                     detail = f"refused STATUS: {event.code} {event.text}"
                     return ProbeResult(name, port, False, "connected", elapsed, detail)
@@ -317,8 +411,32 @@ def probe(
     if devices.mock_camera is not None:
         results.append(_mock_camera_probe(devices.mock_camera, base_dir, clock))
     if devices.chip is not None:
-        results.append(ProbeResult("chip", "mock", True, "connected", 0.0, "mock chip reader"))
+        results.append(_chip_probe(devices.chip))
     return results
+
+
+def open_chip_documents(device: ChipDevice) -> DocumentFolderChipReader | None:
+    """The test documents' chip reader of ``device`` (None without ``documents``).
+
+    ``ConfigError`` (exit 2) when a file in the folder cannot be used.
+    """
+    if device.documents is None:
+        return None
+    try:
+        return DocumentFolderChipReader(load_chip_documents(device.documents))
+    except ChipDocumentError as error:
+        raise ConfigError(f"devices.chip.documents: {error}") from None
+
+
+def _chip_probe(device: ChipDevice) -> ProbeResult:
+    try:
+        documents = open_chip_documents(device)
+    except ConfigError as error:
+        return ProbeResult("chip", "mock", False, "disconnected", None, str(error))
+    if documents is None:
+        return ProbeResult("chip", "mock", True, "connected", 0.0, "mock chip reader")
+    detail = f"mock chip reader, {len(documents)} test documents in {device.documents}"
+    return ProbeResult("chip", "mock", True, "connected", 0.0, detail)
 
 
 def mock_camera_images(settings: MockCameraDevice, base_dir: Path) -> list[Path]:

@@ -5,7 +5,8 @@ for the service.  A device that is configured but absent does not stop the
 gate from starting: its driver keeps trying to reach it, and ``health``
 reports it down, which puts the gate in its closed, degraded state until it
 is back.  A device that is not configured at all, where the service needs
-one, is a configuration error.
+one, is a configuration error, and so is a test documents folder
+(``chip: {kind: mock, documents: DIR}``) with a file that cannot be used.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from pathlib import Path
 from egate.config import ConfigError
 from hardware.camera import Camera, CameraError, CameraState, Frame, OpenCvCamera
 from hardware.chip import ChipReader, MockChipReader
-from hardware.devices import DeviceSettings, open_mock_camera
+from hardware.devices import (
+    DeviceSettings,
+    occupancy_device,
+    open_chip_documents,
+    open_mock_camera,
+)
 from hardware.door import DoorController
 from hardware.doorprotocol import Door, DoorState
 from hardware.indicator import Indicator
@@ -91,7 +97,7 @@ class GateDevices:
 
     def health(self) -> dict[str, str | None]:
         """Each device and why it is down (None: it works)."""
-        doors_down = None if self.doors.connected else "no answer from the door board"
+        doors_down = None if self.doors.connected else self.doors.problem or "no answer"
         for door in Door:
             if self.doors.state(door) is DoorState.FAULT:
                 doors_down = f"{door.value.lower()} door in fault"
@@ -106,7 +112,8 @@ class GateDevices:
             else getattr(self.camera, "problem", None) or "no picture",
         }
         if self.occupancy is not None:
-            health["occupancy"] = None if self.occupancy.connected else "no answer from the sensor"
+            sensor = self.occupancy
+            health["occupancy"] = None if sensor.connected else sensor.problem or "no answer"
         return health
 
     def describe(self) -> str:
@@ -143,7 +150,8 @@ def open_gate_devices(
     """The drivers for ``settings`` (emulators, if any, already started).
 
     ``camera`` and ``chip`` replace the configured ones (a mock gate feeds its
-    own).  ``ConfigError`` when a device the service needs is not configured.
+    own).  ``ConfigError`` when a device the service needs is not configured,
+    or the chip's test documents cannot be loaded.
     """
     missing = [
         name
@@ -160,15 +168,23 @@ def open_gate_devices(
     if camera is None:
         camera = _open_camera(settings, base_dir, clock)
     if chip is None and settings.chip is not None:
-        chip = MockChipReader()
+        documents = open_chip_documents(settings.chip)
+        chip = documents if documents is not None else MockChipReader()
     occupancy = None
     if settings.occupancy is not None:
+        sensor = occupancy_device(settings.occupancy)
         occupancy = OccupancySensor(
-            settings.occupancy.serial, settings.occupancy.commands, clock=clock
+            sensor.serial,
+            sensor.commands,
+            clock=clock,
+            identity=sensor.identity,
+            kind=sensor.kind,
+            passage_window_s=sensor.passage_window_s,
         )
+    doors = settings.doors
     return GateDevices(
         reader=SerialMrzReader(settings.reader.serial, settings.reader.framing, today, clock),
-        doors=DoorController(settings.doors.serial, settings.doors.commands, clock=clock),
+        doors=DoorController(doors.serial, doors.commands, clock=clock, identity=doors.identity),
         camera=camera,
         indicator=indicator,
         chip=chip,
