@@ -23,9 +23,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import TypeVar
 
 from egate.audit import AuditTrail
-from egate.biometrics.image import ImageError, RgbImage, decode_image
+from egate.biometrics.image import ImageError, RgbImage, decode_chip_photo
 from egate.biometrics.matching import MatchingCore, MatchingCoreBusy, WorkerDied
 from egate.biometrics.verifier import Decision, Enrollment, Template, Verification
 from egate.documents.mrz import MrzResult
@@ -36,9 +37,11 @@ from egate.gate.controller import GateController
 from egate.gate.settings import State
 from egate.gate.transaction import StepClock, TransactionRecord, iso_time
 from egate.metrics import GateMetrics
+from egate.ratelimit import LogLimiter
 from hardware import chip as hwchip
-from hardware.door import DoorFault, DoorForced, DoorStateChanged, Refused, WatchdogTripped
-from hardware.doorprotocol import Door as BoardDoor
+from hardware.camera import Frame
+from hardware.door import DoorEvent, DoorFault, DoorStateChanged, Refused, WatchdogTripped
+from hardware.doororders import DoorOrders, board_door, ordered_door
 from hardware.doorprotocol import DoorState
 from hardware.gatedevices import GateDevices
 from hardware.indicator import Signal as Lamp
@@ -47,8 +50,8 @@ from hardware.orders import OfficerOrder
 from hardware.reader import DocumentRead, ReadFailed
 
 Clock = Callable[[], float]
+Polled = TypeVar("Polled")
 
-_BOARD_DOOR = {e.Door.ENTRY: BoardDoor.ENTRY, e.Door.EXIT: BoardDoor.EXIT}
 _DEVICE_COMMANDS = (
     c.OpenEntryDoor,
     c.CloseEntryDoor,
@@ -74,10 +77,14 @@ class ServiceTiming:
     match_deadline_s: float = 5.0
     # At a stop, the transaction in progress may finish on its own this long.
     stop_grace_s: float = 10.0
-    # At a stop, door commands get this long to be acknowledged.
-    door_flush_s: float = 2.0
+    # At a stop, door orders get this long to be carried out (a door's travel and more).
+    door_flush_s: float = 5.0
     # A door in fault is ordered again this often, until it answers.
     door_retry_s: float = 5.0
+    # A driver that raised is polled again after this long.
+    driver_retry_s: float = 5.0
+    # Reader misreads are logged at most once in this long (they are all counted).
+    misread_log_s: float = 10.0
 
 
 @dataclass(slots=True)
@@ -87,11 +94,15 @@ class _Transaction:
     id: str
     mrz: MrzResult
     document_key: str | None
-    chip: Future[hwchip.ChipRead] | None = None
+    # The chip read and its photo, decoded in the chip thread (or why it would not decode).
+    chip: Future[tuple[hwchip.ChipRead, RgbImage | str | None]] | None = None
     enrollment: Future[Enrollment] | None = None
     template: Template | None = None
     reference_failure: str | None = None
     capture_wanted: bool = False
+    # The controller's capture request being served, and the one the verification answers.
+    request: str = ""
+    verifying: str = ""
     frame: RgbImage | None = None
     verification: Future[Verification] | None = None
     result: Verification | None = None
@@ -151,6 +162,11 @@ class GateService:
         self._occupancy = 0
         self._last_beam: str | None = None
         self._chip_pool = ThreadPoolExecutor(1, thread_name_prefix="egate-chip")
+        self._door_orders = DoorOrders(devices.doors)
+        # Drivers that raised: why, and when to poll them again.
+        self._broken: dict[str, tuple[str, float]] = {}
+        self._misreads = LogLimiter(self.timing.misread_log_s)
+        self._first_step = True
         self._events: deque[e.Event] = deque()
         self._tx: _Transaction | None = None
         self._presented: _Transaction | None = None
@@ -184,7 +200,7 @@ class GateService:
         while True:
             now = self._clock()
             self._poll_devices(now, feed=False)
-            health = self.devices.health()
+            health = self._health()
             if all(problem is None for problem in health.values()) or now >= give_up:
                 break
             sleep(0.01)
@@ -201,8 +217,13 @@ class GateService:
     def step(self) -> None:
         """One round: poll the drivers, collect background work, fire the timer."""
         now = self._clock()
+        if self._first_step:
+            # The door positions heard before: the controller opens no door without them.
+            self._first_step = False
+            for report in self._door_orders.positions():
+                self._feed(report, now)
         self._poll_devices(now, feed=True)
-        for device, problem in self.devices.health().items():
+        for device, problem in self._health().items():
             up = problem is None
             if self._reported[device] is not None and self._reported[device] != up:
                 self._device_changed(device, up=up, reason=problem or "", now=now)
@@ -249,13 +270,14 @@ class GateService:
         if now < self._door_retry_at or not doors.connected or doors.busy:
             return
         self._door_retry_at = now + self.timing.door_retry_s
-        for board_door, door in ((BoardDoor.EXIT, e.Door.EXIT), (BoardDoor.ENTRY, e.Door.ENTRY)):
-            if doors.state(board_door) is not DoorState.FAULT:
+        for door in (e.Door.EXIT, e.Door.ENTRY):
+            side = board_door(door)
+            if doors.state(side) is not DoorState.FAULT:
                 continue
             if door is e.Door.ENTRY and self.controller.commanded_open(door):
-                doors.open(board_door)
+                doors.open(side)
             else:
-                doors.close(board_door)
+                doors.close(side)
 
     def officer(self, order: OfficerOrder | e.OfficerAction) -> None:
         """An officer's order (any thread): claimed, then carried out or refused, at the next step.
@@ -272,9 +294,13 @@ class GateService:
             self.step()
             sleep(0.005)
         self._feed(e.ServiceStopping(), self._clock())
+        # The board settles the closing orders, and a way back that waits for the exit
+        # to be reported closed is opened (no document is taken any more).
         flush_until = self._clock() + self.timing.door_flush_s
-        while self.devices.doors.busy and self._clock() < flush_until:
-            self._poll_devices(self._clock(), feed=False)
+        while self._clock() < flush_until and (
+            self.devices.doors.busy or self.controller.waiting_door() is not None
+        ):
+            self._poll_devices(self._clock(), feed=True)
             sleep(0.005)
         self._audit({"kind": "service", "event": "stop", "detail": ""})
         self._log.info("gate %s: service stopped", self.controller.gate_id)
@@ -288,21 +314,63 @@ class GateService:
 
     def _poll_devices(self, now: float, *, feed: bool) -> None:
         devices = self.devices
-        for read in devices.reader.poll(now):
+        for read in self._guarded("reader", devices.reader.poll, now):
             if feed:
                 self._on_reader(read, now)
-        for door_event in devices.doors.poll(now):
+        for door_event in self._guarded("doors", devices.doors.poll, now):
             if feed:
                 self._on_door_event(door_event, now)
         if devices.occupancy is not None:
-            for sensor_event in devices.occupancy.poll(now):
+            for sensor_event in self._guarded("occupancy", devices.occupancy.poll, now):
                 if feed:
                     self._on_occupancy_event(sensor_event, now)
+
+    def _guarded(
+        self, device: str, poll: Callable[[float], list[Polled]], now: float
+    ) -> list[Polled]:
+        """``poll(now)``, or nothing while the driver is out after raising.
+
+        A driver is this program's code, but no bug of it in answer to what a
+        device sent may end the service: the device is marked down (the gate
+        degrades, the audit trail says why) and polled again after a pause.
+        """
+        broken = self._broken.get(device)
+        if broken is not None and now < broken[1]:
+            return []
+        try:
+            events = poll(now)
+        except Exception as error:  # any driver failure degrades the gate, never kills it
+            self._driver_failed(device, error, now)
+            return []
+        if broken is not None:
+            del self._broken[device]
+            self._log.info("gate %s: %s driver polls again", self.controller.gate_id, device)
+        return events
+
+    def _driver_failed(self, device: str, error: Exception, now: float) -> None:
+        reason = f"driver error: {type(error).__name__}"
+        self._broken[device] = (reason, now + self.timing.driver_retry_s)
+        self._log.error("gate %s: %s %s: %s", self.controller.gate_id, device, reason,
+                        str(error)[:200],
+                        exc_info=self._log.isEnabledFor(logging.DEBUG))  # fmt: skip
+        self._alarm("DRIVER_ERROR", detail=f"{device}: {type(error).__name__}")
+
+    def _health(self) -> dict[str, str | None]:
+        """Each device and why it is down: the drivers' view, and drivers out after raising."""
+        health = self.devices.health()
+        for device, (reason, _) in self._broken.items():
+            if device in health:
+                health[device] = reason
+        return health
 
     def _on_reader(self, read: DocumentRead | ReadFailed, now: float) -> None:
         if isinstance(read, ReadFailed):
             self.metrics.misread()
-            self._log.info("reader: misread (%s)", read.reason)
+            # A noisy line sends misreads by the thousand: a line now and then says how many.
+            suppressed = self._misreads.allow(now)
+            if suppressed is not None:
+                more = f" (+{suppressed} more since the last line)" if suppressed else ""
+                self._log.info("reader: misread (%s)%s", read.reason, more)
             return
         if not self._accepting or self.controller.state is not State.IDLE:
             self._log.info("reader: document ignored, gate %s", self.controller.state.value)
@@ -324,12 +392,10 @@ class GateService:
         )
         self._feed(e.DocumentRead(read.result.valid, e.DocumentCheck.from_decision(decision)), now)
 
-    def _on_door_event(self, event: object, now: float) -> None:
+    def _on_door_event(self, event: DoorEvent, now: float) -> None:
+        for reported in self._door_orders.events(event):
+            self._feed(reported, now)
         match event:
-            case DoorForced(door=BoardDoor.EXIT):
-                self._feed(e.ExitForced(), now)
-            case DoorForced(door=BoardDoor.ENTRY):
-                self._feed(e.DoorStateChanged(e.Door.ENTRY, True), now)
             case DoorStateChanged(door=door, state=state):
                 # A door in fault may stand anywhere; count it open only when it says so.
                 is_open = state in (DoorState.OPEN, DoorState.OPENING, DoorState.CLOSING)
@@ -339,7 +405,8 @@ class GateService:
             case WatchdogTripped():
                 self._alarm("DOOR_WATCHDOG")
             case Refused(command=command, code=code, text=text):
-                self._log.warning("doors: %s refused: %s %s", command.verb, code, text)
+                self._log.warning("doors: %s %s refused: %s %s", command.verb,
+                                  " ".join(command.args), code, text)  # fmt: skip
 
     def _on_occupancy_event(self, event: object, now: float) -> None:
         match event:
@@ -382,31 +449,32 @@ class GateService:
         if tx.verification is not None and tx.verification.done():
             self._on_verified(tx, tx.verification, now)
 
-    def _on_chip(self, tx: _Transaction, future: Future[hwchip.ChipRead], now: float) -> None:
+    def _on_chip(
+        self,
+        tx: _Transaction,
+        future: Future[tuple[hwchip.ChipRead, RgbImage | str | None]],
+        now: float,
+    ) -> None:
         tx.chip = None
         try:
-            read = future.result()
+            read, photo = future.result()
         except Exception as error:  # a driver bug must not take the gate down
             self._log.warning("chip reader failed: %s", type(error).__name__)
-            read = hwchip.ChipRead(hwchip.ChipStatus.UNREADABLE)
+            read, photo = hwchip.ChipRead(hwchip.ChipStatus.UNREADABLE), None
         status = e.ChipStatus(read.status.value)
         matches = read.dg1_mrz is None or _same_mrz(read.dg1_mrz, tx.mrz.lines)
         if status is e.ChipStatus.OK:
-            # Decoding the chip photo and handing it over is the service's own work.
+            # Handing the chip photo over is the service's own work.
             started = time.perf_counter()
-            self._enrol(tx, read.dg2_image, now)
+            self._enrol(tx, photo, now)
             self._own += time.perf_counter() - started
         self._feed(e.ChipRead(status, matches), now)
 
-    def _enrol(self, tx: _Transaction, dg2: bytes | None, now: float) -> None:
-        if dg2 is None:
-            tx.reference_failure = "REFERENCE_ABSENT"
+    def _enrol(self, tx: _Transaction, photo: RgbImage | str | None, now: float) -> None:
+        if photo is None or isinstance(photo, str):
+            tx.reference_failure = photo or "REFERENCE_ABSENT"
             return
-        try:
-            reference = decode_image(dg2, "chip DG2")
-        except ImageError:
-            tx.reference_failure = "REFERENCE_UNREADABLE"
-            return
+        reference = photo
         try:
             tx.enrollment = self.matching.submit_enroll(
                 reference, now + self.timing.match_deadline_s
@@ -431,11 +499,14 @@ class GateService:
     def _capture(self, tx: _Transaction, now: float) -> None:
         if tx.reference_failure is not None:
             tx.capture_wanted = False
-            self._feed(e.FaceVerified(Decision.FAILURE_TO_ACQUIRE, tx.reference_failure), now)
+            failure = e.FaceVerified(
+                Decision.FAILURE_TO_ACQUIRE, tx.reference_failure, request=tx.request
+            )
+            self._feed(failure, now)
             return
         if tx.frame is None:
             grab_started = time.perf_counter()
-            frame = self.devices.camera.grab()
+            frame = self._guarded_grab(now)
             # Camera time is device time, not the service's own.
             self._device_time += time.perf_counter() - grab_started
             if frame is None:
@@ -449,6 +520,19 @@ class GateService:
         except MatchingCoreBusy:
             return  # try again next step; the capture timer bounds the wait
         tx.capture_wanted = False
+        tx.verifying = tx.request
+
+    def _guarded_grab(self, now: float) -> Frame | None:
+        """A frame from the camera, or None (also when its driver raises: the camera is down)."""
+        if "camera" in self._broken and now < self._broken["camera"][1]:
+            return None
+        try:
+            frame = self.devices.camera.grab()
+        except Exception as error:  # a driver bug degrades the gate, never kills it
+            self._driver_failed("camera", error, now)
+            return None
+        self._broken.pop("camera", None)
+        return frame
 
     def _on_verified(self, tx: _Transaction, future: Future[Verification], now: float) -> None:
         tx.verification = None
@@ -465,7 +549,7 @@ class GateService:
         self._steps.note_match(result.distance)
         timings = result.timings
         self._steps.note_matching(timings.get("descriptor", 0.0) + timings.get("compare", 0.0))
-        self._feed(e.FaceCaptured(result.faces), now)
+        self._feed(e.FaceCaptured(result.faces, tx.verifying), now)
 
     # -- the controller and its commands -------------------------------------
 
@@ -516,16 +600,20 @@ class GateService:
         match command:
             case c.ReadChip():
                 self._read_chip(now)
-            case c.CaptureFace():
+            case c.CaptureFace(request=request):
                 self._steps.note_capture()
                 if self._tx is not None:
                     self._tx.capture_wanted = True
+                    self._tx.request = request
                     self._tx.result = None
                     self._collect(now)
-            case c.VerifyFace():
-                result = self._tx.result if self._tx is not None else None
-                if result is not None:
-                    event = e.FaceVerified(result.decision, result.reason, result.distance)
+            case c.VerifyFace(request=request):
+                tx = self._tx
+                if tx is not None and tx.result is not None and tx.verifying == request:
+                    result = tx.result
+                    event = e.FaceVerified(
+                        result.decision, result.reason, result.distance, request=request
+                    )
                     self._events.append(event)
             case c.StartTimer(token=token, seconds=seconds):
                 self._timer = (token, now + seconds)
@@ -550,19 +638,19 @@ class GateService:
             self._device_time += time.perf_counter() - started
 
     def _to_device(self, command: c.Command) -> None:
-        doors = self.devices.doors
-        match command:
-            case c.OpenEntryDoor():
-                doors.open(BoardDoor.ENTRY)
-            case c.CloseEntryDoor():
-                doors.close(BoardDoor.ENTRY)
-            case c.OpenExitDoor():
-                doors.open(BoardDoor.EXIT)
-            case c.CloseExitDoor():
-                doors.close(BoardDoor.EXIT)
-            case c.ShowSignal(signal=signal):
-                lamp = Lamp(signal.value)
+        device = "doors" if not isinstance(command, c.ShowSignal) else "indicator"
+        try:
+            if isinstance(command, c.ShowSignal):
+                lamp = Lamp(command.signal.value)
                 self.devices.indicator.show(lamp, _SIGNAL_TEXT[lamp])
+            else:
+                self._door_orders.carry_out(command)
+        except Exception as error:  # a driver bug degrades the gate, never kills it
+            self._driver_failed(device, error, self._clock())
+            door = ordered_door(command)
+            if door is not None:
+                # The order never left: the board will not answer it.
+                self._events.append(e.DoorAnswered(door, None))
 
     def _read_chip(self, now: float) -> None:
         presented, transaction = self._presented, self.controller.transaction
@@ -578,11 +666,11 @@ class GateService:
         if reader is None or key is None:
             # No chip reader, or an MRZ that yields no access key.
             status = hwchip.ChipStatus.ABSENT if reader is None else hwchip.ChipStatus.ACCESS_DENIED
-            done: Future[hwchip.ChipRead] = Future()
-            done.set_result(hwchip.ChipRead(status))
+            done: Future[tuple[hwchip.ChipRead, RgbImage | str | None]] = Future()
+            done.set_result((hwchip.ChipRead(status), None))
             tx.chip = done
             return
-        tx.chip = self._chip_pool.submit(reader.read, key)
+        tx.chip = self._chip_pool.submit(_read_chip, reader, key)
 
     def _finish(self, finish: c.Finish, now: float) -> str:
         record = self._steps.finish(finish, now, self._wall())
@@ -620,6 +708,25 @@ class GateService:
     def _audit_record(self, record: dict[str, object]) -> None:
         if self.audit is not None:
             self.audit.write(record)
+
+
+def _read_chip(
+    reader: hwchip.ChipReader, key: str
+) -> tuple[hwchip.ChipRead, RgbImage | str | None]:
+    """Read the chip and decode its photo, in the chip thread: a chip photo built to cost
+    seconds of decoding (or refused as too large) never holds up the service's loop.
+
+    The photo is the decoded image, the reason it is unusable, or None without a chip.
+    """
+    read = reader.read(key)
+    if read.status is not hwchip.ChipStatus.OK:
+        return read, None
+    if read.dg2_image is None:
+        return read, "REFERENCE_ABSENT"
+    try:
+        return read, decode_chip_photo(read.dg2_image, "chip DG2")
+    except ImageError:
+        return read, "REFERENCE_UNREADABLE"
 
 
 def _same_mrz(dg1: tuple[str, ...], printed: tuple[str, ...]) -> bool:

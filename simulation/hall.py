@@ -63,7 +63,8 @@ import simpy
 from egate.biometrics.verifier import Decision
 from egate.documents.policy import Verdict
 from egate.gate import events as e
-from egate.gate.commands import Finish, Outcome
+from egate.gate.board import InstantBoard
+from egate.gate.commands import CaptureFace, Command, Finish, Outcome, VerifyFace
 from egate.gate.controller import GateController
 from egate.gate.events import ChipStatus, DocumentCheck, OfficerAction
 from egate.gate.settings import ControllerSettings, State
@@ -136,6 +137,7 @@ class _Server:
 
     __slots__ = (
         "available_s",
+        "board",
         "busy",
         "busy_s",
         "controller",
@@ -163,6 +165,7 @@ class _Server:
         self.served = 0
         self.stopped: simpy.Event | None = None  # a failure waiting for the server to stop
         self.controller: GateController | None = None
+        self.board = InstantBoard()  # door travel is inside the step durations
         self.line: deque[int] = deque()  # its own line, with ``queue: per_gate``
 
 
@@ -385,6 +388,8 @@ class Hall:
         settings = ControllerSettings(capture_attempts=gates.capture_attempts)
         for server in self.gates.servers:
             server.controller = GateController(f"G{server.index + 1:02d}", gates.topology, settings)
+            for report in server.board.report():
+                server.controller.handle(report, 0.0)
         self.desks = _Pool(env, 0 if desks is None else desks.most)
         self.plans: dict[int, _Plan] = {}
         self.plan_list: list[_Plan] = []
@@ -538,11 +543,15 @@ class Hall:
         captures = 0
         answer: tuple[e.Event, ...]
 
+        requested = ""
+
         def feed(event: e.Event) -> None:
-            nonlocal finish
-            for command in controller.handle(event, elapsed + pending):
+            nonlocal finish, requested
+            for command in _drive(server, event, elapsed + pending):
                 if isinstance(command, Finish):
                     finish = command
+                elif isinstance(command, CaptureFace | VerifyFace):
+                    requested = command.request
 
         feed(e.DocumentPresented())
         while controller.state is not State.IDLE:
@@ -556,10 +565,10 @@ class Hall:
                 case State.CAPTURING:
                     captures += 1
                     faces = 0 if captures <= fate.failed_captures else 1
-                    step, answer = CAPTURE, (e.FaceCaptured(faces),)
+                    step, answer = CAPTURE, (e.FaceCaptured(faces, requested),)
                 case State.VERIFYING:
                     step = VERIFY if self.core is None else CORE
-                    answer = (e.FaceVerified(decision),)
+                    answer = (e.FaceVerified(decision, request=requested),)
                 case State.EXITING:
                     step, answer = EXIT, (e.ExitPassed(),)
                 case State.RETREAT:
@@ -662,9 +671,9 @@ class Hall:
         assert controller is not None
         now = self.env.now
         if controller.state is State.DEGRADED:
-            controller.handle(e.DeviceRecovered("gate"), now)
+            _drive(server, e.DeviceRecovered("gate"), now)
         if controller.state is State.CLOSED:
-            controller.handle(e.OfficerCommand(OfficerAction.RESET), now)
+            _drive(server, e.OfficerCommand(OfficerAction.RESET), now)
         if controller.state is not State.IDLE:
             raise RuntimeError(f"gate {controller.gate_id} does not reopen ({controller.state})")
 
@@ -673,7 +682,7 @@ class Hall:
         controller = server.controller
         assert controller is not None
         event = e.DeviceFault("gate") if server.failed else e.OfficerCommand(OfficerAction.CLOSE)
-        controller.handle(event, self.env.now)
+        _drive(server, event, self.env.now)
 
     def _schedule(
         self, pool: _Pool, periods: Sequence[tuple[float, float, int]]
@@ -836,3 +845,16 @@ def simulate(
 ) -> HallRecords:
     """Run one replication of ``config`` from ``seed``; the raw records (see ``statistics``)."""
     return Hall(config, base_dir, seed, replay_decisions=replay_decisions).run()
+
+
+def _drive(server: _Server, event: e.Event, now: float) -> list[Command]:
+    """Hand ``event`` to the gate's controller, and the board's answers to its door orders."""
+    controller = server.controller
+    assert controller is not None
+    commands = controller.handle(event, now)
+    answers = server.board.answer(commands)
+    while answers:
+        more = controller.handle(answers.pop(0), now)
+        commands += more
+        answers += server.board.answer(more)
+    return commands

@@ -53,12 +53,16 @@ class ReadChip:
 
 @dataclass(frozen=True, slots=True)
 class CaptureFace:
-    """Take a picture of the traveller."""
+    """Take a picture of the traveller; answer with ``FaceCaptured`` of the same ``request``."""
+
+    request: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyFace:
-    """Compare the last capture with the chip photo."""
+    """Compare capture ``request`` with the chip photo; answer with ``FaceVerified`` of it."""
+
+    request: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,17 @@
 
 A transaction runs READING (MRZ, policy and chip) -> ENTERING (two-step: the
 entry opens once the document is accepted) -> CAPTURING -> VERIFYING ->
-EXITING, and ends with exactly one ``Finish``.  The controller keeps the doors
-it has commanded, so its safety rules hold whatever order events come in: the
-exit opens only after a match (or an officer's override), a two-step gate never
-has both doors open, and a device fault closes the exit and lets the traveller
-retreat through the entry.
+EXITING, and ends with exactly one ``Finish``.  Its safety rules hold whatever
+order events come in: the exit opens only after a match for the capture it
+asked for (or an officer's override), and a device fault closes the exit and
+lets the traveller retreat through the entry.
+
+Doors are judged on what the board reports, not on what was ordered.  In a
+two-step gate a door is opened only once the board has reported the other
+one CLOSED, after answering every order the controller gave that door (a
+report sent before the board took an order is stale).  Until then the open
+waits, bounded by ``interlock_timeout_s``; a board's interlock refusal puts
+it back to waiting.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from egate.documents.policy import Verdict
 from egate.gate import commands as c
 from egate.gate import events as e
 from egate.gate.commands import Command, Outcome, Signal
-from egate.gate.events import ChipStatus, Door, Event, OfficerAction
+from egate.gate.events import ChipStatus, Door, DoorPosition, Event, OfficerAction
 from egate.gate.settings import ControllerSettings, State, Topology
 
 __all__ = ["ControllerSettings", "GateController", "State", "Topology"]
@@ -41,6 +47,8 @@ _STEP_NAME = {
     State.RETREAT: "RETREAT",
 }
 _IN_TRANSACTION = frozenset(_TIMEOUT_OUTCOME)
+_INTERLOCK = "INTERLOCK"
+_OTHER = {Door.ENTRY: Door.EXIT, Door.EXIT: Door.ENTRY}
 # Verification reasons that concern the chip photo, not the live capture.
 REFERENCE_PREFIX = "REFERENCE_"
 _CHIP_REFERRAL = {
@@ -70,7 +78,16 @@ class GateController:
         self._count = numbered_from
         self._timers = 0
         self._timer: str | None = None
+        # Doors as ordered (open or not), as last reported, and orders the board
+        # has not answered yet; the one door waiting for the other to close.
         self._doors = {Door.ENTRY: False, Door.EXIT: False}
+        self._reported: dict[Door, DoorPosition | None] = {Door.ENTRY: None, Door.EXIT: None}
+        self._unanswered = {Door.ENTRY: 0, Door.EXIT: 0}
+        self._waiting: Door | None = None
+        self._requests = 0
+        self._request: str | None = None
+        # Capture and verification answers to no current request, dropped.
+        self.stale_results = 0
         self._faults: set[str] = set()
         # An officer closed the gate: it stays closed until an officer resets it,
         # even when a device fails and recovers in between.
@@ -93,6 +110,15 @@ class GateController:
         """Whether the controller last ordered ``door`` open."""
         return self._doors[door]
 
+    @property
+    def current_request(self) -> str | None:
+        """The capture request whose answers count now, if any."""
+        return self._request
+
+    def waiting_door(self) -> Door | None:
+        """The door to open once the other is reported closed, if any."""
+        return self._waiting
+
     def refusal(self, action: OfficerAction) -> str | None:
         """Why an officer's ``action`` would be refused now (one line), or None if it is taken.
 
@@ -114,6 +140,7 @@ class GateController:
         self._chip: e.ChipRead | None = None
         self._attempts = 0
         self._override = False
+        self._request = None
 
     # -- entry point -----------------------------------------------------
 
@@ -132,16 +159,23 @@ class GateController:
                 self._on_officer(action, out)
             case e.ServiceStopping():
                 self._on_stopping(out)
-            case e.ExitForced():
+            case e.DoorForced(door=Door.EXIT):
                 self._on_exit_forced(out)
-            case e.DoorStateChanged(door=door, open=is_open):
-                self._on_door(door, is_open, out)
+            case e.DoorForced(door=Door.ENTRY):
+                out.append(c.Alarm("ENTRY_FORCED"))
+            case e.DoorReported(door=door, position=position):
+                self._on_door_reported(door, position, out)
+            case e.DoorAnswered(door=door, position=position, refused=refused):
+                self._on_door_answered(door, position, refused, out)
             case e.OccupancyChanged(count=count):
                 self._on_occupancy(count, out)
             case e.Timeout(token=token):
                 if token == self._timer:
                     self._timer = None
-                    self._on_timeout(out)
+                    if token.startswith(_INTERLOCK):
+                        self._on_interlock_timeout(out)
+                    else:
+                        self._on_timeout(out)
             case _:
                 self._on_step(event, out)
         return out
@@ -168,11 +202,13 @@ class GateController:
                 self._judge_document(out)
             case e.EntryPassed():
                 self._on_entry_passed(out)
+            case e.FaceCaptured() | e.FaceVerified() if not self._answers(event):
+                self.stale_results += 1  # an earlier attempt's or transaction's answer
             case e.FaceCaptured(faces=faces) if state is State.CAPTURING:
                 if faces > 1:
                     self._tailgating("MULTIPLE_FACES", out)
                 elif faces == 1:
-                    out.append(c.VerifyFace())
+                    out.append(c.VerifyFace(event.request))
                     self._enter(State.VERIFYING, out)
                 else:
                     self._retry_capture("FACE_NOT_FOUND", out)
@@ -238,16 +274,26 @@ class GateController:
 
     def _start_capture(self, out: list[Command]) -> None:
         self._attempts = 1
-        out += [c.ShowSignal(Signal.LOOK), c.CaptureFace()]
-        self._enter(State.CAPTURING, out)
+        out.append(c.ShowSignal(Signal.LOOK))
+        self._capture(out)
 
     def _retry_capture(self, reason: str, out: list[Command]) -> None:
         if self._attempts >= self.settings.capture_attempts:
             self._refer((reason,), out)
             return
         self._attempts += 1
-        out.append(c.CaptureFace())
+        self._capture(out)
+
+    def _capture(self, out: list[Command]) -> None:
+        """Ask for a capture under a new request: answers to older ones no longer count."""
+        self._requests += 1
+        self._request = f"{self._transaction}/{self._requests}"
+        out.append(c.CaptureFace(self._request))
         self._enter(State.CAPTURING, out)
+
+    def _answers(self, event: e.FaceCaptured | e.FaceVerified) -> bool:
+        """Whether ``event`` answers the capture request in progress."""
+        return self._request is not None and event.request == self._request
 
     def _on_verified(self, event: e.FaceVerified, out: list[Command]) -> None:
         reason = event.reason or ""
@@ -289,6 +335,14 @@ class GateController:
         elif state in _IN_TRANSACTION:
             self._end(_TIMEOUT_OUTCOME[state], (f"TIMEOUT_{_STEP_NAME[state]}",), out)
 
+    def _on_interlock_timeout(self, out: list[Command]) -> None:
+        """The waiting door's other door was never reported closed in time."""
+        out.append(c.Alarm("INTERLOCK_TIMEOUT"))
+        if self._state in _IN_TRANSACTION:
+            self._end(_TIMEOUT_OUTCOME[self._state], ("TIMEOUT_INTERLOCK",), out)
+        # Outside a transaction (a retreat) the door keeps waiting for the
+        # report; the alarm calls an officer.
+
     def _on_occupancy(self, count: int, out: list[Command]) -> None:
         self._occupancy = max(count, 0)
         if count > 1 and self._state in _IN_TRANSACTION:
@@ -316,18 +370,40 @@ class GateController:
             out.append(c.ShowSignal(Signal.CLOSED))
             self._state = State.CLOSED
 
-    def _on_door(self, door: Door, is_open: bool, out: list[Command]) -> None:
-        if is_open and not self._doors[door]:
-            if door is Door.EXIT:
-                self._on_exit_forced(out)
-            else:
-                out.append(c.Alarm("ENTRY_FORCED"))
+    def _on_door_reported(
+        self, door: Door, position: DoorPosition | None, out: list[Command]
+    ) -> None:
+        if self._unanswered[door]:
+            return  # sent before the board took our last order for this door: stale
+        self._reported[door] = position
+        self._release(out)
+
+    def _on_door_answered(
+        self, door: Door, position: DoorPosition | None, refused: bool, out: list[Command]
+    ) -> None:
+        if not self._unanswered[door]:
+            return  # an answer to an order that was not the controller's
+        self._unanswered[door] -= 1
+        if self._unanswered[door]:
+            return
+        self._reported[door] = position
+        if refused and self._doors[door]:
+            # The board would not open it (its interlock): wait for the other
+            # door to be reported closed, and distrust a report that said so.
+            self._doors[door] = False
+            self._waiting = door
+            other = _OTHER[door]
+            if self._reported[other] is DoorPosition.CLOSED:
+                self._reported[other] = None
+            out.append(c.Alarm("INTERLOCK_REFUSED"))
+        self._release(out)
 
     def _on_fault(self, device: str, out: list[Command]) -> None:
         self._faults.add(device)
         # Fail safe: exit closed whatever we believe, entry open for retreat.
+        self._waiting = None if self._waiting is Door.EXIT else self._waiting
         self._doors[Door.EXIT] = False
-        out.append(c.CloseExitDoor())
+        self._order(Door.EXIT, False, out)
         someone_inside = self._inside or self._occupancy > 0
         if self._transaction is not None:
             self._finish(Outcome.ABORTED, ("DEVICE_FAULT",), out)
@@ -341,7 +417,8 @@ class GateController:
         self._faults.discard(device)
         if self._faults or self._state is not State.DEGRADED:
             return
-        if self._doors[Door.ENTRY] and self._occupancy > 0:
+        entry_wanted = self._doors[Door.ENTRY] or self._waiting is Door.ENTRY
+        if entry_wanted and self._occupancy > 0:
             self._retreat(out)
         else:
             self._close(Door.ENTRY, out)
@@ -456,19 +533,75 @@ class GateController:
     def _enter(self, state: State, out: list[Command]) -> None:
         """Move to ``state`` and arm its timer; older timers no longer count."""
         self._state = state
+        self._arm(out)
+
+    def _arm(self, out: list[Command]) -> None:
+        """Arm the current step's timer, or the interlock's while a door waits."""
         self._timers += 1
-        self._timer = f"{_STEP_NAME[state]}-{self._timers}"
-        out.append(c.StartTimer(self._timer, self.settings.timeout_for(state)))
+        if self._waiting is not None:
+            self._timer = f"{_INTERLOCK}-{self._timers}"
+            seconds = self.settings.interlock_timeout_s
+        else:
+            self._timer = f"{_STEP_NAME[self._state]}-{self._timers}"
+            seconds = self.settings.timeout_for(self._state)
+        out.append(c.StartTimer(self._timer, seconds))
 
     def _open(self, door: Door, out: list[Command]) -> None:
+        """Open ``door``; in a mantrap, once the other is reported closed."""
         if self.topology is Topology.TWO_STEP:
-            other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
-            self._close(other, out)  # a mantrap never has both doors open
-        if not self._doors[door]:
-            self._doors[door] = True
-            out.append(c.OpenEntryDoor() if door is Door.ENTRY else c.OpenExitDoor())
+            self._close(_OTHER[door], out)  # a mantrap never has both doors open
+        if self._doors[door] or self._waiting is door:
+            return
+        self._waiting = door
+        self._release(out, rearm=False)  # the caller arms the step's timer next
+
+    def _may_open(self, door: Door) -> bool:
+        if self.topology is Topology.ONE_STEP:
+            return True
+        other = _OTHER[door]
+        return (
+            not self._doors[other]
+            and not self._unanswered[other]
+            and self._reported[other] is DoorPosition.CLOSED
+        )
+
+    def _release(self, out: list[Command], *, rearm: bool = True) -> None:
+        """Open the waiting door if the board now reports the other one closed."""
+        door = self._waiting
+        if door is None:
+            return
+        other = _OTHER[door]
+        if (
+            not self._doors[other]
+            and not self._unanswered[other]
+            and self._reported[other] in (DoorPosition.OPEN, DoorPosition.OPENING)
+        ):
+            # Open with no order of ours (left open, or a board restarted): shut it.
+            self._order(other, False, out)
+            return
+        if not self._may_open(door):
+            return
+        self._waiting = None
+        self._doors[door] = True
+        self._order(door, True, out)
+        if rearm and self._timer is not None and self._timer.startswith(_INTERLOCK):
+            if self._state in _STEP_NAME:
+                self._arm(out)  # the step's own time limit runs from here
+            else:
+                self._timer = None  # closed or degraded meanwhile: nothing to time
 
     def _close(self, door: Door, out: list[Command]) -> None:
+        if self._waiting is door:
+            self._waiting = None
         if self._doors[door]:
             self._doors[door] = False
-            out.append(c.CloseEntryDoor() if door is Door.ENTRY else c.CloseExitDoor())
+            self._order(door, False, out)
+
+    def _order(self, door: Door, opening: bool, out: list[Command]) -> None:
+        """Send a door order; the door's position is unknown until the board answers it."""
+        self._unanswered[door] += 1
+        self._reported[door] = None
+        if door is Door.ENTRY:
+            out.append(c.OpenEntryDoor() if opening else c.CloseEntryDoor())
+        else:
+            out.append(c.OpenExitDoor() if opening else c.CloseExitDoor())

@@ -20,6 +20,16 @@ class Door(StrEnum):
     EXIT = "exit"
 
 
+class DoorPosition(StrEnum):
+    """Where the door board reports a door to be (docs/door-protocol.md's door states)."""
+
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    FAULT = "fault"
+
+
 class ChipStatus(StrEnum):
     """How reading the document's chip went."""
 
@@ -79,18 +89,43 @@ class EntryPassed:
 
 
 @dataclass(frozen=True, slots=True)
-class DoorStateChanged:
-    """A door reports being open or closed."""
+class DoorReported:
+    """The door board reports where a door is (an event, or a field of a reply).
+
+    ``position`` None: the board no longer knows or was not heard (a reconnection).
+    """
 
     door: Door
-    open: bool
+    position: DoorPosition | None
+
+
+@dataclass(frozen=True, slots=True)
+class DoorAnswered:
+    """The board settled one of the controller's orders for ``door``.
+
+    ``position`` is the door's position in the answer (None when the order got
+    no answer at all); ``refused`` when the board declined it, typically its
+    interlock refusing to open one door while the other is not closed.
+    """
+
+    door: Door
+    position: DoorPosition | None
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DoorForced:
+    """A door was pushed open without an order (the board's FORCED event)."""
+
+    door: Door
 
 
 @dataclass(frozen=True, slots=True)
 class FaceCaptured:
-    """The camera took a picture with this many faces in it."""
+    """The camera took a picture with this many faces in it, for capture ``request``."""
 
     faces: int
+    request: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +135,8 @@ class FaceVerified:
     decision: Decision
     reason: str | None = None
     distance: float | None = None
+    # The request (CaptureFace/VerifyFace) this answers: any other is stale.
+    request: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +149,6 @@ class OccupancyChanged:
 @dataclass(frozen=True, slots=True)
 class ExitPassed:
     """The traveller has left through the exit."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExitForced:
-    """The exit door was opened by force or by hand."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +190,13 @@ Event = (
     | DocumentRead
     | ChipRead
     | EntryPassed
-    | DoorStateChanged
+    | DoorReported
+    | DoorAnswered
+    | DoorForced
     | FaceCaptured
     | FaceVerified
     | OccupancyChanged
     | ExitPassed
-    | ExitForced
     | Timeout
     | DeviceFault
     | DeviceRecovered

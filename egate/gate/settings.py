@@ -38,6 +38,8 @@ class ControllerSettings:
     verify_timeout_s: float = 10.0
     exit_timeout_s: float = 15.0
     retreat_timeout_s: float = 30.0
+    # A door waits this long for the other one to be reported closed (two-step).
+    interlock_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.capture_attempts < 1:

@@ -7,6 +7,8 @@ from egate.gate import commands as c
 from egate.gate import events as e
 from egate.training.transcript import Step
 
+# Door reports worth a transcript line (moving doors would only add noise).
+_SETTLED = (e.DoorPosition.OPEN, e.DoorPosition.CLOSED, e.DoorPosition.FAULT)
 _DECISION_TEXT = {
     Decision.MATCH: "match",
     Decision.NO_MATCH: "no match",
@@ -73,8 +75,16 @@ def describe(item: e.Event | c.Command) -> tuple[str, str, dict[str, object]] | 
             )
         case e.DeviceRecovered(device=device):
             return Step.DEVICE, f"{device} back", {"device": device, "up": True}
-        case e.ExitForced():
-            return Step.DOOR, "exit door forced open", {}
+        case e.DoorForced(door=door):
+            return Step.DOOR, f"{door.value} door forced open", {"door": door.value}
+        case e.DoorReported(door=door, position=position) if position in _SETTLED:
+            return (
+                Step.DOOR,
+                f"{door.value} door reported {position.value}",
+                {"door": door.value, "position": position.value},
+            )
+        case e.DoorAnswered(door=door, refused=True):
+            return Step.DOOR, f"board refused to open the {door.value} door (interlock)", {}
         case c.OpenEntryDoor():
             return Step.DOOR, "entry door opens", {"door": "entry", "open": True}
         case c.CloseEntryDoor():

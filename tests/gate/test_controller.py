@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from unittest.mock import ANY
+
 import pytest
 
 from egate.biometrics.verifier import Decision
@@ -20,6 +23,7 @@ from egate.gate import (
 )
 from egate.gate import commands as c
 from egate.gate import events as e
+from egate.gate.board import InstantBoard
 
 TX = "G1-000001"
 ACCEPT = e.DocumentRead(True, DocumentCheck(Verdict.ACCEPT, (), "key-1"))
@@ -27,8 +31,34 @@ CHIP_OK = e.ChipRead(ChipStatus.OK, dg1_matches_mrz=True)
 MATCH = e.FaceVerified(Decision.MATCH, None, 0.31)
 
 
+class AnsweredGate(GateController):
+    """A controller whose door orders an instant board answers, and whose capture
+    answers are stamped with the request in progress, as the gate service does.
+
+    ``handle`` returns the controller's commands followed by those its board's
+    answers led to.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.board = InstantBoard()
+        for report in self.board.report():
+            super().handle(report, 0.0)
+
+    def handle(self, event: e.Event, now: float) -> list[c.Command]:
+        if isinstance(event, e.FaceCaptured | e.FaceVerified) and event.request == "":
+            event = dataclasses.replace(event, request=self.current_request or "none")
+        out = super().handle(event, now)
+        answers = self.board.answer(out)
+        while answers:
+            more = super().handle(answers.pop(0), now)
+            out += more
+            answers += self.board.answer(more)
+        return out
+
+
 def gate(topology: Topology = Topology.TWO_STEP, **settings: float) -> GateController:
-    return GateController("G1", topology, ControllerSettings(**settings))  # type: ignore[arg-type]
+    return AnsweredGate("G1", topology, ControllerSettings(**settings))  # type: ignore[arg-type]
 
 
 def feed(controller: GateController, *events: e.Event) -> list[c.Command]:
@@ -66,10 +96,10 @@ def test_two_step_accepted_path() -> None:
     assert g.handle(e.EntryPassed(), 3.0) == [
         c.CloseEntryDoor(),
         c.ShowSignal(Signal.LOOK),
-        c.CaptureFace(),
+        c.CaptureFace(ANY),
         c.StartTimer("CAPTURE-3", 10.0),
     ]
-    assert g.handle(e.FaceCaptured(1), 4.0) == [c.VerifyFace(), c.StartTimer("VERIFY-4", 10.0)]
+    assert g.handle(e.FaceCaptured(1), 4.0) == [c.VerifyFace(ANY), c.StartTimer("VERIFY-4", 10.0)]
     assert g.handle(MATCH, 5.0) == [
         c.OpenExitDoor(),
         c.ShowSignal(Signal.PASS),
@@ -97,7 +127,7 @@ def test_one_step_opens_entry_at_start_and_traveller_may_enter_while_reading() -
     assert g.handle(ACCEPT, 2.0) == []
     assert g.handle(CHIP_OK, 3.0) == [
         c.ShowSignal(Signal.LOOK),
-        c.CaptureFace(),
+        c.CaptureFace(ANY),
         c.StartTimer("CAPTURE-2", 10.0),
     ]
     out = feed(g, e.FaceCaptured(1), MATCH, e.ExitPassed())
@@ -195,10 +225,10 @@ def test_one_step_rejection_with_traveller_inside_opens_retreat() -> None:
 def test_capture_retries_then_success() -> None:
     g = gate()
     inside(g)
-    assert g.handle(e.FaceCaptured(0), 4.0) == [c.CaptureFace(), c.StartTimer("CAPTURE-4", 10.0)]
+    assert g.handle(e.FaceCaptured(0), 4.0) == [c.CaptureFace(ANY), c.StartTimer("CAPTURE-4", 10.0)]
     fta = e.FaceVerified(Decision.FAILURE_TO_ACQUIRE, "PROBE_FACE_NOT_FOUND", None)
     feed(g, e.FaceCaptured(1))
-    assert g.handle(fta, 6.0) == [c.CaptureFace(), c.StartTimer("CAPTURE-6", 10.0)]
+    assert g.handle(fta, 6.0) == [c.CaptureFace(ANY), c.StartTimer("CAPTURE-6", 10.0)]
     out = feed(g, e.FaceCaptured(1), MATCH, e.ExitPassed())
     assert finishes(out) == [c.Finish(TX, Outcome.ACCEPTED, ())]
 
@@ -273,7 +303,9 @@ def test_tailgating_while_exit_open_closes_it() -> None:
     inside(g)
     feed(g, e.FaceCaptured(1), MATCH)
     out = g.handle(e.OccupancyChanged(2), 6.0)
-    assert out[:3] == [c.Alarm("TAILGATING"), c.CloseExitDoor(), c.OpenEntryDoor()]
+    assert out[:2] == [c.Alarm("TAILGATING"), c.CloseExitDoor()]
+    # The way back opens once the exit is reported closed.
+    assert out.index(c.OpenEntryDoor()) > out.index(c.CloseExitDoor())
 
 
 @pytest.mark.parametrize(
@@ -335,7 +367,7 @@ def test_timeout_from_an_earlier_step_is_ignored() -> None:
 def test_forced_exit_aborts_and_closes_the_gate() -> None:
     g = gate()
     inside(g)
-    out = g.handle(e.ExitForced(), 4.0)
+    out = g.handle(e.DoorForced(Door.EXIT), 4.0)
     assert out == [
         c.Alarm("EXIT_FORCED"),
         c.Finish(TX, Outcome.ABORTED, ("EXIT_FORCED",)),
@@ -347,12 +379,10 @@ def test_forced_exit_aborts_and_closes_the_gate() -> None:
     assert g.state is State.IDLE
 
 
-def test_exit_door_opening_unbidden_counts_as_forced() -> None:
+def test_entry_forced_raises_an_alarm() -> None:
     g = gate()
-    assert g.handle(e.DoorStateChanged(Door.EXIT, True), 0.0) == [
-        c.Alarm("EXIT_FORCED"),
-        c.ShowSignal(Signal.CLOSED),
-    ]
+    assert g.handle(e.DoorForced(Door.ENTRY), 0.0) == [c.Alarm("ENTRY_FORCED")]
+    assert g.state is State.IDLE
 
 
 def test_device_fault_mid_transaction_fails_safe() -> None:
@@ -360,11 +390,12 @@ def test_device_fault_mid_transaction_fails_safe() -> None:
     inside(g)
     feed(g, e.FaceCaptured(1), MATCH)  # exit is open
     out = g.handle(e.DeviceFault("camera", "usb reset"), 6.0)
+    # The entry opens for the retreat only once the board reports the exit closed.
     assert out == [
         c.CloseExitDoor(),
         c.Finish(TX, Outcome.ABORTED, ("DEVICE_FAULT",)),
-        c.OpenEntryDoor(),
         c.ShowSignal(Signal.CLOSED),
+        c.OpenEntryDoor(),
     ]
     assert g.state is State.DEGRADED
     assert g.handle(e.DocumentPresented(), 7.0) == []
@@ -402,7 +433,8 @@ def test_officer_open_exit_closes_the_entry_first_in_a_mantrap() -> None:
     g = gate()
     feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)  # entry open, nobody in yet
     out = g.handle(e.OfficerCommand(OfficerAction.OPEN_EXIT), 3.0)
-    assert out[:2] == [c.CloseEntryDoor(), c.OpenExitDoor()]
+    assert out[0] == c.CloseEntryDoor()
+    assert out.index(c.OpenExitDoor()) > 0
 
 
 def test_officer_refer() -> None:
@@ -462,7 +494,7 @@ def test_unusable_chip_photo_refers_at_once(state: State) -> None:
         feed(g, e.FaceCaptured(1))
     out = g.handle(e.FaceVerified(Decision.FAILURE_TO_ACQUIRE, "REFERENCE_FACE_NOT_FOUND"), 9.0)
     assert finishes(out) == [c.Finish(TX, Outcome.REFERRED, ("REFERENCE_FACE_NOT_FOUND",))]
-    assert c.CaptureFace() not in out  # no retry: another capture cannot mend the chip photo
+    assert c.CaptureFace(ANY) not in out  # no retry: another capture cannot mend the chip photo
     assert c.OpenEntryDoor() in out and g.state is State.RETREAT
 
 
@@ -519,3 +551,130 @@ def test_step_clock_moves_reported_matching_time_from_capture_to_verify() -> Non
     record = clock.finish(c.Finish(TX, Outcome.ACCEPTED), 5.0, 1.0e9)
     assert record.steps == {"document": 2.0, "capture": 0.75, "verify": 0.25, "exit": 2.0}
     assert record.duration_s == 5.0
+
+
+# --- the mantrap on reported door states (no instant board here) -------------
+
+ENTRY_CLOSED = e.DoorReported(Door.ENTRY, e.DoorPosition.CLOSED)
+EXIT_CLOSED = e.DoorReported(Door.EXIT, e.DoorPosition.CLOSED)
+
+
+def bare(topology: Topology = Topology.TWO_STEP) -> GateController:
+    """A controller fed door states by hand; both doors reported closed."""
+    g = GateController("G1", topology, ControllerSettings())
+    feed(g, ENTRY_CLOSED, EXIT_CLOSED)
+    return g
+
+
+def at_match(g: GateController) -> list[c.Command]:
+    """Walk ``g`` to a match: the entry was ordered open, then closed, with the board
+    answering each order; what the match itself commands."""
+    feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    feed(g, e.DoorAnswered(Door.ENTRY, e.DoorPosition.OPENING))
+    out = g.handle(e.EntryPassed(), 3.0)
+    request = g.current_request
+    assert request is not None and c.CaptureFace(request) in out
+    feed(g, e.FaceCaptured(1, request))
+    return g.handle(e.FaceVerified(Decision.MATCH, None, 0.3, request), 4.0)
+
+
+def test_exit_waits_until_the_board_reports_the_entry_closed() -> None:
+    g = bare()
+    out = at_match(g)
+    assert c.OpenExitDoor() not in out
+    assert out[-1] == c.StartTimer("INTERLOCK-5", 10.0)
+    assert g.waiting_door() is Door.EXIT
+    # The board takes the close order: closing is not closed.
+    assert g.handle(e.DoorAnswered(Door.ENTRY, e.DoorPosition.CLOSING), 5.0) == []
+    assert g.handle(e.DoorReported(Door.ENTRY, e.DoorPosition.CLOSING), 5.1) == []
+    out = g.handle(ENTRY_CLOSED, 6.0)
+    assert out == [c.OpenExitDoor(), c.StartTimer("EXIT-6", 15.0)]
+    assert g.waiting_door() is None
+
+
+def test_a_closed_report_sent_before_the_board_took_the_order_is_stale() -> None:
+    g = bare()
+    at_match(g)
+    # The entry was reported CLOSED before the board answered our CLOSE: stale.
+    assert g.handle(ENTRY_CLOSED, 5.0) == []
+    assert g.handle(e.DoorAnswered(Door.ENTRY, e.DoorPosition.CLOSING), 5.5) == []
+    assert g.handle(ENTRY_CLOSED, 6.0)[0] == c.OpenExitDoor()
+
+
+def test_an_interlock_refusal_is_retried_once_the_other_door_is_closed() -> None:
+    g = bare()
+    at_match(g)
+    feed(g, e.DoorAnswered(Door.ENTRY, e.DoorPosition.CLOSED))
+    assert g.commanded_open(Door.EXIT)
+    out = g.handle(e.DoorAnswered(Door.EXIT, e.DoorPosition.CLOSED, refused=True), 6.0)
+    assert out == [c.Alarm("INTERLOCK_REFUSED")]
+    assert g.waiting_door() is Door.EXIT and not g.commanded_open(Door.EXIT)
+    assert g.handle(ENTRY_CLOSED, 7.0)[0] == c.OpenExitDoor()
+    assert g.state is State.EXITING
+
+
+@pytest.mark.parametrize(
+    ("walk", "outcome"),
+    [("entering", Outcome.ABORTED), ("exiting", Outcome.REFERRED)],
+)
+def test_a_door_that_never_gets_its_way_times_out(walk: str, outcome: Outcome) -> None:
+    g = GateController("G1", Topology.TWO_STEP, ControllerSettings())
+    feed(g, EXIT_CLOSED, ENTRY_CLOSED)
+    if walk == "entering":
+        feed(g, e.DoorReported(Door.EXIT, e.DoorPosition.FAULT))
+        out = feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    else:
+        out = at_match(g)
+    token = next(cmd.token for cmd in reversed(out) if isinstance(cmd, c.StartTimer))
+    assert token.startswith("INTERLOCK")
+    out = g.handle(e.Timeout(token), 20.0)
+    assert c.Alarm("INTERLOCK_TIMEOUT") in out
+    assert finishes(out) == [c.Finish(TX, outcome, ("TIMEOUT_INTERLOCK",))]
+    assert c.OpenExitDoor() not in out
+
+
+def test_a_door_left_open_is_closed_before_the_other_opens() -> None:
+    g = GateController("G1", Topology.TWO_STEP, ControllerSettings())
+    feed(g, ENTRY_CLOSED, e.DoorReported(Door.EXIT, e.DoorPosition.OPEN))
+    out = feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    assert c.OpenEntryDoor() not in out and c.CloseExitDoor() in out
+    feed(g, e.DoorAnswered(Door.EXIT, e.DoorPosition.CLOSING))
+    assert g.handle(EXIT_CLOSED, 5.0)[0] == c.OpenEntryDoor()
+
+
+def test_one_step_gates_do_not_wait_for_the_other_door() -> None:
+    g = GateController("G1", Topology.ONE_STEP, ControllerSettings())
+    assert c.OpenEntryDoor() in g.handle(e.DocumentPresented(), 0.0)
+
+
+def test_an_answer_to_another_request_is_dropped_and_counted() -> None:
+    g = bare()
+    feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    feed(g, e.DoorAnswered(Door.ENTRY, e.DoorPosition.OPEN), e.EntryPassed())
+    first = g.current_request
+    assert feed(g, e.FaceCaptured(0, first or "")) != []  # a second capture is asked for
+    second = g.current_request
+    assert second != first
+    # The first attempt's late answers change nothing, not even a match.
+    assert g.handle(e.FaceCaptured(1, first or ""), 5.0) == []
+    feed(g, e.FaceCaptured(1, second or ""))
+    assert g.state is State.VERIFYING
+    stale = e.FaceVerified(Decision.MATCH, None, 0.2, first or "")
+    assert g.handle(stale, 6.0) == []
+    assert g.handle(e.FaceVerified(Decision.MATCH, None, 0.2, "G1-000099/1"), 6.5) == []
+    assert g.stale_results == 3
+    assert g.state is State.VERIFYING and not g.commanded_open(Door.EXIT)
+
+
+def test_answers_from_an_earlier_transaction_are_stale() -> None:
+    g = bare()
+    feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    feed(g, e.DoorAnswered(Door.ENTRY, e.DoorPosition.OPEN), e.EntryPassed())
+    old = g.current_request or ""
+    feed(g, e.OfficerCommand(OfficerAction.RESET))
+    feed(g, e.DoorAnswered(Door.ENTRY, e.DoorPosition.CLOSED))
+    feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    feed(g, e.DoorAnswered(Door.ENTRY, e.DoorPosition.OPEN), e.EntryPassed())
+    feed(g, e.FaceCaptured(1, g.current_request or ""))
+    assert g.handle(e.FaceVerified(Decision.MATCH, None, 0.2, old), 9.0) == []
+    assert g.state is State.VERIFYING

@@ -37,6 +37,7 @@ from egate.cli.run import mock_gate_config
 from egate.documents.mrz import parse_mrz
 from egate.documents.policy import DocumentPolicy
 from egate.gate.controller import GateController
+from egate.gate.events import Door as GateDoor
 from egate.gate.events import OfficerAction
 from egate.gate.settings import ControllerSettings, State
 from egate.gate.transaction import STEPS, TransactionRecord
@@ -632,7 +633,13 @@ def test_a_fault_with_a_traveller_inside_shuts_the_exit_and_opens_the_entry(
     open_gate: OpenGate, moment: State
 ) -> None:
     gate = open_gate(mix=genuine_only())
-    gate.run_until(lambda: gate.controller.state is moment, f"the traveller {moment.value}")
+
+    def reached() -> bool:
+        # In EXITING the exit is ordered open only once the entry is reported closed.
+        ordered = moment is not State.EXITING or gate.controller.commanded_open(GateDoor.EXIT)
+        return gate.controller.state is moment and ordered
+
+    gate.run_until(reached, f"the traveller {moment.value}")
     transaction = gate.controller.transaction
     assert transaction is not None
     gate.camera.unplug()
