@@ -16,6 +16,9 @@ straddles a page boundary of the file when SIGKILL arrives between the two
 pages.  Opening the trail again cuts such a torn tail off and reports how many
 bytes went (``recovered_bytes``).
 
+Transaction ids: ``last_transaction_number`` reads the highest number any
+record names, so that a restarted gate never gives an id twice.
+
 Rotation: when the next line would take the file past ``max_bytes``, the file
 becomes ``PATH.1`` (``PATH.1`` becomes ``PATH.2`` and so on, the oldest beyond
 ``backups`` dropped) and a fresh ``PATH`` is started.  A line never spans two
@@ -73,6 +76,8 @@ _SEPARATORS = re.compile(r"[\s.\-]+")
 # Characters JSON leaves raw but some line readers take for line breaks.
 _LINE_BREAKS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _TAIL_CHUNK = 64 * 1024
+# Transaction numbers are written with 6 digits and more when they outgrow them.
+_MAX_NUMBER_DIGITS = 18
 
 
 class AuditError(OSError):
@@ -446,6 +451,36 @@ def rotated_files(path: Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(errno.ENOENT, "no audit trail", str(path))
     return files
+
+
+def last_transaction_number(path: Path, gate_id: str) -> int:
+    """The highest transaction number of ``gate_id`` that any record of the trail names (0: none).
+
+    Transaction ids read ``<gate_id>-<number>`` (``t2-lane-4-000731``).  A
+    restarted service numbers on from here, so an id is never given twice.
+    Every record that names a transaction counts, whatever its kind: after a
+    kill between an alarm for ``...-000007`` and that transaction's own
+    record, 7 is taken although no ``transaction`` record holds it.  An id
+    that no record names was seen by nobody (ids leave the service only
+    through the trail, and a record is on disk before anything else shows
+    it), so reusing its number is harmless.  A trail that does not exist yet
+    gives 0; a line that is not a record raises ``AuditFormatError``.
+    """
+    prefix = f"{gate_id}-"
+    last = 0
+    try:
+        files = rotated_files(path)
+    except FileNotFoundError:
+        return 0
+    for record in _chain(files):
+        transaction = record.get("transaction")
+        if isinstance(transaction, str) and transaction.startswith(prefix):
+            number = transaction[len(prefix) :]
+            # ASCII digits only (isdecimal alone admits other scripts' digits,
+            # which int() reads), and few enough that int() takes them.
+            if number.isascii() and number.isdecimal() and len(number) <= _MAX_NUMBER_DIGITS:
+                last = max(last, int(number))
+    return last
 
 
 def _chain(files: list[Path]) -> Iterator[dict[str, Any]]:

@@ -26,6 +26,7 @@ from egate.audit import (
     AuditTrail,
     encode_record,
     find_personal_data,
+    last_transaction_number,
     read_audit,
     read_audit_rotated,
     rotated_files,
@@ -550,3 +551,70 @@ def test_kill_9_leaves_whole_lines_in_order(tmp_path, max_bytes, backups):
             # A kill just after a rotation can leave the newest file empty.
             for first in list(read_audit(newer))[:1]:
                 assert older.stat().st_size + len(encode_record(first)) > max_bytes
+
+
+# --- transaction numbering across restarts ----------------------------------------------
+
+
+def write_trail(path: Path, *records: dict[str, Any]) -> None:
+    with AuditTrail(path, fsync=False) as trail:
+        for fields in records:
+            trail.write({"time": "2026-11-26T08:14:03.512Z", "gate_id": "t2-4", **fields})
+
+
+def test_no_trail_numbers_from_zero(tmp_path):
+    assert last_transaction_number(tmp_path / "audit.jsonl", "t2-4") == 0
+
+
+def test_every_record_that_names_a_transaction_counts(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    write_trail(
+        path,
+        {"kind": "service", "event": "start", "detail": ""},
+        {"kind": "transaction", "transaction": "t2-4-000002", "outcome": "accepted"},
+        # Killed after these: no transaction record holds 3 or 4.
+        {"kind": "officer", "action": "refer", "transaction": "t2-4-000003"},
+        {"kind": "alarm", "reason": "TAILGATING", "detail": "", "transaction": "t2-4-000004"},
+        {"kind": "alarm", "reason": "DOOR_WATCHDOG", "detail": "", "transaction": None},
+    )
+    assert last_transaction_number(path, "t2-4") == 4
+
+
+def test_other_gates_and_other_shapes_of_id_do_not_count(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    write_trail(
+        path,
+        {"kind": "transaction", "transaction": "t2-4-000005"},
+        # Another gate whose id starts with this one's, and ids of no known shape.
+        {"kind": "transaction", "transaction": "t2-4-1-000009"},
+        {"kind": "transaction", "transaction": "t2-40-000009"},
+        {"kind": "alarm", "transaction": "t2-4-\u0669\u0669"},
+        {"kind": "alarm", "transaction": "t2-4-" + "9" * 40},
+        {"kind": "alarm", "transaction": 12},
+    )
+    assert last_transaction_number(path, "t2-4") == 5
+    assert last_transaction_number(path, "t2-4-1") == 9
+    assert last_transaction_number(path, "t2-5") == 0
+
+
+def test_numbering_reads_every_rotated_file(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    with AuditTrail(path, max_bytes=4096, backups=3, fsync=False) as trail:
+        for number in range(1, 41):
+            trail.write(
+                {"kind": "transaction", "transaction": f"t2-4-{number:06d}", "pad": "x" * 200}
+            )
+        # The newest file holds no transaction yet.
+        for _ in range(20):
+            trail.write({"kind": "device_fault", "device": "doors", "reason": "x" * 200})
+    assert rotated_files(path)[-1] == path
+    assert len(rotated_files(path)) == 4
+    assert not any("transaction" in record for record in read_audit(path))
+    assert last_transaction_number(path, "t2-4") == 40
+
+
+def test_numbering_stops_at_a_line_that_is_not_a_record(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b'{"kind":"alarm","transaction":"t2-4-000001"}\n{oops}\n')
+    with pytest.raises(AuditFormatError, match=r"audit\.jsonl:2: not JSON"):
+        last_transaction_number(path, "t2-4")
