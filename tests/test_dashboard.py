@@ -1,4 +1,4 @@
-"""The shipped Grafana dashboard and systemd unit agree with the code they describe.
+"""The shipped Grafana dashboard agrees with the metrics it queries.
 
 The dashboard's PromQL names metrics by hand; here every name it uses must be
 one that the gate's metrics or the matching core's expose, so renaming a
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +17,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_server import running_prometheus
 
+import egate
 from egate.biometrics.matching import _Metrics as MatchingMetrics
 from egate.gate.commands import Outcome
 from egate.gate.transaction import TransactionRecord
-from egate.metrics import GateMetrics, serve_metrics
+from egate.metrics import GateMetrics, build_info, serve_metrics
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 DASHBOARD = CONFIGS / "grafana" / "egate-gate.json"
-UNIT = CONFIGS / "systemd" / "egate.service"
 
 METRIC_NAME = re.compile(r"\begate_[a-z0-9_]+")
 # The series a family of each type exposes, by suffix (prometheus-client's names
@@ -55,7 +52,8 @@ def exposed_names(registry: CollectorRegistry) -> set[str]:
 def known_names() -> set[str]:
     registry = CollectorRegistry()
     GateMetrics("dashboard-test", registry)
-    MatchingMetrics(registry)
+    MatchingMetrics(registry, gate="dashboard-test")
+    build_info(registry, "dashboard-test")
     return exposed_names(registry)
 
 
@@ -131,16 +129,61 @@ def test_the_dashboard_covers_the_gate_and_the_matching_core(known_names):
         assert name in used
 
 
-def test_gate_panels_follow_the_gate_variable():
+# A metric name and its label matchers, if it has any: egate_x{a="1", b=~"2"}.
+SELECTOR = re.compile(r"\b(egate_[a-z0-9_]+)(\{[^}]*\})?")
+
+
+def unfiltered(expression: str) -> list[str]:
+    """The metric selectors of ``expression`` that do not follow the ``$gate`` variable."""
+    return [
+        found.group(0)
+        for found in SELECTOR.finditer(expression)
+        if 'gate=~"$gate"' not in (found.group(2) or "")
+    ]
+
+
+def test_the_filter_check_sees_a_selector_without_the_gate():
+    assert unfiltered('rate(egate_matching_jobs_total{gate=~"$gate"}[1m])') == []
+    assert unfiltered("rate(egate_matching_jobs_total[1m])") == ["egate_matching_jobs_total"]
+    both = 'egate_gate_workers{gate=~"$gate"} / egate_matching_workers{kind="x"}'
+    assert unfiltered(both) == ['egate_matching_workers{kind="x"}']
+
+
+def test_every_panel_follows_the_gate_variable():
     dashboard = load_dashboard()
     variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
     assert variables["DS_PROMETHEUS"]["type"] == "datasource"
     assert variables["DS_PROMETHEUS"]["query"] == "prometheus"
     gate = variables["gate"]
     assert gate["query"]["query"] == "label_values(egate_gate_transactions_total, gate)"
-    for expression in expressions(dashboard):
-        if "egate_gate_" in expression and not expression.startswith("label_values"):
-            assert 'gate=~"$gate"' in expression, expression
+    assert gate["multi"] and gate["includeAll"] and gate["allValue"] == ".*"
+    panel_expressions = [
+        target["expr"]
+        for panel in all_panels(dashboard["panels"])
+        for target in panel.get("targets", [])
+    ]
+    # The gate's own series, the matching core's and the build info alike.
+    assert {"egate_gate_", "egate_matching_", "egate_build_"} <= {
+        name[: name.index("_", len("egate_")) + 1]
+        for expression in panel_expressions
+        for name in METRIC_NAME.findall(expression)
+    }
+    assert {expression: unfiltered(expression) for expression in panel_expressions} == {
+        expression: [] for expression in panel_expressions
+    }
+
+
+def test_the_dashboard_shows_the_build_of_each_gate():
+    dashboard = load_dashboard()
+    (panel,) = [
+        panel
+        for panel in all_panels(dashboard["panels"])
+        if any("egate_build_info" in target["expr"] for target in panel.get("targets", []))
+    ]
+    assert panel["type"] == "table"
+    (target,) = panel["targets"]
+    assert target["expr"] == 'max by (gate, version, python) (egate_build_info{gate=~"$gate"})'
+    assert target["format"] == "table" and target["instant"] is True
 
 
 def test_quantiles_are_taken_over_bucket_rates_by_le():
@@ -168,8 +211,8 @@ def test_every_panel_queries_the_prometheus_variable():
 MACROS = {"$__rate_interval": "1m", "$__range": "5m", "$gate": ".*"}
 
 
-def as_promql(expression: str) -> str:
-    for macro, value in MACROS.items():
+def as_promql(expression: str, gate: str = ".*") -> str:
+    for macro, value in {**MACROS, "$gate": gate}.items():
         expression = expression.replace(macro, value)
     return expression
 
@@ -178,7 +221,10 @@ def as_promql(expression: str) -> str:
 def test_real_prometheus_answers_every_panel_query(tmp_path):
     registry = CollectorRegistry()
     gate = GateMetrics("dashboard-test", registry)
-    MatchingMetrics(registry).queue_length.set(2)
+    matching = MatchingMetrics(registry, gate="dashboard-test")
+    matching.queue_length.set(2)
+    matching.jobs.labels("verify", "match").inc()
+    build_info(registry, "dashboard-test")
     gate.transaction(
         TransactionRecord(
             transaction="dashboard-test-000001",
@@ -209,82 +255,18 @@ def test_real_prometheus_answers_every_panel_query(tmp_path):
         for expression in panel_expressions:
             # A query Prometheus cannot parse or evaluate raises ValueError here.
             prometheus.query(as_promql(expression))
+            # Another gate's panels show nothing of this one.
+            assert prometheus.query(as_promql(expression, gate="another-gate")) == [], expression
         for gauge in (
-            "egate_gate_device_up",
-            "egate_gate_door_open",
-            "egate_matching_queue_length",
+            'egate_gate_device_up{gate=~"$gate"}',
+            'egate_gate_door_open{gate=~"$gate"}',
+            'egate_matching_queue_length{gate=~"$gate"}',
         ):
-            assert prometheus.query(as_promql(gauge)), gauge
-
-
-# --- the systemd unit ------------------------------------------------------
-
-
-def unit_sections(text: str) -> dict[str, dict[str, list[str]]]:
-    """A systemd unit as {section: {key: [values...]}}; a key may repeat in systemd."""
-    sections: dict[str, dict[str, list[str]]] = {}
-    current: dict[str, list[str]] | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], {})
-            continue
-        key, equals, value = line.partition("=")
-        assert current is not None and equals, f"{UNIT.name}:{number}: not key=value: {raw!r}"
-        assert not line.endswith("\\"), f"{UNIT.name}:{number}: keep each setting on one line"
-        current.setdefault(key.strip(), []).append(value.strip())
-    return sections
-
-
-@pytest.fixture(scope="module")
-def unit() -> dict[str, dict[str, list[str]]]:
-    return unit_sections(UNIT.read_text(encoding="utf-8"))
-
-
-def test_the_unit_has_its_three_sections(unit):
-    assert list(unit) == ["Unit", "Service", "Install"]
-    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
-
-
-def test_the_unit_runs_the_gate_service(unit):
-    service = unit["Service"]
-    (exec_start,) = service["ExecStart"]
-    program, *arguments = shlex.split(exec_start)
-    assert program == "/opt/egate/.venv/bin/egate"
-    assert arguments == ["run", "--config", "/etc/egate/gate.yaml"]
-    assert service["User"] == ["egate"]
-    assert service["Restart"] == ["on-failure"]
-    assert service["KillSignal"] == ["SIGTERM"]
-    assert "TimeoutStopSec" in service
-    assert service["EnvironmentFile"] == ["/etc/egate/egate.env"]
-
-
-def test_the_unit_is_hardened_but_reaches_its_devices(unit):
-    service = unit["Service"]
-    assert service["NoNewPrivileges"] == ["yes"]
-    assert service["ProtectSystem"] == ["strict"]
-    assert service["PrivateTmp"] == ["yes"]
-    assert service["ReadWritePaths"] == ["/var/lib/egate"]
-    assert set(service["SupplementaryGroups"][0].split()) == {"dialout", "video"}
-    # PrivateDevices would hide the serial ports and cameras.
-    assert "PrivateDevices" not in service
-
-
-def test_systemd_knows_every_setting(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
-    # verify insists that ExecStart exists: point it at a program that does.
-    text = UNIT.read_text(encoding="utf-8")
-    copy = tmp_path / UNIT.name
-    copy.write_text(text.replace("/opt/egate/.venv/bin/egate", "/bin/true"), encoding="utf-8")
-    result = subprocess.run(
-        [analyze, "verify", str(copy)], capture_output=True, text=True, check=False, timeout=60
-    )
-    # Unknown keys are only warned about (status 0), so read what it says of our file.
-    about_ours = [
-        line for line in (result.stdout + result.stderr).splitlines() if UNIT.name in line
-    ]
-    assert about_ours == []
+            (series,) = prometheus.query(as_promql(gauge, gate="dashboard-test"))
+            assert series["metric"]["gate"] == "dashboard-test", gauge
+        (build,) = prometheus.query(
+            as_promql('max by (gate, version, python) (egate_build_info{gate=~"$gate"})')
+        )
+        assert build["metric"]["gate"] == "dashboard-test"
+        assert build["metric"]["version"] == egate.__version__
+        assert float(build["value"][1]) == 1

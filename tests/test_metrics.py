@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import platform
 import socket
+import urllib.error
 import urllib.request
 
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+import egate
+from egate.biometrics.matching import MatchingCore
+from egate.biometrics.matching import _Metrics as MatchingMetrics
 from egate.gate.commands import Outcome
 from egate.gate.settings import State
 from egate.gate.transaction import STEPS, TransactionRecord
-from egate.metrics import GateMetrics, MetricsError, MetricsSettings, serve_metrics
+from egate.health import Phase, ServiceHealth
+from egate.metrics import GateMetrics, MetricsError, MetricsSettings, build_info, serve_metrics
 
 GATE = "t1-03"
 
@@ -261,3 +268,209 @@ def test_the_settings_have_defaults_and_limits():
     for wrong in ({"port": 70000}, {"port": -1}, {"prot": 9464}, {"host": ""}):
         with pytest.raises(ValidationError):
             MetricsSettings.model_validate(wrong)
+
+
+# --- build info ---------------------------------------------------------------
+
+
+def test_build_info_names_the_release_python_and_gate(registry):
+    build_info(registry, GATE)
+    labels = {
+        "gate": GATE,
+        "version": egate.__version__,
+        "python": platform.python_version(),
+    }
+    assert registry.get_sample_value("egate_build_info", labels) == 1
+    (family,) = [family for family in registry.collect() if family.name == "egate_build"]
+    (only,) = family.samples
+    assert set(only.labels) == {"gate", "version", "python"}
+
+
+# --- the endpoint's routes: /metrics, /healthz, /readyz, nothing else ------------------
+
+
+def fetch(url: str) -> tuple[int, str, str]:
+    """(status, content type, body) of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def health(clock: Clock) -> ServiceHealth:
+    return ServiceHealth(clock, stale_after_s=5.0)
+
+
+@pytest.fixture
+def endpoint(registry, metrics, health):
+    with serve_metrics(registry, port=0, health=health) as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+def test_metrics_healthz_and_readyz_are_apart(endpoint, health):
+    health.beat(Phase.RUNNING)
+    health.publish({"reader": None}, matching_ready=True, state="idle")
+    status, kind, text = fetch(f"{endpoint}/metrics")
+    assert (status, kind.split(";")[0]) == (200, "text/plain")
+    assert f'egate_gate_transactions_total{{gate="{GATE}",outcome="accepted"}} 0.0' in text
+    status, kind, text = fetch(f"{endpoint}/healthz")
+    assert (status, kind) == (200, "application/json")
+    assert json.loads(text) == {"status": "ok", "phase": "running", "last_beat_s": 0.0}
+    status, kind, text = fetch(f"{endpoint}/readyz")
+    assert (status, kind) == (200, "application/json")
+    assert json.loads(text) == {
+        "ready": True,
+        "phase": "running",
+        "state": "idle",
+        "devices": {"reader": "ok"},
+        "matching": "ready",
+    }
+
+
+@pytest.mark.parametrize("path", ["/", "/metricsx", "/healthz/", "/favicon.ico", "/readyz/x"])
+def test_any_other_path_is_404(endpoint, path):
+    status, kind, text = fetch(f"{endpoint}{path}")
+    assert (status, kind) == (404, "application/json")
+    assert json.loads(text) == {"error": f"no such path: {path}"}
+
+
+def test_only_reading_methods_are_served(endpoint):
+    request = urllib.request.Request(f"{endpoint}/healthz", data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    with refused.value as error:
+        assert error.code == 405
+
+
+def test_without_health_only_metrics_are_served(registry, metrics):
+    with serve_metrics(registry, port=0) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        assert fetch(f"{base}/metrics")[0] == 200
+        assert fetch(f"{base}/healthz")[0] == 404
+        assert fetch(f"{base}/readyz")[0] == 404
+
+
+def test_healthz_turns_503_when_the_loop_stops_beating(endpoint, health, clock):
+    status, _, text = fetch(f"{endpoint}/healthz")
+    assert status == 503
+    assert json.loads(text) == {"status": "stale", "phase": "starting", "last_beat_s": None}
+    health.beat()
+    assert fetch(f"{endpoint}/healthz")[0] == 200
+    clock.now += 5.0
+    assert fetch(f"{endpoint}/healthz")[0] == 200
+    clock.now += 0.5
+    status, _, text = fetch(f"{endpoint}/healthz")
+    assert status == 503
+    assert json.loads(text) == {"status": "stale", "phase": "starting", "last_beat_s": 5.5}
+
+
+def test_readyz_names_what_is_not_ready(endpoint, health, clock):
+    health.beat(Phase.RUNNING)
+    health.publish(
+        {"reader": None, "doors": "no answer from the door board", "camera": None},
+        matching_ready=False,
+        state="degraded",
+    )
+    status, _, text = fetch(f"{endpoint}/readyz")
+    assert status == 503
+    answer = json.loads(text)
+    assert answer["ready"] is False
+    assert answer["not_ready"] == {
+        "doors": "no answer from the door board",
+        "matching": "matching core not ready",
+    }
+    assert answer["devices"] == {
+        "reader": "ok",
+        "doors": "no answer from the door board",
+        "camera": "ok",
+    }
+    health.publish(
+        {"reader": None, "doors": None, "camera": None}, matching_ready=True, state="idle"
+    )
+    assert fetch(f"{endpoint}/readyz")[0] == 200
+    # A silent loop is neither live nor ready, whatever it published last.
+    clock.now += 6.0
+    status, _, text = fetch(f"{endpoint}/readyz")
+    assert status == 503
+    assert json.loads(text)["not_ready"] == {"service": "service loop silent for 6.0 s"}
+
+
+def test_readyz_is_503_while_starting_and_stopping(endpoint, health):
+    health.publish({"reader": None}, matching_ready=True, state="idle")
+    status, _, text = fetch(f"{endpoint}/readyz")
+    assert status == 503
+    assert json.loads(text)["not_ready"] == {"service": "service starting"}
+    health.beat(Phase.RUNNING)
+    assert fetch(f"{endpoint}/readyz")[0] == 200
+    health.beat(Phase.STOPPING)
+    status, _, text = fetch(f"{endpoint}/readyz")
+    assert status == 503
+    assert json.loads(text)["not_ready"] == {"service": "service stopping"}
+    # Stopping is still alive: a clean stop is no hang.
+    assert fetch(f"{endpoint}/healthz")[0] == 200
+
+
+def test_probes_answer_while_a_scrape_is_held_open(endpoint, health):
+    health.beat(Phase.RUNNING)
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as slow:
+        slow.sendall(b"GET /metrics HTTP/1.1\r\n")  # and never the rest
+        assert fetch(f"{endpoint}/healthz")[0] == 200
+
+
+# --- the matching core's series carry the gate they serve ------------------------------
+
+
+def test_a_gate_s_matching_core_labels_every_series_with_the_gate(registry):
+    with MatchingCore(workers=1, kind="thread", registry=registry, gate=GATE):
+        assert registry.get_sample_value("egate_matching_workers", {"gate": GATE}) == 1
+    matching = [family for family in registry.collect() if family.name.startswith("egate_matching")]
+    assert len(matching) == 8
+    for family in matching:
+        for found in family.samples:
+            assert found.labels["gate"] == GATE, found
+
+
+def test_a_shared_matching_core_has_no_gate_label(registry):
+    metrics = MatchingMetrics(registry)
+    metrics.jobs.labels("verify", "match").inc()
+    metrics.service.labels("verify").observe(0.1)
+    assert (
+        registry.get_sample_value(
+            "egate_matching_jobs_total", {"kind": "verify", "outcome": "match"}
+        )
+        == 1
+    )
+    for family in registry.collect():
+        for found in family.samples:
+            assert "gate" not in found.labels, found
+
+
+def test_labelled_matching_series_put_the_gate_first(registry):
+    metrics = MatchingMetrics(registry, gate=GATE)
+    metrics.jobs.labels("enroll", "busy").inc(2)
+    metrics.late.labels("verify").inc()
+    metrics.wait.observe(0.2)
+    jobs = {"gate": GATE, "kind": "enroll", "outcome": "busy"}
+    assert registry.get_sample_value("egate_matching_jobs_total", jobs) == 2
+    late = {"gate": GATE, "kind": "verify"}
+    assert registry.get_sample_value("egate_matching_late_results_total", late) == 1
+    assert registry.get_sample_value("egate_matching_wait_seconds_count", {"gate": GATE}) == 1

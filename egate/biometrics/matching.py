@@ -44,10 +44,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.context import SpawnContext
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from egate.biometrics.image import RgbImage
 from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
@@ -201,44 +202,95 @@ def _serve(worker: int, settings: VerifierSettings, jobs: _Queue, done: _Queue) 
             done.put(_Done(job.number, worker, None, repr(error), time.perf_counter() - started))
 
 
+_Metric = TypeVar("_Metric", bound=MetricWrapperBase)
+
+
+class _Labelled(Generic[_Metric]):
+    """A labelled metric whose ``labels(...)`` puts the core's gate first, if it has one."""
+
+    def __init__(self, metric: _Metric, gate: tuple[str, ...]) -> None:
+        self._metric: _Metric = metric
+        self._gate = gate
+
+    def labels(self, *values: str) -> _Metric:
+        return self._metric.labels(*self._gate, *values)
+
+
 class _Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.queue_length = Gauge(
-            "egate_matching_queue_length", "Jobs waiting for a worker.", registry=registry
+    """The core's metrics; with ``gate`` every series carries ``gate=<gate>``.
+
+    A core serving one gate (``egate run``) is labelled with it, so that
+    many gates in one Prometheus are told apart as their ``egate_gate_*``
+    series are; a core shared by several gates (a replay) has no gate label.
+    """
+
+    def __init__(self, registry: CollectorRegistry, gate: str | None = None) -> None:
+        shared = [] if gate is None else ["gate"]
+        bound = () if gate is None else (gate,)
+
+        def plain(metric: _Metric) -> _Metric:
+            return metric.labels(*bound) if bound else metric
+
+        self.queue_length = plain(
+            Gauge(
+                "egate_matching_queue_length",
+                "Jobs waiting for a worker.",
+                shared,
+                registry=registry,
+            )
         )
-        self.busy_workers = Gauge(
-            "egate_matching_busy_workers", "Workers running a job.", registry=registry
+        self.busy_workers = plain(
+            Gauge(
+                "egate_matching_busy_workers", "Workers running a job.", shared, registry=registry
+            )
         )
-        self.workers = Gauge("egate_matching_workers", "Workers in the pool.", registry=registry)
-        self.restarts = Counter(
-            "egate_matching_worker_restarts",
-            "Workers started again after they died.",
-            registry=registry,
+        self.workers = plain(
+            Gauge("egate_matching_workers", "Workers in the pool.", shared, registry=registry)
         )
-        self.wait = Histogram(
-            "egate_matching_wait_seconds",
-            "Time a job waited in the queue.",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=registry,
+        self.restarts = plain(
+            Counter(
+                "egate_matching_worker_restarts",
+                "Workers started again after they died.",
+                shared,
+                registry=registry,
+            )
         )
-        self.service = Histogram(
-            "egate_matching_service_seconds",
-            "Time a worker spent on a job.",
-            ["kind"],
-            buckets=(0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
-            registry=registry,
+        self.wait = plain(
+            Histogram(
+                "egate_matching_wait_seconds",
+                "Time a job waited in the queue.",
+                shared,
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=registry,
+            )
         )
-        self.late = Counter(
-            "egate_matching_late_results",
-            "Jobs that finished after their deadline.",
-            ["kind"],
-            registry=registry,
+        self.service = _Labelled(
+            Histogram(
+                "egate_matching_service_seconds",
+                "Time a worker spent on a job.",
+                [*shared, "kind"],
+                buckets=(0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
+                registry=registry,
+            ),
+            bound,
         )
-        self.jobs = Counter(
-            "egate_matching_jobs",
-            "Jobs by kind and outcome.",
-            ["kind", "outcome"],
-            registry=registry,
+        self.late = _Labelled(
+            Counter(
+                "egate_matching_late_results",
+                "Jobs that finished after their deadline.",
+                [*shared, "kind"],
+                registry=registry,
+            ),
+            bound,
+        )
+        self.jobs = _Labelled(
+            Counter(
+                "egate_matching_jobs",
+                "Jobs by kind and outcome.",
+                [*shared, "kind", "outcome"],
+                registry=registry,
+            ),
+            bound,
         )
 
 
@@ -255,14 +307,16 @@ class MatchingCore:
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         prefetch: int | None = None,
+        gate: str | None = None,
     ) -> None:
+        """``gate``: the one gate this core serves, as a ``gate`` label on its metrics."""
         if workers < 1 or queue_limit < 0:
             raise ValueError("a matching core needs at least one worker and a queue limit >= 0")
         self.settings = settings or VerifierSettings()
         self.workers = workers
         self.queue_limit = queue_limit
         self._clock = clock
-        self._metrics = _Metrics(registry if registry is not None else CollectorRegistry())
+        self._metrics = _Metrics(registry if registry is not None else CollectorRegistry(), gate)
         self._metrics.workers.set(workers)
         self._lock = threading.Condition()
         self._waiting: deque[tuple[_Job, float, float, Future[Any]]] = deque()
