@@ -2,9 +2,12 @@
 
 This is where the parts meet: the gate file's devices (or a mock gate of
 emulators with sample travellers), the matching core, the gate controller,
-the audit trail and the metrics endpoint.  SIGTERM or SIGINT stops the
-service: the transaction in progress may finish briefly, else it is
-aborted with the exit closed, and the command exits 0.
+the audit trail and the metrics endpoint (with ``/healthz`` and
+``/readyz``).  SIGTERM or SIGINT stops the service: the transaction in
+progress may finish briefly, else it is aborted with the exit closed, and
+the command exits 0.  SIGHUP reads the stop list again.  Under systemd
+(``Type=notify``) it reports READY, STOPPING, a status line and watchdog
+pings through ``$NOTIFY_SOCKET``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -24,14 +27,18 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.table import Table
 
-from egate.audit import AuditError, AuditFormatError, AuditTrail, read_audit_rotated
+from egate.audit import AuditError, AuditFormatError, AuditTrail, last_transaction_number
 from egate.biometrics.matching import MatchingCore
 from egate.cli.devices import load_gate, stop_on_signals
 from egate.cli.errors import EXIT_OK, InputError
+from egate.cli.reload import HangupRequests, StopListReload
+from egate.cli.vitals import Vitals
 from egate.documents.policy import DocumentPolicy
 from egate.gate.controller import GateController
 from egate.gate.transaction import TransactionRecord
-from egate.metrics import GateMetrics, MetricsError, MetricsServer, serve_metrics
+from egate.health import ServiceHealth
+from egate.metrics import GateMetrics, MetricsError, MetricsServer, build_info, serve_metrics
+from egate.notify import Notifier
 from egate.privacy import Pseudonymizer
 from hardware.console import ConsoleError, OfficerConsole
 from hardware.devices import (
@@ -158,7 +165,12 @@ def run(
     )
     # soft_wrap: a line is never broken for a pipe's assumed 80 columns.
     out = Console(highlight=False, quiet=quiet, soft_wrap=True)
-    with stop_on_signals() as stop, contextlib.ExitStack() as stack:
+    # SIGHUP counts from the first moment: its default action would end the gate.
+    with (
+        HangupRequests().installed() as hangups,
+        stop_on_signals() as stop,
+        contextlib.ExitStack() as stack,
+    ):
         gate, base_dir = _configure(
             config_path, mock, metrics_host, metrics_port, no_metrics, audit_path
         )
@@ -170,10 +182,13 @@ def run(
         policy = DocumentPolicy.from_settings(gate.policy, pseudonymizer)
         registry = CollectorRegistry()
         metrics = GateMetrics(gate.gate_id, registry)
+        build_info(registry, gate.gate_id)
         audit = stack.enter_context(_audit_trail(gate, base_dir))
-        server = _metrics_server(gate, registry)
+        health = ServiceHealth()
+        server = _metrics_server(gate, registry, health)
         if server is not None:
             stack.callback(server.close)
+        vitals = Vitals(health, stack.enter_context(Notifier()))
         matching_settings = settings.matching
         core = MatchingCore(
             matching_settings.verifier,
@@ -181,11 +196,13 @@ def run(
             queue_limit=matching_settings.queue_limit,
             kind=matching_settings.kind,
             registry=registry,
+            gate=gate.gate_id,
         )
         stack.callback(core.close)
         # Models load before the devices open: a door board hears from us from
         # its first second on, and its watchdog never trips at start.
-        _wait_ready(core, stop)
+        vitals.starting("loading the face models")
+        _wait_ready(core, stop, vitals.beat)
         indicator = TerminalIndicator(
             gate.gate_id, write=lambda text: out.print(text, markup=False)
         )
@@ -223,23 +240,37 @@ def run(
             except ConsoleError as error:
                 raise InputError(str(error)) from None
             out.print(f"egate run: officer console on {console}", markup=False)
+        reload = StopListReload(policy, hangups, audit, gate.gate_id, vitals.notifier)
         service.start()
-        missing = service.wait_for_devices(settings.startup_grace_s, time.sleep)
+        vitals.starting("waiting for the devices")
+
+        def beat_and_sleep(seconds: float) -> None:
+            vitals.beat()
+            time.sleep(seconds)
+
+        missing = service.wait_for_devices(settings.startup_grace_s, beat_and_sleep)
         if missing:
             out.print(f"egate run: degraded, waiting for {', '.join(missing)}", markup=False)
+        vitals.ready(service, core)
         while not stop.is_set():
             if devices.mock is not None:
                 devices.mock.step(time.monotonic())
             service.step()
+            reloaded = reload.poll()
+            if reloaded is not None:
+                out.print(f"egate run: {reloaded}", markup=False)
+            vitals.after_step(service, core)
             if max_passengers is not None and service.summary.transactions >= max_passengers:
                 break
             time.sleep(_LOOP_SLEEP_S)
+        vitals.stopping()
         mock_gate = devices.mock
 
         def pause(seconds: float) -> None:
             # The travellers of a mock gate go on moving while the service stops.
             if mock_gate is not None:
                 mock_gate.step(time.monotonic())
+            vitals.beat()
             time.sleep(seconds)
 
         service.stop(pause)
@@ -301,36 +332,22 @@ def _audit_trail(gate: HardwareGateConfig, base_dir: Path) -> Iterator[AuditTrai
             raise
 
 
-def last_transaction_number(path: Path, gate_id: str) -> int:
-    """The number of the gate's last transaction in an audit trail (0: none).
-
-    A restarted service goes on from there, so transaction ids stay unique
-    within the trail.
-    """
-    last = 0
-    prefix = f"{gate_id}-"
-    for record in read_audit_rotated(path):
-        transaction = record.get("transaction")
-        if record.get("kind") == "transaction" and isinstance(transaction, str):
-            number = transaction.removeprefix(prefix)
-            if transaction.startswith(prefix) and number.isdigit():
-                last = max(last, int(number))
-    return last
-
-
-def _metrics_server(gate: HardwareGateConfig, registry: CollectorRegistry) -> MetricsServer | None:
+def _metrics_server(
+    gate: HardwareGateConfig, registry: CollectorRegistry, health: ServiceHealth
+) -> MetricsServer | None:
     metrics = gate.service.metrics
     if not metrics.enabled:
         return None
     try:
-        return serve_metrics(registry, metrics.host, metrics.port)
+        return serve_metrics(registry, metrics.host, metrics.port, health)
     except MetricsError as error:
         raise InputError(str(error)) from None
 
 
-def _wait_ready(core: MatchingCore, stop: threading.Event) -> None:
-    """Wait for the matching workers to load their models (or for a stop)."""
+def _wait_ready(core: MatchingCore, stop: threading.Event, beat: Callable[[], None]) -> None:
+    """Wait for the matching workers to load their models (or for a stop), beating meanwhile."""
     while not stop.is_set():
+        beat()
         try:
             core.wait_ready(timeout=0.5)
             return

@@ -165,6 +165,25 @@ class DocumentPolicy:
         )
         return cls(settings, pseudonymizer, stop_list)
 
+    @property
+    def stop_list(self) -> StopList | None:
+        """The stop list in force (None: the policy has none)."""
+        return self._stop_list
+
+    def read_stop_list(self) -> StopList | None:
+        """The settings' stop list file, read again; ``StopListError`` if it is bad.
+
+        Reading changes nothing: the policy checks against its current list
+        until ``use_stop_list``.  Safe to call from another thread, so that a
+        long list is hashed off the service's loop.
+        """
+        path = self.settings.stop_list
+        return None if path is None else StopList.load(path, self._pseudonymizer)
+
+    def use_stop_list(self, stop_list: StopList | None) -> None:
+        """Check documents against ``stop_list`` from now on (a reload)."""
+        self._stop_list = stop_list
+
     def evaluate(
         self, mrz: MrzResult, now: datetime, *, issue_date: date | None = None
     ) -> PolicyDecision:

@@ -13,6 +13,7 @@ time limit here bounds a wait for a process; none asserts on speed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -20,8 +21,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import textwrap
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -36,6 +40,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_server import running_prometheus
 
+import egate
 from egate.audit import find_personal_data, read_audit
 from egate.documents.mrz import parse_mrz
 from egate.gate.transaction import STEPS
@@ -162,13 +167,23 @@ def wait_until_gone(pgid: int, timeout_s: float = GONE_S) -> list[int]:
 
 
 class GateProcess:
-    """``python -m egate run ARGS`` in a session of its own, its output read as it comes."""
+    """``python -m egate run ARGS`` in a session of its own, its output read as it comes.
 
-    def __init__(self, args: tuple[str, ...], cwd: Path) -> None:
+    ``program`` replaces ``-m egate`` (a script that wraps the command line);
+    ``env`` adds to the environment.
+    """
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        cwd: Path,
+        program: tuple[str, ...] = ("-m", "egate"),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "egate", "run", *args],
+            [sys.executable, *program, "run", *args],
             cwd=cwd,
-            env=ENV,
+            env={**ENV, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -249,9 +264,14 @@ class GateProcess:
 
 
 @contextmanager
-def running_gate(*args: str | Path, cwd: Path) -> Iterator[GateProcess]:
+def running_gate(
+    *args: str | Path,
+    cwd: Path,
+    program: tuple[str, ...] = ("-m", "egate"),
+    env: dict[str, str] | None = None,
+) -> Iterator[GateProcess]:
     """A running ``egate run``; whatever is left of it is killed when the block ends."""
-    gate = GateProcess(tuple(str(arg) for arg in args), cwd)
+    gate = GateProcess(tuple(str(arg) for arg in args), cwd, program, env)
     try:
         yield gate
     finally:
@@ -576,7 +596,11 @@ def test_prometheus_scrapes_the_running_gate(sample_photos, tmp_path):
                 f'egate_gate_device_up{{{selector},device="doors"}}',
                 lambda r: len(r) == 1 and float(r[0]["value"][1]) == 1,
             )
-            assert _total(prometheus.wait_for("egate_matching_jobs_total")) > 0
+            assert _total(prometheus.wait_for(f"egate_matching_jobs_total{{{selector}}}")) > 0
+            (workers,) = prometheus.wait_for(f"egate_matching_workers{{{selector}}}")
+            assert float(workers["value"][1]) == 1
+            (build,) = prometheus.wait_for(f"egate_build_info{{{selector}}}")
+            assert build["metric"]["version"] == egate.__version__
         gate.signal(signal.SIGTERM)
         assert gate.finish() == 0, gate.err
     assert_no_traceback(gate.err)
@@ -739,6 +763,14 @@ def test_missing_devices_at_start_leave_the_gate_degraded(sample_photos, tmp_pat
         assert _metric(port, "egate_gate_degraded", gate=GATE) == 1
         assert _metric(port, "egate_gate_device_up", gate=GATE, device="doors") == 0
         assert _metric(port, "egate_gate_device_up", gate=GATE, device="camera") == 1
+        # Alive, but not ready: the probe names what is missing.
+        status, body = get_json(port, "/healthz")
+        assert (status, body["status"]) == (200, "ok"), body
+        status, body = get_json(port, "/readyz")
+        assert (status, body["ready"]) == (503, False), body
+        assert set(body["not_ready"]) == {"reader", "doors"}
+        assert str(reader_port) in body["not_ready"]["reader"]
+        assert body["devices"]["camera"] == "ok"
         gate.signal(signal.SIGTERM)
         assert gate.finish() == 0, gate.err
         assert wait_until_gone(gate.pgid) == []
@@ -748,3 +780,236 @@ def test_missing_devices_at_start_leave_the_gate_degraded(sample_photos, tmp_pat
     assert is_service(records[-1], "stop")
     assert transactions(records) == []
     assert "CLOSED (red): gate closed" in gate.out
+
+
+# --- 8: transaction ids are never given twice, even after kill -9 ----------------------------
+
+# Runs egate's command line with the audit trail's write wrapped: right after the
+# first record that names a transaction without being its transaction record (an
+# alarm), the whole process group gets SIGKILL, as a power cut or the OOM killer
+# might deliver it at that worst moment.
+KILL_AFTER_ALARM = textwrap.dedent(
+    """
+    import os, signal, sys
+    from egate import audit
+    from egate.cli.main import main
+
+    write = audit.AuditTrail.write
+
+    def write_then_die(self, record):
+        write(self, record)
+        if record.get("kind") != "transaction" and record.get("transaction"):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    # Matching workers are spawned: they import this file, and must not run it.
+    if __name__ == "__main__":
+        audit.AuditTrail.write = write_then_die
+        sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def seed_with_early_tailgater(photos: SamplePhotos) -> int:
+    """A traveller stream, as drawn today, with a tailgater among its first five."""
+    for seed in itertools.count(SEED):
+        drawn = travellers(photos, seed, 5)
+        if any(traveller.kind.value == "tailgater" for traveller in drawn.values()):
+            return seed
+    raise AssertionError("unreachable")
+
+
+def runs_naming(records: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """Each transaction id and the runs (0, 1, ... by service start) whose records name it."""
+    run = -1
+    named: dict[str, set[int]] = {}
+    for record in records:
+        if is_service(record, "start"):
+            run += 1
+        if isinstance(record.get("transaction"), str):
+            named.setdefault(record["transaction"], set()).add(run)
+    return named
+
+
+@pytest.mark.slow
+def test_kill_9_between_an_alarm_and_its_transaction_never_reuses_the_id(sample_photos, tmp_path):
+    seed = seed_with_early_tailgater(sample_photos)
+    config = gate_file(tmp_path, {"devices": {"emulation": {"seed": seed}}})
+    audit = tmp_path / "audit.jsonl"
+    wrapper = tmp_path / "kill_after_alarm.py"
+    wrapper.write_text(KILL_AFTER_ALARM, "utf-8")
+    with running_gate("--config", config, cwd=tmp_path, program=(str(wrapper),)) as gate:
+        assert gate.process.wait(timeout=WAIT_S) == -signal.SIGKILL, gate.err
+        assert wait_until_gone(gate.pgid) == []
+    before = list(read_audit(audit))
+    alarm = before[-1]
+    assert alarm["kind"] == "alarm", alarm  # the tailgater's, or any other naming a transaction
+    killed = alarm["transaction"]
+    # The traveller's transaction never got its own record.
+    assert killed not in {record["transaction"] for record in transactions(before)}
+
+    with running_gate("--config", config, "--max-passengers", 2, cwd=tmp_path) as again:
+        assert again.finish() == 0, again.err
+        assert wait_until_gone(again.pgid) == []
+    assert_no_traceback(again.err)
+    after = list(read_audit(audit))
+    added = transactions(after[len(before) :])
+    assert len(added) == 2
+    # The restart numbers on after the id the alarm took.
+    killed_number = int(killed.removeprefix(f"{GATE}-"))
+    assert numbers(added) == [killed_number + 1, killed_number + 2]
+    assert killed not in {record["transaction"] for record in added}
+    # No id is named by the records of two runs: no id means two travellers.
+    assert {tid: runs for tid, runs in runs_naming(after).items() if len(runs) > 1} == {}
+
+
+# --- 9: SIGHUP reloads the stop list ---------------------------------------------------------
+
+
+def document_of(traveller: SampleTraveller) -> tuple[str, str]:
+    fields = parse_mrz(traveller.document.mrz, date.today(), repair=False).fields
+    return fields.issuing_state, fields.document_number
+
+
+def reloads(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [record for record in records if is_service(record, "reload")]
+
+
+@pytest.mark.slow
+def test_sighup_reloads_the_stop_list_without_a_restart(sample_photos, tmp_path):
+    stop_list = tmp_path / "stop.csv"
+    stop_list.write_text("issuing_state,document_number\n", "utf-8")
+    config = gate_file(
+        tmp_path,
+        {
+            "policy": {"stop_list": "stop.csv"},
+            "devices": {"emulation": {"seed": SEED_GENUINE_SECOND}},
+        },
+    )
+    audit = tmp_path / "audit.jsonl"
+    stream = travellers(sample_photos, SEED_GENUINE_SECOND, 40)
+    with running_gate("--config", config, cwd=tmp_path) as gate:
+        first = gate.wait_for_output(TRANSACTION_LINE)
+        assert "STOP_LIST_HIT" not in first["reasons"]
+
+        # A broken file: the old (empty) list stays in force, one line says why.
+        stop_list.write_text("issuing_state,document_number\nNOWHERE,X1\n", "utf-8")
+        gate.signal(signal.SIGHUP)
+        records = wait_for_records(audit, lambda records: len(reloads(records)) == 1, gate)
+        kept = (
+            f"stop list not reloaded, the previous one stays in force (0 documents): {stop_list}:2"
+        )
+        assert reloads(records)[0]["detail"].startswith(kept)
+        gate.wait_for_output(re.compile(re.escape(f"egate run: {kept}")))
+
+        # Every traveller of the stream is listed now.
+        rows = "".join(f"{state},{number}\n" for state, number in map(document_of, stream.values()))
+        stop_list.write_text(f"issuing_state,document_number\n{rows}", "utf-8")
+        gate.signal(signal.SIGHUP)
+        records = wait_for_records(audit, lambda records: len(reloads(records)) == 2, gate)
+        listed = len({document_of(traveller) for traveller in stream.values()})
+        assert reloads(records)[1]["detail"] == (
+            f"stop list reloaded: {listed} documents from {stop_list}"
+        )
+        # The transaction in progress at the reload may have been judged before it;
+        # the one after it cannot have been.
+        reloaded_at = records.index(reloads(records)[1])
+        records = wait_for_records(
+            audit, lambda records: len(transactions(records[reloaded_at:])) >= 2, gate
+        )
+        judged_after = transactions(records[reloaded_at:])[1]
+        gate.signal(signal.SIGTERM)
+        assert gate.finish() == 0, gate.err
+    assert_no_traceback(gate.err)
+    assert judged_after["outcome"] == "rejected", judged_after
+    assert "STOP_LIST_HIT" in judged_after["reasons"], judged_after
+    # The service went on: one start, one stop, no restart in between.
+    records = list(read_audit(audit))
+    assert [record["event"] for record in records if record["kind"] == "service"] == [
+        "start",
+        "reload",
+        "reload",
+        "stop",
+    ]
+    # One warning line on stderr for the bad file, and no document number anywhere.
+    assert [line for line in gate.err.splitlines() if "not reloaded" in line] != []
+    assert len([line for line in gate.err.splitlines() if "not reloaded" in line]) == 1
+    text = audit.read_text("utf-8") + gate.out + gate.err
+    for _, number in map(document_of, stream.values()):
+        assert number not in text
+
+
+# --- 10: under systemd: sd_notify, /healthz and /readyz ----------------------------------------
+
+
+class NotifySocket:
+    """What systemd listens on for a Type=notify service: a Unix datagram socket."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(str(path))
+        self.socket.settimeout(WAIT_S)
+        self.messages: list[dict[str, str]] = []
+
+    def wait_for(
+        self, key: str, predicate: Callable[[str], bool] = lambda value: True
+    ) -> dict[str, str]:
+        """The next message whose ``key`` satisfies ``predicate`` (all are kept in ``messages``)."""
+        while True:
+            data = self.socket.recv(4096).decode("utf-8")
+            message = dict(line.split("=", 1) for line in data.split("\n"))
+            self.messages.append(message)
+            if key in message and predicate(message[key]):
+                return message
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def get_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())
+
+
+@pytest.mark.slow
+def test_under_systemd_the_gate_notifies_and_answers_its_probes(sample_photos, tmp_path):
+    config = gate_file(tmp_path)
+    # AF_UNIX paths are short (108 bytes): a pytest tmp_path may be too long.
+    with tempfile.TemporaryDirectory(prefix="egate-") as short:
+        notify = NotifySocket(Path(short) / "notify")
+        try:
+            env = {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "2000000"}
+            with running_gate("--config", config, cwd=tmp_path, env=env) as gate:
+                port = int(gate.wait_for_first_line()["port"])
+                ready = notify.wait_for("READY")
+                assert ready["READY"] == "1"
+                assert ready["STATUS"].startswith("gate ")
+                assert notify.wait_for("WATCHDOG") == {"WATCHDOG": "1"}
+                status, body = get_json(port, "/healthz")
+                assert (status, body["status"], body["phase"]) == (200, "ok", "running"), body
+                status, body = get_json(port, "/readyz")
+                assert (status, body["ready"]) == (200, True), body
+                assert body["devices"] == dict.fromkeys(
+                    ["reader", "doors", "camera", "occupancy"], "ok"
+                )
+                assert body["matching"] == "ready"
+                assert get_json(port, "/nowhere")[0] == 404
+                # systemctl status follows the transactions.
+                counted = re.compile(r"gate \w+, [1-9]\d* transactions?")
+                notify.wait_for("STATUS", counted.fullmatch)
+                gate.signal(signal.SIGHUP)  # systemctl reload
+                assert notify.wait_for("RELOADING")["RELOADING"] == "1"
+                reloaded = notify.wait_for("READY")
+                assert reloaded["STATUS"] == "no stop list configured: nothing to reload"
+                gate.signal(signal.SIGTERM)
+                stopping = notify.wait_for("STOPPING")
+                assert stopping == {"STOPPING": "1", "STATUS": "stopping: closing the gate"}
+                assert gate.finish() == 0, gate.err
+        finally:
+            notify.close()
+    assert_no_traceback(gate.err)
+    assert {"STATUS": "loading the face models"} in notify.messages
