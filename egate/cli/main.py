@@ -10,6 +10,7 @@ import click
 
 from egate import __version__
 from egate.cli.biometrics import biometrics
+from egate.cli.config import config
 from egate.cli.demo import demo
 from egate.cli.devices import devices
 from egate.cli.errors import EXIT_USAGE, InputError
@@ -31,7 +32,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def cli() -> None:
     """egate: controller and simulator for automated border control e-gates.
 
-    Airport engineers run it on gate hardware (run, devices), trainers replay
+    Airport engineers run it on gate hardware (run, devices, config), trainers replay
     passenger scenarios through a mock gate (replay), capacity planners model
     immigration halls (simulate). Documents and faces are checked by mrz and
     biometrics.
@@ -41,7 +42,7 @@ def cli() -> None:
     """
 
 
-for command in (run, officer, replay, simulate, devices, biometrics, mrz, samples, demo):
+for command in (run, officer, config, replay, simulate, devices, biometrics, mrz, samples, demo):
     cli.add_command(command)
 
 
