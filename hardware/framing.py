@@ -23,11 +23,21 @@ it. The same bytes give the same events however they are chunked.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import xor
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 SOH = 0x01
 STX = 0x02
@@ -45,6 +55,71 @@ DEFAULT_IDLE_TIMEOUT_S = 0.3
 
 FramingName = Literal["lines", "desko", "rte"]
 FRAMING_NAMES: tuple[FramingName, ...] = ("lines", "desko", "rte")
+
+
+# --- DESKO start and end of data bytes, as configured -----------------------------
+
+# Bytes the DESKO framing gives a meaning of its own, whatever the reader's
+# start and end of data bytes are.
+_DESKO_FIXED = {STX: "STX", ETX: "ETX", CR: "CR", LF: "LF"}
+
+
+def desko_byte_problem(value: int) -> str | None:
+    """Why ``value`` cannot be a DESKO start or end of data byte (None: it can)."""
+    if not 0 <= value <= 0xFF:
+        return f"{value} is not a byte (00 to FF)"
+    if value in _DESKO_FIXED:
+        return f"{value:02X} is {_DESKO_FIXED[value]}, which the framing itself uses"
+    if 0x20 <= value <= 0x7E:
+        # It would end a frame in the middle of an MRZ line.
+        return f"{value:02X} is printable ASCII ({chr(value)!r}), the text of an MRZ"
+    return None
+
+
+def _hex_byte(value: object) -> int:
+    """A byte written as two hexadecimal digits ("1E", "0x1E"), checked for DESKO."""
+    # A bare YAML number is refused: is 10 ten or sixteen? Quoted hex is unambiguous.
+    if not isinstance(value, str):
+        raise ValueError('expected a byte as two hexadecimal digits in quotes, e.g. "1E"')
+    digits = value.strip().lower().removeprefix("0x")
+    if len(digits) != 2 or not all(char in string.hexdigits for char in digits):
+        raise ValueError(f'expected two hexadecimal digits, e.g. "1E", not {value!r}')
+    byte = int(digits, 16)
+    problem = desko_byte_problem(byte)
+    if problem is not None:
+        raise ValueError(problem)
+    return byte
+
+
+HexByte = Annotated[
+    int,
+    BeforeValidator(_hex_byte),
+    PlainSerializer(lambda byte: f"{byte:02X}", return_type=str),
+]
+"""A byte given in configuration as two hexadecimal digits; written back the same way."""
+
+
+class DeskoBytes(BaseModel):
+    """The start and end of data bytes a DESKO reader wraps each document in (CUTE).
+
+    CUTE gives each device of a kiosk its own pair; egate's default is the
+    OCR reader's ``1C``/``1D``. In a gate file: ``desko: {start: "1E", end: "1F"}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: HexByte = Field(
+        default=DESKO_SOD, description="Start of data byte, two hex digits (default 1C)."
+    )
+    end: HexByte = Field(
+        default=DESKO_EOD, description="End of data byte, two hex digits (default 1D)."
+    )
+
+    @model_validator(mode="after")
+    def _two_bytes(self) -> DeskoBytes:
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start:02X}; they must differ")
+        return self
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -102,12 +177,22 @@ class Framing(Protocol):
         ...
 
 
-def make_framing(name: str, *, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> Framing:
-    """A new decoder for the framing called ``name``; ``ValueError`` for unknown names."""
+def make_framing(
+    name: str,
+    *,
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+    desko: DeskoBytes | None = None,
+) -> Framing:
+    """A new decoder for the framing called ``name``; ``ValueError`` for unknown names.
+
+    ``desko`` sets the DESKO framing's start and end of data bytes (ignored by
+    the other framings).
+    """
     if name == "lines":
         return LinesFraming(idle_timeout_s=idle_timeout_s)
     if name == "desko":
-        return DeskoFraming(idle_timeout_s=idle_timeout_s)
+        chosen = desko or DeskoBytes()
+        return DeskoFraming(idle_timeout_s=idle_timeout_s, sod=chosen.start, eod=chosen.end)
     if name == "rte":
         return RteFraming(idle_timeout_s=idle_timeout_s)
     raise ValueError(f"unknown framing {name!r} (expected one of: {', '.join(FRAMING_NAMES)})")
@@ -412,8 +497,11 @@ class DeskoFraming(_Delimited):
         eod: int = DESKO_EOD,
     ) -> None:
         super().__init__(idle_timeout_s)
-        if len({sod, eod, STX, ETX, CR, LF}) != 6:
-            raise ValueError("SOD and EOD must differ from each other and from STX, ETX, CR, LF")
+        for what, value in (("SOD", sod), ("EOD", eod)):
+            if (problem := desko_byte_problem(value)) is not None:
+                raise ValueError(f"{what}: {problem}")
+        if sod == eod:
+            raise ValueError("SOD and EOD must differ")
         self._start = sod
         self._eod = eod
         self.control_bytes = frozenset({sod, eod, STX, ETX})

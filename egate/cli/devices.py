@@ -17,18 +17,29 @@ from types import FrameType
 from typing import BinaryIO, cast
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.mrz import read_documents
 from egate.config import load_config
+from egate.documents.layout import MrzFormat
 from egate.documents.mrz import MrzFormatError, parse_mrz
-from hardware.devices import HardwareGateConfig, ProbeResult, emulated, probe
+from egate.documents.specimens import SPECIMENS
+from hardware.devices import (
+    DEFAULT_READER_LISTEN_S,
+    DeviceSettings,
+    HardwareGateConfig,
+    ProbeResult,
+    emulators,
+    probe,
+)
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
+from hardware.framing import DeskoBytes, make_framing
 from hardware.link import LinkError
 from hardware.reader import DocumentRead, ReadFailed, SerialMrzReader
 
@@ -84,14 +95,30 @@ def devices() -> None:
 @devices.command(name="probe")
 @CONFIG
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per device per line.")
-def probe_command(config_path: Path, as_json: bool) -> int:
+@click.option(
+    "--listen",
+    "listen_s",
+    type=click.FloatRange(min=0, max=600),
+    default=DEFAULT_READER_LISTEN_S,
+    show_default=True,
+    help="Seconds to listen to the MRZ reader for a first frame (lay a document on it).",
+)
+def probe_command(config_path: Path, as_json: bool, listen_s: float) -> int:
     """Open every device of the gate and report its state and response time.
+
+    An MRZ reader sends nothing until a document is laid on it: it shows
+    `no_frame_yet` (port open, no frame seen yet) until a valid frame comes
+    within --listen seconds, then `connected`; `no_valid_frame` when bytes
+    came but never a frame of its framing (wrong framing, or another device).
+    On a mock gate the emulated reader is handed the ICAO TD3 specimen.
 
     Exit status 0 when every device is healthy, 1 otherwise, 2 for a bad configuration.
     """
     gate = load_gate(config_path)
-    with emulated(gate.devices) as devices_settings:
-        results = probe(devices_settings, date.today, base_dir=config_path.parent)
+    with _probed(gate.devices) as devices_settings:
+        results = probe(
+            devices_settings, date.today, base_dir=config_path.parent, reader_listen_s=listen_s
+        )
     if not results:
         raise InputError(f"{config_path}: devices: no device configured")
     if as_json:
@@ -102,13 +129,31 @@ def probe_command(config_path: Path, as_json: bool) -> int:
     return EXIT_OK if all(result.healthy for result in results) else EXIT_FAILURE
 
 
+@contextlib.contextmanager
+def _probed(devices: DeviceSettings) -> Iterator[DeviceSettings]:
+    """The devices to probe: as configured, or their emulators on a mock gate."""
+    if not devices.emulated:
+        yield devices
+        return
+    with emulators(devices) as started:
+        if started.reader is not None:
+            # As an engineer lays a specimen card on a real reader: the probe
+            # then sees the emulated reader's first frame through the driver.
+            started.reader.send(SPECIMENS[MrzFormat.TD3])
+        yield started.devices
+
+
+# A reader whose port is open but that has sent no frame yet: not proven, not failed.
+_UNPROVEN = "no_frame_yet"
+
+
 def show_probe(gate_id: str, results: list[ProbeResult]) -> None:
     """The probe as a table."""
     table = Table(title=f"Devices of gate {gate_id}")
     for column in ("device", "port", "state", "response", "detail"):
         table.add_column(column, overflow="fold")
     for result in results:
-        colour = "green" if result.healthy else "red"
+        colour = "green" if result.healthy else "yellow" if result.state == _UNPROVEN else "red"
         response = (
             "-" if result.response_seconds is None else f"{result.response_seconds * 1000:.1f} ms"
         )
@@ -137,8 +182,7 @@ def read(config_path: Path, count: int | None, as_json: bool) -> int:
             f"{config_path}: devices.emulated is true: start `egate devices emulate reader` "
             "and point devices.reader.serial.port at it to read from an emulator"
         )
-    settings = gate.devices.reader
-    reader = SerialMrzReader(settings.serial, settings.framing, date.today)
+    reader = gate.devices.reader.driver(date.today)
     try:
         reader.open()
     except LinkError as error:
@@ -147,6 +191,7 @@ def read(config_path: Path, count: int | None, as_json: bool) -> int:
     documents = 0
     with stop_on_signals() as stop, contextlib.closing(reader):
         state = reader.state
+        problem: str | None = None
         while not stop.is_set() and (count is None or documents < count):
             for event in reader.poll():
                 if isinstance(event, DocumentRead):
@@ -173,6 +218,10 @@ def read(config_path: Path, count: int | None, as_json: bool) -> int:
             if reader.state is not state:
                 state = reader.state
                 click.echo(f"reader {state.value}", err=True)
+            if reader.decoder.problem != problem:
+                # Said once when it starts (a wrong framing or device), once when it ends.
+                problem = reader.decoder.problem
+                click.echo(f"reader: {problem or 'a valid frame again'}", err=True)
             if not reader.link.is_open:
                 # While the device is away poll returns at once: wait for the
                 # next reconnection attempt rather than spin.
@@ -201,7 +250,23 @@ def _reconnect_wait(reader: SerialMrzReader) -> float:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also make this path a symbolic link to the pseudo-terminal.",
 )
-def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
+@click.option(
+    "--desko-start",
+    metavar="HEX",
+    help="With --protocol desko: the start of data byte, two hex digits (default 1C).",
+)
+@click.option(
+    "--desko-end",
+    metavar="HEX",
+    help="With --protocol desko: the end of data byte, two hex digits (default 1D).",
+)
+def emulate(
+    kind: str,
+    protocol: str | None,
+    link_path: Path | None,
+    desko_start: str | None,
+    desko_end: str | None,
+) -> int:
     """Run a device emulator on a new pseudo-terminal and print its path.
 
     A reader sends each MRZ document it reads on standard input (lines, a
@@ -209,9 +274,13 @@ def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
     gate configuration's serial port at the printed path (or --link) to test
     a driver configuration without hardware.
     """
+    desko: DeskoBytes | None = None
     if kind == "reader":
         if protocol not in ("lines", "desko", "rte"):
             raise click.UsageError("a reader needs --protocol lines, desko or rte")
+        desko = _desko_bytes(protocol, desko_start, desko_end)
+    elif desko_start is not None or desko_end is not None:
+        raise click.UsageError(_DESKO_OPTIONS)
     elif protocol not in (None, "egate-door"):
         device = "a door" if kind == "door" else "an occupancy sensor"
         raise click.UsageError(f"{device} speaks egate-door (docs/door-protocol.md)")
@@ -231,7 +300,7 @@ def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
         sys.stdout.flush()
         if kind == "reader":
             assert protocol is not None
-            with ReaderEmulator(protocol, pty) as emulator:
+            with ReaderEmulator(make_framing(protocol, desko=desko), pty) as emulator:
                 _feed_documents(emulator, stop)
                 while not stop.is_set():
                     stop.wait(0.2)
@@ -241,6 +310,24 @@ def emulate(kind: str, protocol: str | None, link_path: Path | None) -> int:
                 while not stop.is_set():
                     stop.wait(0.2)
     return EXIT_OK
+
+
+_DESKO_OPTIONS = "--desko-start and --desko-end are for a reader with --protocol desko"
+
+
+def _desko_bytes(protocol: str, start: str | None, end: str | None) -> DeskoBytes | None:
+    """The DESKO bytes the options ask for (None: the defaults); a usage error if bad."""
+    if start is None and end is None:
+        return None
+    if protocol != "desko":
+        raise click.UsageError(_DESKO_OPTIONS)
+    given = {key: value for key, value in (("start", start), ("end", end)) if value is not None}
+    try:
+        return DeskoBytes.model_validate(given)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = "".join(f"--desko-{part}" for part in problem["loc"]) or "--desko-start/--desko-end"
+        raise click.UsageError(f"{where}: {problem['msg'].removeprefix('Value error, ')}") from None
 
 
 class _StoppableLines:

@@ -27,6 +27,7 @@ from egate.documents.specimens import SPECIMENS
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
+from hardware.framing import make_framing
 from hardware.link import SerialLink, SerialSettings
 from hardware.reader import SerialMrzReader
 
@@ -148,7 +149,8 @@ def stop(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
 
 
 def test_probe_of_the_mock_gate_is_healthy_as_json(cli):
-    ran = cli("devices", "probe", "--config", str(MOCK_GATE), "--json")
+    # The emulated reader is handed a specimen; listening ends with its frame.
+    ran = cli("devices", "probe", "--config", str(MOCK_GATE), "--json", "--listen", "10")
     assert (ran.status, ran.err) == (0, "")
     found = probe_json(ran.out)
     assert list(found) == ["reader", "doors", "occupancy", "camera", "chip"]
@@ -157,14 +159,14 @@ def test_probe_of_the_mock_gate_is_healthy_as_json(cli):
         assert isinstance(row["response_seconds"], float) and row["response_seconds"] >= 0
     for name in ("reader", "doors", "occupancy"):
         assert str(found[name]["port"]).startswith("/dev/pts/")
-    assert found["reader"]["detail"] == "desko framing"
+    assert found["reader"]["detail"] == "desko framing, first frame: TD3 MRZ, valid"
     assert found["doors"]["detail"] == "ENTRY=CLOSED EXIT=CLOSED"
     assert found["occupancy"]["detail"] == "COUNT=0 ENTRY=CLEAR EXIT=CLEAR"
     assert (found["chip"]["port"], found["chip"]["detail"]) == ("mock", "mock chip reader")
 
 
 def test_probe_of_the_mock_gate_as_a_table(cli):
-    ran = cli("devices", "probe", "--config", str(MOCK_GATE))
+    ran = cli("devices", "probe", "--config", str(MOCK_GATE), "--listen", "10")
     assert (ran.status, ran.err) == (0, "")
     assert "Devices of gate mock-1" in ran.out
     rows = {
@@ -177,7 +179,7 @@ def test_probe_of_the_mock_gate_as_a_table(cli):
         assert state == "connected"
         assert response.endswith(" ms") and float(response.removesuffix(" ms")) >= 0
         assert port == "mock" if name == "chip" else port.startswith("/dev/pts/")
-    assert rows["reader"][4] == "desko framing"
+    assert rows["reader"][4] == "desko framing, first frame: TD3 MRZ, valid"
     assert rows["doors"][4] == "ENTRY=CLOSED EXIT=CLOSED"
 
 
@@ -247,8 +249,8 @@ def test_probe_of_a_port_another_program_holds(cli, tmp_path):
         # A first driver has the port: SerialLink opens with an exclusive
         # flock(2), which Linux honours on pseudo-terminals as on USB adapters.
         with SerialLink(SerialSettings(port=str(link))):
-            busy = cli("devices", "probe", "--config", str(gate), "--json")
-        free = cli("devices", "probe", "--config", str(gate), "--json")
+            busy = cli("devices", "probe", "--config", str(gate), "--json", "--listen", "0.1")
+        free = cli("devices", "probe", "--config", str(gate), "--json", "--listen", "0.1")
     assert busy.status == 1
     detail = f"serial port {link}: cannot open: port is busy (another program has it open)"
     found = probe_json(busy.out)
@@ -256,8 +258,45 @@ def test_probe_of_a_port_another_program_holds(cli, tmp_path):
         "reader": (False, detail),
         "doors": (False, detail),
     }
-    assert free.status == 0
-    assert all(row["healthy"] for row in probe_json(free.out).values())
+    # Free again: the board answers; the reader's port opens, but a door board
+    # sends no reader frame, so the reader is not proven.
+    assert free.status == 1
+    assert {name: (row["healthy"], row["state"]) for name, row in probe_json(free.out).items()} == {
+        "reader": (False, "no_frame_yet"),
+        "doors": (True, "connected"),
+    }
+
+
+def test_probe_of_a_silent_reader_says_port_open_no_frame_seen_yet(cli, tmp_path):
+    link = tmp_path / "reader"
+    gate = reader_gate(tmp_path, link, "rte")
+    with PseudoTerminal(link, watch_flushes=True):
+        ran = cli("devices", "probe", "--config", str(gate), "--json", "--listen", "0.2")
+        table = cli("devices", "probe", "--config", str(gate), "--listen", "0.2")
+    assert (ran.status, ran.err) == (1, "")
+    assert probe_json(ran.out)["reader"] == {
+        "device": "reader",
+        "port": str(link),
+        "healthy": False,
+        "state": "no_frame_yet",
+        "response_seconds": None,
+        "detail": "port open, no frame seen yet (rte framing): lay a document on it",
+    }
+    assert table.status == 1
+    assert "no_frame_yet" in table.out and "port open, no frame seen yet" in table.out
+
+
+def test_probe_of_a_reader_becomes_healthy_with_its_first_frame(cli, tmp_path):
+    link = tmp_path / "reader"
+    gate = reader_gate(tmp_path, link, "lines")
+    with PseudoTerminal(link, watch_flushes=True) as pty, ReaderEmulator("lines", pty) as emulator:
+        emulator.send(TD1)
+        ran = cli("devices", "probe", "--config", str(gate), "--json", "--listen", "10")
+    assert (ran.status, ran.err) == (0, "")
+    row = probe_json(ran.out)["reader"]
+    assert (row["healthy"], row["state"]) == (True, "connected")
+    assert row["detail"] == "lines framing, first frame: TD1 MRZ, valid"
+    assert isinstance(row["response_seconds"], float) and row["response_seconds"] >= 0
 
 
 def test_probe_of_a_gate_without_devices(cli, tmp_path):
@@ -322,6 +361,24 @@ devices:
             "devices.doors.serial.port",
             "required field is missing",
         ),
+        (
+            ("framing: lines", 'framing: desko\n    desko: {start: "03"}'),
+            5,
+            "devices.reader.desko.start",
+            "03 is ETX, which the framing itself uses (got '03')",
+        ),
+        (
+            ("framing: lines", "framing: desko\n    desko: {start: 30}"),
+            5,
+            "devices.reader.desko.start",
+            'expected a byte as two hexadecimal digits in quotes, e.g. "1E" (got 30)',
+        ),
+        (
+            ("framing: lines", 'framing: lines\n    desko: {end: "1F"}'),
+            5,
+            "devices.reader.desko",
+            "start and end bytes are for framing desko, not lines (got {'end': '1F'})",
+        ),
     ],
     ids=[
         "framing",
@@ -330,6 +387,9 @@ devices:
         "unknown-device",
         "no-port",
         "no-door-port",
+        "desko-byte-reserved",
+        "desko-byte-unquoted",
+        "desko-bytes-without-desko",
     ],
 )
 def test_bad_configuration_is_one_line_naming_file_line_and_field(
@@ -480,6 +540,46 @@ def test_emulate_and_read_work_together(framing, tmp_path):
     assert not link.exists() and not link.is_symlink()
 
 
+def test_emulate_and_read_desko_with_the_readers_own_bytes(tmp_path):
+    link = tmp_path / "reader"
+    gate = write_gate(
+        tmp_path,
+        f"""
+        devices:
+          reader:
+            framing: desko
+            desko: {{start: "1E", end: "1F"}}
+            serial: {{port: {link}}}
+        """,
+    )
+    options = ("--protocol", "desko", "--desko-start", "1E", "--desko-end", "1F")
+    with emulator_process("reader", link, *options, stdin=stdin_of(TD1, TD2, TD3)) as emulator:
+        read = run_egate("devices", "read", "--config", str(gate), "--count", "3", "--json")
+        status, _, err = stop(emulator)
+    assert read.returncode == 0, read.stderr
+    reads = [json.loads(line) for line in read.stdout.decode().splitlines()]
+    assert [(entry["format"], entry["valid"]) for entry in reads] == [
+        ("TD1", True),
+        ("TD2", True),
+        ("TD3", True),
+    ]
+    assert (status, err) == (0, "")
+
+
+def test_read_says_once_that_the_port_carries_another_device(cli, tmp_path, guarded_read):
+    link = tmp_path / "reader"
+    gate = reader_gate(tmp_path, link, "desko")
+    board = b"#1 OK ENTRY=CLOSED EXIT=CLOSED *5A\r\n"
+    with PseudoTerminal(link, watch_flushes=True) as pty, ReaderEmulator("lines", pty) as emulator:
+        emulator.send_raw(board * 300)
+        emulator.send_raw(make_framing("desko").encode(TD2))
+        ran = cli("devices", "read", "--config", str(gate), "--count", "1", "--json")
+    assert ran.status == 0
+    assert json.loads(ran.out.splitlines()[-1])["format"] == "TD2"
+    no_frame = "no valid desko frame in 4096 bytes: wrong framing or another device on this port"
+    assert ran.err.splitlines() == [f"reader: {no_frame}", "reader: a valid frame again"]
+
+
 def test_emulate_skips_what_is_no_mrz_and_says_so(tmp_path):
     link = tmp_path / "reader"
     gate = reader_gate(tmp_path, link, "lines")
@@ -526,9 +626,12 @@ def test_emulated_door_and_sensor_probe_healthy(cli, tmp_path):
     with (
         emulator_process("door", doors) as door_process,
         emulator_process("occupancy", sensor, "--protocol", "egate-door") as sensor_process,
-        emulator_process("reader", reader, "--protocol", "desko") as reader_process,
+        emulator_process(
+            "reader", reader, "--protocol", "desko", stdin=stdin_of(TD3)
+        ) as reader_process,
     ):
-        ran = cli("devices", "probe", "--config", str(gate), "--json")
+        # The reader sends the document it was given: its first frame proves it.
+        ran = cli("devices", "probe", "--config", str(gate), "--json", "--listen", "10")
         ended = [stop(process) for process in (door_process, sensor_process, reader_process)]
     assert (ran.status, ran.err) == (0, "")
     found = probe_json(ran.out)
@@ -558,6 +661,28 @@ def test_emulated_door_and_sensor_probe_healthy(cli, tmp_path):
             " (docs/door-protocol.md)",
         ),
         (["printer"], "egate devices emulate: error: Invalid value for '{reader|door|occupancy}'"),
+        (
+            ["reader", "--protocol", "rte", "--desko-start", "1E"],
+            "egate devices emulate: error: --desko-start and --desko-end are for a reader "
+            "with --protocol desko",
+        ),
+        (
+            ["door", "--desko-end", "1F"],
+            "egate devices emulate: error: --desko-start and --desko-end are for a reader "
+            "with --protocol desko",
+        ),
+        (
+            ["reader", "--protocol", "desko", "--desko-start", "02"],
+            "egate devices emulate: error: --desko-start: 02 is STX, which the framing itself uses",
+        ),
+        (
+            ["reader", "--protocol", "desko", "--desko-end", "x1"],
+            "egate devices emulate: error: --desko-end: expected two hexadecimal digits",
+        ),
+        (
+            ["reader", "--protocol", "desko", "--desko-start", "1D"],
+            "egate devices emulate: error: --desko-start/--desko-end: start and end are both 1D",
+        ),
     ],
 )
 def test_emulate_usage_errors(cli, argv, message):

@@ -23,14 +23,16 @@ from hardware.devices import (
     DeviceSettings,
     HardwareGateConfig,
     ProbeResult,
+    ReaderDevice,
     emulated,
+    emulators,
     probe,
 )
 from hardware.doorsession import CommandSettings
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
-from hardware.framing import FRAMING_NAMES
+from hardware.framing import DESKO_EOD, DESKO_SOD, FRAMING_NAMES, DeskoBytes, make_framing
 from hardware.link import LinkState, SerialLink, SerialSettings
 from hardware.reader import DocumentRead, ReaderEvent, ReadFailed, SerialMrzReader
 
@@ -38,6 +40,7 @@ pytestmark = pytest.mark.hardware
 
 GATES = Path(__file__).resolve().parents[2] / "configs" / "gates"
 TD1, TD2, TD3 = (SPECIMENS[kind] for kind in (MrzFormat.TD1, MrzFormat.TD2, MrzFormat.TD3))
+ALL = [TD1, TD2, TD3]
 PROBE_KEYS = ["device", "port", "healthy", "state", "response_seconds", "detail"]
 
 
@@ -133,8 +136,12 @@ def test_an_emulated_gate_with_only_some_devices_emulates_only_those():
 
 
 def test_probe_of_the_mock_gate_finds_every_device_healthy():
-    with emulated(mock_gate().devices) as running:
-        results = probe(running, date.today)
+    with emulators(mock_gate().devices) as running:
+        assert running.reader is not None
+        # As an engineer lays a specimen card on the reader.
+        running.reader.send(TD3)
+        # The listening ends with the first frame: a long window is only a hang guard.
+        results = probe(running.devices, date.today, reader_listen_s=10.0)
     devices = ["reader", "doors", "occupancy", "camera", "chip"]
     assert [result.device for result in results] == devices
     found = by_device(results)
@@ -142,7 +149,7 @@ def test_probe_of_the_mock_gate_finds_every_device_healthy():
         assert result.healthy, result
         assert result.state == "connected"
         assert result.response_seconds is not None and result.response_seconds >= 0
-    assert found["reader"].detail == "desko framing"
+    assert found["reader"].detail == "desko framing, first frame: TD3 MRZ, valid"
     # The boards' own answers to STATUS.
     assert found["doors"].detail == "ENTRY=CLOSED EXIT=CLOSED"
     assert found["occupancy"].detail == "COUNT=0 ENTRY=CLEAR EXIT=CLEAR"
@@ -211,15 +218,51 @@ def test_probe_of_a_port_held_by_another_link_says_busy_and_names_it(tmp_path):
         # descriptor; Linux honours it on pseudo-terminals as on USB adapters.
         with SerialLink(SerialSettings(port=str(link))) as first:
             assert first.state is LinkState.CONNECTED
-            busy = probe(devices, date.today)
-        free = probe(devices, date.today)
+            busy = probe(devices, date.today, reader_listen_s=0.1)
+        free = probe(devices, date.today, reader_listen_s=0.1)
     busy_detail = f"serial port {link}: cannot open: port is busy (another program has it open)"
     assert [(r.device, r.healthy, r.state, r.detail) for r in busy] == [
         ("reader", False, "disconnected", busy_detail),
         ("doors", False, "disconnected", busy_detail),
     ]
-    # Once the first link lets go, the same configuration probes healthy.
-    assert [(r.device, r.healthy) for r in free] == [("reader", True), ("doors", True)]
+    # Once the first link lets go, the board answers; the reader's port opens
+    # but nothing on it has sent a reader's frame.
+    assert [(r.device, r.healthy, r.state) for r in free] == [
+        ("reader", False, "no_frame_yet"),
+        ("doors", True, "connected"),
+    ]
+
+
+def test_probe_of_a_silent_reader_says_port_open_no_frame_seen_yet():
+    with emulators(mock_gate().devices) as running:
+        assert running.devices.reader is not None
+        reader_only = DeviceSettings(reader=running.devices.reader)
+        [result] = probe(reader_only, date.today, reader_listen_s=0.2)
+    assert (result.healthy, result.state, result.response_seconds) == (False, "no_frame_yet", None)
+    assert result.detail == "port open, no frame seen yet (desko framing): lay a document on it"
+    assert result.to_json()["state"] == "no_frame_yet"
+
+
+def test_probe_of_a_reader_port_with_a_door_board_on_it(tmp_path):
+    # A door board's lines where the reader should be: bytes, never a DESKO frame.
+    lines = b"#1 OK ENTRY=CLOSED EXIT=CLOSED *5A\r\n! OPENED ENTRY *60\r\n"
+    devices = devices_of(reader={"framing": "desko", "serial": {"port": str(tmp_path / "tty")}})
+    with PseudoTerminal(tmp_path / "tty", watch_flushes=True) as pty:
+        with ReaderEmulator("lines", pty) as board:
+            board.send_raw(lines * 100)
+            [many] = probe(devices, date.today, reader_listen_s=5.0)
+        with ReaderEmulator("lines", pty) as board:
+            board.send_raw(lines * 2)
+            [few] = probe(devices, date.today, reader_listen_s=1.0)
+    assert (many.healthy, many.state) == (False, "no_valid_frame")
+    assert many.detail == (
+        "no valid desko frame in 4096 bytes: wrong framing or another device on this port"
+    )
+    assert (few.healthy, few.state) == (False, "no_frame_yet")
+    assert few.detail == (
+        f"port open, no frame seen yet: {2 * len(lines)} bytes, no valid desko frame "
+        "(wrong framing or baud rate, or another device on this port?)"
+    )
 
 
 def test_probe_of_a_missing_camera_is_unhealthy_without_raising(tmp_path):
@@ -318,6 +361,103 @@ def test_unplug_and_replug_mid_stream_loses_no_later_document(framing, tmp_path,
         LinkState.CONNECTED,
         LinkState.DISCONNECTED,
     ]
+
+
+# --- DESKO start and end bytes from the gate file ----------------------------------
+
+
+def test_desko_bytes_default_to_1c_1d_and_can_be_set_in_the_gate_file(tmp_path):
+    plain = ReaderDevice.model_validate({"framing": "desko", "serial": {"port": "loop://"}})
+    assert plain.desko is None
+    assert plain.make_framing().encode(TD3)[:: len(make_framing("desko").encode(TD3)) - 1] == (
+        bytes([DESKO_SOD, DESKO_EOD])
+    )
+    gate = write_gate(
+        tmp_path,
+        """
+        devices:
+          reader:
+            framing: desko
+            desko: {start: "1E", end: "1F"}
+            serial: {port: /dev/ttyUSB0}
+        """,
+    )
+    reader = load_config(gate, HardwareGateConfig).devices.reader
+    assert reader is not None and reader.desko == DeskoBytes.model_validate(
+        {"start": "1E", "end": "1F"}
+    )
+    frame = reader.make_framing().encode(TD3)
+    assert (frame[0], frame[-1]) == (0x1E, 0x1F)
+
+
+@pytest.mark.parametrize(
+    ("reader", "complaint"),
+    [
+        ({"framing": "lines", "desko": {"start": "1E"}}, "are for framing desko, not lines"),
+        ({"framing": "desko", "desko": {"start": "03"}}, "03 is ETX"),
+        ({"framing": "desko", "desko": {"stop": "1F"}}, "stop"),
+        ({"framing": "desko", "no_frame_limit_bytes": 10}, "greater than or equal to 1024"),
+    ],
+)
+def test_reader_settings_that_cannot_work_are_refused(reader, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        ReaderDevice.model_validate({**reader, "serial": {"port": "loop://"}})
+
+
+def test_a_desko_reader_sending_1e_1f_gives_10_of_10_documents(tmp_path, today, poll_until):
+    # Issue 12: with the start and end bytes fixed at 1C/1D, 0 of 10.
+    link = tmp_path / "ttyDESKO"
+    gate = write_gate(
+        tmp_path,
+        f"""
+        devices:
+          reader:
+            framing: desko
+            desko: {{start: "1E", end: "1F"}}
+            serial: {{port: {link}, read_timeout_s: 0.01}}
+        """,
+    )
+    config = load_config(gate, HardwareGateConfig).devices.reader
+    assert config is not None
+    reader = config.driver(lambda: today)
+    sent = [ALL[index % len(ALL)] for index in range(10)]
+    framing = make_framing("desko", desko=DeskoBytes.model_validate({"start": "1E", "end": "1F"}))
+    with PseudoTerminal(link, watch_flushes=True) as pty, ReaderEmulator(framing, pty) as emulator:
+        try:
+            for lines in sent:
+                emulator.send(lines)
+            events = poll_until(reader, lambda events: len(documents(events)) == len(sent))
+        finally:
+            reader.close()
+    assert all(item.data[0] == 0x1E and item.data[-1] == 0x1F for item in emulator.sent)
+    assert [event.lines for event in events] == sent
+    assert all(event.result.valid for event in documents(events))
+
+
+def test_a_mock_gate_emulates_its_readers_desko_bytes(today, poll_until):
+    settings = mock_gate().devices.model_copy(
+        update={
+            "reader": ReaderDevice.model_validate(
+                {
+                    "framing": "desko",
+                    "desko": {"start": "1E", "end": "1F"},
+                    "serial": {"port": EMULATED_PORT, "read_timeout_s": 0.01},
+                }
+            ),
+            "doors": None,
+            "occupancy": None,
+        }
+    )
+    with emulators(settings) as running:
+        assert running.reader is not None and running.devices.reader is not None
+        reader = running.devices.reader.driver(lambda: today)
+        try:
+            running.reader.send(TD1)
+            [event] = poll_until(reader, documents)
+        finally:
+            reader.close()
+    assert isinstance(event, DocumentRead)
+    assert (event.raw[0], event.raw[-1], event.lines) == (0x1E, 0x1F, TD1)
 
 
 # --- the mock camera ----------------------------------------------------------

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from functools import reduce
 from operator import xor
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
 from hardware.framing import (
+    CR,
     DESKO_EOD,
     DESKO_SOD,
     ETX,
     FRAMING_NAMES,
+    LF,
     MAX_FRAME_BYTES,
     SOH,
     STX,
+    DeskoBytes,
     DeskoFraming,
     Frame,
     FrameEvent,
@@ -262,8 +268,62 @@ def test_desko_delimiters_can_be_configured():
     data = framing.encode(TD3)
     assert data[0] == 0x0E and data[-1] == 0x0F
     assert frames(framing.feed(data, 0.0)) == [TD3]
-    with pytest.raises(ValueError, match="SOD and EOD"):
+    with pytest.raises(ValueError, match="SOD: 02 is STX"):
         DeskoFraming(sod=STX)
+    with pytest.raises(ValueError, match="SOD and EOD must differ"):
+        DeskoFraming(sod=0x1E, eod=0x1E)
+    with pytest.raises(ValueError, match="EOD: 41 is printable ASCII"):
+        DeskoFraming(eod=ord("A"))
+
+
+def desko(start: str, end: str) -> DeskoBytes:
+    return DeskoBytes.model_validate({"start": start, "end": end})
+
+
+def test_desko_bytes_default_to_the_ocr_readers_pair():
+    assert (DeskoBytes().start, DeskoBytes().end) == (DESKO_SOD, DESKO_EOD)
+    framing = make_framing("desko", desko=DeskoBytes())
+    assert framing.encode(TD3) == make_framing("desko").encode(TD3)
+
+
+@pytest.mark.parametrize("written", ["1E", "1e", "0x1E", " 1E "])
+def test_desko_bytes_are_read_as_two_hex_digits(written):
+    assert desko(written, "1F").start == 0x1E
+
+
+def test_desko_bytes_are_written_back_as_they_are_configured():
+    chosen = desko("1E", "9F")
+    assert chosen.model_dump() == {"start": "1E", "end": "9F"}
+    assert DeskoBytes.model_validate(chosen.model_dump()) == chosen
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "complaint"),
+    [
+        (30, "1F", 'two hexadecimal digits in quotes, e.g. "1E"'),
+        ("1G", "1F", "expected two hexadecimal digits"),
+        ("100", "1F", "expected two hexadecimal digits"),
+        ("02", "1F", "02 is STX, which the framing itself uses"),
+        ("1E", "0D", "0D is CR, which the framing itself uses"),
+        ("1E", "41", "41 is printable ASCII ('A'), the text of an MRZ"),
+        ("1E", "1e", "start and end are both 1E; they must differ"),
+    ],
+)
+def test_desko_bytes_that_cannot_frame_a_document_are_refused(start, end, complaint):
+    with pytest.raises(ValidationError, match=re.escape(complaint)):
+        desko(start, end)
+
+
+def test_a_desko_reader_sending_1e_1f_is_read_only_when_configured_so():
+    # Issue 12: such a reader gave 0 of 10 documents with the fixed 1C/1D.
+    sender = make_framing("desko", desko=desko("1E", "1F"))
+    stream = b"".join(sender.encode(ALL_SPECIMENS[index % 3]) for index in range(10))
+    assert stream[0] == 0x1E and stream[-1] == 0x1F
+    assert frames(decode("desko", stream)) == []
+    configured = make_framing("desko", desko=desko("1E", "1F"))
+    events = configured.feed(stream, 0.0) + configured.flush(GAP_S)
+    assert frames(events) == [ALL_SPECIMENS[index % 3] for index in range(10)]
+    assert misread_bytes(events) == b""
 
 
 # --- rte -----------------------------------------------------------------------
@@ -446,3 +506,110 @@ def test_a_truncated_frame_then_a_good_one_gives_misread_then_frame(name, data):
     assert isinstance(events[0], Misread)
     assert events[-1] == Frame(lines, framing.encode(lines))
     assert misread_bytes(events) == truncated
+
+
+# --- totality: whatever the bytes, however cut ------------------------------------
+
+# Every decoder a reader may be configured with, the DESKO one also with other bytes.
+DECODERS = {
+    "lines": lambda: make_framing("lines"),
+    "desko": lambda: make_framing("desko"),
+    "desko-1E1F": lambda: make_framing("desko", desko=desko("1E", "1F")),
+    "rte": lambda: make_framing("rte"),
+}
+
+
+def hostile_stream(framing: Framing) -> st.SearchStrategy[bytes]:
+    """What a bad line, a wrong device or broken firmware sends a decoder.
+
+    Good frames, frames cut, spliced and bit-flipped, storms of the framing's
+    control bytes and of CR/LF, printable runs past every size limit, and
+    high bytes, mixed.
+    """
+    good = st.sampled_from([framing.encode(lines) for lines in ALL_SPECIMENS])
+    control = sorted(framing.control_bytes | {CR, LF})
+    flipped = st.tuples(good, st.integers(0, 10_000), st.integers(0, 7)).map(
+        lambda t: (
+            t[0][: t[1] % len(t[0])]
+            + bytes([t[0][t[1] % len(t[0])] ^ (1 << t[2])])
+            + t[0][t[1] % len(t[0]) + 1 :]
+        )
+    )
+    spliced = st.tuples(good, good, st.integers(0, 200), st.integers(0, 200)).map(
+        lambda t: t[0][: t[2]] + t[1][t[3] :]
+    )
+    part = st.one_of(
+        good,
+        flipped,
+        spliced,
+        st.lists(st.sampled_from(control), max_size=40).map(bytes),
+        st.sampled_from([b"\r\n" * 30, b"\r" * 5, b"\n" * 9]),
+        st.sampled_from(
+            [MAX_FRAME_BYTES - 1, MAX_FRAME_BYTES, MAX_FRAME_BYTES + 1, 48, 49]
+        ).flatmap(lambda n: st.sampled_from(b"<A0 _").map(lambda b: bytes([b]) * n)),
+        st.binary(min_size=1, max_size=6).map(lambda d: bytes(0x80 | b for b in d)),
+        st.binary(max_size=40),
+    )
+    return st.lists(part, max_size=10).map(b"".join)
+
+
+def pieces(stream: bytes, cuts: list[int]) -> list[bytes]:
+    bounds = [0, *sorted(cut for cut in cuts if cut <= len(stream)), len(stream)]
+    return [stream[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@pytest.mark.parametrize("name", DECODERS)
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_hostile_bytes_never_raise_and_every_byte_is_accounted_for(name, data):
+    framing = DECODERS[name]()
+    stream = data.draw(hostile_stream(framing))
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=10))
+    now = 0.0
+    events: list[FrameEvent] = []
+    for chunk in pieces(stream, cuts):
+        # Now and then the line goes idle long enough to end what is pending.
+        now += data.draw(st.sampled_from([0.0, 0.001, 0.5]))
+        events += framing.feed(chunk, now)
+        assert framing.buffered <= MAX_FRAME_BYTES
+    events += framing.flush(now + GAP_S)
+    assert framing.buffered == 0
+    assert all(isinstance(event, Frame | Misread) for event in events)
+    assert all(len(event.raw) <= MAX_FRAME_BYTES for event in events)
+    if not name.startswith("lines"):
+        assert b"".join(event.raw for event in events) == stream
+
+
+@pytest.mark.parametrize("name", DECODERS)
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_hostile_bytes_give_the_same_events_however_they_are_cut(name, data):
+    stream = data.draw(hostile_stream(DECODERS[name]()))
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
+
+    def run(chunks: list[bytes]) -> list[FrameEvent]:
+        framing = DECODERS[name]()
+        events = [event for chunk in chunks for event in framing.feed(chunk, 0.0)]
+        return events + framing.flush(GAP_S)
+
+    whole = run([stream])
+    assert run(pieces(stream, cuts)) == whole
+    assert run([stream[i : i + 1] for i in range(len(stream))]) == whole
+
+
+@pytest.mark.parametrize("name", DECODERS)
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+@example(data=None)
+def test_a_good_frame_after_hostile_bytes_and_an_idle_gap_is_recovered(name, data):
+    framing = DECODERS[name]()
+    if data is None:
+        # The door board's line on a reader's port, then the reader's frame.
+        noise, lines = b"#12 OK ENTRY=OPEN EXIT=CLOSED *57\r\n" * 3, TD3
+    else:
+        noise = data.draw(hostile_stream(framing))
+        lines = data.draw(st.sampled_from(ALL_SPECIMENS))
+    # Whatever the noise left pending ends at the idle timeout; the frame is whole.
+    events = framing.feed(noise, 0.0) + framing.feed(framing.encode(lines), GAP_S)
+    events += framing.flush(2 * GAP_S)
+    assert frames(events)[-1] == lines

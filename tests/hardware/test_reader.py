@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 import statistics
 import time
+from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
@@ -13,7 +18,15 @@ from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import FaultPlan, ReaderEmulator
 from hardware.framing import FRAMING_NAMES, make_framing
 from hardware.link import LinkError, LinkState
-from hardware.reader import DocumentRead, PassportReader, ReaderEvent, ReadFailed, SerialMrzReader
+from hardware.reader import (
+    DocumentRead,
+    PassportReader,
+    ReaderCondition,
+    ReaderDecoder,
+    ReaderEvent,
+    ReadFailed,
+    SerialMrzReader,
+)
 
 pytestmark = pytest.mark.hardware
 
@@ -312,3 +325,210 @@ def test_events_keep_the_mrz_out_of_their_repr(make_reader, poll_until):
     text = repr(events)
     assert "ERIKSSON" not in text and "L898902C" not in text and "JUNK" not in text
     assert "ReadFailed(raw=<5 bytes>" in text
+
+
+# --- the decoder: total, and what it says of the device -------------------------
+
+DOOR_BOARD_LINES = b"#12 OK ENTRY=OPEN EXIT=CLOSED *57\r\n! OPENED ENTRY *60\r\n"
+NO_VALID_DESKO = "no valid desko frame in 4096 bytes: wrong framing or another device on this port"
+
+
+# The gate's date for the property tests (hypothesis refuses function-scoped fixtures).
+TODAY = date(2026, 11, 26)
+
+
+def decoder_for(name: str, today: date = TODAY, **options) -> ReaderDecoder:
+    return ReaderDecoder(make_framing(name), lambda: today, **options)
+
+
+def outcome(events: list[ReaderEvent]) -> list[tuple[str, bytes, object]]:
+    """Events as comparable values (documents by their lines, failures by their reason)."""
+    return [
+        ("document", event.raw, event.lines)
+        if isinstance(event, DocumentRead)
+        else ("failed", event.raw, event.reason)
+        for event in events
+    ]
+
+
+# Lines a frame may carry: MRZ-like and not, of any width, with characters
+# outside the MRZ set and outside ASCII (which the framings turn into U+FFFD).
+frame_lines = st.lists(
+    st.one_of(
+        st.text(alphabet="<ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=50),
+        st.text(min_size=0, max_size=50).map(lambda text: text.replace("\r", "").replace("\n", "")),
+    ),
+    max_size=4,
+)
+
+
+def reader_stream(name: str) -> st.SearchStrategy[bytes]:
+    framing = make_framing(name)
+    good = st.sampled_from([framing.encode(lines) for lines in ALL_SPECIMENS])
+    odd_frames = frame_lines.map(framing.encode)
+    noise = st.one_of(
+        st.binary(max_size=60),
+        st.sampled_from([DOOR_BOARD_LINES, b"\r\n" * 20, b"<" * 1030]),
+    )
+    return st.lists(st.one_of(good, odd_frames, noise), max_size=8).map(b"".join)
+
+
+@pytest.mark.parametrize("name", FRAMING_NAMES)
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_the_decoder_never_raises_and_cutting_changes_nothing(name, data):
+    stream = data.draw(reader_stream(name))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+
+    def run(chunks: list[bytes]) -> list[ReaderEvent]:
+        decoder = decoder_for(name)
+        events = [event for chunk in chunks for event in decoder.feed(chunk, 0.0)]
+        return events + decoder.flush(1.0)
+
+    bounds = [0, *cuts, len(stream)]
+    whole = run([stream])
+    assert all(isinstance(event, DocumentRead | ReadFailed) for event in whole)
+    assert outcome(run([stream[a:b] for a, b in itertools.pairwise(bounds)])) == outcome(whole)
+
+
+@pytest.mark.parametrize("name", FRAMING_NAMES)
+@settings(max_examples=150, deadline=None)
+@given(lines=frame_lines)
+def test_a_frame_of_any_lines_is_a_document_or_a_failed_read(name, lines):
+    framing = make_framing(name)
+    data = framing.encode(lines)
+    decoder = decoder_for(name)
+    events = decoder.feed(data, 0.0) + decoder.flush(1.0)
+    assert all(isinstance(event, DocumentRead | ReadFailed) for event in events)
+    if any(isinstance(event, DocumentRead) for event in events):
+        assert decoder.frames == 1
+
+
+@pytest.mark.parametrize("name", FRAMING_NAMES)
+@settings(max_examples=60, deadline=None)
+@given(noise=st.binary(max_size=200))
+def test_a_good_frame_after_noise_and_a_gap_is_read(name, noise):
+    decoder = decoder_for(name)
+    events = decoder.feed(noise, 0.0)
+    events += decoder.feed(make_framing(name).encode(TD3), 1.0)
+    assert [event.lines for event in documents(events)] == [TD3]
+
+
+def test_bytes_of_another_device_are_a_problem_until_a_valid_frame(today):
+    decoder = decoder_for("desko", today)
+    assert (decoder.frame_seen, decoder.problem) == (False, None)
+    sent = 0
+    while sent < 4096 - len(DOOR_BOARD_LINES):
+        decoder.feed(DOOR_BOARD_LINES, 0.0)
+        sent += len(DOOR_BOARD_LINES)
+        assert decoder.problem is None
+    # The noise itself is reported as failed reads, in pieces of at most a frame.
+    failed = decoder.feed(DOOR_BOARD_LINES, 0.0)
+    assert failed and all(isinstance(event, ReadFailed) for event in failed)
+    assert decoder.no_valid_frame
+    assert decoder.problem == NO_VALID_DESKO
+    # One valid frame of the configured framing (an MRZ or not) clears it.
+    decoder.feed(make_framing("desko").encode(["NOT AN MRZ"]), 0.0)
+    assert (decoder.frame_seen, decoder.problem, decoder.bytes_since_frame) == (True, None, 0)
+
+
+def test_bytes_after_the_last_good_frame_are_what_counts(today):
+    decoder = decoder_for("desko", today)
+    frame = make_framing("desko").encode(TD3)
+    decoder.feed(b"\x00" * 5000 + frame + b"\x00" * 7, 0.0)
+    # Seven bytes of noise pending after the frame, none before it counted.
+    assert (decoder.frames, decoder.bytes_since_frame, decoder.problem) == (1, 7, None)
+
+
+def test_restart_forgets_what_identified_the_device(today):
+    decoder = decoder_for("rte", today)
+    decoder.feed(make_framing("rte").encode(TD3), 0.0)
+    assert decoder.frame_seen
+    decoder.restart()
+    assert (decoder.frame_seen, decoder.bytes_since_frame) == (False, 0)
+
+
+def test_a_limit_below_one_frame_is_refused(today):
+    with pytest.raises(ValueError, match="at least 1024 bytes"):
+        decoder_for("lines", today, no_frame_limit=100)
+
+
+def test_noise_is_not_logged_per_chunk_and_changes_at_most_once_a_minute(today, caplog):
+    caplog.set_level(logging.DEBUG, logger="hardware.reader")
+    decoder = decoder_for("desko", today)
+    frame = make_framing("desko").encode(TD3)
+    now = 0.0
+    # 20 KiB of noise in 1 KiB chunks, a document, the same again: four changes in 40 s.
+    for _ in range(2):
+        for _ in range(20):
+            now += 1.0
+            decoder.feed(b"\x00" * 1024, now)
+        decoder.feed(frame, now)
+    assert [record.getMessage() for record in caplog.records] == [f"reader: {NO_VALID_DESKO}"]
+    caplog.clear()
+    now += 60.0
+    for _ in range(20):
+        now += 1.0
+        decoder.feed(b"\x00" * 1024, now)
+    # A minute after the last line: logged, with what was held back.
+    assert [record.getMessage() for record in caplog.records] == [
+        f"reader: {NO_VALID_DESKO} (3 earlier changes not logged)"
+    ]
+
+
+# --- the driver: identity and problems on its port --------------------------------
+
+
+def test_an_open_port_is_no_frame_yet_until_the_first_frame(make_reader, poll_until):
+    reader = make_reader("loop://", "desko")
+    reader.open()
+    assert reader.condition is ReaderCondition.NO_FRAME_YET
+    assert reader.problem is None  # silence is what a reader does between documents
+    reader.link.write(make_framing("desko").encode(TD1))
+    poll_until(reader, documents)
+    assert reader.condition is ReaderCondition.CONNECTED
+    assert reader.problem is None
+
+
+def test_another_device_on_the_port_is_a_problem_the_gate_can_see(make_reader, poll_until):
+    reader = make_reader("loop://", "desko")
+    reader.open()
+    for _ in range(4096 // len(DOOR_BOARD_LINES) + 1):
+        reader.link.write(DOOR_BOARD_LINES)
+        reader.poll()
+    poll_until(reader, lambda _: reader.condition is ReaderCondition.NO_VALID_FRAME)
+    assert reader.state is LinkState.CONNECTED  # the link is fine; the device is not a reader
+    assert reader.problem == NO_VALID_DESKO
+    reader.link.write(make_framing("desko").encode(TD3))
+    poll_until(reader, documents)
+    assert (reader.condition, reader.problem) == (ReaderCondition.CONNECTED, None)
+
+
+def test_a_port_that_cannot_open_is_a_problem(make_reader, tmp_path):
+    missing = tmp_path / "ttyUSB6"
+    reader = make_reader(str(missing), "lines")
+    assert reader.poll(0.0) == []
+    assert reader.condition is ReaderCondition.CONNECTING
+    assert reader.problem == f"serial port {missing}: cannot open: no such device"
+
+
+def test_a_reconnected_port_is_identified_afresh(pty, make_reader, poll_until):
+    reader = make_reader(pty.port, "rte")
+    with ReaderEmulator("rte", pty) as emulator:
+        emulator.send(TD3)
+        poll_until(reader, documents)
+        assert reader.condition is ReaderCondition.CONNECTED
+        emulator.unplug()
+        emulator.plug_back()
+        seen: list[ReaderCondition] = []
+
+        def reopened(events: list[ReaderEvent]) -> bool:
+            seen.append(reader.condition)
+            return ReaderCondition.DISCONNECTED in seen and reader.state is LinkState.CONNECTED
+
+        poll_until(reader, reopened)
+        # Reopened: until it sends a frame, it could be any device on that port.
+        assert reader.condition is ReaderCondition.NO_FRAME_YET
+        emulator.send(TD2)
+        poll_until(reader, documents)
+    assert reader.condition is ReaderCondition.CONNECTED
