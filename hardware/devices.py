@@ -33,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -56,9 +57,17 @@ from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator, OccupancySensorSettings
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
+from hardware.framing import MAX_FRAME_BYTES, DeskoBytes, make_framing
+from hardware.framing import Framing as FrameDecoder
 from hardware.link import LinkError, LinkState, SerialSettings
 from hardware.occupancy import PASSAGE_WINDOW_S, OccupancySensor, SensorKind
-from hardware.reader import SerialMrzReader
+from hardware.reader import (
+    DEFAULT_NO_FRAME_LIMIT,
+    DocumentRead,
+    ReaderCondition,
+    ReaderEvent,
+    SerialMrzReader,
+)
 
 Framing = Literal["lines", "desko", "rte"]
 # Placeholder port of emulated devices: replaced by a pseudo-terminal at start.
@@ -67,12 +76,59 @@ SAMPLE_IMAGES = "samples"
 
 
 class ReaderDevice(BaseModel):
-    """The MRZ reader: a serial port and the framing it speaks."""
+    """The MRZ reader: a serial port, the framing it speaks, and how it is recognised."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     serial: SerialSettings
     framing: Framing = Field(default="lines", description="lines, desko or rte.")
+    desko: DeskoBytes | None = Field(
+        default=None,
+        description=(
+            'With framing desko: the reader\'s start and end of data bytes, e.g. {start: "1E", '
+            'end: "1F"} (default 1C and 1D).'
+        ),
+    )
+    no_frame_limit_bytes: int = Field(
+        default=DEFAULT_NO_FRAME_LIMIT,
+        ge=MAX_FRAME_BYTES,
+        le=1 << 20,
+        description=(
+            "Bytes without one valid frame after which the reader is reported down: "
+            "a wrong framing or another device on the port."
+        ),
+    )
+
+    @field_validator("desko")
+    @classmethod
+    def _desko_bytes_need_desko(
+        cls, desko: DeskoBytes | None, info: ValidationInfo
+    ) -> DeskoBytes | None:
+        framing = info.data.get("framing")
+        if desko is not None and framing != "desko":
+            raise ValueError(f"start and end bytes are for framing desko, not {framing}")
+        return desko
+
+    def make_framing(self) -> FrameDecoder:
+        """A decoder of this reader's framing, with its DESKO bytes when it has some."""
+        return make_framing(self.framing, desko=self.desko)
+
+    def driver(
+        self,
+        today: Callable[[], date],
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        on_state: Callable[[LinkState], None] | None = None,
+    ) -> SerialMrzReader:
+        """The driver for this reader, as configured (not opened yet)."""
+        return SerialMrzReader(
+            self.serial,
+            self.make_framing(),
+            today,
+            clock,
+            no_frame_limit=self.no_frame_limit_bytes,
+            on_state=on_state,
+        )
 
 
 class CommandDevice(BaseModel):
@@ -280,7 +336,7 @@ def emulators(
         reader = doors = occupancy = None
         if devices.reader is not None:
             pty = stack.enter_context(PseudoTerminal(watch_flushes=True))
-            reader = stack.enter_context(ReaderEmulator(devices.reader.framing, pty))
+            reader = stack.enter_context(ReaderEmulator(devices.reader.make_framing(), pty))
             update["reader"] = devices.reader.model_copy(
                 update={"serial": _on_pty(devices.reader.serial, pty)}
             )
@@ -316,6 +372,72 @@ def emulated(devices: DeviceSettings) -> Iterator[DeviceSettings]:
         return
     with emulators(devices) as started:
         yield started.devices
+
+
+# How long the probe listens to a reader for its first frame, by default.
+DEFAULT_READER_LISTEN_S = 1.0
+# Poll again this soon when a poll brought nothing (the port's own read
+# timeout may be 0, and the probe must not spin).
+_READER_PROBE_PAUSE_S = 0.002
+
+
+def _reader_probe(
+    device: ReaderDevice, today: Callable[[], date], clock: Callable[[], float], listen_s: float
+) -> ProbeResult:
+    """Open the reader and listen for a first valid frame.
+
+    The port opening proves only that something is plugged in: the state is
+    ``no_frame_yet`` until a frame of the configured framing arrives (lay a
+    document on the reader), ``no_valid_frame`` when plenty of bytes came
+    and none made a frame, ``connected`` (healthy) once one did.
+    """
+    port = device.serial.port
+    framing = device.framing
+    reader = device.driver(today, clock)
+    started = clock()
+    try:
+        reader.open()
+    except LinkError as error:
+        return ProbeResult("reader", port, False, "disconnected", None, str(error))
+    try:
+        give_up = started + listen_s
+        while True:
+            events = reader.poll(clock())
+            condition = reader.condition
+            if condition is ReaderCondition.CONNECTED:
+                detail = f"{framing} framing, first frame: {_first_frame(events)}"
+                return ProbeResult("reader", port, True, condition.value, clock() - started,
+                                   detail)  # fmt: skip
+            if condition in (ReaderCondition.DISCONNECTED, ReaderCondition.CONNECTING):
+                detail = reader.last_error or f"serial port {port}: lost"
+                return ProbeResult("reader", port, False, "disconnected", None, detail)
+            # Plenty of bytes and no frame is a verdict already; silence may yet end.
+            if condition is ReaderCondition.NO_VALID_FRAME or clock() >= give_up:
+                break
+            if not events:
+                time.sleep(_READER_PROBE_PAUSE_S)
+        decoder = reader.decoder
+        if condition is ReaderCondition.NO_VALID_FRAME:
+            detail = decoder.problem or "no valid frame"
+        elif decoder.bytes_total:
+            detail = (
+                f"port open, no frame seen yet: {decoder.bytes_total} bytes, no valid {framing} "
+                "frame (wrong framing or baud rate, or another device on this port?)"
+            )
+        else:
+            detail = f"port open, no frame seen yet ({framing} framing): lay a document on it"
+        return ProbeResult("reader", port, False, condition.value, None, detail)
+    finally:
+        reader.close()
+
+
+def _first_frame(events: list[ReaderEvent]) -> str:
+    """What the first frame held, without personal data: the MRZ's format and validity."""
+    for event in events:
+        if isinstance(event, DocumentRead):
+            validity = "valid" if event.result.valid else "invalid"
+            return f"{event.result.format.value} MRZ, {validity}"
+    return "no MRZ in it"
 
 
 def _command_probe(
@@ -377,31 +499,18 @@ def probe(
     today: Callable[[], date],
     clock: Callable[[], float] = time.monotonic,
     base_dir: Path = Path("."),
+    *,
+    reader_listen_s: float = DEFAULT_READER_LISTEN_S,
 ) -> list[ProbeResult]:
     """Open every configured device once and report whether it answers, and how fast.
 
     ``base_dir`` is the configuration file's folder, for relative photo folders.
+    A reader answers nothing: it is listened to for ``reader_listen_s`` (less
+    once a frame has come), and is healthy only once a valid frame came.
     """
     results: list[ProbeResult] = []
     if devices.reader is not None:
-        reader = SerialMrzReader(devices.reader.serial, devices.reader.framing, today, clock)
-        started = clock()
-        try:
-            reader.open()
-            state = reader.state
-            healthy = state is LinkState.CONNECTED
-            detail = f"{devices.reader.framing} framing"
-            results.append(
-                ProbeResult("reader", devices.reader.serial.port, healthy, state.value,
-                            clock() - started, detail)
-            )  # fmt: skip
-        except LinkError as error:
-            results.append(
-                ProbeResult("reader", devices.reader.serial.port, False, "disconnected", None,
-                            str(error))
-            )  # fmt: skip
-        finally:
-            reader.close()
+        results.append(_reader_probe(devices.reader, today, clock, reader_listen_s))
     if devices.doors is not None:
         results.append(_command_probe("doors", devices.doors, DoorController, clock))
     if devices.occupancy is not None:
