@@ -80,7 +80,8 @@ def pairs_from_csv(path: Path) -> list[Pair]:
                         raise PairsError(f"{where}: {column}: empty")
                     target = path.parent / row[column]
                     if not target.is_file():
-                        raise PairsError(f"{where}: {column}: no such file: {target}")
+                        what = "not a regular file" if target.exists() else "no such file"
+                        raise PairsError(f"{where}: {column}: {what}: {target}")
                     files.append(target)
                 pairs.append(Pair(files[0], files[1], label in _YES))
     except OSError as error:

@@ -7,11 +7,13 @@ import json
 import math
 import os
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
@@ -86,7 +88,17 @@ def biometrics() -> None:
     The faces are compared by the distance between their 128-d descriptors
     (dlib's model, through face_recognition's models): at most the threshold
     is a match. 0.6 is typical, 0.5 strict.
+
+    Photos are JPEG, JPEG 2000, PNG, GIF, BMP, TIFF, WebP or PNM files of at
+    most 40 megapixels; a file that is not one of them, or not a regular file,
+    is an input error (exit status 2) naming the file.
     """
+    # Every image outcome is egate's own one-line message: Pillow's remarks on
+    # damaged data are not shown, and its decompression-bomb warning (a GIF
+    # frame beyond 89 megapixels) makes the image unreadable, as egate's own
+    # pixel limit would.
+    warnings.filterwarnings("ignore", module=r"PIL\.")
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 
 @biometrics.command()
@@ -167,8 +179,11 @@ def evaluate(source: Path, target_fmr: float, as_json: bool, out_dir: Path | Non
     SOURCE is a CSV file with columns file_x,file_y,same (same: yes/no,
     true/false or 1/0; paths relative to the file) or a folder with one
     sub-folder per identity (every genuine and impostor pair is compared).
-    Each photo is enrolled once; photos that give no template count towards
-    the failure-to-acquire rate.
+    Each photo is enrolled once; photos that give no template (no face,
+    several faces, too low quality) count towards the failure-to-acquire
+    rate. A file that cannot be read as an image is not a failure to acquire
+    but an error in the data set: the evaluation stops with exit status 2 and
+    names the file.
     """
     try:
         pairs = load_pairs(source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_load_pairs_reads_a_file(photos):
         ("file_x,file_y,same\nphotos/a.jpg,nobody.jpg,yes\n", 2, "file_y", "no such file"),
         ("file_x,file_y,same\n,c.png,yes\n", 2, "file_x", "empty"),
         ("file_x,file_y,same\nphotos/a.jpg\n", 2, "same", "expected yes/no"),
-        ("file_x,file_y,same\nphotos,c.png,yes\n", 2, "file_x", "no such file"),  # a folder
+        ("file_x,file_y,same\nphotos,c.png,yes\n", 2, "file_x", "not a regular file"),  # a folder
     ],
 )  # fmt: skip
 def test_row_errors_name_file_line_and_field(photos, text, where, field, words):
@@ -90,6 +91,14 @@ def test_row_errors_name_file_line_and_field(photos, text, where, field, words):
     assert message.startswith(f"{path}:{where}: {field}: ")
     assert words in message
     assert "\n" not in message
+
+
+def test_fifo_listed_as_a_photo(photos):
+    os.mkfifo(photos / "pipe.jpg")
+    path = write_csv(photos, "file_x,file_y,same\nphotos/a.jpg,pipe.jpg,yes\n")
+    with pytest.raises(PairsError) as error:
+        pairs_from_csv(path)
+    assert str(error.value) == f"{path}:2: file_y: not a regular file: {photos / 'pipe.jpg'}"
 
 
 def test_missing_column(photos):

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +190,49 @@ def test_verify_threshold_out_of_range_exits_2(cli, photo, threshold):
     assert ran.err.count("\n") == 1
 
 
+# A DirectDraw Surface header Pillow's DDS plugin answers with NotImplementedError.
+DDS = (
+    b"DDS "
+    + struct.pack("<I", 124)
+    + struct.pack("<3I", 0x1007, 8, 8)
+    + bytes(56)
+    + struct.pack("<4I", 32, 0, 0, 0)
+    + bytes(40)
+)
+
+
+def test_verify_dds_named_jpg_exits_2_with_one_line(egate_process, blank_png, tmp_path):
+    # It used to escape as NotImplementedError: a traceback and exit 1, "no match".
+    live = tmp_path / "live.jpg"
+    live.write_bytes(DDS)
+    ran = egate_process("biometrics", "verify", blank_png, str(live))
+    assert ran.returncode == 2
+    assert ran.stdout == b""
+    assert ran.stderr.decode() == f"egate: error: {live}: not an image in a format egate reads\n"
+
+
+def test_verify_fifo_exits_2_without_waiting_for_a_writer(blank_png, tmp_path):
+    fifo = tmp_path / "live.jpg"
+    os.mkfifo(fifo)
+    ran = subprocess.run(
+        [sys.executable, "-m", "egate", "biometrics", "verify", blank_png, str(fifo)],
+        capture_output=True,
+        timeout=120,  # a hang guard: open() on a FIFO used to block for ever
+        check=False,
+    )
+    assert ran.returncode == 2
+    assert ran.stdout == b""
+    assert ran.stderr.decode() == f"egate: error: {fifo}: a FIFO (named pipe), not an image file\n"
+
+
+def test_verify_reference_too_many_pixels_exits_2(cli, blank_png, tmp_path):
+    big = tmp_path / "poster.png"
+    Image.new("L", (8000, 5001)).save(big)
+    ran = cli("biometrics", "verify", str(big), blank_png)
+    assert ran.status == 2
+    assert ran.err == (f"egate: error: {big}: 8000x5001 pixels, more than the 40,000,000 allowed\n")
+
+
 # --- eval --------------------------------------------------------------------------
 
 
@@ -254,6 +301,29 @@ def test_eval_counts_failures_to_acquire(cli, identities, blank_png):
     }
     # The blank photo's pairs: 1 genuine (with biden) and 3 + 1 impostor pairs.
     assert summary["comparisons"] == {"genuine": 3, "impostor": 7, "skipped": 5}
+
+
+@pytest.mark.usefixtures("models_loaded_once")
+def test_eval_with_an_undecodable_photo_exits_2_naming_it(cli, identities):
+    # An unreadable file is an error in the data set, not a failure to acquire.
+    broken = identities / "biden" / "biden2.jpg"
+    broken.write_bytes(DDS)
+    ran = cli("biometrics", "eval", str(identities), "--json")
+    assert ran.status == 2
+    assert ran.out == ""
+    assert ran.err == f"egate: error: {broken}: not an image in a format egate reads\n"
+
+
+def test_eval_pairs_csv_naming_a_fifo_exits_2(cli, tmp_path):
+    os.mkfifo(tmp_path / "live.jpg")
+    Image.new("RGB", (8, 8)).save(tmp_path / "ref.png")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("file_x,file_y,same\nref.png,live.jpg,yes\n")
+    ran = cli("biometrics", "eval", str(pairs))
+    assert ran.status == 2
+    assert ran.err == (
+        f"egate: error: {pairs}:2: file_y: not a regular file: {tmp_path / 'live.jpg'}\n"
+    )
 
 
 def test_bad_pairs_csv_exits_2_naming_file_and_line(cli, identities):
