@@ -443,7 +443,7 @@ def test_a_gate_s_matching_core_labels_every_series_with_the_gate(registry):
     with MatchingCore(workers=1, kind="thread", registry=registry, gate=GATE):
         assert registry.get_sample_value("egate_matching_workers", {"gate": GATE}) == 1
     matching = [family for family in registry.collect() if family.name.startswith("egate_matching")]
-    assert len(matching) == 8
+    assert len(matching) >= 8
     for family in matching:
         for found in family.samples:
             assert found.labels["gate"] == GATE, found

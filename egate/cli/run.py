@@ -149,7 +149,9 @@ def run(
     are driven by the gate controller; faces are verified by the matching
     core. Every transaction, device fault and officer command is appended to
     the audit trail (no names, no MRZ, salted document hashes); metrics are
-    served for Prometheus on 127.0.0.1 unless configured otherwise.
+    served for Prometheus on 127.0.0.1 unless configured otherwise, with
+    /healthz and /readyz for probes. SIGHUP reads the stop list again; under
+    systemd (Type=notify) the service reports ready, watchdog and status.
 
     With --mock (or a gate file with `devices: {emulated: true}`) every device
     is an emulator and sample travellers walk through the gate: genuine ones,
