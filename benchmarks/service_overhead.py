@@ -67,7 +67,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from egate.audit import AuditTrail, read_audit
-from egate.biometrics.image import RgbImage, decode_image
+from egate.biometrics.image import RgbImage, decode_chip_photo
 from egate.biometrics.matching import MatchingCore, WorkerKind
 from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
 from egate.cli.run import mock_gate_config
@@ -408,7 +408,7 @@ def time_outside(travellers: list[SampleTraveller], repeat: int) -> tuple[list[f
             times = []
             for _ in range(max(1, repeat // 4)):
                 started = time.perf_counter()
-                decode_image(chip.dg2_image, "chip DG2")
+                decode_chip_photo(chip.dg2_image, "chip DG2")
                 times.append(time.perf_counter() - started)
             decodes.append(statistics.median(times))
     return verdicts, decodes

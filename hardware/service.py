@@ -45,7 +45,7 @@ from hardware.doororders import DoorOrders, board_door, ordered_door
 from hardware.doorprotocol import DoorState
 from hardware.gatedevices import GateDevices
 from hardware.indicator import Signal as Lamp
-from hardware.occupancy import BeamChanged, OccupancyChanged, TailgateDetected
+from hardware.occupancy import OccupancyChanged, Passage, TailgateDetected
 from hardware.orders import OfficerOrder
 from hardware.reader import DocumentRead, ReadFailed
 
@@ -160,7 +160,6 @@ class GateService:
         # The health last reported to the controller (None: not reported yet).
         self._reported: dict[str, bool | None] = dict.fromkeys(devices.names())
         self._occupancy = 0
-        self._last_beam: str | None = None
         self._chip_pool = ThreadPoolExecutor(1, thread_name_prefix="egate-chip")
         self._door_orders = DoorOrders(devices.doors)
         # Drivers that raised: why, and when to poll them again.
@@ -410,16 +409,21 @@ class GateService:
 
     def _on_occupancy_event(self, event: object, now: float) -> None:
         match event:
-            case BeamChanged(beam=beam, broken=False):
-                self._last_beam = beam
             case OccupancyChanged(count=count):
-                # Someone crossed a beam and the count moved: that is a passage.
-                before, self._occupancy = self._occupancy, count
-                if count > before and self._last_beam == "ENTRY":
-                    self._feed(e.EntryPassed(), now)
-                elif count < before and self._last_beam == "EXIT":
-                    self._feed(e.ExitPassed(), now)
+                self._occupancy = count
                 self._feed(e.OccupancyChanged(count), now)
+            case Passage(direction=direction, beam=beam):
+                # The sensor says which way and, with beams, through which door; a
+                # count-only sensor's passage went through the door we ordered open.
+                door = e.Door(beam.lower()) if beam in ("ENTRY", "EXIT") else None
+                if door is None:
+                    door = next(
+                        (way for way in e.Door if self.controller.commanded_open(way)), None
+                    )
+                if direction == "in" and door is e.Door.ENTRY:
+                    self._feed(e.EntryPassed(), now)
+                elif direction == "out" and door is e.Door.EXIT:
+                    self._feed(e.ExitPassed(), now)
             case TailgateDetected():
                 # The sensor saw two people pass as one: at least two are inside.
                 self._feed(e.OccupancyChanged(max(2, self._occupancy)), now)
