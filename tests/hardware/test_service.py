@@ -786,3 +786,55 @@ def test_an_officer_closes_the_gate_and_a_reset_opens_it_again(
     gate.run_until(lambda: len(gate.records) >= 1, "a transaction after the reset")
     assert gate.records[0][1].outcome.value == "accepted"
     assert gate.audited("transaction")[0]["outcome"] == "accepted"
+
+
+@pytest.mark.parametrize("device", ["reader", "doors", "occupancy"])
+def test_a_driver_that_raises_degrades_the_gate_and_never_ends_the_service(
+    open_gate: OpenGate, device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = open_gate(timing=ServiceTiming(driver_retry_s=0.2))
+    devices = gate.service.devices
+    driver = {"reader": devices.reader, "doors": devices.doors, "occupancy": devices.occupancy}[
+        device
+    ]
+    real_poll = driver.poll
+    broken = {"on": True}
+
+    def poll(now: float) -> list[Any]:
+        if broken["on"]:
+            raise StopIteration("a parser bug the device's bytes found")
+        return real_poll(now)
+
+    monkeypatch.setattr(driver, "poll", poll)
+    gate.run_until(
+        lambda: gate.controller.state is State.DEGRADED, "the driver error", travellers=False
+    )
+    _degraded_by(gate, device)
+    fault = gate.audited("device_fault")[0]
+    assert fault["reason"] == "driver error: StopIteration"
+    alarms = gate.audited("alarm")
+    assert [(a["reason"], a["detail"]) for a in alarms] == [
+        ("DRIVER_ERROR", f"{device}: StopIteration")
+    ]
+    broken["on"] = False  # the next poll after the pause works again
+    gate.run_until(
+        lambda: gate.controller.state is State.IDLE, "the driver to poll again", travellers=False
+    )
+    _recovered(gate, device)
+
+
+def test_a_camera_driver_that_raises_takes_the_camera_down(
+    open_gate: OpenGate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = open_gate(mix=genuine_only(), timing=ServiceTiming(driver_retry_s=60.0))
+
+    def grab() -> None:
+        raise ValueError("a frame the driver could not handle")
+
+    monkeypatch.setattr(gate.service.devices.camera, "grab", grab)
+    gate.run_until(lambda: bool(gate.records), "the transaction to end")
+    assert gate.controller.state is State.DEGRADED
+    record = gate.audited("transaction")[-1]
+    assert (record["outcome"], record["reasons"]) == ("aborted", ["DEVICE_FAULT"])
+    assert gate.audited("device_fault")[0]["reason"] == "driver error: ValueError"
+    assert gate.door(Door.EXIT) is DoorState.CLOSED
