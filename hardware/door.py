@@ -32,13 +32,12 @@ from hardware.doorsession import (
     Disconnected,
     Identified,
     Refused,
-    SessionDriver,
     SessionEvent,
     Unrecognized,
     WrongDevice,
-    fields_text,
 )
 from hardware.link import SerialLink, SerialSettings
+from hardware.sessiondriver import SessionDriver, fields_text
 
 __all__ = [
     "Acknowledged",

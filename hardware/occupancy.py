@@ -25,13 +25,12 @@ from hardware.doorprotocol import Command, ErrorReply, Event, Reply
 from hardware.doorsession import (
     Clock,
     CommandSettings,
-    SessionDriver,
     SessionEvent,
     Unrecognized,
-    fields_text,
 )
 from hardware.link import SerialLink, SerialSettings
 from hardware.passage import Direction, Passage, PassageRecognizer
+from hardware.sessiondriver import SessionDriver, fields_text
 
 __all__ = [
     "BeamChanged",

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hardware.doorprotocol import Command, ErrorCode, ErrorReply, Reply
 from hardware.doorsession import CommandSettings, Connected
 from hardware.emulators.occupancy import (
     OccupancyBoard,
@@ -335,6 +336,14 @@ class TestBoardOrders:
         board = OccupancyBoard(0.0, beams=())
         events = board.cross("ENTRY", 1, PassageOrder.BROKEN_CLEAR_COUNT)
         assert [(event.name, event.args) for event in events] == [("COUNT", ("1",))]
+
+    def test_hello(self):
+        board = OccupancyBoard(0.0, identity="T2-07-OCC")
+        assert board.answer(Command(1, "HELLO"), 0.0)[0] == Reply(
+            1, (("KIND", "OCCUPANCY"), ("ID", "T2-07-OCC"))
+        )
+        reply, _ = OccupancyBoard(0.0, identity=None).answer(Command(2, "HELLO"), 0.0)
+        assert isinstance(reply, ErrorReply) and reply.code == ErrorCode.UNKNOWN_COMMAND
 
     def test_settings_check_beam_names(self):
         assert OccupancySensorSettings(beams=()).count_only
