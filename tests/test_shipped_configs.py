@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from udev_rules import load_udev_rules
 
 from egate.config import load_config
 from egate.documents.policy import DocumentPolicy
@@ -67,6 +68,11 @@ def load_systemd_unit(path: Path) -> None:
     assert {"Unit", "Service", "Install"} <= set(parser.sections())
 
 
+def load_udev(path: Path) -> None:
+    # The rules' contents are checked in test_device_docs.py.
+    assert load_udev_rules(path)
+
+
 # (folder under configs/, file suffix) -> how such a file is loaded
 LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("gates", ".yaml"): load_gate,
@@ -75,6 +81,7 @@ LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("stoplists", ".csv"): load_stop_list,
     ("grafana", ".json"): load_dashboard,
     ("systemd", ".service"): load_systemd_unit,
+    ("udev", ".rules"): load_udev,
 }
 
 
