@@ -172,6 +172,18 @@ class GateMetrics:
             [*gate, "action"],
             registry=registry,
         )
+        self._refusals = Counter(
+            "egate_gate_officer_refusals",
+            "Officers' orders the gate refused (say, open_exit with nobody inside).",
+            [*gate, "action"],
+            registry=registry,
+        )
+        self._stale = Counter(
+            "egate_gate_stale_results",
+            "Capture or verification results dropped: they answered an earlier request.",
+            gate,
+            registry=registry,
+        )
         # Series that exist from the start read 0 rather than missing, so that
         # rate() and the dashboard see the first transaction of each kind.
         for outcome in Outcome:
@@ -179,7 +191,13 @@ class GateMetrics:
             self._durations.labels(gate_id, outcome.value)
         for step in STEPS:
             self._steps.labels(gate_id, step)
-        for child in (self._distances, self._captures, self._own_time, self._misreads):
+        for child in (
+            self._distances,
+            self._captures,
+            self._own_time,
+            self._misreads,
+            self._stale,
+        ):
             child.labels(gate_id)
         self.state(State.IDLE)
 
@@ -224,6 +242,15 @@ class GateMetrics:
     def officer(self, action: str) -> None:
         """A command from the officers' console (open_exit, close, refer, reset)."""
         self._officer.labels(self.gate_id, _code(action)).inc()
+
+    def officer_refused(self, action: str) -> None:
+        """An officer's order the gate refused (the audit trail says why)."""
+        self._refusals.labels(self.gate_id, _code(action)).inc()
+
+    def stale_results(self, count: int) -> None:
+        """``count`` more capture or verification results answered no current request."""
+        if count > 0:
+            self._stale.labels(self.gate_id).inc(count)
 
 
 class MetricsServer:

@@ -166,6 +166,7 @@ class GateService:
         self._broken: dict[str, tuple[str, float]] = {}
         self._misreads = LogLimiter(self.timing.misread_log_s)
         self._first_step = True
+        self._stale_seen = controller.stale_results
         self._events: deque[e.Event] = deque()
         self._tx: _Transaction | None = None
         self._presented: _Transaction | None = None
@@ -241,6 +242,7 @@ class GateService:
                                  "transaction": self.controller.transaction})  # fmt: skip
                     self._log.info("gate %s: officer %s refused: %s",
                                    self.controller.gate_id, action.value, refused)  # fmt: skip
+                    self.metrics.officer_refused(action.value)
                     order.refuse(refused)
                     continue
                 self._audit({"kind": "officer", "action": action.value,
@@ -586,6 +588,9 @@ class GateService:
         finally:
             self._feeding = False
         self.metrics.state(self.controller.state)
+        stale = self.controller.stale_results
+        self.metrics.stale_results(stale - self._stale_seen)
+        self._stale_seen = stale
         self._own += max(0.0, time.perf_counter() - started - self._device_time)
         self._device_time = 0.0
         if finished:

@@ -474,3 +474,13 @@ def test_labelled_matching_series_put_the_gate_first(registry):
     late = {"gate": GATE, "kind": "verify"}
     assert registry.get_sample_value("egate_matching_late_results_total", late) == 1
     assert registry.get_sample_value("egate_matching_wait_seconds_count", {"gate": GATE}) == 1
+
+
+def test_stale_results_and_refused_orders_are_counted(registry, metrics):
+    assert registry.get_sample_value("egate_gate_stale_results_total", {"gate": GATE}) == 0
+    metrics.stale_results(2)
+    metrics.stale_results(0)
+    metrics.officer_refused("open_exit")
+    assert registry.get_sample_value("egate_gate_stale_results_total", {"gate": GATE}) == 2
+    refused = {"gate": GATE, "action": "open_exit"}
+    assert registry.get_sample_value("egate_gate_officer_refusals_total", refused) == 1

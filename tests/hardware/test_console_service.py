@@ -164,6 +164,8 @@ def test_open_exit_on_an_idle_gate_is_refused_and_audited(gate: Gate) -> None:
     ]
     # The commands metric counts orders carried out.
     assert gate.sample("egate_gate_officer_commands_total", action="open_exit") is None
+    assert gate.sample("egate_gate_officer_refusals_total", action="open_exit") == 1
+    assert gate.sample("egate_gate_officer_refusals_total", action="refer") == 1
 
 
 def test_a_close_reported_not_taken_is_never_carried_out(
