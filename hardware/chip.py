@@ -22,10 +22,15 @@ chip in the field).  Reading a chip takes 3 to 15 s depending on the chip
 (UK Border Agency, 2009), which is why ``read_seconds`` is reported.
 
 ``MockChipReader`` is fed chip contents per document number from Python (and
-later from scenario files) and decides ``access_denied`` with the very BAC
-derivation above.  A real driver on PC/SC (pyscard, ISO 7816 APDUs: select
-the eMRTD application, BAC or PACE, secure messaging, read DG1 and DG2, check
-EF.SOD's hashes) comes later and implements the same protocol.
+from scenario files) and decides ``access_denied`` with the very BAC
+derivation above.  For commissioning a gate of real devices before its chip
+reader driver exists, ``hardware.chipdocuments`` loads test documents from a
+folder (``chip: {kind: mock, documents: DIR}``) into a reader that presents
+the chip of the document whose MRZ was just read.
+
+A real driver on PC/SC (pyscard, ISO 7816 APDUs: select the eMRTD
+application, BAC or PACE, secure messaging, read DG1 and DG2, check EF.SOD's
+hashes) comes later and implements the same protocol.
 """
 
 from __future__ import annotations
