@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -9,25 +10,45 @@ from collections.abc import Sequence
 import click
 
 from egate import __version__
-from egate.cli.biometrics import biometrics
-from egate.cli.config import config
-from egate.cli.demo import demo
-from egate.cli.devices import devices
 from egate.cli.errors import EXIT_USAGE, InputError
-from egate.cli.mrz import mrz
-from egate.cli.officer import officer
-from egate.cli.replay import replay
-from egate.cli.run import run
-from egate.cli.samples import samples
-from egate.cli.simulate import simulate
 from egate.config import ConfigError
 from egate.documents.stoplist import StopListError
 from egate.privacy import SaltError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# Each command's module, imported only when that command runs (or help lists it):
+# `egate officer` or a refused image answers without loading the face models' code.
+COMMANDS = {
+    "run": "egate.cli.run",
+    "officer": "egate.cli.officer",
+    "config": "egate.cli.config",
+    "replay": "egate.cli.replay",
+    "simulate": "egate.cli.simulate",
+    "devices": "egate.cli.devices",
+    "biometrics": "egate.cli.biometrics",
+    "mrz": "egate.cli.mrz",
+    "samples": "egate.cli.samples",
+    "demo": "egate.cli.demo",
+}
 
-@click.group(context_settings=CONTEXT)
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when first needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in super().list_commands(ctx) if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return super().get_command(ctx, cmd_name)  # one added with add_command
+        command = getattr(importlib.import_module(module), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="egate")
 def cli() -> None:
     """egate: controller and simulator for automated border control e-gates.
@@ -40,10 +61,6 @@ def cli() -> None:
     Exit status: 0 success; 1 the job ran and found a failure (an invalid
     document, a rejected traveller, a missed target); 2 usage or input error.
     """
-
-
-for command in (run, officer, config, replay, simulate, devices, biometrics, mrz, samples, demo):
-    cli.add_command(command)
 
 
 def _one_line(text: str) -> str:
