@@ -183,7 +183,7 @@ def open_gate_devices(
         )
     doors = settings.doors
     return GateDevices(
-        reader=SerialMrzReader(settings.reader.serial, settings.reader.framing, today, clock),
+        reader=settings.reader.driver(today, clock),
         doors=DoorController(doors.serial, doors.commands, clock=clock, identity=doors.identity),
         camera=camera,
         indicator=indicator,

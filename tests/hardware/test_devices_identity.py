@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from egate.documents.layout import MrzFormat
+from egate.documents.specimens import SPECIMENS
 from hardware.devices import (
     CommandDevice,
     DeviceSettings,
@@ -29,6 +31,7 @@ from hardware.gatedevices import open_gate_devices
 from hardware.indicator import RecordingIndicator
 from hardware.link import SerialSettings
 from hardware.passage import Passage
+from hardware.reader import DocumentRead
 
 PATIENCE_S = 10.0
 QUICK = {"timeout_s": 0.05, "retries": 1, "heartbeat_s": 0.05}
@@ -192,3 +195,33 @@ def test_health_says_why_a_device_is_down(tmp_path: Path):
         assert (health["doors"], health["occupancy"]) == (reason, reason)
     finally:
         gate.close()
+
+
+@pytest.mark.hardware
+def test_the_gate_reader_speaks_the_configured_desko_bytes(tmp_path: Path):
+    devices = devices_of(
+        emulated=True,
+        reader={
+            "serial": {"port": "emulated"},
+            "framing": "desko",
+            "desko": {"start": "1E", "end": "1F"},
+        },
+        doors={"serial": {"port": "emulated"}, "commands": QUICK},
+        mock_camera={},
+    )
+    with emulators(devices) as started:
+        assert started.reader is not None
+        gate = open_gate_devices(
+            started.devices, RecordingIndicator(), today=date.today, base_dir=tmp_path
+        )
+        try:
+            gate.reader.open()
+            started.reader.send(SPECIMENS[MrzFormat.TD3])
+            give_up = time.monotonic() + PATIENCE_S
+            reads: list[DocumentRead] = []
+            while not reads:
+                assert time.monotonic() < give_up, "no document read"
+                reads += [e for e in gate.reader.poll() if isinstance(e, DocumentRead)]
+            assert reads[0].result.lines == SPECIMENS[MrzFormat.TD3]
+        finally:
+            gate.close()
