@@ -41,8 +41,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulation.config import HallConfig, load_hall
-from simulation.default_hall import default_hall
+from simulation.config import HallConfig, default_hall, load_hall
 from simulation.queueing import mmc_mean_wait
 from simulation.replications import run_replication, run_replications
 

@@ -112,9 +112,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from egate.config import load_config
 from egate.gate.settings import Topology
 from egate.paths import ConfigFile
+from egate.shipped import shipped_file
 from simulation.distributions import DeterministicSpec, DistributionSpec
 
 __all__ = [
+    "DEFAULT_HALL",
     "ArrivalsConfig",
     "BankPeriod",
     "BiometricRates",
@@ -133,12 +135,15 @@ __all__ = [
     "StepsConfig",
     "TravellerClass",
     "clock",
+    "default_hall",
     "dump",
     "load_hall",
     "parse_clock",
     "period_bounds",
 ]
 
+# The shipped hall egate simulate runs without a file (configs/airports/).
+DEFAULT_HALL = "pudong-day.yaml"
 # A day that runs past midnight is written with hours from 24 on.
 _LAST_CLOCK_S = 48 * 3600.0
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
@@ -777,6 +782,17 @@ def _channel_shares(arrivals: ArrivalsConfig) -> dict[str, float]:
 def load_hall(path: Path) -> HallConfig:
     """Read a hall configuration; raises ``egate.config.ConfigError`` with a one-line message."""
     return load_config(path, HallConfig)
+
+
+def default_hall() -> HallConfig:
+    """The hall ``egate simulate`` runs when given no file: the shipped Pudong-style day.
+
+    It is ``configs/airports/pudong-day.yaml``, read from the installed
+    package data (``egate.shipped``), so an installed egate runs it too. It
+    names no other files.
+    """
+    with shipped_file("airports", DEFAULT_HALL) as path:
+        return load_hall(path)
 
 
 def dump(config: HallConfig) -> dict[str, Any]:

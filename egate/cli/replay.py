@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-import egate
 from egate.biometrics.matching import MatchingCore
 from egate.cli.devices import stop_on_signals
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples, installed_samples
+from egate.shipped import ShippedFileError, shipped_file, shipped_folder
 from egate.training.report import write_outputs
 from egate.training.scenario import Scenario, load_scenario
 from egate.training.scorecard import Scorecard
@@ -24,22 +25,19 @@ from egate.training.transcript import Line
 from hardware.replay import FAST_SPEED, Replay
 
 DEFAULT_SCENARIO = "pudong-morning.yaml"
-# Where the shipped scenarios are: configs/scenarios in the source tree.
-SCENARIO_FOLDER = Path(egate.__file__).resolve().parents[1] / "configs" / "scenarios"
+# The shipped scenarios (configs/scenarios), installed with egate as package data.
+SCENARIO_FOLDER = shipped_folder("scenarios")
 EXIT_INTERRUPTED = 130
 MAX_SPEED = 100.0
 _PIPE_WIDTH = 132
 
 
-def default_scenario() -> Path:
-    """The shipped Pudong-style morning wave."""
-    path = SCENARIO_FOLDER / DEFAULT_SCENARIO
-    if not path.is_file():
-        raise InputError(
-            f"the shipped scenarios are not here ({SCENARIO_FOLDER}): egate runs from a "
-            "source checkout; give a SCENARIO file"
-        )
-    return path
+def default_scenario(files: ExitStack) -> Path:
+    """The shipped Pudong-style morning wave; its path is valid until ``files`` closes."""
+    try:
+        return files.enter_context(shipped_file("scenarios", DEFAULT_SCENARIO))
+    except ShippedFileError as error:
+        raise InputError(f"{error}; give a SCENARIO file") from None
 
 
 def _ensure_samples(path: Path, out: Console) -> None:
@@ -116,7 +114,7 @@ def replay(
     scorecard: expected and actual outcome per passenger, genuine travellers
     accepted, impostors and document frauds caught, false rejects, step
     timings and throughput. Without SCENARIO: the shipped Pudong-style
-    morning wave (configs/scenarios/pudong-morning.yaml).
+    morning wave (configs/scenarios/pudong-morning.yaml, installed with egate).
 
     Exit status: 0 when every outcome matches the scenario; 1 when one does
     not; 2 for a bad scenario file or option; 130 when interrupted.
@@ -132,7 +130,21 @@ def replay(
     if not out.is_terminal:
         # A file or a pipe: wide enough that reason codes are not cut into pieces.
         out.width = max(out.width, _PIPE_WIDTH)
-    path = scenario_path or default_scenario()
+    with ExitStack() as files:
+        path = scenario_path or default_scenario(files)
+        return _replay(path, out, speed, fast, as_json, out_dir, quiet)
+
+
+def _replay(
+    path: Path,
+    out: Console,
+    speed: float | None,
+    fast: bool,
+    as_json: bool,
+    out_dir: Path | None,
+    quiet: bool,
+) -> int:
+    """Replay the scenario file at ``path``; the exit status."""
     _check_out(out_dir)
     _ensure_samples(path, out)
     scenario = load_scenario(path)

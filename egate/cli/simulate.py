@@ -12,8 +12,7 @@ from rich.console import Console
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
-from simulation.config import HallConfig, load_hall
-from simulation.default_hall import DEFAULT_NAME, default_hall
+from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
 from simulation.replications import run_configurations
 from simulation.report import (
     class_table,
@@ -46,7 +45,7 @@ def _parse_sweep(ctx: click.Context, param: click.Parameter, value: str | None) 
 def _load(path: Path | None) -> tuple[HallConfig, Path, str]:
     """(configuration, folder its relative paths are read from, how to name it)."""
     if path is None:
-        return default_hall(), Path(), f"built-in {DEFAULT_NAME}"
+        return default_hall(), Path(), f"built-in {DEFAULT_HALL}"
     return load_hall(path), path.parent, str(path)
 
 
@@ -131,11 +130,12 @@ def simulate(
     """Simulate an arrivals hall: e-gates, officer desks and the matching core.
 
     CONFIG is a hall model in YAML (see configs/airports/ and
-    docs/simulation.md); without it, a built-in Pudong-style day of about
-    49,000 passengers. Prints throughput, waits (mean and percentiles,
-    overall and per traveller class), the share within the service level,
-    queue lengths, utilisation and referrals, each with its 95% confidence
-    interval over the replications. The service level is the file's
+    docs/simulation.md); without it, the shipped Pudong-style day of about
+    49,000 passengers (configs/airports/pudong-day.yaml, installed with
+    egate). Prints throughput, waits (mean and percentiles, overall and per
+    traveller class), the share within the service level, queue lengths,
+    utilisation and referrals, each with its 95% confidence interval over
+    the replications. The service level is the file's
     (default: 95% of travellers wait at most 5 minutes, the Frontex example;
     ICAO's 45 minutes to clear the hall is reported beside it).
 
