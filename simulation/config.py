@@ -12,10 +12,10 @@ that changes by time of day. Gates open and close in banks on a schedule and
 fail now and then. When the face verification runs on a central matching
 core, the core is a shared resource with a few workers.
 
-Times of day are clock times in quotes, ``"06:30"`` (``"HH:MM"`` or
-``"HH:MM:SS"``, hours up to 47 for a day that runs past midnight); the model's
-clock starts at ``start``. (Unquoted, YAML reads ``6:30`` as the number 390:
-minutes since midnight, which is also accepted.) Durations are seconds
+Times of day are clock times, ``"06:30"`` or ``"06:30:15"`` (the grammar of
+``egate.clocktime``), with hours up to 47 for a day that runs past midnight;
+the model's clock starts at ``start``. (A number is minutes since midnight:
+YAML 1.1 reads an unquoted ``6:30`` as 390.) Durations are seconds
 inside distributions, and say their unit in their name elsewhere
 (``mtbf_h``, ``mttr_min``). An example with every section::
 
@@ -90,7 +90,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -109,6 +108,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from egate.clocktime import format_clock as clock
+from egate.clocktime import parse_clock as parse_time
 from egate.config import load_config
 from egate.gate.settings import Topology
 from egate.paths import ConfigFile
@@ -145,38 +146,24 @@ __all__ = [
 # The shipped hall egate simulate runs without a file (configs/airports/).
 DEFAULT_HALL = "pudong-day.yaml"
 # A day that runs past midnight is written with hours from 24 on.
-_LAST_CLOCK_S = 48 * 3600.0
-_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
+_LAST_HOUR = 47
 
 
 def parse_clock(value: object) -> float:
-    """Seconds since midnight of a clock time ``"HH:MM"`` or ``"HH:MM:SS"``.
+    """Seconds since midnight of a clock time ``"HH:MM"`` or ``"HH:MM:SS"`` (``egate.clocktime``).
 
-    An integer is minutes since midnight: YAML 1.1 reads an unquoted ``6:30``
-    as the sexagesimal number 390, which is just that.
+    Hours go up to 47, for a day that runs past midnight. An integer is
+    minutes since midnight: YAML 1.1 reads an unquoted ``6:30`` as the
+    sexagesimal number 390, which is just that.
     """
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError('expected a clock time such as "06:30"')
     if isinstance(value, int):
-        if not 0 <= value * 60 < _LAST_CLOCK_S:
+        if not 0 <= value < (_LAST_HOUR + 1) * 60:
             # e.g. an unquoted 6:30:00, which YAML reads as seconds
             raise ValueError('expected a clock time such as "06:30" (write it in quotes)')
         return float(value * 60)
-    match = _CLOCK.match(value.strip())
-    if match is None:
-        raise ValueError('expected a clock time "HH:MM" or "HH:MM:SS"')
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    if hours >= 48:
-        raise ValueError("hours must be below 48 (a day may run past midnight into 24:00-47:59)")
-    return hours * 3600.0 + minutes * 60.0 + seconds
-
-
-def clock(seconds: float) -> str:
-    """A time of day (seconds since midnight) as ``"HH:MM"``, or ``"HH:MM:SS"`` when needed."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+    return parse_time(value, max_hour=_LAST_HOUR)
 
 
 ClockTime = Annotated[float, BeforeValidator(parse_clock), PlainSerializer(clock, return_type=str)]

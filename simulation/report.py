@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from rich import box
 from rich.table import Table
 
-from simulation.config import HallConfig, clock
+from egate.clocktime import format_clock as clock
+from simulation.config import HallConfig
 from simulation.statistics import Estimate, Summary
 from simulation.sweep import PARAMETERS, Sweep, SweepResult, meets_service_level
 

@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from egate.clocktime import format_clock as clock
 from simulation.arrivals import Arrivals
-from simulation.config import HallConfig, clock
+from simulation.config import HallConfig
 from simulation.queueing import mean_confidence_interval, student_t_quantile
 
 __all__ = [

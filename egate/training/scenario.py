@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from egate.clocktime import parse_time_of_day
 from egate.config import ConfigError, ControllerConfig, LocatedError, MatchingConfig, load_config
 from egate.documents.composer import DocumentData, MrzCompositionError, compose_mrz
 from egate.documents.layout import LAYOUTS, MrzFormat
@@ -45,7 +46,6 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
 # Scenario seconds a person or a device takes for something.
 Duration = Annotated[float, Field(ge=0, le=600, allow_inf_nan=False)]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".jp2", ".bmp", ".webp"})
-_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$")
 
 
 class PassengerKind(StrEnum):
@@ -413,15 +413,7 @@ def _arrival(value: object) -> object:
     if isinstance(value, time):
         return value
     if isinstance(value, str):
-        match = _CLOCK.match(value.strip())
-        if match is None:
-            raise ValueError('expected seconds after the start, or a time "HH:MM" or "HH:MM:SS"')
-        hours, minutes = int(match[1]), int(match[2])
-        if hours > 23:
-            raise ValueError(f"hour {hours} is past 23")
-        seconds = float(match[3] or 0)
-        whole = int(seconds)
-        return time(hours, minutes, whole, round((seconds - whole) * 1e6))
+        return parse_time_of_day(value)  # egate.clocktime's grammar, hours up to 23
     raise ValueError('expected seconds after the start, or a time of day such as "07:31:20"')
 
 
