@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import (
@@ -54,7 +54,7 @@ from hardware.doorsession import (
 )
 from hardware.emulators.camera import MockCamera, Variation
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
-from hardware.emulators.occupancy import OccupancyEmulator, OccupancySensorSettings
+from hardware.emulators.occupancy import OccupancyEmulator, OccupancySensorSettings, PassageOrder
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
 from hardware.framing import MAX_FRAME_BYTES, DeskoBytes, make_framing
@@ -180,12 +180,10 @@ def occupancy_device(device: CommandDevice) -> OccupancyDevice:
     return converted
 
 
-# Python callers may still give the sensor a plain CommandDevice (the mock
-# gate does); validation turns it into an OccupancyDevice with the defaults.
-if TYPE_CHECKING:
-    SensorDevice = OccupancyDevice | CommandDevice
-else:
-    SensorDevice = Annotated[OccupancyDevice, BeforeValidator(_as_occupancy)]
+# The sensor's settings are an OccupancyDevice. A plain CommandDevice given
+# at run time (from older Python callers) is turned into one with the
+# sensor's defaults; type checkers see OccupancyDevice alone.
+SensorDevice = Annotated[OccupancyDevice, BeforeValidator(_as_occupancy)]
 
 
 def _chip_documents(folder: Path, info: ValidationInfo) -> Path:
@@ -246,6 +244,30 @@ class EmulationSettings(BaseModel):
         default=1.0, ge=0, le=600, description="Time between one traveller leaving and the next."
     )
     seed: int = Field(default=0, description="Seed of the traveller stream.")
+    interlock: bool = Field(
+        default=False,
+        description=(
+            "The emulated door board refuses OPEN of a door while the other is not CLOSED "
+            "(ERR 21), as a board with a hardware interlock does."
+        ),
+    )
+    occupancy_order: Literal["broken_clear_count", "broken_count_clear", "count_broken_clear"] = (
+        Field(
+            default="broken_clear_count",
+            description=(
+                "The order of the emulated sensor's events when someone crosses a beam: "
+                "the beam BROKEN, the beam CLEAR and the COUNT (docs/door-protocol.md)."
+            ),
+        )
+    )
+
+    def door_board(self) -> DoorBoardSettings:
+        """How the emulated door board behaves (its identity is the gate file's, if any)."""
+        return DoorBoardSettings(travel_s=self.door_travel_s, interlock=self.interlock)
+
+    def occupancy_sensor(self) -> OccupancySensorSettings:
+        """How the emulated occupancy sensor behaves (its identity is the gate file's, if any)."""
+        return OccupancySensorSettings(order=PassageOrder(self.occupancy_order.replace("_", ",")))
 
 
 class DeviceSettings(BaseModel):

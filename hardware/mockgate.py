@@ -7,6 +7,8 @@ Travellers come from ``sample_travellers`` one after another, or, for a
 training replay, are admitted one by one by the caller; each is a
 ``MockPassenger`` who lays their document down, walks in when the entry
 opens and out when the exit opens, or turns back when sent to an officer.
+How the emulated devices behave (the doors' travel time, the board's
+interlock, the order of the sensor's events) is ``devices.emulation``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from hardware.devices import (
     EmulationSettings,
     Emulators,
     MockCameraDevice,
+    OccupancyDevice,
     ReaderDevice,
     emulators,
     open_mock_camera,
 )
 from hardware.emulators.camera import MockCamera
-from hardware.emulators.door import DoorBoardSettings
+from hardware.emulators.occupancy import OccupancySensorSettings
 from hardware.emulators.passenger import MockPassenger, Traveller
 from hardware.emulators.traveller import MockDocumentFeed
 from hardware.emulators.travellers import SamplePhotos, SampleTraveller, sample_travellers
@@ -58,7 +61,7 @@ def mock_devices(read_timeout_s: float | None = None) -> DeviceSettings:
         emulated=True,
         reader=ReaderDevice(serial=emulated, framing="desko"),
         doors=CommandDevice(serial=emulated),
-        occupancy=CommandDevice(serial=emulated),
+        occupancy=OccupancyDevice(serial=emulated),
         chip=ChipDevice(),
         mock_camera=MockCameraDevice(),
     )
@@ -134,8 +137,16 @@ class MockGate:
         photos = self._photos or SamplePhotos.installed() if self._stream else None
         if self._stream and photos is None:
             raise ConfigError("mock gate: no sample photos (run `egate samples fetch`)")
-        board = DoorBoardSettings(travel_s=self._emulation.door_travel_s)
-        started = self._stack.enter_context(emulators(self._settings, board))
+        # The board's interlock and the sensor's order of events come from
+        # devices.emulation; the identities from the gate file's devices.
+        # The sensor's settings are passed only when they are not the default
+        # ones (tests stand in for emulators() with a two-argument double).
+        emulation = self._emulation
+        sensor = emulation.occupancy_sensor()
+        other = {} if sensor == OccupancySensorSettings() else {"occupancy_sensor": sensor}
+        started = self._stack.enter_context(
+            emulators(self._settings, emulation.door_board(), **other)
+        )
         assert started.reader and started.doors and started.occupancy
         self.emulators = started
         chips = self.chips = MockChipReader(sleep=self._chip_sleep)

@@ -35,8 +35,8 @@ from hardware.devices import (
     emulators,
     probe,
 )
-from hardware.emulators.door import DoorEmulator
-from hardware.emulators.occupancy import OccupancyEmulator
+from hardware.emulators.door import DoorBoardSettings, DoorEmulator
+from hardware.emulators.occupancy import OccupancyEmulator, OccupancySensorSettings, PassageOrder
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
 from hardware.framing import DeskoBytes, make_framing
@@ -237,6 +237,10 @@ def _reconnect_wait(reader: SerialMrzReader) -> float:
     return min(max(due - time.monotonic(), _MIN_IDLE_S), _MAX_IDLE_S)
 
 
+# The sensor's orders of events on the command line: broken-count-clear for broken,count,clear.
+_ORDERS = {order.value.replace(",", "-"): order for order in PassageOrder}
+
+
 @devices.command()
 @click.argument("kind", type=click.Choice(["reader", "door", "occupancy"]))
 @click.option(
@@ -260,30 +264,76 @@ def _reconnect_wait(reader: SerialMrzReader) -> float:
     metavar="HEX",
     help="With --protocol desko: the end of data byte, two hex digits (default 1D).",
 )
+@click.option(
+    "--interlock",
+    is_flag=True,
+    help="Door: refuse OPEN of a door while the other is not CLOSED (ERR 21).",
+)
+@click.option(
+    "--identity",
+    metavar="ID",
+    help=(
+        "Door, occupancy: the ID answered to HELLO (default EMULATED-DOORS, EMULATED-OCCUPANCY)."
+    ),
+)
+@click.option(
+    "--order",
+    type=click.Choice(list(_ORDERS)),
+    help=(
+        "Occupancy: the order of the beam's BROKEN and CLEAR and the COUNT when someone "
+        "crosses a beam (default broken-clear-count)."
+    ),
+)
+@click.option(
+    "--count-only",
+    is_flag=True,
+    help="Occupancy: a sensor without beams that only counts (a 3D camera).",
+)
 def emulate(
     kind: str,
     protocol: str | None,
     link_path: Path | None,
     desko_start: str | None,
     desko_end: str | None,
+    interlock: bool,
+    identity: str | None,
+    order: str | None,
+    count_only: bool,
 ) -> int:
     """Run a device emulator on a new pseudo-terminal and print its path.
 
     A reader sends each MRZ document it reads on standard input (lines, a
-    blank line between documents). Runs until Ctrl-C or SIGTERM. Point a
-    gate configuration's serial port at the printed path (or --link) to test
-    a driver configuration without hardware.
+    blank line between documents). An occupancy sensor reads what people do
+    on standard input, one per line: `in [BEAM]` (someone walks in across
+    BEAM, ENTRY by default), `out [BEAM]` (out, across EXIT by default),
+    `count N` (N people inside now) and `tailgate`. Runs until Ctrl-C or
+    SIGTERM. Point a gate configuration's serial port at the printed path
+    (or --link) to test a driver configuration without hardware.
     """
     desko: DeskoBytes | None = None
+    door_only = "--interlock" if interlock else None
+    sensor_only = "--order" if order is not None else "--count-only" if count_only else None
     if kind == "reader":
         if protocol not in ("lines", "desko", "rte"):
             raise click.UsageError("a reader needs --protocol lines, desko or rte")
         desko = _desko_bytes(protocol, desko_start, desko_end)
+        if identity is not None:
+            raise click.UsageError("--identity is for a door or an occupancy sensor")
     elif desko_start is not None or desko_end is not None:
         raise click.UsageError(_DESKO_OPTIONS)
     elif protocol not in (None, "egate-door"):
         device = "a door" if kind == "door" else "an occupancy sensor"
         raise click.UsageError(f"{device} speaks egate-door (docs/door-protocol.md)")
+    if door_only is not None and kind != "door":
+        raise click.UsageError(f"{door_only} is for a door")
+    if sensor_only is not None and kind != "occupancy":
+        raise click.UsageError(f"{sensor_only} is for an occupancy sensor")
+    if order is not None and count_only:
+        raise click.UsageError("--order is for a sensor with beams, not with --count-only")
+    board = _door_board(interlock, identity) if kind == "door" else None
+    sensor = None
+    if kind == "occupancy":
+        sensor = _sensor(_ORDERS[order] if order else None, count_only, identity)
     # A reader waits for the driver's flush on opening before it sends (packet
     # mode); the line devices answer commands, so they need not.
     pty = PseudoTerminal(link_path, watch_flushes=kind == "reader")
@@ -304,12 +354,51 @@ def emulate(
                 _feed_documents(emulator, stop)
                 while not stop.is_set():
                     stop.wait(0.2)
+        elif board is not None:
+            with DoorEmulator(pty, board):
+                while not stop.is_set():
+                    stop.wait(0.2)
         else:
-            board = DoorEmulator if kind == "door" else OccupancyEmulator
-            with board(pty):
+            with OccupancyEmulator(pty, sensor) as occupancy:
+                _feed_people(occupancy, stop)
                 while not stop.is_set():
                     stop.wait(0.2)
     return EXIT_OK
+
+
+def _identity_problem(error: ValidationError) -> str:
+    """What is wrong with --identity, as the usage error says it."""
+    if any(problem["loc"] == ("identity",) for problem in error.errors()):
+        return "--identity: expected 1 to 24 characters among A-Z a-z 0-9 . _ : -"
+    raise error  # nothing else is given on the command line
+
+
+def _door_board(interlock: bool, identity: str | None) -> DoorBoardSettings:
+    """The emulated board's settings the options ask for; a usage error if bad."""
+    given: dict[str, object] = {"interlock": interlock}
+    if identity is not None:
+        given["identity"] = identity
+    try:
+        return DoorBoardSettings.model_validate(given)
+    except ValidationError as error:
+        raise click.UsageError(_identity_problem(error)) from None
+
+
+def _sensor(
+    order: PassageOrder | None, count_only: bool, identity: str | None
+) -> OccupancySensorSettings:
+    """The emulated sensor's settings the options ask for; a usage error if bad."""
+    given: dict[str, object] = {}
+    if order is not None:
+        given["order"] = order
+    if count_only:
+        given["beams"] = ()
+    if identity is not None:
+        given["identity"] = identity
+    try:
+        return OccupancySensorSettings.model_validate(given)
+    except ValidationError as error:
+        raise click.UsageError(_identity_problem(error)) from None
 
 
 _DESKO_OPTIONS = "--desko-start and --desko-end are for a reader with --protocol desko"
@@ -375,6 +464,54 @@ def _stdin_lines(stop: threading.Event) -> BinaryIO:
         # Not backed by a descriptor (e.g. a test's in-memory stream): it cannot block.
         return stream
     return cast(BinaryIO, _StoppableLines(descriptor, stop))
+
+
+# Longest line of an occupancy sensor's standard input; longer ones are skipped.
+_PEOPLE_LINE_BYTES = 256
+_PEOPLE_USAGE = "expected in [BEAM], out [BEAM], count N or tailgate"
+# The most people a sensor counts (docs/door-protocol.md: ! COUNT n, 0 to 999).
+_MAX_COUNT = 999
+
+
+def _feed_people(sensor: OccupancyEmulator, stop: threading.Event) -> None:
+    """Let people do what stdin says (one action a line); report the lines that say nothing."""
+    stream = _stdin_lines(stop)
+    number = 0
+    while not stop.is_set():
+        line = stream.readline(_PEOPLE_LINE_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        problem: str | None
+        if len(line) > _PEOPLE_LINE_BYTES and not line.endswith(b"\n"):
+            problem = f"longer than {_PEOPLE_LINE_BYTES} bytes"
+            while line and not line.endswith(b"\n"):  # the rest of it
+                line = stream.readline(_PEOPLE_LINE_BYTES + 1)
+        else:
+            problem = _act(sensor, line.decode("ascii", "replace").split())
+        if problem is not None:
+            click.echo(f"egate devices emulate: line {number}: {problem}", err=True)
+
+
+def _act(sensor: OccupancyEmulator, words: list[str]) -> str | None:
+    """Carry out one line of people's actions; what is wrong with it, or None."""
+    if not words:
+        return None
+    verb, args = words[0].lower(), words[1:]
+    if verb in ("in", "out") and len(args) <= 1:
+        beam = args[0].upper() if args else "ENTRY" if verb == "in" else "EXIT"
+        beams = sensor.settings.beams
+        if args and beam not in beams:
+            has = f"its beams are {', '.join(beams)}" if beams else "it counts only"
+            return f"this sensor has no beam {beam[:24]}: {has}"
+        (sensor.walk_in if verb == "in" else sensor.walk_out)(beam)
+    elif verb == "count" and len(args) == 1 and args[0].isdigit() and int(args[0]) <= _MAX_COUNT:
+        sensor.set_count(int(args[0]))
+    elif verb == "tailgate" and not args:
+        sensor.tailgate()
+    else:
+        return _PEOPLE_USAGE
+    return None
 
 
 def _feed_documents(emulator: ReaderEmulator, stop: threading.Event) -> None:

@@ -16,17 +16,25 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
 import egate.cli.devices as devices_cli
+from egate.audit import read_audit
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
+from egate.samples import SampleError, fetch_samples
+from hardware.doorprotocol import Command, ErrorReply, Event, MessageReader, Reply, encode
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
+from hardware.emulators.travellers import SamplePhotos, TravellerKind, sample_travellers
 from hardware.framing import make_framing
 from hardware.link import SerialLink, SerialSettings
 from hardware.reader import SerialMrzReader
@@ -36,8 +44,9 @@ pytestmark = pytest.mark.hardware
 REPO = Path(__file__).resolve().parents[2]
 MOCK_GATE = REPO / "configs" / "gates" / "mock.yaml"
 EXAMPLE_GATE = REPO / "configs" / "gates" / "example-hardware.yaml"
-# A hang guard, never a measure.
+# Hang guards, never a measure.
 PATIENCE_S = 20.0
+RUN_PATIENCE_S = 180.0
 PROBE_KEYS = ["device", "port", "healthy", "state", "response_seconds", "detail"]
 
 TD1, TD2, TD3 = (SPECIMENS[kind] for kind in (MrzFormat.TD1, MrzFormat.TD2, MrzFormat.TD3))
@@ -647,6 +656,234 @@ def test_emulated_door_and_sensor_probe_healthy(cli, tmp_path):
     assert not any(path.is_symlink() for path in (doors, sensor, reader))
 
 
+class EgateSide:
+    """egate's end of an emulated door board's or sensor's port: commands out, messages in."""
+
+    def __init__(self, link: Path) -> None:
+        self._link = SerialLink(SerialSettings(port=str(link)))
+        self._link.open()
+        self._reader = MessageReader()
+        self._seq = 0
+        self._events: deque[str] = deque()
+        self._replies: dict[int, str] = {}
+
+    def close(self) -> None:
+        self._link.close()
+
+    def _hear(self, enough: Callable[[], bool]) -> None:
+        give_up = time.monotonic() + PATIENCE_S
+        while not enough():
+            if time.monotonic() > give_up:
+                pytest.fail(f"the emulator fell silent (events so far: {list(self._events)})")
+            for message in self._reader.feed(self._link.read()):
+                # What the device said, as on the line, without sequence number or checksum.
+                if isinstance(message, Event):
+                    # The power-on READY comes only if the port was open by then.
+                    if message.name != "READY":
+                        self._events.append(" ".join((message.name, *message.args)))
+                elif isinstance(message, Reply | ErrorReply):
+                    said = encode(message, with_checksum=False).decode("ascii")
+                    self._replies[message.seq] = said.split(" ", 1)[1].rstrip("\r\n")
+                else:
+                    pytest.fail(f"the emulator sent {message!r}")
+
+    def ask(self, verb: str, *args: str) -> str:
+        """The device's reply to ``verb args``: ``OK ...`` or ``ERR code text``."""
+        self._seq += 1
+        seq = self._seq
+        self._link.write(encode(Command(seq, verb, args)))
+        self._hear(lambda: seq in self._replies)
+        return self._replies.pop(seq)
+
+    def events(self, count: int) -> list[str]:
+        """The next ``count`` events the device sends (``BEAM ENTRY BROKEN``, ``COUNT 1``)."""
+        self._hear(lambda: len(self._events) >= count)
+        return [self._events.popleft() for _ in range(count)]
+
+    def wait_for(self, event: str) -> None:
+        """Hear events until ``event``."""
+        while self.events(1) != [event]:
+            pass
+
+
+@contextlib.contextmanager
+def egate_side(link: Path) -> Iterator[EgateSide]:
+    side = EgateSide(link)
+    try:
+        yield side
+    finally:
+        side.close()
+
+
+def people(process: subprocess.Popen[bytes], *lines: str) -> None:
+    """What people do, typed on the emulated sensor's standard input."""
+    assert process.stdin is not None
+    process.stdin.write("".join(f"{line}\n" for line in lines).encode())
+    process.stdin.flush()
+
+
+@pytest.mark.parametrize("interlock", [True, False], ids=["interlock", "no-interlock"])
+def test_emulated_door_board_with_and_without_interlock(tmp_path, interlock):
+    link = tmp_path / "doors"
+    options = ["--identity", "LAB-07-DOORS"] + (["--interlock"] if interlock else [])
+    with emulator_process("door", link, *options) as emulator, egate_side(link) as egate:
+        assert egate.ask("HELLO") == "OK KIND=DOORS ID=LAB-07-DOORS"
+        assert egate.ask("OPEN", "ENTRY") == "OK ENTRY=OPENING"
+        exit_while_entry_opening = egate.ask("OPEN", "EXIT")
+        assert egate.ask("CLOSE", "ENTRY") == "OK ENTRY=CLOSING"
+        egate.wait_for("CLOSED ENTRY")
+        if interlock:
+            # Once the entry is reported CLOSED, the exit may open.
+            assert egate.ask("STATUS") == "OK ENTRY=CLOSED EXIT=CLOSED"
+            assert egate.ask("OPEN", "EXIT") == "OK EXIT=OPENING"
+        status, out, err = stop(emulator)
+    if interlock:
+        assert exit_while_entry_opening == "ERR 21 other door not closed"
+    else:
+        assert exit_while_entry_opening == "OK EXIT=OPENING"
+    assert (status, out, err) == (0, f"{link}\n", "")
+
+
+@pytest.mark.parametrize(
+    ("order", "walk_in", "walk_out"),
+    [
+        (
+            [],  # the default
+            ["BEAM ENTRY BROKEN", "BEAM ENTRY CLEAR", "COUNT 1"],
+            ["BEAM EXIT BROKEN", "BEAM EXIT CLEAR", "COUNT 0"],
+        ),
+        (
+            ["--order", "broken-clear-count"],
+            ["BEAM ENTRY BROKEN", "BEAM ENTRY CLEAR", "COUNT 1"],
+            ["BEAM EXIT BROKEN", "BEAM EXIT CLEAR", "COUNT 0"],
+        ),
+        (
+            ["--order", "broken-count-clear"],
+            ["BEAM ENTRY BROKEN", "COUNT 1", "BEAM ENTRY CLEAR"],
+            ["BEAM EXIT BROKEN", "COUNT 0", "BEAM EXIT CLEAR"],
+        ),
+        (
+            ["--order", "count-broken-clear"],
+            ["COUNT 1", "BEAM ENTRY BROKEN", "BEAM ENTRY CLEAR"],
+            ["COUNT 0", "BEAM EXIT BROKEN", "BEAM EXIT CLEAR"],
+        ),
+    ],
+    ids=["default", "broken-clear-count", "broken-count-clear", "count-broken-clear"],
+)
+def test_emulated_sensor_reports_a_passage_in_its_order(tmp_path, order, walk_in, walk_out):
+    link = tmp_path / "occupancy"
+    options = ["--identity", "LAB-07-OCC", *order]
+    with (
+        emulator_process("occupancy", link, *options, stdin=None) as emulator,
+        egate_side(link) as egate,
+    ):
+        assert egate.ask("HELLO") == "OK KIND=OCCUPANCY ID=LAB-07-OCC"
+        people(emulator, "in")
+        assert egate.events(3) == walk_in
+        assert egate.ask("STATUS") == "OK COUNT=1 ENTRY=CLEAR EXIT=CLEAR"
+        people(emulator, "out")
+        assert egate.events(3) == walk_out
+        # Named beams, a count set outright, and a tailgate.
+        people(emulator, "in EXIT", "count 3", "tailgate")
+        assert egate.events(5)[3:] == ["COUNT 3", "TAILGATE"]
+        assert egate.ask("COUNT") == "OK COUNT=3"
+        status, out, err = stop(emulator)
+    assert (status, out, err) == (0, f"{link}\n", "")
+
+
+def test_emulated_count_only_sensor(tmp_path):
+    link = tmp_path / "occupancy"
+    with (
+        emulator_process("occupancy", link, "--count-only", stdin=None) as emulator,
+        egate_side(link) as egate,
+    ):
+        # No beams in its STATUS: egate's kind auto takes it for a count-only sensor.
+        assert egate.ask("STATUS") == "OK COUNT=0"
+        assert egate.ask("HELLO") == "OK KIND=OCCUPANCY ID=EMULATED-OCCUPANCY"
+        people(emulator, "in", "in ENTRY", "walk in", "count 1000", "x" * 300, "in")
+        assert egate.events(3) == ["COUNT 1", "COUNT 2", "TAILGATE"]
+        people(emulator, "out")
+        assert egate.events(1) == ["COUNT 1"]
+        status, out, err = stop(emulator)
+    assert (status, out) == (0, f"{link}\n")
+    # Lines that say nothing a sensor can do are reported, and skipped.
+    assert err.splitlines() == [
+        "egate devices emulate: line 2: this sensor has no beam ENTRY: it counts only",
+        "egate devices emulate: line 3: expected in [BEAM], out [BEAM], count N or tailgate",
+        "egate devices emulate: line 4: expected in [BEAM], out [BEAM], count N or tailgate",
+        "egate devices emulate: line 5: longer than 256 bytes",
+    ]
+
+
+def first_seed_of_genuine_travellers(count: int) -> int:
+    """The first seed of the mock gate's travellers that starts with ``count`` genuine ones."""
+    try:
+        fetch_samples()
+    except SampleError as error:
+        pytest.skip(f"sample faces unavailable (no network or registry?): {error}")
+    photos = SamplePhotos.installed()
+    if photos is None:
+        pytest.skip("sample photos are not installed (egate samples fetch)")
+    for seed in range(1000):
+        stream = sample_travellers(photos, date.today(), np.random.default_rng(seed), pace=0.05)
+        if all(next(stream).kind is TravellerKind.GENUINE for _ in range(count)):
+            return seed
+    raise AssertionError(f"no seed below 1000 starts with {count} genuine travellers")
+
+
+@pytest.mark.slow
+def test_a_mock_gate_with_an_interlocked_board_and_a_broken_count_clear_sensor(tmp_path):
+    # devices.emulation turns the interlock and the sensor's order of events on;
+    # the genuine travellers must still be accepted through the mantrap.
+    seed = first_seed_of_genuine_travellers(3)
+    emulated = {"port": "emulated"}
+    gate = {
+        "gate_id": "emulation-1",
+        "devices": {
+            "emulated": True,
+            "reader": {"framing": "desko", "serial": emulated},
+            "doors": {"serial": emulated},
+            "occupancy": {"serial": emulated},
+            "chip": {"kind": "mock"},
+            "mock_camera": {"images": "samples"},
+            "emulation": {
+                "door_travel_s": 0.2,
+                "pace": 0.05,
+                "gap_s": 0.1,
+                "seed": seed,
+                "interlock": True,
+                "occupancy_order": "broken_count_clear",
+            },
+        },
+        "service": {
+            "audit": {"path": "audit.jsonl"},
+            "metrics": {"port": 0},
+            "matching": {"workers": 1},
+            "stop_grace_s": 5,
+        },
+    }
+    config = tmp_path / "gate.yaml"
+    config.write_text(yaml.safe_dump(gate, sort_keys=False), "utf-8")
+    env = {key: value for key, value in ENV.items() if key != "EGATE_SALT"}
+    command = [*EGATE, "run", "--config", str(config), "--max-passengers", "3"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=RUN_PATIENCE_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the matching worker too
+        process.wait()
+    assert process.returncode == 0, err.decode()
+    records = list(read_audit(tmp_path / "audit.jsonl"))
+    done = [record for record in records if record["kind"] == "transaction"]
+    assert [record["outcome"] for record in done] == ["accepted"] * 3, out.decode()
+    # The controller waited for the board's CLOSED: the interlock never had to refuse.
+    assert [record for record in records if record["kind"] == "alarm"] == []
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -682,6 +919,38 @@ def test_emulated_door_and_sensor_probe_healthy(cli, tmp_path):
         (
             ["reader", "--protocol", "desko", "--desko-start", "1D"],
             "egate devices emulate: error: --desko-start/--desko-end: start and end are both 1D",
+        ),
+        (
+            ["reader", "--protocol", "lines", "--identity", "LAB-READER"],
+            "egate devices emulate: error: --identity is for a door or an occupancy sensor",
+        ),
+        (["occupancy", "--interlock"], "egate devices emulate: error: --interlock is for a door"),
+        (
+            ["door", "--order", "broken-count-clear"],
+            "egate devices emulate: error: --order is for an occupancy sensor",
+        ),
+        (
+            ["reader", "--protocol", "rte", "--count-only"],
+            "egate devices emulate: error: --count-only is for an occupancy sensor",
+        ),
+        (
+            ["occupancy", "--count-only", "--order", "count-broken-clear"],
+            "egate devices emulate: error: --order is for a sensor with beams, not with "
+            "--count-only",
+        ),
+        (
+            ["occupancy", "--order", "broken,count,clear"],
+            "egate devices emulate: error: Invalid value for '--order'",
+        ),
+        (
+            ["door", "--identity", "two words"],
+            "egate devices emulate: error: --identity: expected 1 to 24 characters among "
+            "A-Z a-z 0-9 . _ : -",
+        ),
+        (
+            ["occupancy", "--identity", "X" * 25],
+            "egate devices emulate: error: --identity: expected 1 to 24 characters among "
+            "A-Z a-z 0-9 . _ : -",
         ),
     ],
 )
