@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 import egate.config
 from egate.config import MAX_CONFIG_BYTES, ConfigError, GateConfig, load_config
+from hardware.devices import DeviceSettings, EmulationSettings, HardwareGateConfig
+from hardware.emulators.occupancy import PassageOrder
 
 STOP_LIST = "issuing_state,document_number\nUTO,X00000001\n"
 
@@ -296,3 +303,169 @@ def test_the_configuration_is_frozen(tmp_path: Path):
     config = load_config(write(tmp_path, "gate_id: g1\n"), GateConfig)
     with pytest.raises(ValueError, match="frozen"):
         config.gate_id = "g2"
+
+
+# --- docs/configuration.md against the device settings ------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+# Device settings whose own keys are documented on another page.
+DOCUMENTED_ELSEWHERE = {"mock_camera.variation": "docs/cameras.md"}
+REQUIRED = "required"
+# A row of a settings table: its keys (`a.b`, `c`) and its default column.
+ROW = re.compile(r"^\| (?P<keys>`[a-z_.]+`(?:, `[a-z_.]+`)*) \| (?P<default>[^|]*?) \|")
+
+
+@dataclass(frozen=True)
+class DocumentedKey:
+    key: str  # under devices, e.g. occupancy.commands.reopen_after
+    default: str  # as the table gives it, backticks removed ("see below" and the like too)
+
+
+def devices_section() -> str:
+    return DOCS.read_text("utf-8").split("\n## `devices`\n", 1)[1].split("\n## ", 1)[0]
+
+
+def documented_device_keys() -> list[DocumentedKey]:
+    """The keys of the tables of the devices section, each with its documented default.
+
+    A table's keys are under the names its ``###`` heading gives in backticks
+    (each of them: `reader.serial`, `doors.serial`, ...), or under ``devices``
+    itself before the first heading.
+    """
+    found: list[DocumentedKey] = []
+    prefixes = [""]
+    for line in devices_section().splitlines():
+        if line.startswith("### "):
+            prefixes = [f"{name}." for name in re.findall(r"`([a-z_.]+)`", line)] or [""]
+        row = ROW.match(line)
+        if row is None:
+            continue
+        names = re.findall(r"`([a-z_.]+)`", row["keys"])
+        defaults = [value.strip().strip("`") for value in row["default"].split(", ")]
+        if len(defaults) != len(names):
+            defaults = [row["default"].replace("`", "").strip()] * len(names)
+        for name, default in zip(names, defaults, strict=True):
+            found += [DocumentedKey(prefix + name, default) for prefix in prefixes]
+    return found
+
+
+def settings_model(annotation: object) -> type[BaseModel] | None:
+    """The settings model a field holds, through None, unions and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        model = settings_model(argument)
+        if model is not None:
+            return model
+    return None
+
+
+def device_fields(
+    model: type[BaseModel] = DeviceSettings, prefix: str = ""
+) -> dict[str, FieldInfo]:
+    """Every setting under ``devices``, by its dotted key."""
+    fields: dict[str, FieldInfo] = {}
+    for name, field in model.model_fields.items():
+        key = prefix + name
+        fields[key] = field
+        inner = settings_model(field.annotation)
+        if inner is not None and key not in DOCUMENTED_ELSEWHERE:
+            fields |= device_fields(inner, key + ".")
+    return fields
+
+
+def default_as_documented(field: FieldInfo) -> object:
+    """A field's default as a documented default reads: required, none, true, 4096, "1C"."""
+    if field.is_required():
+        return REQUIRED
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        return "see below"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
+
+
+def read_default(text: str) -> object:
+    """A documented default as a value: "1C" a byte, numbers as numbers, words as words."""
+    if re.fullmatch(r'"[0-9A-F]{2}"', text):
+        return int(text.strip('"'), 16)
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def test_every_documented_device_key_is_a_setting_with_that_default():
+    fields = device_fields()
+    documented = documented_device_keys()
+    # What issue 12 added is documented (and the rest, see the next test).
+    keys = {entry.key for entry in documented}
+    assert {
+        "reader.desko.start",
+        "reader.desko.end",
+        "reader.no_frame_limit_bytes",
+        "doors.identity",
+        "occupancy.identity",
+        "doors.commands.reopen_after",
+        "occupancy.kind",
+        "occupancy.passage_window_s",
+        "chip.documents",
+        "emulation.interlock",
+        "emulation.occupancy_order",
+    } <= keys
+    for entry in documented:
+        assert entry.key in fields, f"docs/configuration.md documents devices.{entry.key}"
+        model_default = default_as_documented(fields[entry.key])
+        documented_default = read_default(entry.default)
+        if isinstance(model_default, int | float):
+            # Numbers compare as numbers (10 is 10.0); a DESKO byte is "1C" in the docs.
+            assert documented_default == model_default, entry
+        else:
+            assert str(documented_default) == str(model_default), entry
+
+
+def test_every_device_setting_is_documented():
+    documented = {entry.key for entry in documented_device_keys()}
+    # A key documented whole (a DESKO pair as desko.start and desko.end) counts.
+    missing = [
+        key
+        for key, field in device_fields().items()
+        if key not in documented
+        and (settings_model(field.annotation) is None or key in DOCUMENTED_ELSEWHERE)
+    ]
+    assert missing == [], f"devices settings missing from docs/configuration.md: {missing}"
+
+
+def test_the_devices_example_in_the_docs_loads(tmp_path: Path):
+    [example] = re.findall(r"```yaml\n(.*?)```", devices_section(), flags=re.DOTALL)
+    config = load_config(write(tmp_path, "gate_id: lab-1\n" + example), HardwareGateConfig)
+    devices = config.devices
+    assert devices.reader is not None and devices.reader.serial.port.startswith("/dev/serial/")
+    assert devices.doors is not None and devices.doors.identity == "T2-07-DOORS"
+    assert devices.occupancy is not None
+    assert (devices.occupancy.identity, devices.occupancy.kind) == ("T2-07-OCC", "beams")
+
+
+def test_emulation_settings_of_the_mock_gate(tmp_path: Path):
+    text = "gate_id: lab-1\ndevices:\n  emulation: {interlock: true, occupancy_order: %s}\n"
+    config = load_config(write(tmp_path, text % "broken_count_clear"), HardwareGateConfig)
+    emulation = config.devices.emulation
+    assert emulation.door_board().interlock is True
+    assert emulation.door_board().travel_s == 2.0
+    assert emulation.occupancy_sensor().order is PassageOrder.BROKEN_COUNT_CLEAR
+    # Today's behaviour by default.
+    default = EmulationSettings()
+    assert default.door_board().interlock is False
+    assert default.occupancy_sensor().order is PassageOrder.BROKEN_CLEAR_COUNT
+    # The protocol's own spelling has commas, which a YAML flow mapping would split.
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text % "count-broken-clear"), HardwareGateConfig)
+    assert str(caught.value).startswith(
+        f"{tmp_path / 'gate.yaml'}:3: devices.emulation.occupancy_order: Input should be "
+        "'broken_clear_count', 'broken_count_clear' or 'count_broken_clear'"
+    )

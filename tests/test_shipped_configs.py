@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from udev_rules import load_udev_rules
 
-from egate.config import load_config
+from egate.config import ConfigError, load_config
 from egate.documents.policy import DocumentPolicy
 from egate.documents.stoplist import StopList
 from egate.privacy import Pseudonymizer
 from egate.samples import SampleError, fetch_samples
 from egate.training.scenario import load_scenario
-from hardware.devices import HardwareGateConfig
+from hardware.devices import HardwareGateConfig, OccupancyDevice
 from simulation.config import load_hall
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -114,6 +114,61 @@ def test_the_mock_gate():
     assert config.policy.stop_list.resolve() == CONFIGS / "stoplists" / "sample.csv"
     assert config.policy.eligible_document_types == ("P", "I")
     assert config.privacy.salt_file is None
+
+
+def test_the_hardware_example():
+    example = CONFIGS / "gates" / "example-hardware.yaml"
+    config = load_config(example, HardwareGateConfig)
+    assert config.gate_id == "t2-arrivals-07"
+    # Loadable from the repository: the sample list, relative to configs/gates/.
+    assert config.policy.stop_list is not None
+    assert config.policy.stop_list.resolve() == CONFIGS / "stoplists" / "sample.csv"
+    devices = config.devices
+    assert not devices.emulated
+    assert devices.reader is not None and devices.reader.framing == "desko"
+    assert devices.reader.desko is None  # 1C/1D; another pair is shown commented
+    assert devices.doors is not None and devices.doors.identity == "T2-07-DOORS"
+    assert devices.doors.commands.reopen_after == 3
+    occupancy = devices.occupancy
+    assert isinstance(occupancy, OccupancyDevice)
+    assert (occupancy.identity, occupancy.kind, occupancy.passage_window_s) == (
+        "T2-07-OCC",
+        "auto",
+        1.5,
+    )
+    # The commissioning option (test documents) is shown, commented.
+    assert devices.chip is not None and (devices.chip.kind, devices.chip.documents) == (
+        "mock",
+        None,
+    )
+    assert "# documents: /etc/egate/test-documents" in example.read_text("utf-8")
+
+
+def test_the_hardware_example_shows_a_stable_name_for_every_serial_port():
+    lines = (CONFIGS / "gates" / "example-hardware.yaml").read_text("utf-8").splitlines()
+    ports = [number for number, line in enumerate(lines) if line.strip().startswith("port: /dev/")]
+    assert len(ports) == 3
+    for number in ports:
+        assert lines[number - 1].strip().startswith("# port: /dev/serial/by-id/usb-"), (
+            f"line {number + 1}: {lines[number]}"
+        )
+
+
+def test_the_hardware_example_copied_to_a_gate_needs_an_absolute_stop_list(tmp_path):
+    # /etc/egate/gate.yaml, say: ../stoplists/sample.csv is not there, as the
+    # comment over the stop list says.
+    text = (CONFIGS / "gates" / "example-hardware.yaml").read_text("utf-8")
+    copy = tmp_path / "gate.yaml"
+    copy.write_text(text, "utf-8")
+    with pytest.raises(ConfigError, match=r"policy\.stop_list: no such file"):
+        load_config(copy, HardwareGateConfig)
+    comment = text[: text.index("stop_list: ../stoplists/sample.csv")].rsplit("policy:", 1)[1]
+    assert "GIVE AN ABSOLUTE PATH" in comment
+    absolute = CONFIGS / "stoplists" / "sample.csv"
+    copy.write_text(
+        text.replace("stop_list: ../stoplists/sample.csv", f"stop_list: {absolute}"), "utf-8"
+    )
+    assert load_config(copy, HardwareGateConfig).policy.stop_list == absolute
 
 
 def test_the_sample_stop_list_lists_its_fictitious_documents():
