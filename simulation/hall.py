@@ -1,5 +1,10 @@
 """The arrivals hall as a SimPy model: queues, e-gates run by the gate controller, desks.
 
+(One concept past the ~400-line guideline: the processes below share one set
+of per-traveller records and the two pools, and a traveller's path runs
+through several of them, gate to matching core to desk. The pools of servers
+are in ``simulation.servers``, the fates in ``simulation.fates``.)
+
 SimPy in one paragraph: an ``Environment`` keeps a clock and a calendar of
 *events*; a *process* is a generator that yields an event (``env.timeout(d)``
 to let ``d`` seconds pass, or any event another process will trigger) and
@@ -21,9 +26,10 @@ The model (``Hall``) has these processes:
   step takes a time drawn from its distribution. What happens to a
   traveller (a rejected document, two failed captures, a mismatch, a
   tailgater) is drawn up front from the configured rates: the traveller's
-  *fate*. The controller's retries, referrals and safety rules then play
-  out as on hardware; timeouts are not modelled (step times are the times
-  travellers take), so the controller's timers are never fired.
+  *fate* (``simulation.fates``). The controller's retries, referrals and
+  safety rules then play out as on hardware; timeouts are not modelled
+  (step times are the times travellers take), so the controller's timers
+  are never fired.
 * **Desks** serve desk travellers and those the gates referred or
   rejected (after backing out of the gate and walking over), optionally
   referrals first; each desk goes on and off duty with the roster and
@@ -51,9 +57,7 @@ results are identical, only slower (the tests check both).
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +65,10 @@ import numpy as np
 import simpy
 
 from egate.biometrics.verifier import Decision
-from egate.documents.policy import Verdict
 from egate.gate import events as e
-from egate.gate.board import InstantBoard
-from egate.gate.commands import CaptureFace, Command, Finish, Outcome, VerifyFace
+from egate.gate.commands import CaptureFace, Command, Finish, VerifyFace
 from egate.gate.controller import GateController
-from egate.gate.events import ChipStatus, DocumentCheck, OfficerAction
+from egate.gate.events import OfficerAction
 from egate.gate.settings import ControllerSettings, State
 from simulation.arrivals import generate_arrivals
 from simulation.config import HallConfig, Period, period_bounds
@@ -77,6 +79,8 @@ from simulation.distributions import (
     Exponential,
     Stream,
 )
+from simulation.fates import DOCUMENT_EVENTS, Plan, Plans, decode, draw_fates
+from simulation.servers import Pool, Server
 from simulation.statistics import GateDecision, HallRecords
 
 __all__ = ["Hall", "simulate"]
@@ -91,241 +95,11 @@ _STEP_NAMES = ("document", "entry", "capture", "verify", "exit")
 _ARRIVALS, _FATES, _STEP0 = 0, 1, 2  # steps take 2..6
 _RETREAT, _WALK, _DESK, _REFERRAL, _CORE, _FAILURE, _REPAIR = range(7, 14)
 
-# A fate's outcome at the document reader.
-_DOC_OK, _DOC_REJECT, _DOC_REFER, _DOC_CHIP = range(4)
-_ACCEPTED_DOCUMENT = DocumentCheck(Verdict.ACCEPT)
-_DOCUMENT_EVENTS = {
-    _DOC_OK: (e.DocumentRead(True, _ACCEPTED_DOCUMENT), e.ChipRead(ChipStatus.OK)),
-    _DOC_REJECT: (e.DocumentRead(True, DocumentCheck(Verdict.REJECT)), e.ChipRead(ChipStatus.OK)),
-    _DOC_REFER: (e.DocumentRead(True, DocumentCheck(Verdict.REFER)), e.ChipRead(ChipStatus.OK)),
-    _DOC_CHIP: (e.DocumentRead(True, _ACCEPTED_DOCUMENT), e.ChipRead(ChipStatus.UNREADABLE)),
-}
-
-
 def child_seed(seed: np.random.SeedSequence, purpose: int) -> np.random.SeedSequence:
     """The seed of one random stream of a replication (the same as ``seed.spawn``'s child)."""
     return np.random.SeedSequence(
         seed.entropy, spawn_key=(*seed.spawn_key, purpose), pool_size=seed.pool_size
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Fate:
-    """What will happen to one gate user, decoded from its fate code."""
-
-    document: int
-    failed_captures: int  # before the first good one; capture_attempts or more: never
-    tailgated: bool
-    impostor: bool
-    no_match: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """The path the controller took for one fate: steps to spend time in, and the ending."""
-
-    number: int
-    steps: tuple[int, ...]
-    outcome: Outcome
-    reasons: tuple[str, ...]
-    impostor: bool
-    referred: bool  # sent to the desks (referred or rejected)
-
-
-class _Server:
-    """A gate or a desk: whether it should work, whether it does, what it has done."""
-
-    __slots__ = (
-        "available_s",
-        "board",
-        "busy",
-        "busy_s",
-        "controller",
-        "failed",
-        "index",
-        "line",
-        "scheduled",
-        "served",
-        "since",
-        "stopped",
-        "wake",
-        "working",
-    )
-
-    def __init__(self, env: simpy.Environment, index: int) -> None:
-        self.index = index
-        self.wake: simpy.Event = env.event()  # what the idle server's process waits for
-        self.busy = False
-        self.scheduled = False  # the bank schedule or roster wants it open
-        self.failed = False
-        self.working = False  # open and up (busy or idle), as far as availability counts
-        self.since = 0.0
-        self.available_s = 0.0
-        self.busy_s = 0.0
-        self.served = 0
-        self.stopped: simpy.Event | None = None  # a failure waiting for the server to stop
-        self.controller: GateController | None = None
-        self.board = InstantBoard()  # door travel is inside the step durations
-        self.line: deque[int] = deque()  # its own line, with ``queue: per_gate``
-
-
-class _Pool:
-    """Servers of one kind and the queue in front of them, with its time-weighted length.
-
-    A traveller joining goes to an idle server if there is one, else waits:
-    in one shared line (``priority`` ahead of ``line``), or with
-    ``per_server`` in the shortest line of a working server. A server that
-    finishes takes the next traveller itself, so a busy period costs no
-    event beyond the services.
-    """
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        count: int,
-        per_server: bool = False,
-        on_start: Callable[[_Server], None] | None = None,
-        on_stop: Callable[[_Server], None] | None = None,
-    ) -> None:
-        self.env = env
-        self.servers = [_Server(env, index) for index in range(count)]
-        self.per_server = per_server
-        self.idle: deque[_Server] = deque()
-        self.line: deque[int] = deque()
-        self.priority: deque[int] = deque()
-        self.waiting = 0
-        self.area = 0.0  # integral of ``waiting`` over time
-        self.last = 0.0
-        self.most = 0
-        self.working = 0
-        # (time, change) of the number of working servers, for the interval table
-        self.availability: list[tuple[float, int]] = []
-        self._on_start = on_start
-        self._on_stop = on_stop
-
-    def _count(self, change: int) -> None:
-        now = self.env.now
-        self.area += self.waiting * (now - self.last)
-        self.last = now
-        self.waiting += change
-        if self.waiting > self.most:
-            self.most = self.waiting
-
-    def join(self, traveller: int, priority: bool = False) -> None:
-        """``traveller`` arrives at this pool's queue."""
-        if self.idle:
-            server = self.idle.popleft()
-            server.busy = True
-            server.wake.succeed(traveller)
-            return
-        self._count(1)
-        if priority:
-            self.priority.append(traveller)
-        elif self.per_server:
-            self._shortest_line().append(traveller)
-        else:
-            self.line.append(traveller)
-
-    def _shortest_line(self) -> deque[int]:
-        best: _Server | None = None
-        best_length = 0
-        for server in self.servers:
-            if server.working:
-                length = len(server.line) + server.busy
-                if best is None or length < best_length:
-                    best, best_length = server, length
-        # With no server working, travellers wait in the common line until one opens.
-        return self.line if best is None else best.line
-
-    def _next(self, server: _Server) -> int:
-        if not self.waiting:
-            return -1
-        if self.priority:
-            queue = self.priority
-        elif server.line:
-            queue = server.line
-        elif self.line:
-            queue = self.line
-        else:
-            # Its own line is empty: someone steps over from the longest other line.
-            queue = max(self.servers, key=_line_length).line
-            if not queue:
-                return -1
-        self._count(-1)
-        return queue.popleft()
-
-    @staticmethod
-    def _hand(server: _Server, traveller: int) -> None:
-        server.busy = True
-        server.wake.succeed(traveller)
-
-    def done(self, server: _Server) -> int:
-        """``server`` has finished a traveller: the next one for it, or -1 (it waits)."""
-        server.busy = False
-        if server.scheduled and not server.failed:
-            traveller = self._next(server)
-            if traveller >= 0:
-                server.busy = True
-                return traveller
-        server.wake = self.env.event()
-        if server.scheduled and not server.failed:
-            self.idle.append(server)
-        else:
-            self._stop(server)
-        return -1
-
-    def refresh(self, server: _Server) -> None:
-        """Start or stop ``server`` after its schedule or health changed."""
-        should = server.scheduled and not server.failed
-        if should and not server.working:
-            server.working = True
-            server.since = self.env.now
-            self.working += 1
-            self.availability.append((server.since, 1))
-            if self._on_start is not None:
-                self._on_start(server)
-            if not server.busy:
-                traveller = self._next(server)
-                if traveller >= 0:
-                    self._hand(server, traveller)
-                else:
-                    self.idle.append(server)
-        elif not should and server.working and not server.busy:
-            self.idle.remove(server)
-            self._stop(server)
-
-    def _stop(self, server: _Server) -> None:
-        if not server.working:
-            return
-        now = self.env.now
-        server.working = False
-        server.available_s += now - server.since
-        self.working -= 1
-        self.availability.append((now, -1))
-        if self._on_stop is not None:
-            self._on_stop(server)
-        if server.stopped is not None:
-            server.stopped.succeed()
-            server.stopped = None
-        # Its line joins the others, in order (they were already counted as waiting).
-        moving = list(server.line)
-        server.line.clear()
-        for traveller in moving:
-            self._count(-1)
-            self.join(traveller)
-
-    def close_books(self) -> None:
-        """Bring the time integrals up to now (the end of the run)."""
-        self._count(0)
-        now = self.env.now
-        for server in self.servers:
-            if server.working:
-                server.available_s += now - server.since
-                server.since = now
-
-
-def _line_length(server: _Server) -> int:
-    return len(server.line)
 
 
 def _constant(value: float) -> Callable[[], float]:
@@ -359,7 +133,12 @@ class Hall:
         )
         gates, desks = config.gates, config.desks
         self.capture_attempts = gates.capture_attempts
-        self.fates = self._draw_fates(np.random.default_rng(child_seed(seed, _FATES)))
+        self.fates = draw_fates(
+            gates.rates(),
+            len(self.arrivals),
+            gates.capture_attempts,
+            np.random.default_rng(child_seed(seed, _FATES)),
+        )
 
         def build(spec: DistributionSpec, purpose: int) -> Callable[[], float] | None:
             return _draw(spec.build(base_dir), child_seed(seed, purpose))
@@ -384,15 +163,14 @@ class Hall:
                 else build(desks.referral_service, _REFERRAL)
             )
 
-        self.gates = _Pool(env, gates.count, gates.queue == "per_gate", self._open, self._close)
+        self.gates = Pool(env, gates.count, gates.queue == "per_gate", self._open, self._close)
         settings = ControllerSettings(capture_attempts=gates.capture_attempts)
         for server in self.gates.servers:
             server.controller = GateController(f"G{server.index + 1:02d}", gates.topology, settings)
             for report in server.board.report():
                 server.controller.handle(report, 0.0)
-        self.desks = _Pool(env, 0 if desks is None else desks.most)
-        self.plans: dict[int, _Plan] = {}
-        self.plan_list: list[_Plan] = []
+        self.desks = Pool(env, 0 if desks is None else desks.most)
+        self.plans = Plans()
 
         count = self.travellers = len(self.arrivals)
         nan = float("nan")
@@ -417,45 +195,6 @@ class Hall:
         self.done = env.event()
 
     # -- set-up ----------------------------------------------------------------------------
-
-    def _draw_fates(self, rng: np.random.Generator) -> list[int]:
-        """Every traveller's fate code, drawn at once (desk users' codes go unused).
-
-        The code packs document outcome (4 values), failed captures
-        (0..attempts), tailgating, impostor and no-match (2 each).
-        """
-        rates = self.config.gates.rates()
-        count = len(self.arrivals)
-        attempts = self.capture_attempts
-        uniforms = rng.random((5, count))
-        document_bounds = np.cumsum(
-            [rates.document_rejection, rates.document_referral, rates.chip_unreadable]
-        )
-        # Below the first bound: rejected, below the second: referred, ...; so
-        # that _DOC_OK is 0, shift the categories round by one.
-        document = (np.searchsorted(document_bounds, uniforms[0], side="right") + 1) % 4
-        fta = rates.failure_to_acquire
-        if fta >= 1:
-            failed = np.full(count, attempts, dtype=np.int64)
-        elif fta > 0:
-            # P(at least k failures in a row) = fta**k; 1 - u avoids log(0).
-            ratio = np.log1p(-uniforms[1]) / math.log(fta)
-            failed = np.floor(np.minimum(ratio, attempts)).astype(np.int64)
-        else:
-            failed = np.zeros(count, dtype=np.int64)
-        tailgated = uniforms[2] < rates.tailgating
-        impostor = uniforms[3] < rates.impostor_share
-        no_match = np.where(impostor, uniforms[4] >= rates.fmr, uniforms[4] < rates.fnmr)
-        code = document + 4 * (
-            failed + (attempts + 1) * (tailgated + 2 * (impostor + 2 * no_match))
-        )
-        result: list[int] = code.astype(np.int64).tolist()
-        return result
-
-    def _decode(self, code: int) -> _Fate:
-        document, rest = code % 4, code // 4
-        failed, rest = rest % (self.capture_attempts + 1), rest // (self.capture_attempts + 1)
-        return _Fate(document, failed, bool(rest & 1), bool(rest & 2), bool(rest & 4))
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -490,10 +229,10 @@ class Hall:
         if self.departed == self.travellers:
             self.done.succeed()
 
-    def _gate(self, server: _Server) -> Generator[simpy.Event, Any, None]:
+    def _gate(self, server: Server) -> Generator[simpy.Event, Any, None]:
         """A gate's life: serve whoever comes, through its controller (or a remembered path)."""
         env, pool, draws = self.env, self.gates, self.draws
-        timeout, plans, fates, replay = env.timeout, self.plans, self.fates, self.replay
+        timeout, plans, fates, replay = env.timeout, self.plans.by_code, self.fates, self.replay
         gate_start, gate_end, plan_of = self.gate_start, self.gate_end, self.plan_of
         gate_of, index = self.gate_of, server.index
         traveller = -1
@@ -529,12 +268,12 @@ class Hall:
                 self._depart(traveller)
             traveller = pool.done(server)
 
-    def _transaction(self, server: _Server, code: int) -> Generator[simpy.Event, Any, _Plan]:
+    def _transaction(self, server: Server, code: int) -> Generator[simpy.Event, Any, Plan]:
         """Run one transaction through the gate's controller, event by event; its path."""
         env, draws = self.env, self.draws
         controller = server.controller
         assert controller is not None
-        fate = self._decode(code)
+        fate = decode(code, self.capture_attempts)
         decision = Decision.NO_MATCH if fate.no_match else Decision.MATCH
         elapsed = env.now  # the moment the next event happens
         pending = 0.0  # time spent since the last yield
@@ -557,7 +296,7 @@ class Hall:
         while controller.state is not State.IDLE:
             match controller.state:
                 case State.READING:
-                    step, answer = DOCUMENT, _DOCUMENT_EVENTS[fate.document]
+                    step, answer = DOCUMENT, DOCUMENT_EVENTS[fate.document]
                 case State.ENTERING:
                     step, answer = ENTRY, (e.EntryPassed(),)
                     if fate.tailgated:  # someone followed them in
@@ -593,24 +332,7 @@ class Hall:
             yield env.timeout(pending)
         if finish is None:
             raise RuntimeError(f"gate {controller.gate_id}: transaction ended without Finish")
-        return self._learn(code, tuple(steps), finish, fate.impostor)
-
-    def _learn(self, code: int, steps: tuple[int, ...], finish: Finish, impostor: bool) -> _Plan:
-        known = self.plans.get(code)
-        if known is not None:
-            # The controller is deterministic: the same fate takes the same path.
-            if (known.steps, known.outcome, known.reasons) != (
-                steps,
-                finish.outcome,
-                finish.reasons,
-            ):
-                raise RuntimeError(f"the controller decided fate {code} differently twice")
-            return known
-        referred = finish.outcome is not Outcome.ACCEPTED
-        plan = _Plan(len(self.plan_list), steps, finish.outcome, finish.reasons, impostor, referred)
-        self.plans[code] = plan
-        self.plan_list.append(plan)
-        return plan
+        return self.plans.learn(code, tuple(steps), finish, fate.impostor)
 
     def _verify_at_core(self) -> Generator[simpy.Event, Any, None]:
         core, env = self.core, self.env
@@ -643,7 +365,7 @@ class Hall:
         desks = self.config.desks
         self.desks.join(traveller, priority=desks is not None and desks.referral_priority)
 
-    def _desk(self, server: _Server) -> Generator[simpy.Event, Any, None]:
+    def _desk(self, server: Server) -> Generator[simpy.Event, Any, None]:
         env, pool = self.env, self.desks
         timeout, referred = env.timeout, self.referred
         desk_draw, referral_draw = self.desk_draw, self.referral_draw
@@ -665,7 +387,7 @@ class Hall:
             self._depart(traveller)
             traveller = pool.done(server)
 
-    def _open(self, server: _Server) -> None:
+    def _open(self, server: Server) -> None:
         """A gate starts working: bring its controller back to idle."""
         controller = server.controller
         assert controller is not None
@@ -677,7 +399,7 @@ class Hall:
         if controller.state is not State.IDLE:
             raise RuntimeError(f"gate {controller.gate_id} does not reopen ({controller.state})")
 
-    def _close(self, server: _Server) -> None:
+    def _close(self, server: Server) -> None:
         """A gate stops working: failed (a device fault) or closed by an officer."""
         controller = server.controller
         assert controller is not None
@@ -685,7 +407,7 @@ class Hall:
         _drive(server, event, self.env.now)
 
     def _schedule(
-        self, pool: _Pool, periods: Sequence[tuple[float, float, int]]
+        self, pool: Pool, periods: Sequence[tuple[float, float, int]]
     ) -> Generator[simpy.Event, Any, None]:
         """Keep ``count`` servers scheduled during each (start, end, count) period."""
         changes = sorted(
@@ -701,7 +423,7 @@ class Hall:
                 pool.refresh(server)
 
     def _failures(
-        self, server: _Server, up: Callable[[], float], down: Callable[[], float]
+        self, server: Server, up: Callable[[], float], down: Callable[[], float]
     ) -> Generator[simpy.Event, Any, None]:
         """Fail after an exponential up time; repair after the traveller in hand has left."""
         env = self.env
@@ -809,7 +531,7 @@ class Hall:
             decision_of=ints(self.plan_of),
             decisions=tuple(
                 GateDecision(plan.outcome.value, plan.reasons, plan.impostor)
-                for plan in self.plan_list
+                for plan in self.plans.in_order
             ),
             referred=np.array(self.referred, dtype=bool),
             desk_join=floats(self.desk_join),
@@ -847,7 +569,7 @@ def simulate(
     return Hall(config, base_dir, seed, replay_decisions=replay_decisions).run()
 
 
-def _drive(server: _Server, event: e.Event, now: float) -> list[Command]:
+def _drive(server: Server, event: e.Event, now: float) -> list[Command]:
     """Hand ``event`` to the gate's controller, and the board's answers to its door orders."""
     controller = server.controller
     assert controller is not None
