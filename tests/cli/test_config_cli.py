@@ -89,7 +89,9 @@ def test_the_example_gate_is_fit_to_run(capsys):
     assert summary["policy"] == f"stop list {os.path.normpath(sample)}, {listed} documents"
     assert summary["salt"].startswith("random in each process")
     assert summary["devices"] == (
-        "reader desko on /dev/ttyUSB0, doors on /dev/ttyUSB1, occupancy on /dev/ttyUSB2, "
+        "reader desko on /dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10READR-if00-port0, "
+        "doors on /dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10DOORS-if00-port0, "
+        "occupancy on /dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10OCCUP-if00-port0, "
         "camera /dev/video0, chip mock"
     )
     assert summary["audit"] == "/var/lib/egate/audit.jsonl (created at start)"

@@ -220,8 +220,15 @@ def test_probe_of_a_reader_port_that_does_not_exist(cli, tmp_path):
     assert "disconnected" in table.out and "no such device" in table.out
 
 
+EXAMPLE_PORTS = {
+    "reader": "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10READR-if00-port0",
+    "doors": "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10DOORS-if00-port0",
+    "occupancy": "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10OCCUP-if00-port0",
+}
+
+
 @pytest.mark.skipif(
-    any(Path(port).exists() for port in ("/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB2")),
+    any(Path(port).exists() for port in EXAMPLE_PORTS.values()),
     reason="this machine has the example's serial ports",
 )
 def test_probe_of_the_hardware_example_without_its_hardware(egate_process):
@@ -230,14 +237,10 @@ def test_probe_of_the_hardware_example_without_its_hardware(egate_process):
     assert b"Traceback" not in ran.stderr
     found = probe_json(ran.stdout.decode())
     assert list(found) == ["reader", "doors", "occupancy", "camera", "chip"]
-    for name, port in (("reader", "ttyUSB0"), ("doors", "ttyUSB1"), ("occupancy", "ttyUSB2")):
+    for name, port in EXAMPLE_PORTS.items():
         row = found[name]
-        assert (row["port"], row["healthy"], row["state"]) == (
-            f"/dev/{port}",
-            False,
-            "disconnected",
-        )
-        assert row["detail"] == f"serial port /dev/{port}: cannot open: no such device"
+        assert (row["port"], row["healthy"], row["state"]) == (port, False, "disconnected")
+        assert row["detail"] == f"serial port {port}: cannot open: no such device"
     if not Path("/dev/video0").exists():
         assert found["camera"]["healthy"] is False
         assert "/dev/video0" in str(found["camera"]["detail"])
