@@ -1,5 +1,11 @@
 """What a capacity model of an arrivals hall is made of, as a planner writes it in YAML.
 
+(One concept past the ~400-line guideline: the schema is one tree of
+pydantic models, section by section as docs/simulation.md describes the
+file, whose validators check across sections: every time of day against
+``start`` and ``horizon``, the traveller channels against the desks. The
+reader of the biometric rate table is in ``simulation.rates``.)
+
 A *hall* is a day (or part of one) at a border crossing point. Travellers
 arrive, either with their flights or at a rate that changes through the day;
 each belongs to a *class* that uses either the e-gates or the officer desks.
@@ -17,70 +23,8 @@ Times of day are clock times, ``"06:30"`` or ``"06:30:15"`` (the grammar of
 the model's clock starts at ``start``. (A number is minutes since midnight:
 YAML 1.1 reads an unquoted ``6:30`` as 390.) Durations are seconds
 inside distributions, and say their unit in their name elsewhere
-(``mtbf_h``, ``mttr_min``). An example with every section::
-
-    name: Pudong T2 arrivals, morning bank
-    start: "06:00"            # the model's time 0
-    horizon: "12:00"          # arrivals stop here; the hall then empties
-    drain_limit_h: 6          # ... but the run stops this long after the horizon
-    arrivals:
-      egate_share: 0.7        # the default for flights that give neither share nor classes
-      deplane: {kind: uniform, low: 0, high: 900}          # on-block to leaving the aircraft
-      walk: {kind: triangular, low: 180, mode: 300, high: 600}   # aircraft to the hall
-      flights:
-        - {flight: MU588, on_block: "06:40", passengers: 290}
-        - {flight: LH728, on_block: "07:05", passengers: 320, egate_share: 0.3}
-        - flight: CA930
-          on_block: "07:20"
-          passengers: 250
-          classes:
-            - {name: chinese, share: 0.8, channel: gate}
-            - {name: visitors, share: 0.2, channel: desk}
-    # or, instead of flights, a rate that changes by interval:
-    #   rate: [{from: "06:00", per_hour: 900}, {from: "08:00", per_hour: 1500}]
-    gates:
-      count: 20
-      topology: two_step      # or one_step
-      queue: shared           # one serpentine queue; per_gate: a line per gate
-      steps:                  # an omitted step takes no time
-        document: {kind: lognormal, mean: 6, sd: 3}
-        entry: {kind: uniform, low: 1, high: 3}
-        capture: {kind: gamma, mean: 3, sd: 1.5}
-        # verify: the 1:1 comparison; here the matching core's service time
-        exit: {kind: uniform, low: 1.5, high: 3}
-      outcomes:
-        failure_to_acquire: 0.03    # per capture attempt
-        biometric_mismatch: 0.01    # FNMR, per verification of a genuine traveller
-        false_match: 0.0005         # FMR, per verification of an impostor
-        impostor_share: 0.0001
-        document_rejection: 0.002
-        document_referral: 0.01
-        chip_unreadable: 0.005
-        tailgating: 0.001
-      # or FNMR and FMR from `egate biometrics eval` at a threshold (instead of
-      # biometric_mismatch and false_match):
-      #   biometrics: {rates_file: eval/rates.csv, threshold: 0.55}
-      capture_attempts: 3
-      retreat: {kind: uniform, low: 10, high: 20}   # a referred traveller backing out
-      referral_walk: {kind: deterministic, value: 30}  # from the gate to the desk queue
-      banks:                  # gates open by time of day (without: all, all day)
-        - {from: "06:00", to: "08:00", open: 12}
-        - {from: "08:00", open: 20}                # no "to": until the next or the end
-      failures: {mtbf_h: 200, mttr_min: 30}
-    desks:
-      roster:                 # or count: 6 all day
-        - {from: "06:00", to: "09:00", desks: 8}
-        - {from: "09:00", desks: 5}
-      service: {kind: lognormal, mean: 60, sd: 25}
-      referral_service: {kind: lognormal, mean: 120, sd: 60}
-      referral_priority: true   # referrals go ahead of the desk queue
-    matching:                 # a central matching core: verify queues for a worker
-      workers: 4
-      service: {kind: calibration, file: bench.json}
-    service_level: {max_wait_min: 5, share: 0.95, clearance_min: 45}
-    interval_min: 15
-    replications: 10
-    seed: 2018
+(``mtbf_h``, ``mttr_min``). docs/simulation.md has an example with every
+section, and what each key means.
 
 Load a file with ``load_hall(path)``: an error is one line naming the file,
 the line and the dotted field, as everywhere in egate.
@@ -88,7 +32,6 @@ the line and the dotted field, as everywhere in egate.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +58,7 @@ from egate.gate.settings import Topology
 from egate.paths import ConfigFile
 from egate.shipped import shipped_file
 from simulation.distributions import DeterministicSpec, DistributionSpec
+from simulation.rates import interpolate, read_rates
 
 __all__ = [
     "DEFAULT_HALL",
@@ -392,7 +336,7 @@ class BiometricRates(_Model):
     @model_validator(mode="after")
     def _read(self) -> BiometricRates:
         try:
-            rows = _read_rates(self.rates_file)
+            rows = read_rates(self.rates_file)
         except ValueError as error:
             _fail(("rates_file",), str(error), str(self.rates_file))
         low, high = rows[0][0], rows[-1][0]
@@ -402,7 +346,7 @@ class BiometricRates(_Model):
                 f"outside the thresholds of {self.rates_file.name} ({low:g} to {high:g})",
                 self.threshold,
             )
-        self._fmr, self._fnmr = _interpolate(rows, self.threshold)
+        self._fmr, self._fnmr = interpolate(rows, self.threshold)
         return self
 
     @property
@@ -414,51 +358,6 @@ class BiometricRates(_Model):
     def fmr(self) -> float:
         """The false match rate at the threshold."""
         return self._fmr
-
-
-def _read_rates(path: Path) -> list[tuple[float, float, float]]:
-    """(threshold, fmr, fnmr) rows of a rates.csv, sorted by threshold."""
-    rows: list[tuple[float, float, float]] = []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.DictReader(stream)
-            missing = {"threshold", "fmr", "fnmr"} - set(reader.fieldnames or ())
-            if missing:
-                raise ValueError(f"{path.name}: no column {', '.join(sorted(missing))}")
-            for row in reader:
-                try:
-                    values = tuple(float(row[name]) for name in ("threshold", "fmr", "fnmr"))
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"{path.name}:{reader.line_num}: threshold, fmr and fnmr must be numbers"
-                    ) from None
-                if not all(math.isfinite(value) for value in values) or not (
-                    0 <= values[1] <= 1 and 0 <= values[2] <= 1
-                ):
-                    raise ValueError(f"{path.name}:{reader.line_num}: rates must be in [0, 1]")
-                rows.append((values[0], values[1], values[2]))
-    except OSError as error:
-        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise ValueError(f"{path.name}: not a CSV rate table ({error})") from None
-    if not rows:
-        raise ValueError(f"{path.name}: no rows")
-    return sorted(rows)
-
-
-def _interpolate(rows: list[tuple[float, float, float]], threshold: float) -> tuple[float, float]:
-    """(fmr, fnmr) at ``threshold``, linear between the neighbouring rows."""
-    for index, (at, fmr, fnmr) in enumerate(rows):
-        if abs(at - threshold) <= 1e-9:
-            return fmr, fnmr
-        if at > threshold:
-            before = rows[index - 1]
-            weight = (threshold - before[0]) / (at - before[0])
-            return (
-                before[1] + weight * (fmr - before[1]),
-                before[2] + weight * (fnmr - before[2]),
-            )
-    return rows[-1][1], rows[-1][2]
 
 
 class GateRates(_Model):

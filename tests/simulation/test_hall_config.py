@@ -13,6 +13,7 @@ from egate.config import ConfigError
 from egate.gate.settings import Topology
 from simulation.config import HallConfig, clock, load_hall, parse_clock
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulation.md"
 RATES_CSV = """\
 threshold,fmr,fnmr,false_matches,impostor_comparisons,false_non_matches,genuine_comparisons
 0.5000,0.000100,0.050000,1,10000,50,1000
@@ -69,11 +70,16 @@ def error_of(folder: Path, text: str) -> str:
     return message
 
 
-def test_the_example_in_the_module_documentation_loads(tmp_path: Path):
-    doc = simulation.config.__doc__ or ""
-    start = doc.index("    name: Pudong")
-    end = doc.index("\nLoad a file")
-    example = "\n".join(line[4:] for line in doc[start:end].splitlines())
+def documented_example() -> str:
+    """The YAML block of docs/simulation.md's "An example with every section"."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### An example with every section") :]
+    start = section.index("```yaml\n") + len("```yaml\n")
+    return section[start : section.index("```\n", start)]
+
+
+def test_the_example_in_the_documentation_loads(tmp_path: Path):
+    example = documented_example()
     calibration = {
         "format": "egate-matching-calibration/1",
         "service_time_seconds": {"samples": [0.4, 0.5, 0.6]},
