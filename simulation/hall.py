@@ -80,8 +80,8 @@ from simulation.distributions import (
     Stream,
 )
 from simulation.fates import DOCUMENT_EVENTS, Plan, Plans, decode, draw_fates
+from simulation.records import GateDecision, HallRecords
 from simulation.servers import Pool, Server
-from simulation.statistics import GateDecision, HallRecords
 
 __all__ = ["Hall", "simulate"]
 

@@ -33,7 +33,8 @@ import numpy as np
 
 from simulation.config import HallConfig
 from simulation.hall import simulate
-from simulation.statistics import RunResult, Summary, summarise_run
+from simulation.statistics import RunResult, summarise_run
+from simulation.summary import Summary
 
 __all__ = [
     "Progress",

@@ -1,4 +1,7 @@
-"""Reports of simulation results: terminal tables, JSON, CSV and PNG plots.
+"""Reports of simulation results: terminal tables, JSON and CSV (the plots: ``simulation.plots``).
+
+(A little past the ~400-line guideline: the report of one configuration and
+that of a sweep are one concept, sharing their figures, formats and CSV.)
 
 Every figure is an ``Estimate``: its mean over the replications and a 95%
 confidence interval. In tables a figure reads ``mean ± half-width``; in
@@ -15,26 +18,21 @@ import io
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich import box
 from rich.table import Table
 
-from egate.clocktime import format_clock as clock
 from simulation.config import HallConfig
-from simulation.statistics import Estimate, Summary
+from simulation.summary import Estimate, Summary
 from simulation.sweep import PARAMETERS, Sweep, SweepResult, meets_service_level
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = [
     "REPORT_FORMAT",
     "SWEEP_FORMAT",
     "class_table",
-    "day_png",
     "estimate_json",
+    "figure_of",
     "headline",
     "intervals_csv",
     "per_gate_throughput",
@@ -44,7 +42,6 @@ __all__ = [
     "sweep_answer",
     "sweep_csv",
     "sweep_json",
-    "sweep_png",
     "sweep_table",
     "traveller_classes",
     "verdict",
@@ -73,7 +70,8 @@ def estimate_json(estimate: Estimate) -> dict[str, Any]:
     }
 
 
-def _get(summary: Summary, key: str) -> Estimate:
+def figure_of(summary: Summary, key: str) -> Estimate:
+    """The figure ``key`` of ``summary`` (NaN when it has none)."""
     return summary.metrics.get(key, _NAN)
 
 
@@ -91,7 +89,7 @@ def traveller_classes(summary: Summary, config: HallConfig) -> list[tuple[str, s
     return [
         (name, channel)
         for name, channel in config.arrivals.class_table()
-        if _get(summary, f"arrivals_by_class.{name}").mean > 0
+        if figure_of(summary, f"arrivals_by_class.{name}").mean > 0
     ]
 
 
@@ -104,7 +102,7 @@ def _keyed(summary: Summary, prefix: str) -> dict[str, Estimate]:
 
 
 def _waits(summary: Summary, prefix: str) -> dict[str, Any]:
-    return {name: estimate_json(_get(summary, f"{prefix}.{name}")) for name in WAIT_FIELDS}
+    return {name: estimate_json(figure_of(summary, f"{prefix}.{name}")) for name in WAIT_FIELDS}
 
 
 def headline(summary: Summary, config: HallConfig) -> dict[str, Any]:
@@ -117,21 +115,21 @@ def headline(summary: Summary, config: HallConfig) -> dict[str, Any]:
             "target_share": level.share,
             "clearance_min": level.clearance_min,
             "met": meets_service_level(summary, config),
-            "share": estimate_json(_get(summary, "service_level.share")),
-            "clearance_share": estimate_json(_get(summary, "service_level.clearance_share")),
+            "share": estimate_json(figure_of(summary, "service_level.share")),
+            "clearance_share": estimate_json(figure_of(summary, "service_level.clearance_share")),
         },
         "travellers": {
-            "arrivals": estimate_json(_get(summary, "arrivals")),
-            "departures": estimate_json(_get(summary, "departures")),
-            "unfinished": estimate_json(_get(summary, "unfinished")),
+            "arrivals": estimate_json(figure_of(summary, "arrivals")),
+            "departures": estimate_json(figure_of(summary, "departures")),
+            "unfinished": estimate_json(figure_of(summary, "unfinished")),
             "by_class": {
-                name: estimate_json(_get(summary, f"arrivals_by_class.{name}"))
+                name: estimate_json(figure_of(summary, f"arrivals_by_class.{name}"))
                 for name, _ in classes
             },
         },
         "throughput_per_hour": {
-            "overall": estimate_json(_get(summary, "throughput_per_hour")),
-            "peak": estimate_json(_get(summary, "peak_throughput_per_hour")),
+            "overall": estimate_json(figure_of(summary, "throughput_per_hour")),
+            "peak": estimate_json(figure_of(summary, "peak_throughput_per_hour")),
             "per_gate": estimate_json(per_gate_throughput(summary)),
         },
         "waits": {
@@ -141,20 +139,20 @@ def headline(summary: Summary, config: HallConfig) -> dict[str, Any]:
             "desk_queue": _waits(summary, "desk_waits"),
         },
         "queue": {
-            name: estimate_json(_get(summary, f"queue.{name}"))
+            name: estimate_json(figure_of(summary, f"queue.{name}"))
             for name in ("gate_mean", "gate_max", "desk_mean", "desk_max")
         },
         "utilisation": {
-            name: estimate_json(_get(summary, f"utilisation.{name}"))
+            name: estimate_json(figure_of(summary, f"utilisation.{name}"))
             for name in ("gates", "desks", "matching")
         },
         "referrals": {
-            "total": estimate_json(_get(summary, "referrals")),
+            "total": estimate_json(figure_of(summary, "referrals")),
             "by_reason": {
                 reason: estimate_json(estimate)
                 for reason, estimate in _keyed(summary, "referral_reasons.").items()
             },
-            "false_accepts": estimate_json(_get(summary, "false_accepts")),
+            "false_accepts": estimate_json(figure_of(summary, "false_accepts")),
         },
     }
 
@@ -215,44 +213,44 @@ def summary_table(summary: Summary, config: HallConfig, seed: int) -> Table:
     table.add_column("measure", style="bold")
     table.add_column("value", justify="right")
     rows: list[tuple[str, Estimate, str] | None] = [
-        ("travellers", _get(summary, "arrivals"), "count"),
-        ("  unfinished at the end", _get(summary, "unfinished"), "count"),
-        ("throughput per hour", _get(summary, "throughput_per_hour"), "rate"),
-        ("  busiest hour", _get(summary, "peak_throughput_per_hour"), "rate"),
+        ("travellers", figure_of(summary, "arrivals"), "count"),
+        ("  unfinished at the end", figure_of(summary, "unfinished"), "count"),
+        ("throughput per hour", figure_of(summary, "throughput_per_hour"), "rate"),
+        ("  busiest hour", figure_of(summary, "peak_throughput_per_hour"), "rate"),
         ("  per gate (per hour open)", per_gate_throughput(summary), "rate"),
         None,
     ]
     for name, label in zip(WAIT_FIELDS, ("mean", "p50", "p90", "p95", "p99", "max"), strict=True):
-        rows.append((f"wait {label}", _get(summary, f"waits.{name}"), "s"))
+        rows.append((f"wait {label}", figure_of(summary, f"waits.{name}"), "s"))
     rows += [
-        ("  at the gates, p95", _get(summary, "gate_waits.p95_s"), "s"),
-        ("  at the desks, p95", _get(summary, "desk_waits.p95_s"), "s"),
+        ("  at the gates, p95", figure_of(summary, "gate_waits.p95_s"), "s"),
+        ("  at the desks, p95", figure_of(summary, "desk_waits.p95_s"), "s"),
         None,
         (
             f"waiting at most {level.max_wait_min:g} min",
-            _get(summary, "service_level.share"),
+            figure_of(summary, "service_level.share"),
             "share",
         ),
         (
             f"cleared within {level.clearance_min:g} min",
-            _get(summary, "service_level.clearance_share"),
+            figure_of(summary, "service_level.clearance_share"),
             "share",
         ),
         None,
-        ("gate queue, time-weighted mean", _get(summary, "queue.gate_mean"), "rate"),
-        ("  longest", _get(summary, "queue.gate_max"), "count"),
-        ("desk queue, time-weighted mean", _get(summary, "queue.desk_mean"), "rate"),
-        ("  longest", _get(summary, "queue.desk_max"), "count"),
+        ("gate queue, time-weighted mean", figure_of(summary, "queue.gate_mean"), "rate"),
+        ("  longest", figure_of(summary, "queue.gate_max"), "count"),
+        ("desk queue, time-weighted mean", figure_of(summary, "queue.desk_mean"), "rate"),
+        ("  longest", figure_of(summary, "queue.desk_max"), "count"),
         None,
-        ("utilisation of gates", _get(summary, "utilisation.gates"), "share"),
-        ("  desks", _get(summary, "utilisation.desks"), "share"),
-        ("  matching core", _get(summary, "utilisation.matching"), "share"),
+        ("utilisation of gates", figure_of(summary, "utilisation.gates"), "share"),
+        ("  desks", figure_of(summary, "utilisation.desks"), "share"),
+        ("  matching core", figure_of(summary, "utilisation.matching"), "share"),
         None,
-        ("referred to a desk", _get(summary, "referrals"), "count"),
+        ("referred to a desk", figure_of(summary, "referrals"), "count"),
     ]
     reasons = sorted(_keyed(summary, "referral_reasons.").items(), key=lambda item: -item[1].mean)
     rows += [(f"  {reason}", estimate, "count") for reason, estimate in reasons]
-    rows.append(("impostors let through", _get(summary, "false_accepts"), "count"))
+    rows.append(("impostors let through", figure_of(summary, "false_accepts"), "count"))
     for row in rows:
         if row is None:
             table.add_section()
@@ -273,8 +271,8 @@ def class_table(summary: Summary, config: HallConfig) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for name, channel in traveller_classes(summary, config):
         prefix = f"waits_by_class.{name}"
-        waits = [_get(summary, f"{prefix}.{field}").mean for field in WAIT_FIELDS]
-        travellers = _fmt(_point(_get(summary, f"arrivals_by_class.{name}")), "count")
+        waits = [figure_of(summary, f"{prefix}.{field}").mean for field in WAIT_FIELDS]
+        travellers = _fmt(_point(figure_of(summary, f"arrivals_by_class.{name}")), "count")
         table.add_row(
             f"{name} [dim]({channel})[/]",
             travellers,
@@ -291,7 +289,7 @@ def _point(estimate: Estimate) -> Estimate:
 def verdict(summary: Summary, config: HallConfig) -> str:
     """The answer line: met or missed, with the share and the target (rich markup)."""
     level = config.service_level
-    share = _fmt(_get(summary, "service_level.share"), "share")
+    share = _fmt(figure_of(summary, "service_level.share"), "share")
     target = f"{level.share:.0%} waiting at most {level.max_wait_min:g} min"
     if meets_service_level(summary, config):
         return f"service level ({target}): [green]met[/] ({share})"
@@ -403,16 +401,16 @@ def sweep_table(result: SweepResult) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for value, summary, met in zip(sweep.values, result.summaries, result.met, strict=True):
         busy = [
-            _fmt(_point(_get(summary, f"utilisation.{name}")), "share")
+            _fmt(_point(figure_of(summary, f"utilisation.{name}")), "share")
             for name in ("gates", "desks", "matching")[: 3 if core else 2]
         ]
         table.add_row(
             sweep.label(value),
-            _fmt(_get(summary, "waits.p95_s"), "s"),
-            _fmt(_get(summary, "service_level.share"), "share"),
-            _fmt(_point(_get(summary, "service_level.clearance_share")), "share"),
+            _fmt(figure_of(summary, "waits.p95_s"), "s"),
+            _fmt(figure_of(summary, "service_level.share"), "share"),
+            _fmt(_point(figure_of(summary, "service_level.clearance_share")), "share"),
             *busy,
-            *([_fmt(_point(_get(summary, "referrals")), "count")] if referrals else []),
+            *([_fmt(_point(figure_of(summary, "referrals")), "count")] if referrals else []),
             "[green]yes[/]" if met else "[red]no[/]",
         )
     return table
@@ -454,124 +452,8 @@ def sweep_csv(result: SweepResult) -> bytes:
     for value, summary, met in zip(sweep.values, result.summaries, result.met, strict=True):
         cells: list[object] = [sweep.label(value)]
         for key in keys:
-            estimate = _get(summary, key)
+            estimate = figure_of(summary, key)
             cells += [_cell(estimate.mean), _cell(estimate.low), _cell(estimate.high)]
         cells.append("yes" if met else "no")
         rows.append(cells)
     return _csv(header, rows)
-
-
-# --- plots -----------------------------------------------------------------------------------
-# Figures are made without pyplot: no global figure registry, no GUI backend;
-# ``Figure.savefig`` renders PNG with Agg.
-
-
-def _band(
-    axes: Axes,
-    x: Sequence[float],
-    values: Sequence[Estimate],
-    scale: float,
-    label: str,
-    marker: str | None = None,
-) -> None:
-    """A line of means with its confidence band shaded."""
-    means = [value.mean / scale for value in values]
-    lows = [(value.low if math.isfinite(value.low) else value.mean) / scale for value in values]
-    highs = [(value.high if math.isfinite(value.high) else value.mean) / scale for value in values]
-    (line,) = axes.plot(x, means, marker=marker, label=label)
-    axes.fill_between(x, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def day_png(summary: Summary, config: HallConfig) -> bytes:
-    """Queue lengths and the p95 wait through the day, with 95% confidence bands."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MultipleLocator
-
-    width_h = config.interval_min / 60.0
-    start_h = config.start / 3600.0
-    x = [start_h + (index + 0.5) * width_h for index in range(len(summary.intervals))]
-    figure = Figure(figsize=(10, 6.5), dpi=100)
-    queues, waits = figure.subplots(2, 1, sharex=True)
-    for column, label in (("gate_queue_mean", "gate queue"), ("desk_queue_mean", "desk queue")):
-        _band(queues, x, [row[column] for row in summary.intervals], 1.0, label=label)
-    queues.set_ylabel("travellers waiting (mean)")
-    queues.legend(loc="upper right")
-    queues.set_title(f"{summary.name}: {len(summary.runs)} replications, 95% confidence bands")
-    _band(waits, x, [row["wait_p95_s"] for row in summary.intervals], 60.0, label="p95 wait")
-    level = config.service_level
-    waits.axhline(
-        level.max_wait_min, color="grey", linestyle="--", label=f"{level.max_wait_min:g} min target"
-    )
-    waits.set_ylabel("wait (minutes)")
-    waits.set_xlabel(f"time of day ({config.interval_min:g}-minute intervals)")
-    waits.legend(loc="upper right")
-    span = len(x) * width_h
-    step = next((hours for hours in (0.25, 0.5, 1, 2, 3, 4, 6) if span / hours <= 12), 12)
-    waits.xaxis.set_major_locator(MultipleLocator(step))
-    waits.xaxis.set_major_formatter(FuncFormatter(lambda hours, _: clock(hours * 3600.0)))
-    for axes in (queues, waits):
-        axes.grid(alpha=0.3)
-        axes.set_ylim(bottom=0)
-    return _png(figure)
-
-
-_TICKS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-
-
-def _wait_scale(axes: Axes, minutes: Sequence[float]) -> None:
-    """A linear scale, or a log-like one when the waits span orders of magnitude."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter
-
-    top = max((value for value in minutes if math.isfinite(value)), default=1.0)
-    if top <= 30:
-        axes.set_ylim(bottom=0)
-        return
-    axes.set_yscale("symlog", linthresh=1.0)
-    axes.yaxis.set_major_locator(FixedLocator([tick for tick in _TICKS if tick <= top * 1.5]))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    axes.set_ylim(0, top * 1.3)
-
-
-def sweep_png(result: SweepResult) -> bytes:
-    """The p95 wait and the share within the target against the swept setting."""
-    from matplotlib.figure import Figure
-
-    sweep = result.sweep
-    level = result.configs[0].service_level
-    x = list(sweep.values)
-    figure = Figure(figsize=(8, 6.5), dpi=100)
-    waits, shares = figure.subplots(2, 1, sharex=True)
-    p95 = [_get(summary, "waits.p95_s") for summary in result.summaries]
-    _band(waits, x, p95, 60.0, marker="o", label="p95 wait")
-    waits.axhline(level.max_wait_min, color="grey", linestyle="--", label="target")
-    waits.set_ylabel("p95 wait (minutes)")
-    _wait_scale(waits, [value.high / 60.0 for value in p95] + [level.max_wait_min])
-    waits.set_title(
-        f"{result.configs[0].name}\nsweep of {sweep.parameter}, "
-        f"{len(result.summaries[0].runs)} replications, 95% confidence bands"
-    )
-    within = [_get(summary, "service_level.share") for summary in result.summaries]
-    _band(shares, x, within, 0.01, marker="o", label=f"waiting ≤ {level.max_wait_min:g} min")
-    shares.axhline(level.share * 100, color="grey", linestyle="--", label="target")
-    shares.set_ylabel("travellers within target (%)")
-    shares.set_xlabel(sweep.parameter)
-    smallest = result.smallest
-    if smallest is not None:
-        for axes in (waits, shares):
-            axes.axvline(
-                smallest,
-                color="green",
-                alpha=0.5,
-                label=f"{sweep.label(smallest)}: smallest to meet",
-            )
-    for axes in (waits, shares):
-        axes.grid(alpha=0.3)
-        axes.legend(loc="best")
-    return _png(figure)

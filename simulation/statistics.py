@@ -1,7 +1,7 @@
-"""What a run of the hall model measured, and what several runs say together.
+"""What a run of the hall model measured.
 
 SimPy keeps no statistics; this module makes them from the raw records of a
-replication (``HallRecords``, filled by ``simulation.hall``):
+replication (``simulation.records``, filled by ``simulation.hall``):
 
 * **Waiting** is time spent queuing: in the gate queue, plus in the desk
   queue for those who end up at a desk (desk travellers and referrals).
@@ -27,100 +27,35 @@ replication (``HallRecords``, filled by ``simulation.hall``):
   last wait ended in it, time-weighted queue lengths, servers available and
   utilisation.
 
-Several replications give each figure's mean and 95% confidence interval
-(Student's t over the replications, ``Summary``).
+Several replications together: ``simulation.summary``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from egate.clocktime import format_clock as clock
-from simulation.arrivals import Arrivals
-from simulation.config import HallConfig
-from simulation.queueing import mean_confidence_interval, student_t_quantile
+from simulation.records import FloatArray, HallRecords, IntArray
 
 __all__ = [
-    "Estimate",
-    "GateDecision",
-    "HallRecords",
     "Interval",
     "LittleCheck",
     "QueueLengths",
     "RunResult",
     "ServiceLevelResult",
-    "Summary",
     "Utilisation",
     "WaitStats",
+    "plain",
     "summarise_run",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 PERCENTILES = (50, 90, 95, 99)
 
-
-@dataclass(frozen=True, slots=True)
-class GateDecision:
-    """How the gate controller ended one kind of transaction."""
-
-    outcome: str  # egate.gate.commands.Outcome value
-    reasons: tuple[str, ...]
-    impostor: bool
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class HallRecords:
-    """The raw records of one replication: per traveller and per server, as the model kept them.
-
-    Per-traveller arrays are indexed like ``arrivals``; a time is NaN for a
-    step the traveller never reached, an index -1.
-    """
-
-    config: HallConfig
-    spawn_key: tuple[int, ...]
-    end: float  # when the run stopped (the last departure, or the drain limit)
-    arrivals: Arrivals
-    arrived: FloatArray
-    gate_start: FloatArray
-    gate_end: FloatArray
-    gate_of: IntArray
-    decision_of: IntArray  # index into ``decisions``
-    decisions: tuple[GateDecision, ...]
-    referred: BoolArray
-    desk_join: FloatArray
-    desk_start: FloatArray
-    desk_end: FloatArray
-    desk_of: IntArray
-    left: FloatArray
-    gate_queue_area: float  # integrals over time, kept during the run
-    desk_queue_area: float
-    hall_area: float
-    gate_queue_max: int
-    desk_queue_max: int
-    gate_available_s: tuple[float, ...]
-    gate_busy_s: tuple[float, ...]
-    gate_served: tuple[int, ...]
-    desk_available_s: tuple[float, ...]
-    desk_busy_s: tuple[float, ...]
-    gate_availability: tuple[tuple[float, int], ...]  # (time, +1 or -1 working gates)
-    desk_availability: tuple[tuple[float, int], ...]
-    core_workers: int
-    core_busy_s: float
-    core_wait_s: float
-    core_requests: int
-
-
-# --- one replication ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,18 +172,19 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data (dicts, lists, numbers, strings); NaN becomes None."""
-        result = _plain(self)
+        result = plain(self)
         assert isinstance(result, dict)
         return result
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
+    """A result as JSON-ready data: dataclasses and mappings as dicts, tuples as lists."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
+        return {item.name: plain(getattr(value, item.name)) for item in fields(value)}
     if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -484,131 +420,3 @@ def _intervals(records: HallRecords, edges: FloatArray, wait: FloatArray) -> tup
             )
         )
     return tuple(rows)
-
-
-# --- several replications -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """A figure's mean over replications with its 95% confidence interval (NaN with one)."""
-
-    mean: float
-    low: float
-    high: float
-    replications: int
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Estimate:
-        """The estimate from the replications' values (non-finite ones left out).
-
-        The same interval as ``queueing.mean_confidence_interval``, with the t
-        quantile computed once per number of replications: a summary holds
-        hundreds of figures, and the quantile is the costly part.
-        """
-        finite = [value for value in values if math.isfinite(value)]
-        if not finite:
-            return cls(math.nan, math.nan, math.nan, 0)
-        if len(finite) == 1:
-            mean, low, high = mean_confidence_interval(finite)
-            return cls(mean, low, high, 1)
-        mean = statistics.fmean(finite)
-        half = _t_95(len(finite) - 1) * statistics.stdev(finite) / math.sqrt(len(finite))
-        return cls(mean, mean - half, mean + half, len(finite))
-
-
-@functools.lru_cache(maxsize=128)
-def _t_95(df: int) -> float:
-    """The t quantile of a two-sided 95% interval with ``df`` degrees of freedom."""
-    return student_t_quantile(0.975, df)
-
-
-def _flatten(data: Mapping[str, object], prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of nested dicts as ``{"waits.mean_s": 12.3, ...}`` (lists left out)."""
-    flat: dict[str, float] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, int | float):  # bool included: a share of replications
-            flat[name] = float(value)
-        elif value is None:
-            flat[name] = math.nan
-    return flat
-
-
-# Counters that a replication leaves out when they are zero (a reason nobody had).
-_COUNTERS = ("outcomes.", "referral_reasons.", "arrivals_by_class.")
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Replications of one configuration: every figure as an ``Estimate``, and the runs.
-
-    ``metrics`` is keyed by the dotted path of the figure in
-    ``RunResult.to_json()`` (``"waits.p95_s"``, ``"utilisation.gates"``,
-    ``"waits_by_class.egate.mean_s"``, ...). ``intervals`` holds the interval
-    table's columns per row, over as many rows as the longest run had
-    (``interval_clocks`` names their start times); a run that was over by
-    then counts as having had no arrivals, departures or queue there.
-    """
-
-    name: str
-    runs: tuple[RunResult, ...]
-    metrics: dict[str, Estimate]
-    interval_clocks: tuple[str, ...]
-    intervals: tuple[dict[str, Estimate], ...]
-
-    @classmethod
-    def of(cls, runs: Sequence[RunResult]) -> Summary:
-        """The summary of ``runs`` (at least one)."""
-        if not runs:
-            raise ValueError("a summary needs at least one run")
-        flats = [_flatten(run.to_json()) for run in runs]
-        keys = sorted({key for flat in flats for key in flat} - {"seed"})
-        metrics = {}
-        for key in keys:
-            missing = 0.0 if key.startswith(_COUNTERS) else math.nan
-            metrics[key] = Estimate.of([flat.get(key, missing) for flat in flats])
-        longest = max(runs, key=lambda run: len(run.intervals))
-        clocks = tuple(row.clock for row in longest.intervals)
-        return cls(runs[0].name, tuple(runs), metrics, clocks, _interval_estimates(runs))
-
-    def __getitem__(self, key: str) -> Estimate:
-        return self.metrics[key]
-
-    def to_json(self, include_runs: bool = False) -> dict[str, Any]:
-        """Plain data: metrics and interval table as ``{mean, low, high, replications}``."""
-        data: dict[str, Any] = {
-            "name": self.name,
-            "replications": len(self.runs),
-            "metrics": {key: _plain(asdict(value)) for key, value in self.metrics.items()},
-            "intervals": [
-                {"clock": at} | {key: _plain(asdict(value)) for key, value in row.items()}
-                for at, row in zip(self.interval_clocks, self.intervals, strict=True)
-            ],
-        }
-        if include_runs:
-            data["runs"] = [run.to_json() for run in self.runs]
-        return data
-
-
-_INTERVAL_COUNTS = ("arrivals", "departures")
-
-
-def _interval_estimates(runs: Sequence[RunResult]) -> tuple[dict[str, Estimate], ...]:
-    rows = max(len(run.intervals) for run in runs)
-    columns = [item.name for item in fields(Interval) if item.name not in ("start_s", "clock")]
-    table = []
-    for index in range(rows):
-        row: dict[str, Estimate] = {}
-        for column in columns:
-            values = []
-            for run in runs:
-                if index < len(run.intervals):
-                    values.append(float(getattr(run.intervals[index], column)))
-                elif column in _INTERVAL_COUNTS or column.endswith("queue_mean"):
-                    values.append(0.0)  # the run was over: nobody came, nobody waited
-            row[column] = Estimate.of(values)
-        table.append(row)
-    return tuple(table)

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from simulation.config import HallConfig
-from simulation.statistics import Summary
+from simulation.summary import Summary
 
 __all__ = [
     "PARAMETERS",

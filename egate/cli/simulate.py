@@ -13,10 +13,10 @@ from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
 from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
+from simulation.plots import day_png, sweep_png
 from simulation.replications import run_configurations
 from simulation.report import (
     class_table,
-    day_png,
     intervals_csv,
     report_json,
     summary_csv,
@@ -24,11 +24,10 @@ from simulation.report import (
     sweep_answer,
     sweep_csv,
     sweep_json,
-    sweep_png,
     sweep_table,
     verdict,
 )
-from simulation.statistics import Summary
+from simulation.summary import Summary
 from simulation.sweep import Sweep, SweepResult, apply_setting, parse_sweep, sweep_configs
 
 

@@ -13,7 +13,8 @@ import pytest
 from egate.gate.settings import State
 from simulation.config import HallConfig
 from simulation.hall import Hall, simulate
-from simulation.statistics import HallRecords, summarise_run
+from simulation.records import HallRecords
+from simulation.statistics import summarise_run
 
 SEED = np.random.SeedSequence(20181112)
 

@@ -12,13 +12,13 @@ import pytest
 from rich.console import Console
 
 from simulation.config import HallConfig
+from simulation.plots import day_png, sweep_png
 from simulation.replications import run_configurations, run_replications
 from simulation.report import (
     REPORT_FORMAT,
     SWEEP_FORMAT,
     _fmt,
     class_table,
-    day_png,
     estimate_json,
     headline,
     intervals_csv,
@@ -29,12 +29,11 @@ from simulation.report import (
     sweep_answer,
     sweep_csv,
     sweep_json,
-    sweep_png,
     sweep_table,
     traveller_classes,
     verdict,
 )
-from simulation.statistics import Estimate, Summary
+from simulation.summary import Estimate, Summary
 from simulation.sweep import SweepResult, parse_sweep, sweep_configs
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -12,14 +12,8 @@ import pytest
 from simulation.config import HallConfig
 from simulation.hall import simulate
 from simulation.queueing import mean_confidence_interval
-from simulation.statistics import (
-    Estimate,
-    RunResult,
-    Summary,
-    WaitStats,
-    _level_integrals,
-    summarise_run,
-)
+from simulation.statistics import RunResult, WaitStats, _level_integrals, summarise_run
+from simulation.summary import Estimate, Summary
 
 CONFIG = HallConfig.model_validate(
     {
