@@ -4,10 +4,13 @@ A SimPy model of an arrivals hall (``hall``): travellers arrive with their
 flights or at a rate (``arrivals``), queue for pools of e-gates and officer
 desks (``servers``), and pass gates run by the real gate controller, with
 what happens to each drawn up front from configured rates (``fates``) and
-every duration from a distribution (``distributions``). A hall model is
-YAML (``config``, ``rates``); independent replications run in parallel
-(``replications``), settings are swept (``sweep``), and the statistics with
-their confidence intervals (``statistics``, ``queueing``) become tables,
-JSON, CSV and plots (``report``). This package imports the ``egate`` core
-and nothing of ``hardware``; the core never imports it.
+every duration from a distribution (``distributions``, named in YAML as
+``distribution_specs``, measured ones read by ``measured``). A hall model is
+YAML (``config``, with ``rates`` for a biometric rate table). Independent
+replications run in parallel (``replications``) and settings are swept
+(``sweep``); a run's raw records (``records``) become its figures
+(``statistics``), the replications' means and confidence intervals
+(``summary``, ``queueing``), and tables, JSON and CSV (``report``) and
+plots (``plots``). This package imports the ``egate`` core and nothing of
+``hardware``; the core never imports it.
 """

@@ -57,7 +57,7 @@ from egate.config import load_config
 from egate.gate.settings import Topology
 from egate.paths import ConfigFile
 from egate.shipped import shipped_file
-from simulation.distributions import DeterministicSpec, DistributionSpec
+from simulation.distribution_specs import DeterministicSpec, DistributionSpec
 from simulation.rates import interpolate, read_rates
 
 __all__ = [

@@ -72,13 +72,8 @@ from egate.gate.events import OfficerAction
 from egate.gate.settings import ControllerSettings, State
 from simulation.arrivals import generate_arrivals
 from simulation.config import HallConfig, Period, period_bounds
-from simulation.distributions import (
-    Deterministic,
-    Distribution,
-    DistributionSpec,
-    Exponential,
-    Stream,
-)
+from simulation.distribution_specs import DistributionSpec
+from simulation.distributions import Deterministic, Distribution, Exponential, Stream
 from simulation.fates import DOCUMENT_EVENTS, Plan, Plans, decode, draw_fates
 from simulation.records import GateDecision, HallRecords
 from simulation.servers import Pool, Server

@@ -17,25 +17,25 @@ import pytest
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from egate.config import ConfigError, load_config
-from simulation.distributions import (
-    CALIBRATION_FORMAT,
+from simulation.distribution_specs import (
     KINDS,
     CalibrationSpec,
+    DistributionSpec,
+    EmpiricalSpec,
+    ExponentialSpec,
+)
+from simulation.distributions import (
     Deterministic,
     Distribution,
-    DistributionSpec,
     Empirical,
-    EmpiricalSpec,
     Exponential,
-    ExponentialSpec,
     Gamma,
     Lognormal,
     Stream,
     Triangular,
     Uniform,
-    load_calibration,
-    load_empirical_csv,
 )
+from simulation.measured import CALIBRATION_FORMAT, load_calibration, load_empirical_csv
 
 DRAWS = 200_000
 SPECS: TypeAdapter[Any] = TypeAdapter(DistributionSpec)
