@@ -4,8 +4,8 @@ docs/commissioning.md is followed by hand, so its examples rot silently when a
 command or an option is renamed.  These tests read the guide: every ``egate``
 command line of its shell blocks names a command and options that exist; the
 dry run's gate file passes ``egate config check`` with its test passport; that
-passport passes the gate's document policy; and the dry run's occupancy sensor
-script walks someone in and out.
+passport passes the gate's document policy; and the emulators the dry run
+starts are the devices its gate file names.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,7 +32,6 @@ from hardware.devices import HardwareGateConfig
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "commissioning.md"
 LAB = "/tmp/egate-lab"
-PATIENCE_S = 60.0
 
 # Shell words that end a simple command, and redirections (whose next word is a file).
 SEPARATORS = {";", "&&", "||", "|", "&"}
@@ -197,23 +194,29 @@ def test_the_dry_run_passport_passes_the_gates_policy(tmp_path: Path) -> None:
     assert date.today() <= mrz.fields.expiry_date
 
 
-@pytest.mark.hardware
-def test_the_dry_run_sensor_walks_someone_in_and_out(tmp_path: Path) -> None:
-    script = heredoc(dry_run(), f"{LAB}/sensor.py").replace(LAB, str(tmp_path))
-    (tmp_path / "dev").mkdir()
-    (tmp_path / "sensor.py").write_text(script, "utf-8")
-    ran = subprocess.run(
-        [sys.executable, str(tmp_path / "sensor.py")],
-        input="in\nout\n",
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE_S,
-        check=False,
-    )
-    assert (ran.returncode, ran.stderr) == (0, "")
-    assert ran.stdout.splitlines() == [
-        f"{tmp_path}/dev/occupancy: type 'in' when the entry door is open, 'out' at the exit; "
-        "Ctrl-D ends",
-        "count 1",
-        "count 0",
-    ]
+def test_the_dry_run_devices_are_the_gate_files(tmp_path: Path) -> None:
+    """Each emulator's link is its device's port, and it answers HELLO with its identity."""
+    devices = load_config(lab_from_guide(tmp_path), HardwareGateConfig).devices
+    emulated = {
+        args[2]: args[3:]
+        for args in egate_invocations()
+        if args[:2] == ["devices", "emulate"] and "--link" in args
+    }
+    assert set(emulated) == {"reader", "door", "occupancy"}
+
+    def option(args: list[str], name: str) -> str | None:
+        return args[args.index(name) + 1] if name in args else None
+
+    for kind, device in (
+        ("reader", devices.reader),
+        ("door", devices.doors),
+        ("occupancy", devices.occupancy),
+    ):
+        assert device is not None
+        link = option(emulated[kind], "--link")
+        assert link is not None and link.replace(LAB, str(tmp_path)) == device.serial.port
+        if kind != "reader":
+            assert option(emulated[kind], "--identity") == getattr(device, "identity", None)
+    # What the CI test plays too: an interlocked board, a BROKEN, COUNT, CLEAR sensor.
+    assert "--interlock" in emulated["door"]
+    assert option(emulated["occupancy"], "--order") == "broken-count-clear"
