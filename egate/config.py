@@ -120,6 +120,13 @@ class ControllerConfig(BaseModel):
     verify_timeout_s: Seconds = 10.0
     exit_timeout_s: Seconds = 15.0
     retreat_timeout_s: Seconds = 30.0
+    interlock_timeout_s: Seconds = Field(
+        default=10.0,
+        description=(
+            "Two-step: how long a door waits for the board to report the other one CLOSED "
+            "(then TIMEOUT_INTERLOCK)."
+        ),
+    )
 
     def settings(self) -> ControllerSettings:
         """The controller's own settings object."""

@@ -251,7 +251,8 @@ class GateController:
             self._refer(tuple(referred), out)
         elif self.topology is Topology.TWO_STEP:
             self._open(Door.ENTRY, out)
-            out.append(c.ShowSignal(Signal.PASS))
+            if self._doors[Door.ENTRY]:
+                out.append(c.ShowSignal(Signal.PASS))  # else once it opens (_release)
             self._enter(State.ENTERING, out)
         elif self._inside:
             self._start_capture(out)
@@ -263,8 +264,8 @@ class GateController:
             return  # someone stepping back out; the door closes on leaving
         if self._state not in (State.READING, State.ENTERING) or self._inside:
             return
-        if self._state is State.READING and self.topology is Topology.TWO_STEP:
-            # The entry was never opened for this traveller: someone got in.
+        if self.topology is Topology.TWO_STEP and not self._doors[Door.ENTRY]:
+            # The entry was not opened (yet) for this traveller: someone got in.
             out.append(c.Alarm("UNEXPECTED_ENTRY"))
             return
         self._inside = True
@@ -302,7 +303,8 @@ class GateController:
             self._refer((reason,), out)
         elif event.decision is Decision.MATCH:
             self._open(Door.EXIT, out)
-            out.append(c.ShowSignal(Signal.PASS))
+            # "Walk through" only at an open door; until then, wait.
+            out.append(c.ShowSignal(Signal.PASS if self._doors[Door.EXIT] else Signal.WAIT))
             self._enter(State.EXITING, out)
         elif reason.endswith("MULTIPLE_FACES"):
             self._tailgating("MULTIPLE_FACES", out)
@@ -312,7 +314,8 @@ class GateController:
             self._retry_capture(reason or "FAILURE_TO_ACQUIRE", out)
 
     def _on_exit_passed(self, out: list[Command]) -> None:
-        if self._state is not State.EXITING:
+        if self._state is not State.EXITING or not self._doors[Door.EXIT]:
+            # Not let out (in EXITING: the exit still waits for the entry to close).
             if not self._doors[Door.EXIT]:
                 out.append(c.Alarm("UNEXPECTED_EXIT"))
             return
@@ -584,6 +587,9 @@ class GateController:
         self._waiting = None
         self._doors[door] = True
         self._order(door, True, out)
+        step = State.ENTERING if door is Door.ENTRY else State.EXITING
+        if self._state is step:
+            out.append(c.ShowSignal(Signal.PASS))
         if rearm and self._timer is not None and self._timer.startswith(_INTERLOCK):
             if self._state in _STEP_NAME:
                 self._arm(out)  # the step's own time limit runs from here

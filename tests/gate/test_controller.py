@@ -582,13 +582,18 @@ def test_exit_waits_until_the_board_reports_the_entry_closed() -> None:
     g = bare()
     out = at_match(g)
     assert c.OpenExitDoor() not in out
+    # Nobody is told to walk through a door that is still shut.
+    assert c.ShowSignal(Signal.WAIT) in out and c.ShowSignal(Signal.PASS) not in out
     assert out[-1] == c.StartTimer("INTERLOCK-5", 10.0)
     assert g.waiting_door() is Door.EXIT
     # The board takes the close order: closing is not closed.
     assert g.handle(e.DoorAnswered(Door.ENTRY, e.DoorPosition.CLOSING), 5.0) == []
     assert g.handle(e.DoorReported(Door.ENTRY, e.DoorPosition.CLOSING), 5.1) == []
+    # A passage "out" through the shut exit is no exit: an alarm, and nothing ends.
+    assert g.handle(e.ExitPassed(), 5.5) == [c.Alarm("UNEXPECTED_EXIT")]
+    assert g.state is State.EXITING and g.transaction == TX
     out = g.handle(ENTRY_CLOSED, 6.0)
-    assert out == [c.OpenExitDoor(), c.StartTimer("EXIT-6", 15.0)]
+    assert out == [c.OpenExitDoor(), c.ShowSignal(Signal.PASS), c.StartTimer("EXIT-6", 15.0)]
     assert g.waiting_door() is None
 
 
@@ -678,3 +683,14 @@ def test_answers_from_an_earlier_transaction_are_stale() -> None:
     feed(g, e.FaceCaptured(1, g.current_request or ""))
     assert g.handle(e.FaceVerified(Decision.MATCH, None, 0.2, old), 9.0) == []
     assert g.state is State.VERIFYING
+
+
+def test_entry_passage_before_the_entry_opens_is_an_alarm() -> None:
+    g = GateController("G1", Topology.TWO_STEP, ControllerSettings())
+    feed(g, ENTRY_CLOSED)  # the exit's position is not known yet: the entry waits
+    out = feed(g, e.DocumentPresented(), ACCEPT, CHIP_OK)
+    assert c.OpenEntryDoor() not in out and c.ShowSignal(Signal.PASS) not in out
+    assert g.state is State.ENTERING
+    assert g.handle(e.EntryPassed(), 3.0) == [c.Alarm("UNEXPECTED_ENTRY")]
+    assert g.state is State.ENTERING
+    assert g.handle(EXIT_CLOSED, 4.0)[:2] == [c.OpenEntryDoor(), c.ShowSignal(Signal.PASS)]
