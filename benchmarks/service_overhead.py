@@ -81,10 +81,10 @@ from egate.gate.transaction import TransactionRecord
 from egate.metrics import GateMetrics
 from egate.privacy import Pseudonymizer
 from hardware.devices import EmulationSettings
-from hardware.emulators.travellers import SampleTraveller
 from hardware.indicator import RecordingIndicator
-from hardware.mockgate import MockGate
-from hardware.service import GateService
+from station.mockgate import MockGate
+from station.people.travellers import SampleTraveller
+from station.service import GateService
 
 BUDGET_S = 0.020
 LOOP_SLEEP_S = 0.002

@@ -1,8 +1,11 @@
-"""The dependency rules of DESIGN.md, checked on the source.
+"""The dependency rules of docs/architecture.md, checked on the source.
 
-* The core (``egate`` less its command line) imports neither ``hardware``
-  nor ``simulation``: they import it.  The command line (``egate/cli/``) is
-  the one place that wires them together.
+* The core (``egate`` less its command line) imports none of ``hardware``,
+  ``station`` and ``simulation``: they import it.  The command line
+  (``egate/cli/``) is the one place that wires them together.
+* The drivers (``hardware``, emulators included) import the core only; the
+  on-gate application (``station``) imports drivers and core, never the
+  simulation; the simulation imports the core only.
 * The core owns no clock: only the command line (``egate/cli/``, the wiring
   layer) may read the real time; everything else is handed ``now``.
 """
@@ -18,7 +21,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "egate"
 WIRING = CORE / "cli"
-OUTER_PACKAGES = {"hardware", "simulation"}
+OUTER_PACKAGES = {"hardware", "simulation", "station"}
+# What each outer package may not import (beyond itself and the core).
+FORBIDDEN = {
+    "hardware": {"station", "simulation"},
+    "station": {"simulation"},
+    "simulation": {"hardware", "station"},
+}
 # Calls that read the wall clock.  (Monotonic timers that measure a duration
 # are not in this list.)
 CLOCK_READS = {
@@ -98,11 +107,26 @@ def test_the_core_is_found():
     [path for path in core_modules() if not path.is_relative_to(WIRING)],
     ids=module_id,
 )
-def test_the_core_imports_neither_hardware_nor_simulation(path: Path):
+def test_the_core_imports_no_outer_package(path: Path):
     offending = [
         f"{module_id(path)}:{line}: imports {module}"
         for line, module in imported_modules(parse(path))
         if module.split(".")[0] in OUTER_PACKAGES
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for package in FORBIDDEN for path in sorted((ROOT / package).rglob("*.py"))],
+    ids=module_id,
+)
+def test_each_room_imports_only_what_it_may(path: Path):
+    package = path.relative_to(ROOT).parts[0]
+    offending = [
+        f"{module_id(path)}:{line}: imports {module}"
+        for line, module in imported_modules(parse(path))
+        if module.split(".")[0] in FORBIDDEN[package]
     ]
     assert offending == []
 
@@ -119,6 +143,7 @@ def test_the_core_reads_no_clock(path: Path):
 
 SNIPPETS = {
     "import hardware": ("import hardware.door\n", True, False),
+    "from station": ("from station.service import GateService\n", True, False),
     "from simulation": ("def f():\n    from simulation.arrivals import Poisson\n", True, False),
     "datetime.now": ("from datetime import datetime\nx = datetime.now()\n", False, True),
     "module datetime": ("import datetime\nx = datetime.datetime.utcnow()\n", False, True),

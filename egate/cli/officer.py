@@ -8,7 +8,7 @@ import click
 
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.gate.events import OfficerAction
-from hardware.console import ConsoleError, send_order
+from station.console import ConsoleError, send_order
 
 
 @click.command("officer")

@@ -22,7 +22,7 @@ from egate.training.scenario import Scenario, load_scenario
 from egate.training.scorecard import Scorecard
 from egate.training.terminal import line_style, render_line, render_scorecard
 from egate.training.transcript import Line
-from hardware.replay import FAST_SPEED, Replay
+from station.training.replay import FAST_SPEED, Replay
 
 DEFAULT_SCENARIO = "pudong-morning.yaml"
 # The shipped scenarios (configs/scenarios), installed with egate as package data.

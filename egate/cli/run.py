@@ -40,14 +40,14 @@ from egate.health import ServiceHealth
 from egate.metrics import GateMetrics, MetricsError, MetricsServer, build_info, serve_metrics
 from egate.notify import Notifier
 from egate.privacy import Pseudonymizer
-from hardware.console import ConsoleError, OfficerConsole
 from hardware.devices import (
     HardwareGateConfig,
 )
-from hardware.gatedevices import GateDevices, open_gate_devices
 from hardware.indicator import TerminalIndicator
-from hardware.mockgate import MockGate, mock_devices
-from hardware.service import GateService, ServiceTiming
+from station.console import ConsoleError, OfficerConsole
+from station.gatedevices import GateDevices, open_gate_devices
+from station.mockgate import MockGate, mock_devices
+from station.service import GateService, ServiceTiming
 
 # Between two rounds of polling: the reader's own read timeout waits too.
 _LOOP_SLEEP_S = 0.002

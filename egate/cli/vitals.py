@@ -16,7 +16,7 @@ from collections.abc import Callable
 from egate.biometrics.matching import MatchingCore
 from egate.health import Phase, ServiceHealth
 from egate.notify import Notifier
-from hardware.service import GateService
+from station.service import GateService
 
 # Readiness may lag this much behind the devices; a snapshot costs a little.
 SNAPSHOT_S = 0.25

@@ -1,6 +1,6 @@
 """What a replay produces: transcript lines as they happen, and each passenger's result.
 
-The replay engine (``hardware.replay``) fills these while the gates run; the
+The replay engine (``station.training.replay``) fills these while the gates run; the
 scorecard and the reports read them.  Times are scenario seconds after the
 scenario's start (``at``); ``clock`` is the scenario's wall clock for
 display.  Nothing here holds a name, a document number or an image: a

@@ -34,10 +34,10 @@ from hardware.doorprotocol import Command, ErrorReply, Event, MessageReader, Rep
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
-from hardware.emulators.travellers import SamplePhotos, TravellerKind, sample_travellers
 from hardware.framing import make_framing
 from hardware.link import SerialLink, SerialSettings
 from hardware.reader import SerialMrzReader
+from station.people.travellers import SamplePhotos, TravellerKind, sample_travellers
 
 pytestmark = pytest.mark.hardware
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hardware.console import OfficerConsole
-from hardware.orders import OfficerOrder
+from station.console import OfficerConsole
+from station.orders import OfficerOrder
 
 NOBODY = "nobody is in the gate: there is no one to let out"
 

@@ -46,7 +46,7 @@ from egate.documents.mrz import parse_mrz
 from egate.gate.transaction import STEPS
 from egate.privacy import Pseudonymizer
 from egate.samples import SampleError, fetch_samples
-from hardware.emulators.travellers import SamplePhotos, SampleTraveller, sample_travellers
+from station.people.travellers import SamplePhotos, SampleTraveller, sample_travellers
 
 GATE = "test-gate"
 # Seven kinds of traveller among the first eight (the stream is drawn for today).

@@ -27,11 +27,11 @@ from hardware.devices import (
 from hardware.doorsession import Connected
 from hardware.emulators.door import DoorBoardSettings
 from hardware.emulators.occupancy import OccupancySensorSettings, PassageOrder
-from hardware.gatedevices import open_gate_devices
 from hardware.indicator import RecordingIndicator
 from hardware.link import SerialSettings
 from hardware.passage import Passage
 from hardware.reader import DocumentRead
+from station.gatedevices import open_gate_devices
 
 PATIENCE_S = 10.0
 QUICK = {"timeout_s": 0.05, "retries": 1, "heartbeat_s": 0.05}

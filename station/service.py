@@ -41,13 +41,13 @@ from egate.ratelimit import LogLimiter
 from hardware import chip as hwchip
 from hardware.camera import Frame
 from hardware.door import DoorEvent, DoorFault, DoorStateChanged, Refused, WatchdogTripped
-from hardware.doororders import DoorOrders, board_door, ordered_door
 from hardware.doorprotocol import DoorState
-from hardware.gatedevices import GateDevices
 from hardware.indicator import Signal as Lamp
 from hardware.occupancy import OccupancyChanged, Passage, TailgateDetected
-from hardware.orders import OfficerOrder
 from hardware.reader import DocumentRead, ReadFailed
+from station.doororders import DoorOrders, board_door, ordered_door
+from station.gatedevices import GateDevices
+from station.orders import OfficerOrder
 
 Clock = Callable[[], float]
 Polled = TypeVar("Polled")

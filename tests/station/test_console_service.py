@@ -31,11 +31,11 @@ from egate.gate.events import OfficerAction
 from egate.gate.settings import State
 from egate.metrics import GateMetrics
 from egate.privacy import Pseudonymizer
-from hardware.console import OfficerConsole, send_order
 from hardware.devices import EmulationSettings
 from hardware.doorprotocol import Door, DoorState
-from hardware.mockgate import MockGate
-from hardware.service import GateService
+from station.console import OfficerConsole, send_order
+from station.mockgate import MockGate
+from station.service import GateService
 
 pytestmark = pytest.mark.hardware
 

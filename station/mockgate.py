@@ -40,12 +40,12 @@ from hardware.devices import (
 )
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.occupancy import OccupancySensorSettings
-from hardware.emulators.passenger import MockPassenger, Traveller
-from hardware.emulators.traveller import MockDocumentFeed
-from hardware.emulators.travellers import SamplePhotos, SampleTraveller, sample_travellers
-from hardware.gatedevices import GateDevices, open_gate_devices
 from hardware.indicator import Indicator
 from hardware.link import SerialSettings
+from station.gatedevices import GateDevices, open_gate_devices
+from station.people.passenger import MockPassenger, Traveller
+from station.people.traveller import MockDocumentFeed
+from station.people.travellers import SamplePhotos, SampleTraveller, sample_travellers
 
 
 def mock_devices(read_timeout_s: float | None = None) -> DeviceSettings:

@@ -44,7 +44,7 @@ from hardware.indicator import Indicator, Shown, Signal
 if TYPE_CHECKING:
     from hardware.emulators.door import DoorEmulator
     from hardware.emulators.occupancy import OccupancyEmulator
-    from hardware.emulators.traveller import MockDocument, MockDocumentFeed
+    from station.people.traveller import MockDocument, MockDocumentFeed
 
 
 class PassengerPhase(StrEnum):

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from egate.gate.events import OfficerAction
-from hardware.orders import OfficerOrder, OrderState
+from station.orders import OfficerOrder, OrderState
 
 
 def test_a_claimed_order_cannot_be_abandoned_and_settles_once() -> None:

@@ -24,8 +24,8 @@ from egate.biometrics.image import decode_image, read_image_file
 from egate.documents.mrz import parse_mrz
 from egate.documents.policy import age_on
 from hardware.chip import mrz_information
-from hardware.emulators import travellers as travellers_module
-from hardware.emulators.travellers import (
+from station.people import travellers as travellers_module
+from station.people.travellers import (
     CHIP_PHOTO_LONG_SIDE,
     DEFAULT_MIX,
     EXPECTATIONS,

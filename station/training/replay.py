@@ -50,11 +50,11 @@ from egate.training.scenario import (
 from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
 from hardware.devices import EmulationSettings
 from hardware.doorprotocol import Door
-from hardware.emulators.passenger import PassengerPhase
-from hardware.emulators.scenario_travellers import PreparedPassenger, prepare, stop_list
 from hardware.indicator import RecordingIndicator
-from hardware.mockgate import MockGate, mock_devices
-from hardware.service import GateService, ServiceTiming
+from station.mockgate import MockGate, mock_devices
+from station.people.passenger import PassengerPhase
+from station.service import GateService, ServiceTiming
+from station.training.scenario_travellers import PreparedPassenger, prepare, stop_list
 
 # People and doors move this many times faster with --fast.
 FAST_SPEED = 20.0

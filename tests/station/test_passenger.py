@@ -27,14 +27,14 @@ from hardware.doorprotocol import Door, DoorState
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
-from hardware.emulators.passenger import Behaviour, MockPassenger, PassengerPhase
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
-from hardware.emulators.traveller import MockDocument, MockDocumentFeed
-from hardware.emulators.travellers import SampleTraveller, TravellerKind
 from hardware.indicator import RecordingIndicator, Signal
 from hardware.link import SerialSettings
 from hardware.reader import DocumentRead, SerialMrzReader
+from station.people.passenger import Behaviour, MockPassenger, PassengerPhase
+from station.people.traveller import MockDocument, MockDocumentFeed
+from station.people.travellers import SampleTraveller, TravellerKind
 
 pytestmark = pytest.mark.hardware
 

@@ -13,8 +13,8 @@ from egate.documents.specimens import SPECIMENS
 from hardware.chip import ChipStatus, MockChip, MockChipReader, mrz_information
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.reader import ReaderEmulator
-from hardware.emulators.traveller import MockDocument, MockDocumentFeed
 from hardware.reader import DocumentRead, SerialMrzReader
+from station.people.traveller import MockDocument, MockDocumentFeed
 
 TD3 = SPECIMENS[MrzFormat.TD3]
 TD1 = SPECIMENS[MrzFormat.TD1]

@@ -23,14 +23,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from egate.gate.events import OfficerAction
-from hardware.console import (
+from station.console import (
     MAX_LINE,
     ConsoleError,
     OfficerConsole,
     parse_action,
     send_order,
 )
-from hardware.orders import OfficerOrder, OrderState
+from station.orders import OfficerOrder, OrderState
 
 PATIENCE_S = 30.0
 # A console deadline short enough for the tests that wait it out.

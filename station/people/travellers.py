@@ -35,8 +35,8 @@ from egate.documents.composer import DocumentData, compose_mrz
 from egate.documents.layout import MrzFormat
 from egate.samples import grace_hopper, installed_samples
 from hardware.chip import MockChip
-from hardware.emulators.passenger import Behaviour
-from hardware.emulators.traveller import MockDocument
+from station.people.passenger import Behaviour
+from station.people.traveller import MockDocument
 
 Expected = Literal["accepted", "referred", "rejected"]
 

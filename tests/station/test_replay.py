@@ -22,8 +22,8 @@ from egate.privacy import Pseudonymizer
 from egate.samples import SampleError, fetch_samples
 from egate.training.scenario import Scenario, Variation
 from egate.training.transcript import ReplayRun, Step
-from hardware.emulators.scenario_travellers import prepare, stop_list, vary
-from hardware.replay import Replay
+from station.training.replay import Replay
+from station.training.scenario_travellers import prepare, stop_list, vary
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,9 @@ from egate.privacy import Pseudonymizer
 from egate.training.scenario import PassengerSpec, Scenario, Variation
 from egate.training.transcript import PassengerResult
 from hardware.chip import MockChip
-from hardware.emulators.passenger import Behaviour
-from hardware.emulators.traveller import MockDocument
-from hardware.emulators.travellers import chip_photo
+from station.people.passenger import Behaviour
+from station.people.traveller import MockDocument
+from station.people.travellers import chip_photo
 
 # A traveller's patience (scenario seconds): the gate's own time limits come first.
 PATIENCE_S = 60.0

@@ -8,7 +8,7 @@ The waiting limits are a safety net against a hung test, never a measure.
 
 ``MockGate`` keeps its emulators to itself and draws travellers from the
 default mix only, so the fixtures reach both through the two names
-``hardware.mockgate`` looks up when it starts: ``emulators`` and
+``station.mockgate`` looks up when it starts: ``emulators`` and
 ``sample_travellers``.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-import hardware.mockgate as mockgate
+import station.mockgate as mockgate
 from egate.audit import AuditTrail, read_audit
 from egate.biometrics.matching import MatchingCore
 from egate.cli.run import mock_gate_config
@@ -49,15 +49,15 @@ from hardware.doorprotocol import Command, Door, DoorState
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
-from hardware.emulators.travellers import (
+from hardware.indicator import RecordingIndicator, Signal
+from station.people.travellers import (
     EXPECTATIONS,
     SamplePhotos,
     SampleTraveller,
     TravellerKind,
     sample_travellers,
 )
-from hardware.indicator import RecordingIndicator, Signal
-from hardware.service import GateService, ServiceTiming
+from station.service import GateService, ServiceTiming
 
 pytestmark = pytest.mark.hardware
 

@@ -12,7 +12,7 @@ Each line is answered on one line, and the answer is the truth:
 * ``error refused: WHY`` when the gate would not do it (``open_exit`` with
   nobody inside, ``refer`` with no traveller);
 * ``error not taken: ...`` when the service did not take the order before the
-  deadline; it is then dropped, never carried out later (``hardware.orders``);
+  deadline; it is then dropped, never carried out later (``station.orders``);
 * ``error ...`` for a line that is not an action, too long, or too slow.
 
 No client can hold the others up.  One thread serves every connection
@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 
 from egate.gate.events import OfficerAction
-from hardware.orders import OfficerOrder, OrderState
+from station.orders import OfficerOrder, OrderState
 
 # Bytes of one line, its newline not counted.  The console never holds more
 # than one byte over this for a connection before it finds the newline.

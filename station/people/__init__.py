@@ -1,0 +1,1 @@
+"""Simulated people: travellers with documents and faces who walk through emulated devices."""
