@@ -40,25 +40,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from egate.documents.layout import LAYOUTS, long_number_extension
 from egate.documents.mrz import MrzResult, parse_mrz
 
+# The controller's word for how a chip read ended, shared with it.
+from egate.gate.events import ChipStatus
+
 Sleep = Callable[[float], None]
 
 KEY_ENC_COUNTER = 1
 KEY_MAC_COUNTER = 2
-
-
-class ChipStatus(StrEnum):
-    """How a chip read ended."""
-
-    OK = "ok"
-    UNREADABLE = "unreadable"
-    ACCESS_DENIED = "access_denied"
-    ABSENT = "absent"
 
 
 @dataclass(frozen=True, slots=True)

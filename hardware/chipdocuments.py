@@ -26,7 +26,8 @@ from datetime import date
 from pathlib import Path
 
 from egate.documents.mrz import MrzFormatError, parse_mrz
-from hardware.chip import ChipRead, ChipStatus, MockChip, mrz_information
+from egate.gate.events import ChipStatus
+from hardware.chip import ChipRead, MockChip, mrz_information
 
 MRZ_SUFFIX = ".mrz"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jp2")

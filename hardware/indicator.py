@@ -14,22 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
+
+# The controller's signals: what the indicator shows is what it decided.
+from egate.gate.commands import Signal
 
 # Longest text an indicator shows: a gate's screen line, not a paragraph.
 MAX_TEXT = 80
-
-
-class Signal(StrEnum):
-    """The signals of an e-gate, each with its usual lamp colour in ``COLOURS``."""
-
-    READY = "ready"  # place your passport on the reader
-    WAIT = "wait"  # reading, checking: stand still
-    LOOK = "look"  # look at the camera
-    PASS = "pass"  # the exit door opens: walk through
-    OFFICER = "officer"  # see an officer (referred or rejected)
-    CLOSED = "closed"  # the gate is out of service
 
 
 COLOURS: dict[Signal, str] = {

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.gate import events as e
 from egate.gate.commands import CaptureFace, Command, Finish, VerifyFace
 from egate.gate.controller import GateController

@@ -26,9 +26,10 @@ from datetime import datetime, tzinfo
 from typing import TypeVar
 
 from egate.audit import AuditTrail
+from egate.biometrics.decision import Decision
 from egate.biometrics.image import ImageError, RgbImage, decode_chip_photo
 from egate.biometrics.matching import MatchingCore, MatchingCoreBusy, WorkerDied
-from egate.biometrics.verifier import Decision, Enrollment, Template, Verification
+from egate.biometrics.verifier import Enrollment, Template, Verification
 from egate.documents.mrz import MrzResult
 from egate.documents.policy import DocumentPolicy
 from egate.gate import commands as c
@@ -42,7 +43,6 @@ from hardware import chip as hwchip
 from hardware.camera import Frame
 from hardware.door import DoorEvent, DoorFault, DoorStateChanged, Refused, WatchdogTripped
 from hardware.doorprotocol import DoorState
-from hardware.indicator import Signal as Lamp
 from hardware.occupancy import OccupancyChanged, Passage, TailgateDetected
 from hardware.reader import DocumentRead, ReadFailed
 from station.doororders import DoorOrders, board_door, ordered_door
@@ -60,12 +60,12 @@ _DEVICE_COMMANDS = (
     c.ShowSignal,
 )
 _SIGNAL_TEXT = {
-    Lamp.READY: "place your passport on the reader",
-    Lamp.WAIT: "please wait",
-    Lamp.LOOK: "look at the camera",
-    Lamp.PASS: "please walk through",
-    Lamp.OFFICER: "please see an officer",
-    Lamp.CLOSED: "gate closed",
+    c.Signal.READY: "place your passport on the reader",
+    c.Signal.WAIT: "please wait",
+    c.Signal.LOOK: "look at the camera",
+    c.Signal.PASS: "please walk through",
+    c.Signal.OFFICER: "please see an officer",
+    c.Signal.CLOSED: "gate closed",
 }
 
 
@@ -466,8 +466,8 @@ class GateService:
             read, photo = future.result()
         except Exception as error:  # a driver bug must not take the gate down
             self._log.warning("chip reader failed: %s", type(error).__name__)
-            read, photo = hwchip.ChipRead(hwchip.ChipStatus.UNREADABLE), None
-        status = e.ChipStatus(read.status.value)
+            read, photo = hwchip.ChipRead(e.ChipStatus.UNREADABLE), None
+        status = read.status
         matches = read.dg1_mrz is None or _same_mrz(read.dg1_mrz, tx.mrz.lines)
         if status is e.ChipStatus.OK:
             # Handing the chip photo over is the service's own work.
@@ -650,8 +650,8 @@ class GateService:
         device = "doors" if not isinstance(command, c.ShowSignal) else "indicator"
         try:
             if isinstance(command, c.ShowSignal):
-                lamp = Lamp(command.signal.value)
-                self.devices.indicator.show(lamp, _SIGNAL_TEXT[lamp])
+                signal = command.signal
+                self.devices.indicator.show(signal, _SIGNAL_TEXT[signal])
             else:
                 self._door_orders.carry_out(command)
         except Exception as error:  # a driver bug degrades the gate, never kills it
@@ -674,7 +674,7 @@ class GateService:
             key = None
         if reader is None or key is None:
             # No chip reader, or an MRZ that yields no access key.
-            status = hwchip.ChipStatus.ABSENT if reader is None else hwchip.ChipStatus.ACCESS_DENIED
+            status = e.ChipStatus.ABSENT if reader is None else e.ChipStatus.ACCESS_DENIED
             done: Future[tuple[hwchip.ChipRead, RgbImage | str | None]] = Future()
             done.set_result((hwchip.ChipRead(status), None))
             tx.chip = done
@@ -728,7 +728,7 @@ def _read_chip(
     The photo is the decoded image, the reason it is unusable, or None without a chip.
     """
     read = reader.read(key)
-    if read.status is not hwchip.ChipStatus.OK:
+    if read.status is not e.ChipStatus.OK:
         return read, None
     if read.dg2_image is None:
         return read, "REFERENCE_ABSENT"

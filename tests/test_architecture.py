@@ -167,3 +167,34 @@ def test_the_checks_see_what_they_look_for(source, imports, clock):
     )
     assert found_imports is imports
     assert any(True for _ in clock_reads(tree)) is clock
+
+
+def test_the_controllers_words_load_nothing_heavy():
+    """The gate controller and its vocabulary import neither numpy nor OpenCV (nor dlib):
+    the capacity model and the drivers name its words without paying for face matching."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, egate.gate, egate.gate.events, egate.gate.commands, egate.biometrics.decision;"
+        "print(sorted(m for m in ('numpy', 'cv2', 'dlib', 'PIL') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_the_vocabulary_is_defined_once():
+    """Decision, ChipStatus and Signal each have one definition in the source tree."""
+    definitions: dict[str, list[str]] = {"Decision": [], "ChipStatus": [], "Signal": []}
+    for package in ("egate", "hardware", "station", "simulation"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(parse(path)):
+                if isinstance(node, ast.ClassDef) and node.name in definitions:
+                    definitions[node.name].append(module_id(path))
+    assert definitions == {
+        "Decision": ["egate/biometrics/decision.py"],
+        "ChipStatus": ["egate/gate/events.py"],
+        "Signal": ["egate/gate/commands.py"],
+    }

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from egate.biometrics.decision import Decision
 from egate.biometrics.face import (
     Clock,
     Descriptor,
@@ -43,14 +43,6 @@ from egate.biometrics.quality import QualitySettings, measure, shortfall
 
 TYPICAL_THRESHOLD = 0.6
 STRICT_THRESHOLD = 0.5
-
-
-class Decision(StrEnum):
-    """The outcome of one verification."""
-
-    MATCH = "match"
-    NO_MATCH = "no_match"
-    FAILURE_TO_ACQUIRE = "failure_to_acquire"
 
 
 class VerifierSettings(BaseModel):

@@ -24,6 +24,7 @@ from egate.biometrics.benchmark import (
     measure_paths,
     throughput,
 )
+from egate.biometrics.decision import Decision
 from egate.biometrics.evaluation import (
     COMMON_FMR,
     EES_FMR,
@@ -39,7 +40,6 @@ from egate.biometrics.report import det_png, rates_csv
 from egate.biometrics.verifier import (
     STRICT_THRESHOLD,
     TYPICAL_THRESHOLD,
-    Decision,
     FaceVerifier,
     Template,
     VerifierSettings,

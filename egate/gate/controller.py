@@ -17,7 +17,7 @@ it back to waiting.
 
 from __future__ import annotations
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.documents.policy import Verdict
 from egate.gate import commands as c
 from egate.gate import events as e

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.documents.policy import PolicyDecision, Verdict
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.gate import commands as c
 from egate.gate import events as e
 from egate.training.transcript import Step

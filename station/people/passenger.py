@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from egate.gate.commands import Signal
 from hardware.doorprotocol import Door, DoorState
-from hardware.indicator import Indicator, Shown, Signal
+from hardware.indicator import Indicator, Shown
 
 if TYPE_CHECKING:
     from hardware.emulators.door import DoorEmulator

@@ -23,6 +23,7 @@ from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin
 
 from egate.biometrics import image as image_module
 from egate.biometrics.benchmark import measure_paths
+from egate.biometrics.decision import Decision
 from egate.biometrics.image import (
     MAX_CHIP_PHOTO_PIXELS,
     ImageError,
@@ -30,7 +31,6 @@ from egate.biometrics.image import (
     decode_image,
     read_image_file,
 )
-from egate.biometrics.verifier import Decision
 
 
 def encoded(picture: Image.Image, fmt: str, **options: object) -> bytes:

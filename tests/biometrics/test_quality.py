@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from egate.biometrics.decision import Decision
 from egate.biometrics.quality import QualityMeasures, QualitySettings, measure, shortfall
-from egate.biometrics.verifier import Decision
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.documents.policy import PolicyDecision, Verdict
 from egate.gate import (
     ChipStatus,

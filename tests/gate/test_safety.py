@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.documents.policy import Verdict
 from egate.gate import (
     ChipStatus,

@@ -23,7 +23,8 @@ from egate.config import ConfigError, load_config
 from egate.documents.checkdigit import check_digit
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
-from hardware.chip import ChipRead, ChipReader, ChipStatus
+from egate.gate.events import ChipStatus
+from hardware.chip import ChipRead, ChipReader
 from hardware.chipdocuments import (
     MAX_PHOTO_BYTES,
     ChipDocumentError,

@@ -21,7 +21,9 @@ import pytest
 from egate.documents.layout import MrzFormat
 from egate.documents.mrz import parse_mrz
 from egate.documents.specimens import SPECIMENS
-from hardware.chip import ChipStatus, MockChip, MockChipReader, mrz_information
+from egate.gate.commands import Signal
+from egate.gate.events import ChipStatus
+from hardware.chip import MockChip, MockChipReader, mrz_information
 from hardware.door import CommandSettings, DoorController
 from hardware.doorprotocol import Door, DoorState
 from hardware.emulators.camera import MockCamera
@@ -29,7 +31,7 @@ from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
-from hardware.indicator import RecordingIndicator, Signal
+from hardware.indicator import RecordingIndicator
 from hardware.link import SerialSettings
 from hardware.reader import DocumentRead, SerialMrzReader
 from station.people.passenger import Behaviour, MockPassenger, PassengerPhase

@@ -36,6 +36,7 @@ from egate.biometrics.matching import MatchingCore
 from egate.cli.run import mock_gate_config
 from egate.documents.mrz import parse_mrz
 from egate.documents.policy import DocumentPolicy
+from egate.gate.commands import Signal
 from egate.gate.controller import GateController
 from egate.gate.events import Door as GateDoor
 from egate.gate.events import OfficerAction
@@ -49,7 +50,7 @@ from hardware.doorprotocol import Command, Door, DoorState
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
-from hardware.indicator import RecordingIndicator, Signal
+from hardware.indicator import RecordingIndicator
 from station.people.travellers import (
     EXPECTATIONS,
     SamplePhotos,

@@ -10,7 +10,8 @@ from PIL import Image
 
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
-from hardware.chip import ChipStatus, MockChip, MockChipReader, mrz_information
+from egate.gate.events import ChipStatus
+from hardware.chip import MockChip, MockChipReader, mrz_information
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.reader import ReaderEmulator
 from hardware.reader import DocumentRead, SerialMrzReader

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from egate.biometrics.verifier import Decision
+from egate.biometrics.decision import Decision
 from egate.documents.policy import Verdict
 from egate.gate import commands as c
 from egate.gate import events as e
