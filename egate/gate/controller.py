@@ -404,14 +404,9 @@ class GateController:
     def _on_fault(self, device: str, out: list[Command]) -> None:
         self._faults.add(device)
         # Fail safe: exit closed whatever we believe, entry open for retreat.
-        self._waiting = None if self._waiting is Door.EXIT else self._waiting
-        self._doors[Door.EXIT] = False
-        self._order(Door.EXIT, False, out)
-        someone_inside = self._inside or self._occupancy > 0
+        self._make_safe(out, whatever_we_believe=True)
         if self._transaction is not None:
             self._finish(Outcome.ABORTED, ("DEVICE_FAULT",), out)
-        if someone_inside:
-            self._open(Door.ENTRY, out)
         out.append(c.ShowSignal(Signal.CLOSED))
         self._timer = None
         self._state = State.DEGRADED
@@ -447,17 +442,7 @@ class GateController:
             if self._transaction is not None:
                 self._refer(("OFFICER_REFER",), out)
         elif action is OfficerAction.CLOSE:
-            if self._transaction is not None:
-                self._finish(Outcome.ABORTED, ("OFFICER_CLOSE",), out)
-            self._close(Door.EXIT, out)
-            if self._inside or self._occupancy > 0:
-                self._open(Door.ENTRY, out)
-            else:
-                self._close(Door.ENTRY, out)
-            out.append(c.ShowSignal(Signal.CLOSED))
-            self._held_closed = True
-            if self._state is not State.DEGRADED:
-                self._state = State.CLOSED
+            self._out_of_service("OFFICER_CLOSE", out)
         else:  # RESET
             self._held_closed = False
             if self._transaction is not None:
@@ -470,34 +455,47 @@ class GateController:
                 self._idle(out)
 
     def _on_stopping(self, out: list[Command]) -> None:
-        if self._transaction is not None:
-            self._finish(Outcome.ABORTED, ("SERVICE_STOP",), out)
-        # As after a fault: nobody leaves through the exit, anyone inside
-        # can walk back out through the entry.
-        self._close(Door.EXIT, out)
-        if self._inside or self._occupancy > 0:
-            self._open(Door.ENTRY, out)
-        else:
-            self._close(Door.ENTRY, out)
-        out.append(c.ShowSignal(Signal.CLOSED))
-        self._held_closed = True
+        self._out_of_service("SERVICE_STOP", out)
         self._timer = None
-        if self._state is not State.DEGRADED:
-            self._state = State.CLOSED
 
     # -- endings and helpers -------------------------------------------------
 
     def _refer(self, reasons: tuple[str, ...], out: list[Command]) -> None:
         self._end(Outcome.REFERRED, reasons, out)
 
-    def _end(self, outcome: Outcome, reasons: tuple[str, ...], out: list[Command]) -> None:
-        """Finish the transaction: exit shut, and the way back open if anyone is inside."""
-        self._close(Door.EXIT, out)
+    def _make_safe(self, out: list[Command], *, whatever_we_believe: bool = False) -> bool:
+        """The safe-close rule: exit shut, and the way back open for anyone inside (once
+        the exit is reported closed), else the entry shut too.  Whether anyone is inside.
+
+        ``whatever_we_believe``: order the exit shut even if it was never ordered open
+        (after a fault nothing the controller believes about the doors is trusted).
+        """
+        if whatever_we_believe:
+            self._waiting = None if self._waiting is Door.EXIT else self._waiting
+            self._doors[Door.EXIT] = False
+            self._order(Door.EXIT, False, out)
+        else:
+            self._close(Door.EXIT, out)
         inside = self._inside or self._occupancy > 0
         if inside:
             self._open(Door.ENTRY, out)
-        else:
+        elif not whatever_we_believe:
             self._close(Door.ENTRY, out)
+        return inside
+
+    def _out_of_service(self, reason: str, out: list[Command]) -> None:
+        """An officer's close or a stop: abort, make safe, and hold the gate closed."""
+        if self._transaction is not None:
+            self._finish(Outcome.ABORTED, (reason,), out)
+        self._make_safe(out)
+        out.append(c.ShowSignal(Signal.CLOSED))
+        self._held_closed = True
+        if self._state is not State.DEGRADED:
+            self._state = State.CLOSED
+
+    def _end(self, outcome: Outcome, reasons: tuple[str, ...], out: list[Command]) -> None:
+        """Finish the transaction: the safe-close rule, then the traveller's signal."""
+        inside = self._make_safe(out)
         self._finish(outcome, reasons, out)
         # Referred and rejected travellers are sent to an officer; the signal
         # stays until the next traveller presents a document.
