@@ -22,6 +22,7 @@ from egate.documents.policy import Verdict
 from egate.gate import commands as c
 from egate.gate import events as e
 from egate.gate.commands import Command, Outcome, Signal
+from egate.gate.doors import Doors
 from egate.gate.events import ChipStatus, Door, DoorPosition, Event, OfficerAction
 from egate.gate.settings import ControllerSettings, State, Topology
 
@@ -48,7 +49,6 @@ _STEP_NAME = {
 }
 _IN_TRANSACTION = frozenset(_TIMEOUT_OUTCOME)
 _INTERLOCK = "INTERLOCK"
-_OTHER = {Door.ENTRY: Door.EXIT, Door.EXIT: Door.ENTRY}
 # Verification reasons that concern the chip photo, not the live capture.
 REFERENCE_PREFIX = "REFERENCE_"
 _CHIP_REFERRAL = {
@@ -59,7 +59,52 @@ _CHIP_REFERRAL = {
 
 
 class GateController:
-    """Decides what one gate does next; see the module docstring."""
+    """Decides what one gate does next; see the module docstring.
+
+    A traveller at a two-step gate, events in and commands out (``handle``
+    returns a list; each command is printed on a line of its own here).  The
+    entry opens only once the board has reported the exit CLOSED; an answer
+    to a capture request that is not the current one is dropped; a mismatch
+    refers the traveller and opens the way back::
+
+        >>> from egate.biometrics.decision import Decision
+        >>> from egate.documents.policy import Verdict
+        >>> from egate.gate import events as e
+        >>> gate = GateController("gate-1")
+        >>> def handle(event, now):
+        ...     for command in gate.handle(event, now):
+        ...         print(command)
+        >>> handle(e.DocumentPresented(), now=0.0)
+        ReadChip()
+        ShowSignal(signal=<Signal.WAIT: 'wait'>)
+        StartTimer(token='DOCUMENT-1', seconds=20.0)
+        >>> handle(e.DocumentRead(True, e.DocumentCheck(Verdict.ACCEPT)), now=0.4)
+        >>> handle(e.ChipRead(e.ChipStatus.OK), now=1.1)  # where is the exit door?
+        StartTimer(token='INTERLOCK-2', seconds=10.0)
+        >>> handle(e.DoorReported(e.Door.EXIT, e.DoorPosition.CLOSED), now=1.2)
+        OpenEntryDoor()
+        ShowSignal(signal=<Signal.PASS: 'pass'>)
+        StartTimer(token='ENTRY-3', seconds=15.0)
+        >>> handle(e.EntryPassed(), now=3.0)
+        CloseEntryDoor()
+        ShowSignal(signal=<Signal.LOOK: 'look'>)
+        CaptureFace(request='gate-1-000001/1')
+        StartTimer(token='CAPTURE-4', seconds=10.0)
+        >>> handle(e.FaceVerified(Decision.MATCH, request="gate-1-000000/7"), now=3.1)
+        >>> gate.stale_results  # it answered another request
+        1
+        >>> handle(e.FaceCaptured(1, request="gate-1-000001/1"), now=3.5)
+        VerifyFace(request='gate-1-000001/1')
+        StartTimer(token='VERIFY-5', seconds=10.0)
+        >>> commands = gate.handle(
+        ...     e.FaceVerified(Decision.NO_MATCH, distance=0.71, request="gate-1-000001/1"), 3.8)
+        >>> [type(command).__name__ for command in commands]
+        ['OpenEntryDoor', 'Finish', 'ShowSignal', 'StartTimer']
+        >>> commands[1].outcome.value, commands[1].reasons
+        ('referred', ('BIOMETRIC_MISMATCH',))
+        >>> gate.state.value
+        'retreat'
+    """
 
     def __init__(
         self,
@@ -78,12 +123,7 @@ class GateController:
         self._count = numbered_from
         self._timers = 0
         self._timer: str | None = None
-        # Doors as ordered (open or not), as last reported, and orders the board
-        # has not answered yet; the one door waiting for the other to close.
-        self._doors = {Door.ENTRY: False, Door.EXIT: False}
-        self._reported: dict[Door, DoorPosition | None] = {Door.ENTRY: None, Door.EXIT: None}
-        self._unanswered = {Door.ENTRY: 0, Door.EXIT: 0}
-        self._waiting: Door | None = None
+        self._doors = Doors(mantrap=topology is Topology.TWO_STEP)
         self._requests = 0
         self._request: str | None = None
         # Capture and verification answers to no current request, dropped.
@@ -108,7 +148,7 @@ class GateController:
 
     def commanded_open(self, door: Door) -> bool:
         """Whether the controller last ordered ``door`` open."""
-        return self._doors[door]
+        return self._doors.ordered_open(door)
 
     @property
     def current_request(self) -> str | None:
@@ -117,7 +157,7 @@ class GateController:
 
     def waiting_door(self) -> Door | None:
         """The door to open once the other is reported closed, if any."""
-        return self._waiting
+        return self._doors.waiting
 
     def refusal(self, action: OfficerAction) -> str | None:
         """Why an officer's ``action`` would be refused now (one line), or None if it is taken.
@@ -191,7 +231,7 @@ class GateController:
                 self._reset_transaction()
                 self._inside = False
                 if self.topology is Topology.ONE_STEP:
-                    self._open(Door.ENTRY, out)
+                    self._doors.open(Door.ENTRY, out)
                 out += [c.ReadChip(), c.ShowSignal(Signal.WAIT)]
                 self._enter(State.READING, out)
             case e.DocumentRead() if state is State.READING and self._document is None:
@@ -250,9 +290,9 @@ class GateController:
         elif referred:
             self._refer(tuple(referred), out)
         elif self.topology is Topology.TWO_STEP:
-            self._open(Door.ENTRY, out)
-            if self._doors[Door.ENTRY]:
-                out.append(c.ShowSignal(Signal.PASS))  # else once it opens (_release)
+            self._doors.open(Door.ENTRY, out)
+            if self._doors.ordered_open(Door.ENTRY):
+                out.append(c.ShowSignal(Signal.PASS))  # else once it opens (_opened)
             self._enter(State.ENTERING, out)
         elif self._inside:
             self._start_capture(out)
@@ -264,12 +304,12 @@ class GateController:
             return  # someone stepping back out; the door closes on leaving
         if self._state not in (State.READING, State.ENTERING) or self._inside:
             return
-        if self.topology is Topology.TWO_STEP and not self._doors[Door.ENTRY]:
+        if self.topology is Topology.TWO_STEP and not self._doors.ordered_open(Door.ENTRY):
             # The entry was not opened (yet) for this traveller: someone got in.
             out.append(c.Alarm("UNEXPECTED_ENTRY"))
             return
         self._inside = True
-        self._close(Door.ENTRY, out)
+        self._doors.close(Door.ENTRY, out)
         if self._state is State.ENTERING:
             self._start_capture(out)
 
@@ -302,9 +342,10 @@ class GateController:
             # Another capture cannot mend an unusable chip photo.
             self._refer((reason,), out)
         elif event.decision is Decision.MATCH:
-            self._open(Door.EXIT, out)
+            self._doors.open(Door.EXIT, out)
             # "Walk through" only at an open door; until then, wait.
-            out.append(c.ShowSignal(Signal.PASS if self._doors[Door.EXIT] else Signal.WAIT))
+            opened = self._doors.ordered_open(Door.EXIT)
+            out.append(c.ShowSignal(Signal.PASS if opened else Signal.WAIT))
             self._enter(State.EXITING, out)
         elif reason.endswith("MULTIPLE_FACES"):
             self._tailgating("MULTIPLE_FACES", out)
@@ -314,13 +355,13 @@ class GateController:
             self._retry_capture(reason or "FAILURE_TO_ACQUIRE", out)
 
     def _on_exit_passed(self, out: list[Command]) -> None:
-        if self._state is not State.EXITING or not self._doors[Door.EXIT]:
+        if self._state is not State.EXITING or not self._doors.ordered_open(Door.EXIT):
             # Not let out (in EXITING: the exit still waits for the entry to close).
-            if not self._doors[Door.EXIT]:
+            if not self._doors.ordered_open(Door.EXIT):
                 out.append(c.Alarm("UNEXPECTED_EXIT"))
             return
         self._inside = False
-        self._close(Door.EXIT, out)
+        self._doors.close(Door.EXIT, out)
         key = self._document.check.document_key if self._document else None
         if key is not None:
             out.append(c.RecordPassage(key))
@@ -333,7 +374,7 @@ class GateController:
     def _on_timeout(self, out: list[Command]) -> None:
         state = self._state
         if state is State.RETREAT:
-            self._close(Door.ENTRY, out)
+            self._doors.close(Door.ENTRY, out)
             self._idle(out)
         elif state in _IN_TRANSACTION:
             self._end(_TIMEOUT_OUTCOME[state], (f"TIMEOUT_{_STEP_NAME[state]}",), out)
@@ -353,10 +394,10 @@ class GateController:
             if not (self._state is State.READING and self.topology is Topology.TWO_STEP):
                 self._tailgating("OCCUPANCY", out)
         elif count == 0 and self._state is State.RETREAT:
-            self._close(Door.ENTRY, out)
+            self._doors.close(Door.ENTRY, out)
             self._idle(out)
         elif count == 0 and self._state is State.CLOSED:
-            self._close(Door.ENTRY, out)  # the last one out of a closed gate
+            self._doors.close(Door.ENTRY, out)  # the last one out of a closed gate
 
     def _tailgating(self, sensed_by: str, out: list[Command]) -> None:
         out.append(c.Alarm("TAILGATING"))
@@ -365,7 +406,7 @@ class GateController:
 
     def _on_exit_forced(self, out: list[Command]) -> None:
         out.append(c.Alarm("EXIT_FORCED"))
-        self._close(Door.EXIT, out)
+        self._doors.close(Door.EXIT, out)
         if self._transaction is not None:
             self._finish(Outcome.ABORTED, ("EXIT_FORCED",), out)
         if self._state is not State.DEGRADED:
@@ -376,30 +417,28 @@ class GateController:
     def _on_door_reported(
         self, door: Door, position: DoorPosition | None, out: list[Command]
     ) -> None:
-        if self._unanswered[door]:
-            return  # sent before the board took our last order for this door: stale
-        self._reported[door] = position
-        self._release(out)
+        self._opened(self._doors.reported(door, position, out), out)
 
     def _on_door_answered(
         self, door: Door, position: DoorPosition | None, refused: bool, out: list[Command]
     ) -> None:
-        if not self._unanswered[door]:
-            return  # an answer to an order that was not the controller's
-        self._unanswered[door] -= 1
-        if self._unanswered[door]:
-            return
-        self._reported[door] = position
-        if refused and self._doors[door]:
-            # The board would not open it (its interlock): wait for the other
-            # door to be reported closed, and distrust a report that said so.
-            self._doors[door] = False
-            self._waiting = door
-            other = _OTHER[door]
-            if self._reported[other] is DoorPosition.CLOSED:
-                self._reported[other] = None
+        interlocked, opened = self._doors.answered(door, position, refused, out)
+        if interlocked:
             out.append(c.Alarm("INTERLOCK_REFUSED"))
-        self._release(out)
+        self._opened(opened, out)
+
+    def _opened(self, door: Door | None, out: list[Command]) -> None:
+        """A waiting door was ordered open: walk through it, and time the step from now."""
+        if door is None:
+            return
+        step = State.ENTERING if door is Door.ENTRY else State.EXITING
+        if self._state is step:
+            out.append(c.ShowSignal(Signal.PASS))
+        if self._timer is not None and self._timer.startswith(_INTERLOCK):
+            if self._state in _STEP_NAME:
+                self._arm(out)
+            else:
+                self._timer = None  # closed or degraded meanwhile: nothing to time
 
     def _on_fault(self, device: str, out: list[Command]) -> None:
         self._faults.add(device)
@@ -415,11 +454,11 @@ class GateController:
         self._faults.discard(device)
         if self._faults or self._state is not State.DEGRADED:
             return
-        entry_wanted = self._doors[Door.ENTRY] or self._waiting is Door.ENTRY
+        entry_wanted = self._doors.wanted_open(Door.ENTRY)
         if entry_wanted and self._occupancy > 0:
             self._retreat(out)
         else:
-            self._close(Door.ENTRY, out)
+            self._doors.close(Door.ENTRY, out)
             self._idle(out)
 
     def _on_officer(self, action: OfficerAction, out: list[Command]) -> None:
@@ -436,7 +475,7 @@ class GateController:
                 self._transaction = f"{self.gate_id}-{self._count:06d}"
                 self._reset_transaction()
             self._override = True
-            self._open(Door.EXIT, out)
+            self._doors.open(Door.EXIT, out)
             self._enter(State.EXITING, out)
         elif action is OfficerAction.REFER:
             if self._transaction is not None:
@@ -447,8 +486,8 @@ class GateController:
             self._held_closed = False
             if self._transaction is not None:
                 self._finish(Outcome.ABORTED, ("OFFICER_RESET",), out)
-            self._close(Door.EXIT, out)
-            self._close(Door.ENTRY, out)
+            self._doors.close(Door.EXIT, out)
+            self._doors.close(Door.ENTRY, out)
             if self._state is State.DEGRADED:
                 out.append(c.ShowSignal(Signal.CLOSED))  # a reset cannot mend a device
             else:
@@ -471,16 +510,14 @@ class GateController:
         (after a fault nothing the controller believes about the doors is trusted).
         """
         if whatever_we_believe:
-            self._waiting = None if self._waiting is Door.EXIT else self._waiting
-            self._doors[Door.EXIT] = False
-            self._order(Door.EXIT, False, out)
+            self._doors.shut_whatever_we_believe(Door.EXIT, out)
         else:
-            self._close(Door.EXIT, out)
+            self._doors.close(Door.EXIT, out)
         inside = self._inside or self._occupancy > 0
         if inside:
-            self._open(Door.ENTRY, out)
+            self._doors.open(Door.ENTRY, out)
         elif not whatever_we_believe:
-            self._close(Door.ENTRY, out)
+            self._doors.close(Door.ENTRY, out)
         return inside
 
     def _out_of_service(self, reason: str, out: list[Command]) -> None:
@@ -539,73 +576,10 @@ class GateController:
     def _arm(self, out: list[Command]) -> None:
         """Arm the current step's timer, or the interlock's while a door waits."""
         self._timers += 1
-        if self._waiting is not None:
+        if self._doors.waiting is not None:
             self._timer = f"{_INTERLOCK}-{self._timers}"
             seconds = self.settings.interlock_timeout_s
         else:
             self._timer = f"{_STEP_NAME[self._state]}-{self._timers}"
             seconds = self.settings.timeout_for(self._state)
         out.append(c.StartTimer(self._timer, seconds))
-
-    def _open(self, door: Door, out: list[Command]) -> None:
-        """Open ``door``; in a mantrap, once the other is reported closed."""
-        if self.topology is Topology.TWO_STEP:
-            self._close(_OTHER[door], out)  # a mantrap never has both doors open
-        if self._doors[door] or self._waiting is door:
-            return
-        self._waiting = door
-        self._release(out, rearm=False)  # the caller arms the step's timer next
-
-    def _may_open(self, door: Door) -> bool:
-        if self.topology is Topology.ONE_STEP:
-            return True
-        other = _OTHER[door]
-        return (
-            not self._doors[other]
-            and not self._unanswered[other]
-            and self._reported[other] is DoorPosition.CLOSED
-        )
-
-    def _release(self, out: list[Command], *, rearm: bool = True) -> None:
-        """Open the waiting door if the board now reports the other one closed."""
-        door = self._waiting
-        if door is None:
-            return
-        other = _OTHER[door]
-        if (
-            not self._doors[other]
-            and not self._unanswered[other]
-            and self._reported[other] in (DoorPosition.OPEN, DoorPosition.OPENING)
-        ):
-            # Open with no order of ours (left open, or a board restarted): shut it.
-            self._order(other, False, out)
-            return
-        if not self._may_open(door):
-            return
-        self._waiting = None
-        self._doors[door] = True
-        self._order(door, True, out)
-        step = State.ENTERING if door is Door.ENTRY else State.EXITING
-        if self._state is step:
-            out.append(c.ShowSignal(Signal.PASS))
-        if rearm and self._timer is not None and self._timer.startswith(_INTERLOCK):
-            if self._state in _STEP_NAME:
-                self._arm(out)  # the step's own time limit runs from here
-            else:
-                self._timer = None  # closed or degraded meanwhile: nothing to time
-
-    def _close(self, door: Door, out: list[Command]) -> None:
-        if self._waiting is door:
-            self._waiting = None
-        if self._doors[door]:
-            self._doors[door] = False
-            self._order(door, False, out)
-
-    def _order(self, door: Door, opening: bool, out: list[Command]) -> None:
-        """Send a door order; the door's position is unknown until the board answers it."""
-        self._unanswered[door] += 1
-        self._reported[door] = None
-        if door is Door.ENTRY:
-            out.append(c.OpenEntryDoor() if opening else c.CloseEntryDoor())
-        else:
-            out.append(c.OpenExitDoor() if opening else c.CloseExitDoor())

@@ -1,1 +1,0 @@
-"""Training replays: scenario files, their transcript and the trainee's scorecard."""
