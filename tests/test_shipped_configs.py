@@ -19,9 +19,9 @@ from egate.documents.policy import DocumentPolicy
 from egate.documents.stoplist import StopList
 from egate.privacy import Pseudonymizer
 from egate.samples import SampleError, fetch_samples
-from egate.training.scenario import load_scenario
 from hardware.devices import HardwareGateConfig, OccupancyDevice
 from simulation.config import load_hall
+from station.training.scenario import load_scenario
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 SALT = b"shipped-configs-test-salt"

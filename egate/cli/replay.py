@@ -17,12 +17,12 @@ from egate.cli.devices import stop_on_signals
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples, installed_samples
 from egate.shipped import ShippedFileError, shipped_file, shipped_folder
-from egate.training.report import write_outputs
-from egate.training.scenario import Scenario, load_scenario
-from egate.training.scorecard import Scorecard
-from egate.training.terminal import line_style, render_line, render_scorecard
-from egate.training.transcript import Line
 from station.training.replay import FAST_SPEED, Replay
+from station.training.report import write_outputs
+from station.training.scenario import Scenario, load_scenario
+from station.training.scorecard import Scorecard
+from station.training.terminal import line_style, render_line, render_scorecard
+from station.training.transcript import Line
 
 DEFAULT_SCENARIO = "pudong-morning.yaml"
 # The shipped scenarios (configs/scenarios), installed with egate as package data.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from egate.biometrics.decision import Decision
 from egate.gate import commands as c
 from egate.gate import events as e
-from egate.training.transcript import Step
+from station.training.transcript import Step
 
 # Door reports worth a transcript line (moving doors would only add noise).
 _SETTLED = (e.DoorPosition.OPEN, e.DoorPosition.CLOSED, e.DoorPosition.FAULT)

@@ -41,20 +41,20 @@ from egate.gate.settings import ControllerSettings, State
 from egate.gate.transaction import TransactionRecord
 from egate.metrics import GateMetrics
 from egate.privacy import Pseudonymizer
-from egate.training.narration import describe
-from egate.training.scenario import (
-    FaultDevice,
-    FaultSpec,
-    Scenario,
-)
-from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
 from hardware.devices import EmulationSettings
 from hardware.doorprotocol import Door
 from hardware.indicator import RecordingIndicator
 from station.mockgate import MockGate, mock_devices
 from station.people.passenger import PassengerPhase
 from station.service import GateService, ServiceTiming
+from station.training.narration import describe
+from station.training.scenario import (
+    FaultDevice,
+    FaultSpec,
+    Scenario,
+)
 from station.training.scenario_travellers import PreparedPassenger, prepare, stop_list
+from station.training.transcript import Line, PassengerResult, ReplayRun, Step
 
 # People and doors move this many times faster with --fast.
 FAST_SPEED = 20.0

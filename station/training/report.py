@@ -21,14 +21,14 @@ from html import escape
 from pathlib import Path
 
 from egate.outputs import atomic_write
-from egate.training.scorecard import (
+from station.training.scorecard import (
     Scorecard,
     Transaction,
     outcome_text,
     speed_note,
     transactions,
 )
-from egate.training.transcript import Line, ReplayRun, Step, clock_text
+from station.training.transcript import Line, ReplayRun, Step, clock_text
 
 __all__ = [
     "HTML_FILE",

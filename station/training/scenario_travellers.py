@@ -21,12 +21,12 @@ from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
 from egate.documents.stoplist import StopList, StopListError
 from egate.privacy import Pseudonymizer
-from egate.training.scenario import PassengerSpec, Scenario, Variation
-from egate.training.transcript import PassengerResult
 from hardware.chip import MockChip
 from station.people.passenger import Behaviour
 from station.people.traveller import MockDocument
 from station.people.travellers import chip_photo
+from station.training.scenario import PassengerSpec, Scenario, Variation
+from station.training.transcript import PassengerResult
 
 # A traveller's patience (scenario seconds): the gate's own time limits come first.
 PATIENCE_S = 60.0

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from egate.training.scenario import Expected, PassengerKind
-from egate.training.transcript import PassengerResult, ReplayRun
+from station.training.scenario import Expected, PassengerKind
+from station.training.transcript import PassengerResult, ReplayRun
 
 __all__ = [
     "SCORECARD_FORMAT",

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from egate.training.scorecard import ACCEPTED, Scorecard, outcome_text, speed_note
-from egate.training.transcript import Line, Step, clock_text
+from station.training.scorecard import ACCEPTED, Scorecard, outcome_text, speed_note
+from station.training.transcript import Line, Step, clock_text
 
 
 def render_scorecard(card: Scorecard, console: Console) -> None:

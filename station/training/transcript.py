@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from egate.training.scenario import Expectation, PassengerKind, Scenario
+from station.training.scenario import Expectation, PassengerKind, Scenario
 
 
 class Step:

@@ -8,8 +8,8 @@ from egate.biometrics.decision import Decision
 from egate.documents.policy import Verdict
 from egate.gate import commands as c
 from egate.gate import events as e
-from egate.training.narration import describe
-from egate.training.transcript import Step
+from station.training.narration import describe
+from station.training.transcript import Step
 
 
 @pytest.mark.parametrize(

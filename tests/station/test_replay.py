@@ -20,10 +20,10 @@ from egate.biometrics.matching import MatchingCore
 from egate.config import ConfigError
 from egate.privacy import Pseudonymizer
 from egate.samples import SampleError, fetch_samples
-from egate.training.scenario import Scenario, Variation
-from egate.training.transcript import ReplayRun, Step
 from station.training.replay import Replay
+from station.training.scenario import Scenario, Variation
 from station.training.scenario_travellers import prepare, stop_list, vary
+from station.training.transcript import ReplayRun, Step
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import egate.outputs
-import egate.training.report as report
-from egate.training.report import report_html, write_outputs
-from egate.training.scenario import Scenario
-from egate.training.scorecard import Scorecard
-from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
+import station.training.report as report
+from station.training.report import report_html, write_outputs
+from station.training.scenario import Scenario
+from station.training.scorecard import Scorecard
+from station.training.transcript import Line, PassengerResult, ReplayRun, Step
 
 START = "2026-03-02T07:30:00+08:00"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
-from egate.training.scenario import (
+from station.training.scenario import (
     Defect,
     DocumentSpec,
     Expectation,

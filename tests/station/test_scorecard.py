@@ -13,16 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from egate.training.scenario import PassengerKind, Scenario
-from egate.training.scorecard import (
+from station.training.scenario import PassengerKind, Scenario
+from station.training.scorecard import (
     Scorecard,
     outcome_text,
     percentile,
     speed_note,
     transactions,
 )
-from egate.training.terminal import line_style, render_line, render_scorecard
-from egate.training.transcript import Line, PassengerResult, ReplayRun, Step
+from station.training.terminal import line_style, render_line, render_scorecard
+from station.training.transcript import Line, PassengerResult, ReplayRun, Step
 
 START = "2026-03-02T07:30:00+08:00"
 

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from egate.biometrics.matching import MatchingCore
 from egate.samples import SampleError, fetch_samples
-from egate.training.scenario import load_scenario
 from station.training.replay import Replay
+from station.training.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "configs" / "scenarios"
 DRILLS = sorted(

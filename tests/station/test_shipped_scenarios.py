@@ -17,7 +17,7 @@ import pytest
 from egate.cli.replay import DEFAULT_SCENARIO, SCENARIO_FOLDER
 from egate.documents.mrz import parse_mrz
 from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples
-from egate.training.scenario import (
+from station.training.scenario import (
     Defect,
     Expected,
     FaultDevice,
