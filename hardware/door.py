@@ -157,6 +157,40 @@ class DoorController(SessionDriver[DoorEvent]):
     milliseconds to tens of milliseconds); it does not block.  ``clock``
     stamps commands sent between polls: ``poll(now)`` takes the same time.
     ``identity``: the ID the board must answer HELLO with (None: not asked).
+
+    The driver against the emulated board on a pseudo-terminal, as in mock
+    mode: it identifies the board, then opens the exit door, whose state
+    follows the board's reports (``OPENING`` in the reply, ``OPEN`` once the
+    door got there)::
+
+        >>> import time
+        >>> from hardware.emulators.door import DoorBoardSettings, DoorEmulator
+        >>> from hardware.emulators.pty import PseudoTerminal
+        >>> from hardware.link import SerialSettings
+        >>> tty = PseudoTerminal()
+        >>> tty.open()
+        >>> board = DoorEmulator(tty, DoorBoardSettings(travel_s=0.1))
+        >>> board.start()
+        >>> doors = DoorController(SerialSettings(port=tty.port))
+        >>> def poll_until(done, limit_s=5.0):
+        ...     events, give_up = [], time.monotonic() + limit_s
+        ...     while not done() and time.monotonic() < give_up:
+        ...         events += doors.poll(time.monotonic())
+        ...         time.sleep(0.005)
+        ...     return [(e.door.value, e.state.value) for e in events
+        ...             if isinstance(e, DoorStateChanged)]
+        >>> poll_until(lambda: doors.connected)
+        [('ENTRY', 'CLOSED'), ('EXIT', 'CLOSED')]
+        >>> command = doors.open(Door.EXIT)  # its seq identifies the board's answer
+        >>> command.verb, command.args
+        ('OPEN', ('EXIT',))
+        >>> poll_until(lambda: doors.state(Door.EXIT) is DoorState.OPEN)
+        [('EXIT', 'OPENING'), ('EXIT', 'OPEN')]
+        >>> board.state(Door.EXIT).value  # where the emulated door really is
+        'OPEN'
+        >>> doors.shutdown()
+        >>> board.stop()
+        >>> tty.close()
     """
 
     KIND = "DOORS"

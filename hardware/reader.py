@@ -247,6 +247,28 @@ class SerialMrzReader:
     never waits) and returns at once while disconnected; a caller with
     nothing else to do then sleeps a little before polling again. Nothing a
     device sends makes it raise.
+
+    A DESKO reader on pyserial's ``loop://`` port, which hands back whatever
+    is written to it: the frame written here is what a reader would send::
+
+        >>> from datetime import date
+        >>> from hardware.framing import make_framing
+        >>> from hardware.link import SerialSettings
+        >>> reader = SerialMrzReader(SerialSettings(port="loop://"), "desko",
+        ...                          today=lambda: date(2026, 1, 1))
+        >>> reader.open()
+        >>> specimen = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        ...             "L898902C<3UTO6908061F9406236ZE184226B<<<<<14"]
+        >>> reader.link.write(make_framing("desko").encode(specimen))
+        >>> reader.poll()
+        [DocumentRead(MrzResult(format=TD3, valid=True, <personal data redacted>), raw=<94 bytes>)]
+        >>> reader.link.write(make_framing("desko").encode(["HELLO"]))  # a frame, no MRZ
+        >>> [failed] = reader.poll()
+        >>> failed.reason  # doctest: +ELLIPSIS
+        'not an MRZ: 1 line of 5 characters (expected 2 lines of 36 or 44 characters, ...)'
+        >>> reader.condition.value
+        'connected'
+        >>> reader.close()
     """
 
     def __init__(

@@ -121,7 +121,54 @@ class RunSummary:
 
 
 class GateService:
-    """Runs one gate: see the module docstring.  Not thread-safe: one thread steps it."""
+    """Runs one gate: see the module docstring.  Not thread-safe: one thread steps it.
+
+    The service on a mock gate (emulated reader, doors and occupancy sensor
+    on pseudo-terminals, the real drivers on them), wired as ``egate run``
+    wires it.  The emulated reader reads the ICAO specimen passport, which
+    expired in 1994 and whose chip is not on the (mock) chip reader::
+
+        >>> import time
+        >>> from contextlib import ExitStack
+        >>> from datetime import date
+        >>> from pathlib import Path
+        >>> from prometheus_client import CollectorRegistry
+        >>> from egate.biometrics.matching import MatchingCore
+        >>> from egate.documents.policy import DocumentPolicy, DocumentPolicySettings
+        >>> from egate.gate.controller import GateController
+        >>> from egate.metrics import GateMetrics
+        >>> from egate.privacy import Pseudonymizer
+        >>> from hardware.devices import EmulationSettings
+        >>> from hardware.indicator import RecordingIndicator
+        >>> from station.mockgate import MockGate, mock_devices
+        >>> stack = ExitStack()
+        >>> indicator = RecordingIndicator()
+        >>> gate = stack.enter_context(MockGate(mock_devices(), EmulationSettings(), indicator,
+        ...                                     today=date.today, base_dir=Path("."), stream=False))
+        >>> core = stack.enter_context(MatchingCore(workers=1, kind="thread"))
+        >>> records = []
+        >>> service = GateService(
+        ...     GateController("gate-1"), gate.devices, core,
+        ...     DocumentPolicy(DocumentPolicySettings(), Pseudonymizer.ephemeral()),
+        ...     audit=None, metrics=GateMetrics("gate-1", CollectorRegistry()),
+        ...     on_record=records.append)
+        >>> service.start()
+        >>> service.wait_for_devices(grace_s=5.0, sleep=time.sleep)  # the missing ones
+        []
+        >>> gate.emulators.reader.send(["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        ...                             "L898902C<3UTO6908061F9406236ZE184226B<<<<<14"])
+        >>> give_up = time.monotonic() + 10.0
+        >>> while not records and time.monotonic() < give_up:
+        ...     service.step()
+        ...     time.sleep(0.002)
+        >>> records[0].transaction, records[0].outcome.value, records[0].reasons
+        ('gate-1-000001', 'rejected', ('EXPIRED', 'CHIP_ABSENT'))
+        >>> indicator.current.signal.value, indicator.current.text
+        ('officer', 'please see an officer')
+        >>> service.stop(sleep=time.sleep)
+        >>> service.close()
+        >>> stack.close()
+    """
 
     def __init__(
         self,

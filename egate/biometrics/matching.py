@@ -295,7 +295,30 @@ class _Metrics:
 
 
 class MatchingCore:
-    """Verification service with a bounded queue, deadlines and a worker pool."""
+    """Verification service with a bounded queue, deadlines and a worker pool.
+
+    One thread worker (a gate runs process workers), asked to make a
+    template from a grey picture with no face in it, then given a job whose
+    deadline has already passed::
+
+        >>> import time
+        >>> import numpy as np
+        >>> from prometheus_client import CollectorRegistry
+        >>> registry = CollectorRegistry()
+        >>> core = MatchingCore(workers=1, kind="thread", registry=registry)
+        >>> core.wait_ready()  # the worker has loaded the face models
+        >>> grey = np.full((240, 320, 3), 128, dtype=np.uint8)
+        >>> enrolled = core.submit_enroll(grey, deadline=time.monotonic() + 5.0)
+        >>> enrolled.result().template, enrolled.result().reason
+        (None, 'REFERENCE_FACE_NOT_FOUND')
+        >>> late = core.submit_enroll(grey, deadline=time.monotonic() - 1.0)
+        >>> type(late.exception()).__name__
+        'DeadlineExceeded'
+        >>> registry.get_sample_value("egate_matching_jobs_total",
+        ...                           {"kind": "enroll", "outcome": "failure_to_acquire"})
+        1.0
+        >>> core.close()
+    """
 
     def __init__(
         self,

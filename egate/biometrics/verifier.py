@@ -127,7 +127,30 @@ class Enrollment:
 
 
 class FaceVerifier:
-    """Makes templates from reference photos and verifies live faces against them."""
+    """Makes templates from reference photos and verifies live faces against them.
+
+    matplotlib's portrait of Grace Hopper as the chip photo, checked against
+    a mirror image of it, a grey picture with nobody in it, and two of her::
+
+        >>> import numpy as np
+        >>> from egate.biometrics.face import FaceModels
+        >>> from egate.biometrics.image import read_image_file
+        >>> from egate.samples import grace_hopper
+        >>> verifier = FaceVerifier.with_models(FaceModels())  # threshold 0.6
+        >>> portrait = read_image_file(grace_hopper())
+        >>> template = verifier.enroll(portrait).template
+        >>> template
+        Template(<biometric data redacted>)
+        >>> mirrored = verifier.verify(template, portrait[:, ::-1].copy())
+        >>> mirrored.decision.value, mirrored.distance < 0.6
+        ('match', True)
+        >>> grey = np.full((240, 320, 3), 128, dtype=np.uint8)
+        >>> nobody = verifier.verify(template, grey)
+        >>> nobody.decision.value, nobody.reason
+        ('failure_to_acquire', 'FACE_NOT_FOUND')
+        >>> verifier.verify(template, np.hstack([portrait, portrait])).reason
+        'MULTIPLE_FACES'
+    """
 
     def __init__(
         self,

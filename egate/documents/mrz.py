@@ -436,6 +436,25 @@ def parse_mrz(lines: str | Sequence[str], today: date, *, repair: bool = True) -
     ``lines`` is the MRZ as text (lines separated by newlines) or as a sequence
     of lines.  ``today`` resolves two-digit years; pass the gate's clock.
     Raises ``MrzFormatError`` when the input cannot be an MRZ of any format.
+
+    The ICAO Doc 9303 specimen passport, then the same passport with a
+    mistyped check digit, and with an ``O`` the OCR read for a ``0``::
+
+        >>> from datetime import date
+        >>> specimen = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        ...             "L898902C<3UTO6908061F9406236ZE184226B<<<<<14"]
+        >>> result = parse_mrz(specimen, today=date(2026, 1, 1))
+        >>> result.format.value, result.valid
+        ('TD3', True)
+        >>> result.fields.document_number, result.fields.expiry_date
+        ('L898902C', datetime.date(1994, 6, 23))
+        >>> mistyped = [specimen[0], specimen[1].replace("L898902C<3", "L898902C<9")]
+        >>> parse_mrz(mistyped, date(2026, 1, 1)).failures
+        ('CHECK_DIGIT_DOCUMENT_NUMBER', 'CHECK_DIGIT_COMPOSITE')
+        >>> misread = [specimen[0], specimen[1].replace("6908061", "69O8061")]
+        >>> repaired = parse_mrz(misread, date(2026, 1, 1))
+        >>> repaired.valid, [(r.field, r.found, r.replaced_by) for r in repaired.repairs]
+        (True, [('birth_date', 'O', '0')])
     """
     layout, rows = _choose_layout(split_lines(lines))
     width = layout.width

@@ -1,7 +1,7 @@
 """The built-in stream of sample travellers for the mock gate, each with the outcome it deserves.
 
 ``sample_travellers`` makes an endless, seeded stream of fictional
-travellers as a trainer's drill would have them (DOMAIN.md, Pudong-style
+travellers as a trainer's drill would have them (as in the Pudong-style
 scenarios): mostly genuine, among them the exception cases a gate must
 catch.  Each traveller carries a passport written with
 :mod:`egate.documents.composer` (made-up names, unique document numbers),

@@ -117,7 +117,30 @@ class _Waiting:
 
 
 class Replay:
-    """Runs one scenario; see the module docstring."""
+    """Runs one scenario; see the module docstring.
+
+    The shipped impostor drill on its two mock gates, fast, with one thread
+    worker of the matching core.  ``run`` is skipped here because its
+    passengers' faces are the sample photos (``egate samples fetch``, a
+    download) and the replay takes several seconds::
+
+        >>> from egate.biometrics.matching import MatchingCore
+        >>> from egate.shipped import shipped_file
+        >>> from station.training.scenario import load_scenario
+        >>> from station.training.scorecard import Scorecard
+        >>> with shipped_file("scenarios", "impostor-drill.yaml") as path:
+        ...     drill = load_scenario(path)
+        >>> drill.name, drill.gates.names, len(drill.passengers)
+        ('Impostor drill', ('G1', 'G2'), 13)
+        >>> core = MatchingCore(drill.matching.verifier, workers=1, kind="thread")
+        >>> replay = Replay(drill, "impostor-drill.yaml", core=core, fast=True)
+        >>> replay.speed  # people and doors 20 times faster
+        20.0
+        >>> run = replay.run()  # doctest: +SKIP
+        >>> Scorecard.of(run).all_matched  # doctest: +SKIP
+        True
+        >>> core.close()
+    """
 
     def __init__(
         self,

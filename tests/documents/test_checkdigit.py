@@ -36,7 +36,7 @@ def reference_check_digit(data: str) -> str:
 @pytest.mark.parametrize(
     ("data", "digit"),
     [
-        # DOMAIN.md / Doc 9303 specimen fields.
+        # Fields of the Doc 9303 TD3 specimen, with the check digits ICAO prints.
         ("L898902C<", "3"),
         ("690806", "1"),
         ("940623", "6"),

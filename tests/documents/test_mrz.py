@@ -17,7 +17,7 @@ from egate.documents.specimens import SPECIMENS
 
 TODAY = date(2026, 11, 26)
 
-# Literal copies of the Doc 9303 specimens (as in DOMAIN.md), so that a change
+# Literal copies of the Doc 9303 specimens (as ICAO prints them), so that a change
 # to specimens.py cannot pass unnoticed.
 TD3_SPECIMEN = (
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",

@@ -23,7 +23,7 @@ from hardware.chip import (
 )
 
 TODAY = date(2024, 5, 1)
-# The worked example of Doc 9303 part 11, appendix D (see DOMAIN.md).
+# The worked example of ICAO Doc 9303 part 11, appendix D: the BAC keys of the specimen.
 EXAMPLE_MRZ_INFORMATION = "L898902C<369080619406236"
 EXAMPLE_K_SEED = "239AB9CB282DAF66231DC5A4DF6BFBAE"
 EXAMPLE_K_ENC = "AB94FDECF2674FDFB9B391F85D7F76F2"
