@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.doorprotocol import Command, Door, DoorState, ErrorCode, ErrorReply, Event, Reply
 from hardware.doorsession import IDENTITY_PATTERN
-from hardware.emulators.doorprotocol import (
+from hardware.emulators.lineboard import (
     Answer,
     Board,
     Clock,

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hardware.doorprotocol import Command, Event, Reply
 from hardware.doorsession import IDENTITY_PATTERN
-from hardware.emulators.doorprotocol import (
+from hardware.emulators.lineboard import (
     Answer,
     Board,
     Clock,

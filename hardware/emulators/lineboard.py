@@ -1,4 +1,4 @@
-"""Devices of the door protocol, emulated: a board's behaviour, run on a pseudo-terminal.
+"""The emulated line-protocol board: a device's behaviour, run on a pseudo-terminal.
 
 Two layers.  A *board* (:class:`Board`) is a device's behaviour and nothing
 else: it answers commands and reports events, told the time by its caller,
