@@ -1,7 +1,8 @@
 """Writing a valid MRZ from document data: the inverse of ``parse_mrz``.
 
 Training scenarios describe travellers by their data and let egate write the
-MRZ; tests generate documents of every format.  Names are written in the
+MRZ (:mod:`egate.documents.forgery` writes it with deliberate defects); tests
+generate documents of every format.  Names are written in the
 MRZ alphabet (spaces, hyphens and commas become fillers, apostrophes vanish)
 and cut to the field when too long; other characters must be transliterated
 by the caller, since that depends on the issuing state's rules.

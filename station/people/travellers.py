@@ -4,7 +4,8 @@
 travellers as a trainer's drill would have them (as in the Pudong-style
 scenarios): mostly genuine, among them the exception cases a gate must
 catch.  Each traveller carries a passport written with
-:mod:`egate.documents.composer` (made-up names, unique document numbers),
+:mod:`egate.documents.composer` (made-up names, unique document numbers) and,
+when altered, forged with :mod:`egate.documents.forgery` as a scenario's are,
 its chip, the faces the camera will see, how they behave at the gate, and
 the outcome and reason codes a correct gate reaches with them.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -31,7 +32,8 @@ import cv2
 import numpy as np
 
 from egate.biometrics.image import read_image_file
-from egate.documents.composer import DocumentData, compose_mrz
+from egate.documents.composer import DocumentData
+from egate.documents.forgery import Defect, forged_chip, forged_page
 from egate.documents.layout import MrzFormat
 from egate.samples import grace_hopper, installed_samples
 from hardware.chip import MockChip
@@ -317,12 +319,12 @@ def _document(
         sex=_pick(("F", "M"), rng),
         expiry_date=expiry,
     )
-    dg1 = compose_mrz(data)
+    dg1 = forged_chip(data, ())
     printed = dg1
     if kind is TravellerKind.ALTERED_MRZ:
         # The birth date is changed and its check digits recomputed, so the
         # page looks sound; only the chip, keyed to the true date, knows.
-        altered = birth - _days(_ALTERED_BY_DAYS, rng)
-        printed = compose_mrz(replace(data, birth_date=altered))
+        by = _days(_ALTERED_BY_DAYS, rng)
+        printed = forged_page(data, (Defect.ALTERED_BIRTH_DATE,), birth_date_earlier_by=by)
     chip = None if kind is TravellerKind.NO_CHIP else MockChip.of(dg1, dg2)
     return MockDocument(printed, chip, faces)

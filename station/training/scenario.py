@@ -4,10 +4,11 @@ A scenario is a YAML file (``docs/scenarios.md``): a start time, the gates and
 their topology, the document policy and stop list, device faults, and the
 passengers in order of arrival.  Each passenger brings a document (MRZ lines,
 or fields from which a valid MRZ is composed, with deliberate defects on
-request), a chip (the DG2 photo, ``unreadable`` or ``none``), a live face (photos
-with an optional variation, or ``none``), a behaviour (normal, slow, retreats,
-tailgates behind someone) and the outcome and reasons a correct gate reaches:
-what the trainee should learn.
+request, forged by :mod:`egate.documents.forgery`), a chip (the DG2 photo,
+``unreadable`` or ``none``), a live face (photos with an optional variation,
+or ``none``), a behaviour (normal, slow, retreats, tailgates behind someone)
+and the outcome and reasons a correct gate reaches: what the trainee should
+learn.
 
 ``load_scenario`` validates everything a replay needs before anything runs:
 an error is one line naming the file, its line, the passenger and the field.
@@ -17,8 +18,7 @@ Photos are checked to exist here and decoded when the replay is prepared.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -36,8 +36,9 @@ from pydantic import (
 
 from egate.clocktime import parse_time_of_day
 from egate.config import ConfigError, ControllerConfig, LocatedError, MatchingConfig, load_config
-from egate.documents.composer import DocumentData, MrzCompositionError, compose_mrz
-from egate.documents.layout import LAYOUTS, MrzFormat
+from egate.documents.composer import DocumentData, MrzCompositionError
+from egate.documents.forgery import Defect, forged_chip, forged_page
+from egate.documents.layout import MrzFormat
 from egate.documents.policy import DocumentPolicySettings
 from egate.documents.states import is_known_state
 from egate.samples import SAMPLES_PREFIX, SampleError, installed_samples
@@ -57,15 +58,6 @@ class PassengerKind(StrEnum):
     INELIGIBLE = "ineligible"  # expired passport, a child, a nationality the gate does not serve
     STOP_LIST = "stop_list"  # a document reported lost or stolen
     TAILGATER = "tailgater"  # follows another passenger into the gate
-
-
-class Defect(StrEnum):
-    """A deliberate fault written into a composed document."""
-
-    BAD_CHECK_DIGIT = "bad_check_digit"  # the printed document number's check digit is wrong
-    ALTERED_EXPIRY = "altered_expiry"  # printed expiry extended, check digits recomputed
-    ALTERED_BIRTH_DATE = "altered_birth_date"  # printed birth date changed, check digits fixed
-    CHIP_MISMATCH = "chip_mismatch"  # the chip's DG1 holds another name than the page
 
 
 class Expected(StrEnum):
@@ -202,48 +194,13 @@ class DocumentSpec(_Strict):
         """The DG1 a genuine chip of this document holds: the true data."""
         if self.mrz is not None:
             return self.mrz
-        data = self._data()
-        if Defect.CHIP_MISMATCH in self.defects:
-            # The page was replaced: the chip still holds the first holder's name.
-            data = replace(data, surname=_other_name(data.surname))
-        return compose_mrz(data)
+        return forged_chip(self._data(), self.defects)
 
     def printed(self) -> tuple[str, ...]:
         """The MRZ printed on the data page, as the reader sees it (defects applied)."""
         if self.mrz is not None:
             return self.mrz
-        data = self._data()
-        if Defect.ALTERED_EXPIRY in self.defects:
-            data = replace(data, expiry_date=_years_later(data.expiry_date, 5))
-        if Defect.ALTERED_BIRTH_DATE in self.defects:
-            assert isinstance(data.birth_date, date)
-            data = replace(data, birth_date=data.birth_date - timedelta(days=3 * 365))
-        lines = compose_mrz(data)
-        if Defect.BAD_CHECK_DIGIT in self.defects:
-            lines = _wrong_check_digit(lines, MrzFormat(self.format))
-        return lines
-
-
-def _other_name(surname: str) -> str:
-    """A different surname of the same length, for a substituted data page."""
-    return "".join("B" if char == "A" else "A" if char.isalpha() else char for char in surname)
-
-
-def _years_later(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
-def _wrong_check_digit(lines: tuple[str, ...], fmt: MrzFormat) -> tuple[str, ...]:
-    """``lines`` with the document number's check digit off by one."""
-    text = "".join(lines)
-    at = LAYOUTS[fmt].document_number_check
-    digit = str((int(text[at]) + 1) % 10)
-    text = text[:at] + digit + text[at + 1 :]
-    width = len(lines[0])
-    return tuple(text[start : start + width] for start in range(0, len(text), width))
+        return forged_page(self._data(), self.defects)
 
 
 # -- chip, face, behaviour, expectation -------------------------------------------------

@@ -1,0 +1,107 @@
+"""Forging documents on purpose: the defects a training traveller's passport carries.
+
+A drill needs passports that are wrong in the ways real ones are: a clumsy
+edit that breaks a check digit, a careful one that moves a date and
+recomputes the check digits (only the chip, keyed to the true data, still
+knows), a data page substituted on someone else's chip.  ``forged_page``
+writes the MRZ printed on such a page and ``forged_chip`` the DG1 its chip
+holds, both from the true data with :func:`egate.documents.composer.compose_mrz`.
+Training scenarios and the mock gate's sample travellers forge their
+documents here, with the one vocabulary of :class:`Defect`.
+
+An expired passport is no forgery: it is a genuine document composed with
+an expiry date in the past.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import date, timedelta
+from enum import StrEnum
+
+from egate.documents.composer import DocumentData, compose_mrz
+from egate.documents.layout import LAYOUTS, MrzFormat
+
+# How far a forger moves a date unless told otherwise: the expiry five years
+# later, the birth date three years back.
+EXPIRY_LATER_BY_YEARS = 5
+BIRTH_DATE_EARLIER_BY = timedelta(days=3 * 365)
+
+
+class Defect(StrEnum):
+    """A deliberate fault written into a composed document."""
+
+    BAD_CHECK_DIGIT = "bad_check_digit"  # the printed document number's check digit is wrong
+    ALTERED_EXPIRY = "altered_expiry"  # printed expiry extended, check digits recomputed
+    ALTERED_BIRTH_DATE = "altered_birth_date"  # printed birth date changed, check digits fixed
+    CHIP_MISMATCH = "chip_mismatch"  # the chip's DG1 holds another name than the page
+
+
+def forged_page(
+    data: DocumentData,
+    defects: Collection[Defect],
+    *,
+    birth_date_earlier_by: timedelta = BIRTH_DATE_EARLIER_BY,
+) -> tuple[str, ...]:
+    """The MRZ printed on the data page of ``data`` with ``defects`` written into it.
+
+    A substituted page (``CHIP_MISMATCH``) prints the true data: it is the
+    chip that holds someone else's (:func:`forged_chip`).
+    """
+    printed = data
+    if Defect.ALTERED_EXPIRY in defects:
+        printed = altered_expiry(printed, EXPIRY_LATER_BY_YEARS)
+    if Defect.ALTERED_BIRTH_DATE in defects:
+        printed = altered_birth_date(printed, birth_date_earlier_by)
+    lines = compose_mrz(printed)
+    if Defect.BAD_CHECK_DIGIT in defects:
+        lines = wrong_check_digit(lines, data.format)
+    return lines
+
+
+def forged_chip(data: DocumentData, defects: Collection[Defect]) -> tuple[str, ...]:
+    """The DG1 on the chip of a document of ``data`` with ``defects``: the true data.
+
+    When the data page was substituted (``CHIP_MISMATCH``) the chip still
+    holds the first holder's name.
+    """
+    if Defect.CHIP_MISMATCH in defects:
+        data = replace(data, surname=other_surname(data.surname))
+    return compose_mrz(data)
+
+
+def altered_expiry(data: DocumentData, years: int) -> DocumentData:
+    """``data`` with the expiry date ``years`` later (29 February becomes the 28th)."""
+    return replace(data, expiry_date=years_later(data.expiry_date, years))
+
+
+def altered_birth_date(data: DocumentData, earlier_by: timedelta) -> DocumentData:
+    """``data`` with the birth date ``earlier_by`` earlier: the holder made older."""
+    birth = data.birth_date
+    if not isinstance(birth, date):
+        raise ValueError("only a full birth date can be altered")
+    return replace(data, birth_date=birth - earlier_by)
+
+
+def other_surname(surname: str) -> str:
+    """A different surname of the same length, for a substituted data page."""
+    return "".join("B" if char == "A" else "A" if char.isalpha() else char for char in surname)
+
+
+def years_later(day: date, years: int) -> date:
+    """The same day ``years`` later (29 February becomes the 28th)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def wrong_check_digit(lines: tuple[str, ...], fmt: MrzFormat) -> tuple[str, ...]:
+    """``lines`` with the document number's check digit off by one."""
+    text = "".join(lines)
+    at = LAYOUTS[fmt].document_number_check
+    digit = str((int(text[at]) + 1) % 10)
+    text = text[:at] + digit + text[at + 1 :]
+    width = len(lines[0])
+    return tuple(text[start : start + width] for start in range(0, len(text), width))
