@@ -31,14 +31,13 @@ from hardware.devices import (
     CommandDevice,
     DeviceSettings,
     EmulationSettings,
-    Emulators,
     MockCameraDevice,
     OccupancyDevice,
     ReaderDevice,
-    emulators,
     open_mock_camera,
 )
 from hardware.emulators.camera import MockCamera
+from hardware.emulators.devices import Emulators, emulators
 from hardware.emulators.occupancy import OccupancySensorSettings
 from hardware.indicator import Indicator
 from hardware.link import SerialSettings

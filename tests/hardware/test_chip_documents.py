@@ -31,7 +31,8 @@ from hardware.chipdocuments import (
     DocumentFolderChipReader,
     load_chip_documents,
 )
-from hardware.devices import ChipDevice, HardwareGateConfig, open_chip_documents, probe
+from hardware.devices import ChipDevice, HardwareGateConfig, open_chip_documents
+from hardware.probe import probe
 
 TD1, TD3 = SPECIMENS[MrzFormat.TD1], SPECIMENS[MrzFormat.TD3]
 # The ICAO specimen passport's access key (Doc 9303 part 11, appendix D).

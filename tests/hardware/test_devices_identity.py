@@ -16,20 +16,15 @@ from pydantic import ValidationError
 
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
-from hardware.devices import (
-    CommandDevice,
-    DeviceSettings,
-    OccupancyDevice,
-    emulators,
-    occupancy_device,
-    probe,
-)
+from hardware.devices import CommandDevice, DeviceSettings, OccupancyDevice, occupancy_device
 from hardware.doorsession import Connected
+from hardware.emulators.devices import emulators
 from hardware.emulators.door import DoorBoardSettings
 from hardware.emulators.occupancy import OccupancySensorSettings, PassageOrder
 from hardware.indicator import RecordingIndicator
 from hardware.link import SerialSettings
 from hardware.passage import Passage
+from hardware.probe import probe
 from hardware.reader import DocumentRead
 from station.gatedevices import open_gate_devices
 

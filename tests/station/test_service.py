@@ -45,9 +45,10 @@ from egate.gate.transaction import STEPS, TransactionRecord
 from egate.metrics import GateMetrics
 from egate.privacy import Pseudonymizer
 from hardware.chip import MockChip
-from hardware.devices import DeviceSettings, EmulationSettings, Emulators, emulators
+from hardware.devices import DeviceSettings, EmulationSettings
 from hardware.doorprotocol import Command, Door, DoorState
 from hardware.emulators.camera import MockCamera
+from hardware.emulators.devices import Emulators, emulators
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.indicator import RecordingIndicator
