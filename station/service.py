@@ -43,11 +43,12 @@ from hardware import chip as hwchip
 from hardware.camera import Frame
 from hardware.door import DoorEvent, DoorFault, DoorStateChanged, Refused, WatchdogTripped
 from hardware.doorprotocol import DoorState
-from hardware.occupancy import OccupancyChanged, Passage, TailgateDetected
+from hardware.occupancy import OccupancyChanged, OccupancyEvent, Passage, TailgateDetected
 from hardware.reader import DocumentRead, ReadFailed
 from station.doororders import DoorOrders, board_door, ordered_door
 from station.gatedevices import GateDevices
 from station.orders import OfficerOrder
+from station.owntime import OwnTime
 
 Clock = Callable[[], float]
 Polled = TypeVar("Polled")
@@ -218,8 +219,7 @@ class GateService:
         self._tx: _Transaction | None = None
         self._presented: _Transaction | None = None
         self._timer: tuple[str, float] | None = None
-        self._own = 0.0
-        self._device_time = 0.0
+        self._own_time = OwnTime()
         self._door_retry_at = 0.0
         self._feeding = False
         # The transaction of the event being handled (an alarm may end it).
@@ -424,9 +424,8 @@ class GateService:
             self._log.info("reader: document ignored, gate %s", self.controller.state.value)
             return
         moment = self._moment()
-        started = time.perf_counter()
-        decision = self.policy.evaluate(read.result, moment)
-        self._own += time.perf_counter() - started
+        with self._own_time.own():
+            decision = self.policy.evaluate(read.result, moment)
         # The controller opens the transaction and asks for the chip in one go:
         # the transaction's data must be in place before its commands run.
         self._presented = _Transaction("", read.result, decision.document_key)
@@ -456,7 +455,7 @@ class GateService:
                 self._log.warning("doors: %s %s refused: %s %s", command.verb,
                                   " ".join(command.args), code, text)  # fmt: skip
 
-    def _on_occupancy_event(self, event: object, now: float) -> None:
+    def _on_occupancy_event(self, event: OccupancyEvent, now: float) -> None:
         match event:
             case OccupancyChanged(count=count):
                 self._occupancy = count
@@ -517,10 +516,8 @@ class GateService:
         status = read.status
         matches = read.dg1_mrz is None or _same_mrz(read.dg1_mrz, tx.mrz.lines)
         if status is e.ChipStatus.OK:
-            # Handing the chip photo over is the service's own work.
-            started = time.perf_counter()
-            self._enrol(tx, photo, now)
-            self._own += time.perf_counter() - started
+            with self._own_time.own():  # handing the chip photo over is the service's own work
+                self._enrol(tx, photo, now)
         self._feed(e.ChipRead(status, matches), now)
 
     def _enrol(self, tx: _Transaction, photo: RgbImage | str | None, now: float) -> None:
@@ -558,10 +555,8 @@ class GateService:
             self._feed(failure, now)
             return
         if tx.frame is None:
-            grab_started = time.perf_counter()
-            frame = self._guarded_grab(now)
-            # Camera time is device time, not the service's own.
-            self._device_time += time.perf_counter() - grab_started
+            with self._own_time.device():  # camera time is device time, not the service's own
+                frame = self._guarded_grab(now)
             if frame is None:
                 return  # the camera's health decides; the capture timer guards the wait
             tx.frame = frame.image
@@ -617,41 +612,36 @@ class GateService:
         if self._feeding:
             return
         self._feeding = True
-        started = time.perf_counter()
-        self._device_time = 0.0
         finished: list[str] = []
-        try:
-            while self._events:
-                self._handling = self.controller.transaction
-                event = self._events.popleft()
-                commands = self.controller.handle(event, now)
-                self._observe(event, now)
-                for command in commands:
-                    self._observe(command, now)
-                    outcome = self._carry_out(command, now)
-                    if outcome is not None:
-                        finished.append(outcome)
-                self._steps.observe(self.controller.state, now)
-        finally:
-            self._feeding = False
-        self.metrics.state(self.controller.state)
-        stale = self.controller.stale_results
-        self.metrics.stale_results(stale - self._stale_seen)
-        self._stale_seen = stale
-        self._own += max(0.0, time.perf_counter() - started - self._device_time)
-        self._device_time = 0.0
+        with self._own_time.own():
+            try:
+                while self._events:
+                    self._handling = self.controller.transaction
+                    event = self._events.popleft()
+                    commands = self.controller.handle(event, now)
+                    self._observe(event, now)
+                    for command in commands:
+                        self._observe(command, now)
+                        outcome = self._carry_out(command, now)
+                        if outcome is not None:
+                            finished.append(outcome)
+                    self._steps.observe(self.controller.state, now)
+            finally:
+                self._feeding = False
+            self.metrics.state(self.controller.state)
+            stale = self.controller.stale_results
+            self.metrics.stale_results(stale - self._stale_seen)
+            self._stale_seen = stale
         if finished:
-            self.metrics.own_time(self._own)
-            self.summary.own_seconds.append(self._own)
-            self._own = 0.0
+            own = self._own_time.take()
+            self.metrics.own_time(own)
+            self.summary.own_seconds.append(own)
 
     def _carry_out(self, command: c.Command, now: float) -> str | None:
         """Do what ``command`` asks; the outcome's name when it finished a transaction."""
         if isinstance(command, _DEVICE_COMMANDS):
-            # Door boards and indicators are devices: their time is not the service's.
-            started = time.perf_counter()
-            self._to_device(command)
-            self._device_time += time.perf_counter() - started
+            with self._own_time.device():  # door boards and indicators: not the service's time
+                self._to_device(command)
             return None
         match command:
             case c.ReadChip():
@@ -688,10 +678,8 @@ class GateService:
 
     def _observe(self, item: e.Event | c.Command, now: float) -> None:
         if self._observer is not None:
-            # The observer's time (a transcript printed live) is not the service's.
-            started = time.perf_counter()
-            self._observer(now, item)
-            self._device_time += time.perf_counter() - started
+            with self._own_time.device():  # a transcript printed live is not the service's time
+                self._observer(now, item)
 
     def _to_device(self, command: c.Command) -> None:
         device = "doors" if not isinstance(command, c.ShowSignal) else "indicator"
@@ -740,10 +728,8 @@ class GateService:
         self._log.info("gate %s: %s %s %s", record.gate_id, record.transaction, outcome,
                        " ".join(record.reasons))  # fmt: skip
         if self._on_record is not None:
-            # The caller's display of the record is not the service's own time.
-            started = time.perf_counter()
-            self._on_record(record)
-            self._device_time += time.perf_counter() - started
+            with self._own_time.device():  # the caller's display of the record: not ours
+                self._on_record(record)
         return outcome
 
     # -- records -----------------------------------------------------------------
