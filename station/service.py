@@ -1,17 +1,19 @@
 """The on-gate service: the drivers report, the gate controller decides, the drivers act.
 
 ``GateService`` runs one gate in a single thread of control.  Each ``step``
-polls the reader, the door board and the occupancy sensor (none of them
-blocks), collects finished background work (chip reads in a thread, face
-enrolment and verification in the matching core), fires the controller's
-timer, and turns all of it into controller events.  The controller's
-commands go back to the drivers, the indicator, the audit trail and the
-metrics.  The controller itself is the pure state machine of ``egate.gate``.
+polls the devices, collects finished background work, fires the
+controller's timer, and turns all of it into controller events; the
+controller's commands go back to the drivers, the indicator, the audit trail
+and the metrics.  The controller itself is the pure state machine of
+``egate.gate``.  The service's parts have modules of their own:
 
-What a traveller brings (the MRZ, the chip's data groups, the face images
-and templates) lives in one ``_Transaction`` object and is dropped when the
-transaction ends; audit records, logs and metrics get outcomes, reason
-codes, durations and the salted document hash only.
+- ``station.devicewatch``: the devices polled (a driver that raises is out
+  for a while, never the service), their health, their events in the
+  controller's words, and its orders carried to them;
+- ``station.transaction``: the traveller's personal data, in memory only
+  until the transaction ends, and the chip read, enrolment and face
+  verification done on it in the background;
+- ``station.owntime``: the service's own time, less device and observer time.
 """
 
 from __future__ import annotations
@@ -20,17 +22,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import TypeVar
 
 from egate.audit import AuditTrail
-from egate.biometrics.decision import Decision
-from egate.biometrics.image import ImageError, RgbImage, decode_chip_photo
-from egate.biometrics.matching import MatchingCore, MatchingCoreBusy, WorkerDied
-from egate.biometrics.verifier import Enrollment, Template, Verification
-from egate.documents.mrz import MrzResult
+from egate.biometrics.matching import MatchingCore
 from egate.documents.policy import DocumentPolicy
 from egate.gate import commands as c
 from egate.gate import events as e
@@ -38,36 +34,14 @@ from egate.gate.controller import GateController
 from egate.gate.settings import State
 from egate.gate.transaction import StepClock, TransactionRecord, iso_time
 from egate.metrics import GateMetrics
-from egate.ratelimit import LogLimiter
-from hardware import chip as hwchip
-from hardware.camera import Frame
-from hardware.door import DoorEvent, DoorFault, DoorStateChanged, Refused, WatchdogTripped
-from hardware.doorprotocol import DoorState
-from hardware.occupancy import OccupancyChanged, OccupancyEvent, Passage, TailgateDetected
-from hardware.reader import DocumentRead, ReadFailed
-from station.doororders import DoorOrders, board_door, ordered_door
+from hardware.reader import DocumentRead
+from station.devicewatch import DeviceWatch
 from station.gatedevices import GateDevices
 from station.orders import OfficerOrder
 from station.owntime import OwnTime
+from station.transaction import TransactionWork
 
 Clock = Callable[[], float]
-Polled = TypeVar("Polled")
-
-_DEVICE_COMMANDS = (
-    c.OpenEntryDoor,
-    c.CloseEntryDoor,
-    c.OpenExitDoor,
-    c.CloseExitDoor,
-    c.ShowSignal,
-)
-_SIGNAL_TEXT = {
-    c.Signal.READY: "place your passport on the reader",
-    c.Signal.WAIT: "please wait",
-    c.Signal.LOOK: "look at the camera",
-    c.Signal.PASS: "please walk through",
-    c.Signal.OFFICER: "please see an officer",
-    c.Signal.CLOSED: "gate closed",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,30 +60,6 @@ class ServiceTiming:
     driver_retry_s: float = 5.0
     # Reader misreads are logged at most once in this long (they are all counted).
     misread_log_s: float = 10.0
-
-
-@dataclass(slots=True)
-class _Transaction:
-    """The personal and biometric data of the transaction in progress: memory only."""
-
-    id: str
-    mrz: MrzResult
-    document_key: str | None
-    # The chip read and its photo, decoded in the chip thread (or why it would not decode).
-    chip: Future[tuple[hwchip.ChipRead, RgbImage | str | None]] | None = None
-    enrollment: Future[Enrollment] | None = None
-    template: Template | None = None
-    reference_failure: str | None = None
-    capture_wanted: bool = False
-    # The controller's capture request being served, and the one the verification answers.
-    request: str = ""
-    verifying: str = ""
-    frame: RgbImage | None = None
-    verification: Future[Verification] | None = None
-    result: Verification | None = None
-
-    def __repr__(self) -> str:
-        return f"_Transaction({self.id}, <personal data redacted>)"
 
 
 @dataclass(slots=True)
@@ -193,34 +143,32 @@ class GateService:
         in (default: the machine's)."""
         self.controller = controller
         self.devices = devices
-        self.matching = matching
         self.policy = policy
         self.audit = audit
         self.metrics = metrics
-        self.timing = timing or ServiceTiming()
+        self.timing = timing = timing or ServiceTiming()
         self._clock = clock
         self._wall = wall_clock
-        self._log = log or logging.getLogger("egate.service")
+        self._log = log = log or logging.getLogger("egate.service")
         self._on_record = on_record
         self._observer = observer
         self._zone = zone
         self._steps = StepClock(controller.gate_id)
-        # The health last reported to the controller (None: not reported yet).
-        self._reported: dict[str, bool | None] = dict.fromkeys(devices.names())
-        self._occupancy = 0
-        self._chip_pool = ThreadPoolExecutor(1, thread_name_prefix="egate-chip")
-        self._door_orders = DoorOrders(devices.doors)
-        # Drivers that raised: why, and when to poll them again.
-        self._broken: dict[str, tuple[str, float]] = {}
-        self._misreads = LogLimiter(self.timing.misread_log_s)
+        self._own_time = OwnTime()
+        self._watch = DeviceWatch(
+            devices, controller, metrics, self._own_time, feed=self._feed, alarm=self._alarm,
+            audit=self._audit, on_document=self._on_document, clock=clock, log=log,
+            driver_retry_s=timing.driver_retry_s, door_retry_s=timing.door_retry_s,
+            misread_log_s=timing.misread_log_s,
+        )  # fmt: skip
+        self._work = TransactionWork(
+            devices, matching, self._steps, self._own_time, feed=self._feed, alarm=self._alarm,
+            grab=self._watch.grab, deadline_s=timing.match_deadline_s, log=log,
+        )  # fmt: skip
         self._first_step = True
         self._stale_seen = controller.stale_results
         self._events: deque[e.Event] = deque()
-        self._tx: _Transaction | None = None
-        self._presented: _Transaction | None = None
         self._timer: tuple[str, float] | None = None
-        self._own_time = OwnTime()
-        self._door_retry_at = 0.0
         self._feeding = False
         # The transaction of the event being handled (an alarm may end it).
         self._handling: str | None = None
@@ -229,6 +177,15 @@ class GateService:
         self._officer: deque[OfficerOrder] = deque()
         self.summary = RunSummary()
         metrics.state(controller.state)
+
+    @property
+    def matching(self) -> MatchingCore:
+        """The matching core that enrols chip photos and verifies faces."""
+        return self._work.matching
+
+    @matching.setter
+    def matching(self, matching: MatchingCore) -> None:
+        self._work.matching = matching
 
     # -- the loop ------------------------------------------------------------
 
@@ -246,86 +203,29 @@ class GateService:
         give_up = self._clock() + grace_s
         while True:
             now = self._clock()
-            self._poll_devices(now, feed=False)
-            health = self._health()
+            self._watch.poll(now, feed=False)
+            health = self._watch.health()
             if all(problem is None for problem in health.values()) or now >= give_up:
                 break
             sleep(0.01)
-        missing = [device for device, problem in health.items() if problem is not None]
-        for device, problem in health.items():
-            if problem is None:
-                self._reported[device] = True
-                self.metrics.device(device, True)
-            else:
-                self._device_changed(device, up=False, reason=f"not found at start: {problem}",
-                                     now=self._clock())  # fmt: skip
-        return missing
+        self._watch.report_at_start(health)
+        return [device for device, problem in health.items() if problem is not None]
 
     def step(self) -> None:
         """One round: poll the drivers, collect background work, fire the timer."""
         now = self._clock()
         if self._first_step:
-            # The door positions heard before: the controller opens no door without them.
             self._first_step = False
-            for report in self._door_orders.positions():
-                self._feed(report, now)
-        self._poll_devices(now, feed=True)
-        for device, problem in self._health().items():
-            up = problem is None
-            if self._reported[device] is not None and self._reported[device] != up:
-                self._device_changed(device, up=up, reason=problem or "", now=now)
+            self._watch.door_positions(now)
+        self._watch.poll(now, feed=True)
+        self._watch.report_changes(now)
         while self._officer:
-            order = self._officer.popleft()
-            action = order.action
-            if not order.claim():
-                # The console has answered "not taken": doing it now would make that a lie.
-                self._log.warning("gate %s: officer %s dropped: not taken in time",
-                                  self.controller.gate_id, action.value)  # fmt: skip
-                continue
-            try:
-                refused = self.controller.refusal(action)
-                if refused is not None:
-                    self._audit({"kind": "officer", "action": action.value, "refused": refused,
-                                 "transaction": self.controller.transaction})  # fmt: skip
-                    self._log.info("gate %s: officer %s refused: %s",
-                                   self.controller.gate_id, action.value, refused)  # fmt: skip
-                    self.metrics.officer_refused(action.value)
-                    order.refuse(refused)
-                    continue
-                self._audit({"kind": "officer", "action": action.value,
-                             "transaction": self.controller.transaction})  # fmt: skip
-                self.metrics.officer(action.value)
-                if action is e.OfficerAction.RESET:
-                    self._door_retry_at = 0.0  # a reset orders a faulted door again at once
-                self._feed(e.OfficerCommand(action), now)
-            except BaseException:
-                order.fail("the service failed while carrying it out")
-                raise
-            order.taken()
-        self._collect(now)
-        self._repeat_to_faulted_doors(now)
+            self._take_order(self._officer.popleft(), now)
+        self._work.collect(now)
+        self._watch.repeat_to_faulted_doors(now)
         if self._timer is not None and now >= self._timer[1]:
             token, self._timer = self._timer[0], None
             self._feed(e.Timeout(token), now)
-
-    def _repeat_to_faulted_doors(self, now: float) -> None:
-        """Order a door in fault again now and then: a board clears a fault on a new order.
-
-        The exit is always ordered shut; the entry as the controller wants it
-        (open while someone may need to walk back).
-        """
-        doors = self.devices.doors
-        if now < self._door_retry_at or not doors.connected or doors.busy:
-            return
-        self._door_retry_at = now + self.timing.door_retry_s
-        for door in (e.Door.EXIT, e.Door.ENTRY):
-            side = board_door(door)
-            if doors.state(side) is not DoorState.FAULT:
-                continue
-            if door is e.Door.ENTRY and self.controller.commanded_open(door):
-                doors.open(side)
-            else:
-                doors.close(side)
 
     def officer(self, order: OfficerOrder | e.OfficerAction) -> None:
         """An officer's order (any thread): claimed, then carried out or refused, at the next step.
@@ -348,256 +248,61 @@ class GateService:
         while self._clock() < flush_until and (
             self.devices.doors.busy or self.controller.waiting_door() is not None
         ):
-            self._poll_devices(self._clock(), feed=True)
+            self._watch.poll(self._clock(), feed=True)
             sleep(0.005)
         self._audit({"kind": "service", "event": "stop", "detail": ""})
         self._log.info("gate %s: service stopped", self.controller.gate_id)
 
     def close(self) -> None:
         """Release the chip thread; drivers and the matching core belong to the caller."""
-        self._chip_pool.shutdown(wait=True, cancel_futures=True)
-        self._tx = None
+        self._work.close()
 
-    # -- devices to events -----------------------------------------------------
+    # -- what comes in -----------------------------------------------------------
 
-    def _poll_devices(self, now: float, *, feed: bool) -> None:
-        devices = self.devices
-        for read in self._guarded("reader", devices.reader.poll, now):
-            if feed:
-                self._on_reader(read, now)
-        for door_event in self._guarded("doors", devices.doors.poll, now):
-            if feed:
-                self._on_door_event(door_event, now)
-        if devices.occupancy is not None:
-            for sensor_event in self._guarded("occupancy", devices.occupancy.poll, now):
-                if feed:
-                    self._on_occupancy_event(sensor_event, now)
-
-    def _guarded(
-        self, device: str, poll: Callable[[float], list[Polled]], now: float
-    ) -> list[Polled]:
-        """``poll(now)``, or nothing while the driver is out after raising.
-
-        A driver is this program's code, but no bug of it in answer to what a
-        device sent may end the service: the device is marked down (the gate
-        degrades, the audit trail says why) and polled again after a pause.
-        """
-        broken = self._broken.get(device)
-        if broken is not None and now < broken[1]:
-            return []
-        try:
-            events = poll(now)
-        except Exception as error:  # any driver failure degrades the gate, never kills it
-            self._driver_failed(device, error, now)
-            return []
-        if broken is not None:
-            del self._broken[device]
-            self._log.info("gate %s: %s driver polls again", self.controller.gate_id, device)
-        return events
-
-    def _driver_failed(self, device: str, error: Exception, now: float) -> None:
-        reason = f"driver error: {type(error).__name__}"
-        self._broken[device] = (reason, now + self.timing.driver_retry_s)
-        self._log.error("gate %s: %s %s: %s", self.controller.gate_id, device, reason,
-                        str(error)[:200],
-                        exc_info=self._log.isEnabledFor(logging.DEBUG))  # fmt: skip
-        self._alarm("DRIVER_ERROR", detail=f"{device}: {type(error).__name__}")
-
-    def _health(self) -> dict[str, str | None]:
-        """Each device and why it is down: the drivers' view, and drivers out after raising."""
-        health = self.devices.health()
-        for device, (reason, _) in self._broken.items():
-            if device in health:
-                health[device] = reason
-        return health
-
-    def _on_reader(self, read: DocumentRead | ReadFailed, now: float) -> None:
-        if isinstance(read, ReadFailed):
-            self.metrics.misread()
-            # A noisy line sends misreads by the thousand: a line now and then says how many.
-            suppressed = self._misreads.allow(now)
-            if suppressed is not None:
-                more = f" (+{suppressed} more since the last line)" if suppressed else ""
-                self._log.info("reader: misread (%s)%s", read.reason, more)
+    def _take_order(self, order: OfficerOrder, now: float) -> None:
+        action = order.action
+        if not order.claim():
+            # The console has answered "not taken": doing it now would make that a lie.
+            self._log.warning("gate %s: officer %s dropped: not taken in time",
+                              self.controller.gate_id, action.value)  # fmt: skip
             return
+        try:
+            refused = self.controller.refusal(action)
+            if refused is not None:
+                self._audit({"kind": "officer", "action": action.value, "refused": refused,
+                             "transaction": self.controller.transaction})  # fmt: skip
+                self._log.info("gate %s: officer %s refused: %s",
+                               self.controller.gate_id, action.value, refused)  # fmt: skip
+                self.metrics.officer_refused(action.value)
+                order.refuse(refused)
+                return
+            self._audit({"kind": "officer", "action": action.value,
+                         "transaction": self.controller.transaction})  # fmt: skip
+            self.metrics.officer(action.value)
+            if action is e.OfficerAction.RESET:
+                self._watch.retry_doors_now()  # a reset orders a faulted door again at once
+            self._feed(e.OfficerCommand(action), now)
+        except BaseException:
+            order.fail("the service failed while carrying it out")
+            raise
+        order.taken()
+
+    def _on_document(self, read: DocumentRead, now: float) -> None:
         if not self._accepting or self.controller.state is not State.IDLE:
             self._log.info("reader: document ignored, gate %s", self.controller.state.value)
             return
         moment = self._moment()
         with self._own_time.own():
             decision = self.policy.evaluate(read.result, moment)
-        # The controller opens the transaction and asks for the chip in one go:
-        # the transaction's data must be in place before its commands run.
-        self._presented = _Transaction("", read.result, decision.document_key)
-        self._feed(e.DocumentPresented(), now)
-        self._presented = None
-        if self._tx is None:
+        with self._work.presenting(read.result, decision.document_key):
+            self._feed(e.DocumentPresented(), now)
+        if self._work.current is None:
             return
         fields = read.result.fields
         self._steps.note_document(
             fields.document_type or None, fields.issuing_state or None, decision.document_key
         )
         self._feed(e.DocumentRead(read.result.valid, e.DocumentCheck.from_decision(decision)), now)
-
-    def _on_door_event(self, event: DoorEvent, now: float) -> None:
-        for reported in self._door_orders.events(event):
-            self._feed(reported, now)
-        match event:
-            case DoorStateChanged(door=door, state=state):
-                # A door in fault may stand anywhere; count it open only when it says so.
-                is_open = state in (DoorState.OPEN, DoorState.OPENING, DoorState.CLOSING)
-                self.metrics.door(door.value.lower(), is_open)
-            case DoorFault(door=door, code=code):
-                self._alarm(f"DOOR_FAULT_{door.value}", detail=code)
-            case WatchdogTripped():
-                self._alarm("DOOR_WATCHDOG")
-            case Refused(command=command, code=code, text=text):
-                self._log.warning("doors: %s %s refused: %s %s", command.verb,
-                                  " ".join(command.args), code, text)  # fmt: skip
-
-    def _on_occupancy_event(self, event: OccupancyEvent, now: float) -> None:
-        match event:
-            case OccupancyChanged(count=count):
-                self._occupancy = count
-                self._feed(e.OccupancyChanged(count), now)
-            case Passage(direction=direction, beam=beam):
-                # The sensor says which way and, with beams, through which door; a
-                # count-only sensor's passage went through the door we ordered open.
-                door = e.Door(beam.lower()) if beam in ("ENTRY", "EXIT") else None
-                if door is None:
-                    door = next(
-                        (way for way in e.Door if self.controller.commanded_open(way)), None
-                    )
-                if direction == "in" and door is e.Door.ENTRY:
-                    self._feed(e.EntryPassed(), now)
-                elif direction == "out" and door is e.Door.EXIT:
-                    self._feed(e.ExitPassed(), now)
-            case TailgateDetected():
-                # The sensor saw two people pass as one: at least two are inside.
-                self._feed(e.OccupancyChanged(max(2, self._occupancy)), now)
-
-    def _device_changed(self, device: str, *, up: bool, reason: str, now: float) -> None:
-        self._reported[device] = up
-        kind = "device_recovered" if up else "device_fault"
-        self._audit({"kind": kind, "device": device, "reason": reason})
-        self.metrics.device(device, up)
-        log = self._log.info if up else self._log.warning
-        log("gate %s: %s %s%s", self.controller.gate_id, device,
-            "back" if up else "down", f" ({reason})" if reason else "")  # fmt: skip
-        self._feed(e.DeviceRecovered(device) if up else e.DeviceFault(device, reason), now)
-
-    # -- background work -------------------------------------------------------
-
-    def _collect(self, now: float) -> None:
-        tx = self._tx
-        if tx is None:
-            return
-        if tx.chip is not None and tx.chip.done():
-            self._on_chip(tx, tx.chip, now)
-        if tx.enrollment is not None and tx.enrollment.done():
-            self._on_enrolled(tx, tx.enrollment)
-        if tx.capture_wanted and (tx.template is not None or tx.reference_failure):
-            self._capture(tx, now)
-        if tx.verification is not None and tx.verification.done():
-            self._on_verified(tx, tx.verification, now)
-
-    def _on_chip(
-        self,
-        tx: _Transaction,
-        future: Future[tuple[hwchip.ChipRead, RgbImage | str | None]],
-        now: float,
-    ) -> None:
-        tx.chip = None
-        try:
-            read, photo = future.result()
-        except Exception as error:  # a driver bug must not take the gate down
-            self._log.warning("chip reader failed: %s", type(error).__name__)
-            read, photo = hwchip.ChipRead(e.ChipStatus.UNREADABLE), None
-        status = read.status
-        matches = read.dg1_mrz is None or _same_mrz(read.dg1_mrz, tx.mrz.lines)
-        if status is e.ChipStatus.OK:
-            with self._own_time.own():  # handing the chip photo over is the service's own work
-                self._enrol(tx, photo, now)
-        self._feed(e.ChipRead(status, matches), now)
-
-    def _enrol(self, tx: _Transaction, photo: RgbImage | str | None, now: float) -> None:
-        if photo is None or isinstance(photo, str):
-            tx.reference_failure = photo or "REFERENCE_ABSENT"
-            return
-        reference = photo
-        try:
-            tx.enrollment = self.matching.submit_enroll(
-                reference, now + self.timing.match_deadline_s
-            )
-        except MatchingCoreBusy:
-            tx.reference_failure = "REFERENCE_NOT_ENROLLED"
-            self._alarm("MATCHING_CORE_BUSY")
-
-    def _on_enrolled(self, tx: _Transaction, future: Future[Enrollment]) -> None:
-        tx.enrollment = None
-        try:
-            enrollment = future.result()
-        except Exception as error:  # deadline passed, worker died, core closed
-            self._log.warning("enrolment failed: %s", type(error).__name__)
-            tx.reference_failure = "REFERENCE_NOT_ENROLLED"
-            return
-        if enrollment.template is None:
-            tx.reference_failure = enrollment.reason or "REFERENCE_FACE_NOT_FOUND"
-        else:
-            tx.template = enrollment.template
-
-    def _capture(self, tx: _Transaction, now: float) -> None:
-        if tx.reference_failure is not None:
-            tx.capture_wanted = False
-            failure = e.FaceVerified(
-                Decision.FAILURE_TO_ACQUIRE, tx.reference_failure, request=tx.request
-            )
-            self._feed(failure, now)
-            return
-        if tx.frame is None:
-            with self._own_time.device():  # camera time is device time, not the service's own
-                frame = self._guarded_grab(now)
-            if frame is None:
-                return  # the camera's health decides; the capture timer guards the wait
-            tx.frame = frame.image
-        assert tx.template is not None
-        try:
-            tx.verification = self.matching.submit_verify(
-                tx.template, tx.frame, now + self.timing.match_deadline_s
-            )
-        except MatchingCoreBusy:
-            return  # try again next step; the capture timer bounds the wait
-        tx.capture_wanted = False
-        tx.verifying = tx.request
-
-    def _guarded_grab(self, now: float) -> Frame | None:
-        """A frame from the camera, or None (also when its driver raises: the camera is down)."""
-        if "camera" in self._broken and now < self._broken["camera"][1]:
-            return None
-        try:
-            frame = self.devices.camera.grab()
-        except Exception as error:  # a driver bug degrades the gate, never kills it
-            self._driver_failed("camera", error, now)
-            return None
-        self._broken.pop("camera", None)
-        return frame
-
-    def _on_verified(self, tx: _Transaction, future: Future[Verification], now: float) -> None:
-        tx.verification = None
-        try:
-            result = future.result()
-        except WorkerDied:
-            tx.capture_wanted = True  # the same frame once more, on a fresh worker
-            return
-        except Exception as error:  # deadline passed: the controller's timer refers
-            self._log.warning("verification failed: %s", type(error).__name__)
-            return
-        tx.frame = None
-        tx.result = result
-        self._steps.note_match(result.distance)
-        timings = result.timings
-        self._steps.note_matching(timings.get("descriptor", 0.0) + timings.get("compare", 0.0))
-        self._feed(e.FaceCaptured(result.faces, tx.verifying), now)
 
     # -- the controller and its commands -------------------------------------
 
@@ -639,28 +344,18 @@ class GateService:
 
     def _carry_out(self, command: c.Command, now: float) -> str | None:
         """Do what ``command`` asks; the outcome's name when it finished a transaction."""
-        if isinstance(command, _DEVICE_COMMANDS):
-            with self._own_time.device():  # door boards and indicators: not the service's time
-                self._to_device(command)
-            return None
+        if self._watch.carry_out(command):
+            return None  # a door order or a signal
         match command:
             case c.ReadChip():
-                self._read_chip(now)
+                self._work.read_chip(self.controller.transaction, now)
             case c.CaptureFace(request=request):
                 self._steps.note_capture()
-                if self._tx is not None:
-                    self._tx.capture_wanted = True
-                    self._tx.request = request
-                    self._tx.result = None
-                    self._collect(now)
+                self._work.capture(request, now)
             case c.VerifyFace(request=request):
-                tx = self._tx
-                if tx is not None and tx.result is not None and tx.verifying == request:
-                    result = tx.result
-                    event = e.FaceVerified(
-                        result.decision, result.reason, result.distance, request=request
-                    )
-                    self._events.append(event)
+                verdict = self._work.verdict(request)
+                if verdict is not None:
+                    self._events.append(verdict)
             case c.StartTimer(token=token, seconds=seconds):
                 self._timer = (token, now + seconds)
             case c.RecordPassage(document_key=key):
@@ -681,44 +376,9 @@ class GateService:
             with self._own_time.device():  # a transcript printed live is not the service's time
                 self._observer(now, item)
 
-    def _to_device(self, command: c.Command) -> None:
-        device = "doors" if not isinstance(command, c.ShowSignal) else "indicator"
-        try:
-            if isinstance(command, c.ShowSignal):
-                signal = command.signal
-                self.devices.indicator.show(signal, _SIGNAL_TEXT[signal])
-            else:
-                self._door_orders.carry_out(command)
-        except Exception as error:  # a driver bug degrades the gate, never kills it
-            self._driver_failed(device, error, self._clock())
-            door = ordered_door(command)
-            if door is not None:
-                # The order never left: the board will not answer it.
-                self._events.append(e.DoorAnswered(door, None))
-
-    def _read_chip(self, now: float) -> None:
-        presented, transaction = self._presented, self.controller.transaction
-        if presented is None or transaction is None:
-            return  # only a document just presented opens a transaction
-        presented.id = transaction
-        self._tx = tx = presented
-        reader = self.devices.chip
-        try:
-            key = hwchip.mrz_information(tx.mrz)
-        except (ValueError, IndexError, KeyError):
-            key = None
-        if reader is None or key is None:
-            # No chip reader, or an MRZ that yields no access key.
-            status = e.ChipStatus.ABSENT if reader is None else e.ChipStatus.ACCESS_DENIED
-            done: Future[tuple[hwchip.ChipRead, RgbImage | str | None]] = Future()
-            done.set_result((hwchip.ChipRead(status), None))
-            tx.chip = done
-            return
-        tx.chip = self._chip_pool.submit(_read_chip, reader, key)
-
     def _finish(self, finish: c.Finish, now: float) -> str:
         record = self._steps.finish(finish, now, self._wall())
-        self._tx = None  # the traveller's data ends with the transaction
+        self._work.end()  # the traveller's data ends with the transaction
         self._timer = None
         self._audit_record(record.to_json())
         self.metrics.transaction(record)
@@ -750,27 +410,3 @@ class GateService:
     def _audit_record(self, record: dict[str, object]) -> None:
         if self.audit is not None:
             self.audit.write(record)
-
-
-def _read_chip(
-    reader: hwchip.ChipReader, key: str
-) -> tuple[hwchip.ChipRead, RgbImage | str | None]:
-    """Read the chip and decode its photo, in the chip thread: a chip photo built to cost
-    seconds of decoding (or refused as too large) never holds up the service's loop.
-
-    The photo is the decoded image, the reason it is unusable, or None without a chip.
-    """
-    read = reader.read(key)
-    if read.status is not e.ChipStatus.OK:
-        return read, None
-    if read.dg2_image is None:
-        return read, "REFERENCE_ABSENT"
-    try:
-        return read, decode_chip_photo(read.dg2_image, "chip DG2")
-    except ImageError:
-        return read, "REFERENCE_UNREADABLE"
-
-
-def _same_mrz(dg1: tuple[str, ...], printed: tuple[str, ...]) -> bool:
-    """Whether the chip's DG1 holds the printed MRZ (line breaks aside)."""
-    return "".join(dg1).strip() == "".join(printed).strip()
