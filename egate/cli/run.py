@@ -360,15 +360,24 @@ def _wait_ready(core: MatchingCore, stop: threading.Event, beat: Callable[[], No
 def _print_record(out: Console, record: TransactionRecord, mock: MockGate | None) -> None:
     reasons = " ".join(record.reasons) or "-"
     distance = "" if record.match_distance is None else f"  distance {record.match_distance:.2f}"
-    who = ""
+    # Who was in the gate: the traveller's kind and the outcome a correct
+    # gate reaches, and on a line of its own a tailgater who followed them in.
+    who, follower = "", None
     if mock is not None and mock.arrivals:
         traveller = mock.arrivals[-1].traveller
-        who = f"  [{traveller.label} {traveller.kind.value}, expected {traveller.expected}]"
+        who = f"  [{traveller.label} {traveller.kind.value}, expected {traveller.expected.value}]"
+        follower = traveller.follower
     out.print(
         f"{record.transaction}  {record.outcome.value:<8} {reasons:<28} "
         f"{record.duration_s:5.1f} s{distance}{who}",
         markup=False,
     )
+    if follower is not None:
+        out.print(
+            f"{'':{len(record.transaction)}}  [{follower.id} {follower.kind.value}, "
+            f"expected {follower.expected.outcome.value}]",
+            markup=False,
+        )
 
 
 def _print_summary(out: Console, service: GateService, audit: AuditTrail) -> None:

@@ -5,6 +5,11 @@ devices: the reader sends the printed MRZ, the chip reader finds the chip
 (DG1, the DG2 photo), and the camera then sees the traveller.
 ``MockDocumentFeed`` does the same to the emulated devices, so that a test,
 a demo or a training scenario describes a traveller once.
+
+``mock_document`` and ``mock_behaviour`` turn a passenger as a scenario
+describes one (:class:`~station.people.passenger_spec.PassengerSpec`) into
+what the mock devices hold and how the mock passenger acts: a training
+replay's passengers and the mock gate's sample travellers come this way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from egate.biometrics.image import RgbImage
 from hardware.chip import MockChip, MockChipReader
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.reader import ReaderEmulator
+from station.people.passenger import Behaviour
+from station.people.passenger_spec import BehaviourSpec, PassengerSpec
+
+# A traveller's patience (scenario seconds): the gate's own time limits come first.
+PATIENCE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +67,48 @@ class MockDocumentFeed:
         """The traveller leaves with the document: no chip, nobody in view."""
         self._chips.present(None)
         self._camera.show(())
+
+
+def mock_document(
+    passenger: PassengerSpec,
+    dg2: bytes | None,
+    faces: Sequence[RgbImage | Path],
+    *,
+    speed: float = 1.0,
+) -> MockDocument:
+    """The document ``passenger`` lays on the reader, with their chip and face.
+
+    The reader gets the printed MRZ (defects and all), the chip holds the
+    true DG1 and ``dg2`` (the photo as the chip stores it) unless there is
+    none, and the camera shows ``faces``, one per capture attempt (none:
+    nobody in view).  A chip read takes the passenger's ``read_s`` divided
+    by ``speed``.  A tailgater brings no document: ``ValueError``.
+    """
+    document, chip = passenger.document, passenger.chip
+    if document is None or chip is None:
+        raise ValueError(f"passenger {passenger.id} brings no document of their own")
+    on_chip = None
+    if chip.state != "absent":
+        on_chip = MockChip.of(
+            document.chip_mrz(),
+            dg2,
+            unreadable=chip.state == "unreadable",
+            read_seconds=chip.read_s / speed,
+        )
+    return MockDocument(document.printed(), on_chip, tuple(faces) if faces else (None,))
+
+
+def mock_behaviour(
+    behaviour: BehaviourSpec, *, followed: bool, speed: float = 1.0, patience_s: float = PATIENCE_S
+) -> Behaviour:
+    """How a passenger acts at the mock gate: their timings ``speed`` times faster.
+
+    ``followed``: a tailgater walks in behind them.
+    """
+    return Behaviour(
+        present_s=behaviour.present / speed,
+        walk_s=behaviour.walk / speed,
+        tailgater=followed,
+        patience_s=patience_s / speed,
+        retreats=behaviour.retreats,
+    )

@@ -3,11 +3,14 @@
 ``sample_travellers`` makes an endless, seeded stream of fictional
 travellers as a trainer's drill would have them (as in the Pudong-style
 scenarios): mostly genuine, among them the exception cases a gate must
-catch.  Each traveller carries a passport written with
-:mod:`egate.documents.composer` (made-up names, unique document numbers) and,
-when altered, forged with :mod:`egate.documents.forgery` as a scenario's are,
-its chip, the faces the camera will see, how they behave at the gate, and
-the outcome and reason codes a correct gate reaches with them.
+catch.  Each traveller is a scenario passenger
+(:class:`~station.people.passenger_spec.PassengerSpec`, the one traveller
+model): a passport composed from made-up names and unique document numbers
+(forged, when altered, with :mod:`egate.documents.forgery` as a scenario's
+are), its chip, the faces the camera will see, how they behave at the gate,
+what they count as (``PassengerKind``) and the outcome and reason codes a
+correct gate reaches with them (``Expectation``).  ``SampleCase`` lists the
+cases the stream draws from, each written in those words.
 
 Faces are real photos (there is no face in a fictional passport): the sample
 photos that ``egate samples fetch`` installs, grouped by person
@@ -24,7 +27,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -32,47 +35,87 @@ import cv2
 import numpy as np
 
 from egate.biometrics.image import read_image_file
-from egate.documents.composer import DocumentData
-from egate.documents.forgery import Defect, forged_chip, forged_page
-from egate.documents.layout import MrzFormat
+from egate.documents.forgery import Defect
 from egate.samples import grace_hopper, installed_samples
-from hardware.chip import MockChip
 from station.people.passenger import Behaviour
-from station.people.traveller import MockDocument
-
-Expected = Literal["accepted", "referred", "rejected"]
-
-
-class TravellerKind(StrEnum):
-    """What a sample traveller tests the gate with."""
-
-    GENUINE = "genuine"
-    IMPOSTOR = "impostor"  # the chip photo is someone else's
-    EXPIRED = "expired"  # the passport has expired
-    ALTERED_MRZ = "altered_mrz"  # the printed MRZ was altered: its key does not open the chip
-    NO_CHIP = "no_chip"
-    MINOR = "minor"  # a child, too young to use the gate alone
-    TAILGATER = "tailgater"  # someone follows them into the gate
-    NO_FACE = "no_face"  # nobody in view of the camera (looks away, too short, hat)
+from station.people.passenger_spec import (
+    BehaviourSpec,
+    ChipSpec,
+    DocumentSpec,
+    Expectation,
+    Expected,
+    FaceSpec,
+    PassengerKind,
+    PassengerSpec,
+)
+from station.people.traveller import MockDocument, mock_behaviour, mock_document
 
 
-# What a correct two-step gate with the default policy makes of each kind.
-EXPECTATIONS: dict[TravellerKind, tuple[Expected, tuple[str, ...]]] = {
-    TravellerKind.GENUINE: ("accepted", ()),
-    TravellerKind.IMPOSTOR: ("referred", ("BIOMETRIC_MISMATCH",)),
-    TravellerKind.EXPIRED: ("rejected", ("EXPIRED",)),
-    TravellerKind.ALTERED_MRZ: ("referred", ("CHIP_ACCESS_DENIED",)),
-    TravellerKind.NO_CHIP: ("referred", ("CHIP_ABSENT",)),
-    TravellerKind.MINOR: ("referred", ("MINOR",)),
-    TravellerKind.TAILGATER: ("referred", ("TAILGATING", "OCCUPANCY")),
-    TravellerKind.NO_FACE: ("referred", ("FACE_NOT_FOUND",)),
-}
+def _expect(outcome: Expected, *reasons: str) -> Expectation:
+    return Expectation(outcome=outcome, reasons=reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A sample case as a scenario passenger: what they count as, bring and deserve.
+
+    ``expected`` is what a correct two-step gate with the default policy
+    makes of them.  The rest says how the stream fills in the made-up data.
+    """
+
+    kind: PassengerKind
+    expected: Expectation
+    defects: tuple[Defect, ...] = ()
+    holder: Literal["adult", "child"] = "adult"  # a child is 2 to 11 years old
+    expired: bool = False  # the passport expired before today
+    chip: bool = True  # False: an older passport without a chip
+    face: Literal["own", "someone else's", "nobody"] = "own"  # what the camera sees
+    followed: bool = False  # a tailgater follows them into the gate
+
+
+class SampleCase(Enum):
+    """The cases the stream draws from, in the scenario's kinds, defects and expectations."""
+
+    _value_: Case
+
+    GENUINE = Case(PassengerKind.GENUINE, _expect(Expected.ACCEPTED))
+    IMPOSTOR = Case(
+        PassengerKind.IMPOSTOR,
+        _expect(Expected.REFERRED, "BIOMETRIC_MISMATCH"),
+        face="someone else's",
+    )
+    EXPIRED = Case(PassengerKind.INELIGIBLE, _expect(Expected.REJECTED, "EXPIRED"), expired=True)
+    # The forger moved the printed birth date back and recomputed the check
+    # digits: the page looks sound and the holder older (never a minor), but
+    # its key does not open the chip, keyed to the true date.
+    ALTERED_BIRTH_DATE = Case(
+        PassengerKind.DOCUMENT_FRAUD,
+        _expect(Expected.REFERRED, "CHIP_ACCESS_DENIED"),
+        defects=(Defect.ALTERED_BIRTH_DATE,),
+    )
+    NO_CHIP = Case(PassengerKind.GENUINE, _expect(Expected.REFERRED, "CHIP_ABSENT"), chip=False)
+    MINOR = Case(PassengerKind.INELIGIBLE, _expect(Expected.REFERRED, "MINOR"), holder="child")
+    TAILGATED = Case(
+        PassengerKind.GENUINE,
+        _expect(Expected.REFERRED, "TAILGATING", "OCCUPANCY"),
+        followed=True,
+    )
+    # Nobody in view of the camera (looks away, too short, hat).
+    NO_FACE = Case(
+        PassengerKind.GENUINE, _expect(Expected.REFERRED, "FACE_NOT_FOUND"), face="nobody"
+    )
+
+    @property
+    def case(self) -> Case:
+        """The case's passenger: kind, expectation and what they bring."""
+        return self._value_
+
 
 GENUINE_SHARE = 0.7
-# Most travellers are genuine; the rest is spread evenly over the exception kinds.
-DEFAULT_MIX: dict[TravellerKind, float] = {
-    kind: GENUINE_SHARE if kind is TravellerKind.GENUINE else (1 - GENUINE_SHARE) / 7
-    for kind in TravellerKind
+# Most travellers are genuine; the rest is spread evenly over the exception cases.
+DEFAULT_MIX: dict[SampleCase, float] = {
+    case: GENUINE_SHARE if case is SampleCase.GENUINE else (1 - GENUINE_SHARE) / 7
+    for case in SampleCase
 }
 
 # The long side of a chip photo: DG2 portraits are small JPEGs.
@@ -87,6 +130,7 @@ _OTHER_GIVEN = ("ASTRID", "TOMAS", "AMARA", "LUCA", "NOOR", "ELENA", "FINN", "IM
 # Nationalities (and issuing states) with their weights: mostly arrivals home.
 _NATIONALITIES = ("CHN", "UTO", "D", "GBR", "USA")
 _NATIONALITY_WEIGHTS = (0.4, 0.15, 0.15, 0.15, 0.15)
+_SEXES: tuple[Literal["F", "M"], ...] = ("F", "M")
 
 _ADULT_BIRTHS = (date(1950, 1, 1), date(2000, 12, 31))
 _YOUNGEST_ADULT, _OLDEST_ADULT = 18, 90
@@ -94,7 +138,8 @@ _YOUNGEST_ADULT, _OLDEST_ADULT = 18, 90
 _MINOR_AGE_DAYS = (2 * 365, 12 * 365 - 5)
 _VALID_FOR_DAYS = (90, 10 * 365)
 _EXPIRED_SINCE_DAYS = (1, 3 * 365)
-# An altered birth date makes the holder older, so the alteration never makes a minor.
+# Drawn for an altered birth date before the scenario's forgery (three years
+# back) was used, and still drawn so that a seed gives the same travellers.
 _ALTERED_BY_DAYS = (365, 5 * 365)
 # Unique document numbers: two letters, then the traveller's number in the stream.
 _NUMBER_DIGITS = 7
@@ -106,19 +151,39 @@ _PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg"})
 
 @dataclass(frozen=True, slots=True)
 class SampleTraveller:
-    """One fictional traveller: document, behaviour, and what a correct gate decides."""
+    """One fictional traveller: the scenario passenger, and the mock gate's view of them.
+
+    ``follower`` is the tailgater who walks in behind them, if any (a
+    passenger of kind ``tailgater`` with nothing of their own).
+    """
 
     label: str  # "P0001": never a name
-    kind: TravellerKind
+    case: SampleCase
+    passenger: PassengerSpec
     document: MockDocument
     behaviour: Behaviour
-    expected: Expected
-    expected_reasons: tuple[str, ...]
+    follower: PassengerSpec | None = None
+
+    @property
+    def kind(self) -> PassengerKind:
+        """What the traveller counts as, in a scenario's words."""
+        return self.passenger.kind
+
+    @property
+    def expected(self) -> Expected:
+        """The outcome a correct gate reaches with them."""
+        return self.passenger.expected.outcome
+
+    @property
+    def expected_reasons(self) -> tuple[str, ...]:
+        """The reason codes a correct gate gives."""
+        return self.passenger.expected.reasons
 
     def __repr__(self) -> str:
         return (
-            f"SampleTraveller({self.label}, {self.kind.value}, expected={self.expected}, "
-            f"reasons={self.expected_reasons}, <personal data redacted>)"
+            f"SampleTraveller({self.label}, {self.case.name.lower()}: {self.kind.value}, "
+            f"expected={self.expected.value}, reasons={self.expected_reasons}, "
+            "<personal data redacted>)"
         )
 
 
@@ -191,20 +256,25 @@ def chip_photo(
 
 
 def _mix(
-    mix: Mapping[TravellerKind, float] | None, photos: SamplePhotos
-) -> tuple[list[TravellerKind], np.ndarray]:
-    """The kinds to draw from and their probabilities."""
+    mix: Mapping[SampleCase, float] | None, photos: SamplePhotos
+) -> tuple[list[SampleCase], np.ndarray]:
+    """The cases to draw from and their probabilities."""
     weights = dict(DEFAULT_MIX if mix is None else mix)
-    for kind, weight in weights.items():
+    for case, weight in weights.items():
         if not (np.isfinite(weight) and weight >= 0):
-            raise ValueError(f"the weight of {kind.value} must be a finite number, 0 or more")
+            raise ValueError(
+                f"the weight of {case.name.lower()} must be a finite number, 0 or more"
+            )
     if len(photos.identities) < 2:
-        weights.pop(TravellerKind.IMPOSTOR, None)  # an impostor needs someone else's face
-    kinds = [kind for kind in TravellerKind if weights.get(kind, 0.0) > 0]
-    if not kinds:
+        # An impostor needs someone else's face.
+        for case in SampleCase:
+            if case.case.face == "someone else's":
+                weights.pop(case, None)
+    cases = [case for case in SampleCase if weights.get(case, 0.0) > 0]
+    if not cases:
         raise ValueError("the mix leaves no kind of traveller to draw")
-    total = sum(weights[kind] for kind in kinds)
-    return kinds, np.array([weights[kind] / total for kind in kinds])
+    total = sum(weights[case] for case in cases)
+    return cases, np.array([weights[case] / total for case in cases])
 
 
 def _years_before(day: date, years: int) -> date:
@@ -235,13 +305,13 @@ def sample_travellers(
     photos: SamplePhotos,
     today: date,
     rng: np.random.Generator,
-    mix: Mapping[TravellerKind, float] | None = None,
+    mix: Mapping[SampleCase, float] | None = None,
     *,
     pace: float = 1.0,
 ) -> Iterator[SampleTraveller]:
     """An endless stream of sample travellers, the same for the same seed, photos and day.
 
-    ``mix`` weighs the kinds (default ``DEFAULT_MIX``; weights need not sum
+    ``mix`` weighs the cases (default ``DEFAULT_MIX``; weights need not sum
     to 1); IMPOSTOR is left out when the photos hold a single person.
     ``pace`` scales how long travellers take to lay the document down and to
     walk (below 1: quicker, for tests and demos); their patience is kept, so
@@ -249,20 +319,21 @@ def sample_travellers(
     """
     if not pace > 0:
         raise ValueError("pace must be positive")
-    kinds, probabilities = _mix(mix, photos)
+    cases, probabilities = _mix(mix, photos)
     people = sorted(photos.identities)
     chip_photos: dict[Path, bytes] = {}  # re-encoding costs milliseconds: once per photo
 
     for number in itertools.count(1):
-        kind = kinds[int(rng.choice(len(kinds), p=probabilities))]
+        case = cases[int(rng.choice(len(cases), p=probabilities))]
+        wanted = case.case
         person = _pick(tuple(people), rng)
         own = photos.identities[person]
         reference = own[int(rng.integers(len(own)))]
-        if kind is TravellerKind.IMPOSTOR:
+        if wanted.face == "someone else's":
             other = _pick(tuple(p for p in people if p != person), rng)
-            faces: tuple[Path | None, ...] = _shuffled(photos.identities[other], rng)
-        elif kind is TravellerKind.NO_FACE:
-            faces = (None,)
+            faces: tuple[Path, ...] = _shuffled(photos.identities[other], rng)
+        elif wanted.face == "nobody":
+            faces = ()
         else:
             # Another photo of the same person when there is one: a live face
             # is never the chip photo itself.
@@ -270,32 +341,41 @@ def sample_travellers(
             faces = _shuffled(others, rng)
         if reference not in chip_photos:
             chip_photos[reference] = chip_photo(reference)
-        document = _document(number, kind, today, rng, chip_photos[reference], faces)
-        behaviour = Behaviour(
-            present_s=float(rng.uniform(1.0, 3.0)) * pace,
-            walk_s=float(rng.uniform(1.0, 2.0)) * pace,
-            tailgater=kind is TravellerKind.TAILGATER,
+        label = f"P{number:04d}"
+        passenger = PassengerSpec(
+            id=label,
+            kind=wanted.kind,
+            document=_document(number, wanted, today, rng),
+            chip=ChipSpec(photo=reference) if wanted.chip else ChipSpec(state="absent"),
+            face=FaceSpec(photos=tuple(str(face) for face in faces)),
+            behaviour=BehaviourSpec(
+                present_s=float(rng.uniform(1.0, 3.0)) * pace,
+                walk_s=float(rng.uniform(1.0, 2.0)) * pace,
+            ),
+            expected=wanted.expected,
         )
-        expected, reasons = EXPECTATIONS[kind]
-        yield SampleTraveller(f"P{number:04d}", kind, document, behaviour, expected, reasons)
+        follower = None
+        if wanted.followed:
+            follower = PassengerSpec(
+                id=f"{label}-T",
+                kind=PassengerKind.TAILGATER,
+                behaviour=BehaviourSpec(tailgates=label),
+                expected=wanted.expected,
+            )
+        document = mock_document(passenger, chip_photos[reference], faces)
+        behaviour = mock_behaviour(passenger.behaviour, followed=follower is not None)
+        yield SampleTraveller(label, case, passenger, document, behaviour, follower)
 
 
-def _document(
-    number: int,
-    kind: TravellerKind,
-    today: date,
-    rng: np.random.Generator,
-    dg2: bytes,
-    faces: tuple[Path | None, ...],
-) -> MockDocument:
-    """The passport of traveller ``number``: printed MRZ, chip and faces, as ``kind`` wants."""
+def _document(number: int, case: Case, today: date, rng: np.random.Generator) -> DocumentSpec:
+    """The passport of traveller ``number``, as ``case`` wants it."""
     nationality = _NATIONALITIES[int(rng.choice(len(_NATIONALITIES), p=_NATIONALITY_WEIGHTS))]
     chinese = nationality == "CHN"
     surname = _pick(_PINYIN_SURNAMES if chinese else _OTHER_SURNAMES, rng)
     given = _pick(_PINYIN_GIVEN if chinese else _OTHER_GIVEN, rng)
     letters = "".join(chr(ord("A") + int(code)) for code in rng.integers(0, 26, size=2))
     document_number = f"{letters}{number % 10**_NUMBER_DIGITS:0{_NUMBER_DIGITS}d}"
-    if kind is TravellerKind.MINOR:
+    if case.holder == "child":
         birth = today - _days(_MINOR_AGE_DAYS, rng)
     else:
         # Born 1950-2000, kept between 18 and 90 years old whatever ``today`` is:
@@ -303,28 +383,21 @@ def _document(
         first = max(_ADULT_BIRTHS[0], _years_before(today, _OLDEST_ADULT))
         last = min(_ADULT_BIRTHS[1], _years_before(today, _YOUNGEST_ADULT))
         birth = _day_between(first, max(first, last), rng)
-    if kind is TravellerKind.EXPIRED:
+    if case.expired:
         expiry = today - _days(_EXPIRED_SINCE_DAYS, rng)
     else:
         expiry = today + _days(_VALID_FOR_DAYS, rng)
-    data = DocumentData(
-        format=MrzFormat.TD3,
-        document_type="P",
+    sex = _SEXES[int(rng.integers(len(_SEXES)))]
+    if Defect.ALTERED_BIRTH_DATE in case.defects:
+        _days(_ALTERED_BY_DAYS, rng)  # see _ALTERED_BY_DAYS
+    return DocumentSpec(
         issuing_state=nationality,
+        nationality=nationality,
         surname=surname,
         given_names=given,
-        document_number=document_number,
-        nationality=nationality,
+        number=document_number,
         birth_date=birth,
-        sex=_pick(("F", "M"), rng),
+        sex=sex,
         expiry_date=expiry,
+        defects=case.defects,
     )
-    dg1 = forged_chip(data, ())
-    printed = dg1
-    if kind is TravellerKind.ALTERED_MRZ:
-        # The birth date is changed and its check digits recomputed, so the
-        # page looks sound; only the chip, keyed to the true date, knows.
-        by = _days(_ALTERED_BY_DAYS, rng)
-        printed = forged_page(data, (Defect.ALTERED_BIRTH_DATE,), birth_date_earlier_by=by)
-    chip = None if kind is TravellerKind.NO_CHIP else MockChip.of(dg1, dg2)
-    return MockDocument(printed, chip, faces)

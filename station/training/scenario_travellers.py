@@ -21,15 +21,11 @@ from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
 from egate.documents.stoplist import StopList, StopListError
 from egate.privacy import Pseudonymizer
-from hardware.chip import MockChip
 from station.people.passenger import Behaviour
-from station.people.traveller import MockDocument
+from station.people.traveller import MockDocument, mock_behaviour, mock_document
 from station.people.travellers import chip_photo
 from station.training.scenario import PassengerSpec, Scenario, Variation
 from station.training.transcript import PassengerResult
-
-# A traveller's patience (scenario seconds): the gate's own time limits come first.
-PATIENCE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,42 +96,27 @@ def prepare(scenario: Scenario, source: str, speed: float) -> list[PreparedPasse
         def fail(field: str, error: Exception, who: str = spec.id) -> ConfigError:
             return ConfigError(f"{source}: passenger {who}: {field}: {error}")
 
-        chip = None
-        if spec.chip.state != "absent":
-            dg2 = None
-            if spec.chip.photo is not None:
-                key = (spec.chip.photo, spec.chip.format)
-                if key not in chips:
-                    try:
-                        chips[key] = chip_photo(
-                            spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000"
-                        )
-                    except ValueError as error:  # ImageError included
-                        raise fail("chip.photo", error) from None
-                dg2 = chips[key]
-            chip = MockChip.of(
-                spec.document.chip_mrz(),
-                dg2,
-                unreadable=spec.chip.state == "unreadable",
-                read_seconds=spec.chip.read_s / speed,
-            )
+        dg2 = None
+        if spec.chip.state != "absent" and spec.chip.photo is not None:
+            key = (spec.chip.photo, spec.chip.format)
+            if key not in chips:
+                try:
+                    chips[key] = chip_photo(
+                        spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000"
+                    )
+                except ValueError as error:  # ImageError included
+                    raise fail("chip.photo", error) from None
+            dg2 = chips[key]
         faces: list[RgbImage] = []
         for index, path in enumerate(spec.face.resolved):
             try:
                 faces.append(vary(read_image_file(path), spec.face.variation))
             except ImageError as error:
                 raise fail(f"face.photos.{index}", error) from None
-        behaviour = spec.behaviour
         traveller = ScenarioTraveller(
             spec.id,
-            MockDocument(spec.document.printed(), chip, tuple(faces) if faces else (None,)),
-            Behaviour(
-                present_s=behaviour.present / speed,
-                walk_s=behaviour.walk / speed,
-                tailgater=spec.id in followers,
-                patience_s=PATIENCE_S / speed,
-                retreats=behaviour.retreats,
-            ),
+            mock_document(spec, dg2, faces, speed=speed),
+            mock_behaviour(spec.behaviour, followed=spec.id in followers, speed=speed),
         )
         prepared.append(PreparedPassenger(spec, traveller, arrivals[spec.id], result))
     return prepared

@@ -37,7 +37,7 @@ from hardware.emulators.reader import ReaderEmulator
 from hardware.framing import make_framing
 from hardware.link import SerialLink, SerialSettings
 from hardware.reader import SerialMrzReader
-from station.people.travellers import SamplePhotos, TravellerKind, sample_travellers
+from station.people.travellers import SampleCase, SamplePhotos, sample_travellers
 
 pytestmark = pytest.mark.hardware
 
@@ -829,7 +829,7 @@ def first_seed_of_genuine_travellers(count: int) -> int:
         pytest.skip("sample photos are not installed (egate samples fetch)")
     for seed in range(1000):
         stream = sample_travellers(photos, date.today(), np.random.default_rng(seed), pace=0.05)
-        if all(next(stream).kind is TravellerKind.GENUINE for _ in range(count)):
+        if all(next(stream).case is SampleCase.GENUINE for _ in range(count)):
             return seed
     raise AssertionError(f"no seed below 1000 starts with {count} genuine travellers")
 

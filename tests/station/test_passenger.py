@@ -36,7 +36,6 @@ from hardware.link import SerialSettings
 from hardware.reader import DocumentRead, SerialMrzReader
 from station.people.passenger import Behaviour, MockPassenger, PassengerPhase
 from station.people.traveller import MockDocument, MockDocumentFeed
-from station.people.travellers import SampleTraveller, TravellerKind
 
 pytestmark = pytest.mark.hardware
 
@@ -47,9 +46,18 @@ FACE = np.full((60, 40, 3), (180, 120, 90), dtype=np.uint8)
 QUICK = Behaviour(present_s=0.01, walk_s=0.02, patience_s=60.0)
 
 
-def traveller(behaviour: Behaviour = QUICK) -> SampleTraveller:
+@dataclass(frozen=True)
+class Walker:
+    """Whoever walks through: a label, a document, a behaviour (``Traveller``)."""
+
+    label: str
+    document: MockDocument
+    behaviour: Behaviour
+
+
+def traveller(behaviour: Behaviour = QUICK) -> Walker:
     document = MockDocument(TD3, MockChip.of(TD3, b"\xff\xd8 a chip photo"), (FACE,))
-    return SampleTraveller("P0001", TravellerKind.GENUINE, document, behaviour, "accepted", ())
+    return Walker("P0001", document, behaviour)
 
 
 @dataclass

@@ -53,10 +53,9 @@ from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator
 from hardware.indicator import RecordingIndicator
 from station.people.travellers import (
-    EXPECTATIONS,
+    SampleCase,
     SamplePhotos,
     SampleTraveller,
-    TravellerKind,
     sample_travellers,
 )
 from station.service import GateService, ServiceTiming
@@ -101,8 +100,8 @@ def matching() -> Iterator[MatchingCore]:
 
 
 def _traveller_stream(
-    first: Sequence[TravellerKind],
-    mix: Mapping[TravellerKind, float] | None,
+    first: Sequence[SampleCase],
+    mix: Mapping[SampleCase, float] | None,
     chip_photo: bytes | None,
 ) -> Callable[..., Iterator[SampleTraveller]]:
     """A stand-in for ``sample_travellers``: one traveller of each of ``first``, then ``mix``.
@@ -127,9 +126,9 @@ def _traveller_stream(
     ) -> Iterator[SampleTraveller]:
         if first:
             wanted = {kind: 1.0 for kind in first}
-            one_each: dict[TravellerKind, SampleTraveller] = {}
+            one_each: dict[SampleCase, SampleTraveller] = {}
             for traveller in sample_travellers(photos, today, rng, wanted, pace=pace):
-                one_each.setdefault(traveller.kind, traveller)
+                one_each.setdefault(traveller.case, traveller)
                 if len(one_each) == len(wanted):
                     break
             yield from (one_each[kind] for kind in first)
@@ -218,8 +217,8 @@ def _gate(
     photos: SamplePhotos,
     matching: MatchingCore,
     *,
-    first: Sequence[TravellerKind] = (),
-    mix: Mapping[TravellerKind, float] | None = None,
+    first: Sequence[SampleCase] = (),
+    mix: Mapping[SampleCase, float] | None = None,
     chip_photo: bytes | None = None,
     timing: ServiceTiming | None = None,
     controller: ControllerSettings | None = None,
@@ -293,8 +292,8 @@ def open_gate(tmp_path: Path, photos: SamplePhotos, matching: MatchingCore) -> I
         yield make
 
 
-def genuine_only() -> dict[TravellerKind, float]:
-    return {TravellerKind.GENUINE: 1.0}
+def genuine_only() -> dict[SampleCase, float]:
+    return {SampleCase.GENUINE: 1.0}
 
 
 # --- one traveller of each kind, through one gate ------------------------------------
@@ -304,7 +303,7 @@ def genuine_only() -> dict[TravellerKind, float]:
 class FinishedRun:
     """What a run of one traveller of each kind left behind, for several tests."""
 
-    kinds: list[TravellerKind]
+    kinds: list[SampleCase]
     records: list[tuple[SampleTraveller | None, TransactionRecord]]
     travellers: list[SampleTraveller]
     audit: list[dict[str, Any]]
@@ -323,12 +322,12 @@ def finished_run(
     """One traveller of each kind (impostors need two people's photos), then a stop."""
     kinds = [
         kind
-        for kind in TravellerKind
-        if kind is not TravellerKind.IMPOSTOR or len(photos.identities) > 1
+        for kind in SampleCase
+        if kind is not SampleCase.IMPOSTOR or len(photos.identities) > 1
     ]
     # The genuine traveller last: the gate is idle the moment they leave.
-    kinds.remove(TravellerKind.GENUINE)
-    kinds.append(TravellerKind.GENUINE)
+    kinds.remove(SampleCase.GENUINE)
+    kinds.append(SampleCase.GENUINE)
     where = tmp_path_factory.mktemp("finished-run")
     with _gate(where, photos, matching, first=kinds, mix=genuine_only()) as gate:
         gate.run_until(
@@ -351,14 +350,17 @@ def test_each_kind_of_traveller_gets_the_outcome_and_reasons_it_deserves(
     finished_run: FinishedRun,
 ) -> None:
     reached = {
-        traveller.kind: (record.outcome.value, record.reasons)
+        traveller.case: (record.outcome.value, record.reasons)
         for traveller, record in finished_run.records
         if traveller is not None
     }
-    expected = {kind: EXPECTATIONS[kind] for kind in finished_run.kinds}
+    expected = {
+        kind: (kind.case.expected.outcome.value, kind.case.expected.reasons)
+        for kind in finished_run.kinds
+    }
     assert reached == expected
     # One transaction per traveller, in the order they came.
-    assert [t.kind for t, _ in finished_run.records if t] == finished_run.kinds
+    assert [t.case for t, _ in finished_run.records if t] == finished_run.kinds
     assert len(finished_run.records) == len(finished_run.kinds)
 
 
@@ -459,14 +461,14 @@ def test_the_start_record_names_the_devices(finished_run: FinishedRun) -> None:
 
 
 def test_a_record_counts_every_capture_attempt(finished_run: FinishedRun) -> None:
-    (no_face,) = [r for t, r in finished_run.records if t and t.kind is TravellerKind.NO_FACE]
+    (no_face,) = [r for t, r in finished_run.records if t and t.case is SampleCase.NO_FACE]
     # The controller refers FACE_NOT_FOUND only once every attempt is spent.
     assert no_face.reasons == ("FACE_NOT_FOUND",)
     assert no_face.capture_attempts == ControllerSettings().capture_attempts
 
 
 def test_the_tailgating_alarm_names_its_transaction(finished_run: FinishedRun) -> None:
-    (tailgater,) = [r for t, r in finished_run.records if t and t.kind is TravellerKind.TAILGATER]
+    (tailgater,) = [r for t, r in finished_run.records if t and t.case is SampleCase.TAILGATED]
     (alarm,) = [record for record in finished_run.audit if record["kind"] == "alarm"]
     assert (alarm["reason"], alarm["transaction"]) == ("TAILGATING", tailgater.transaction)
 
@@ -743,7 +745,7 @@ def test_a_retreat_that_never_ends_times_out(open_gate: OpenGate, photos: Sample
     if len(photos.identities) < 2:
         pytest.skip("an impostor needs sample photos of two people (egate samples fetch)")
     gate = open_gate(
-        mix={TravellerKind.IMPOSTOR: 1.0},
+        mix={SampleCase.IMPOSTOR: 1.0},
         controller=ControllerSettings(retreat_timeout_s=RETREAT_TIMEOUT_S),
     )
     _retreat_times_out(gate, "BIOMETRIC_MISMATCH")

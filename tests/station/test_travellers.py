@@ -1,4 +1,4 @@
-"""The built-in stream of sample travellers: reproducible, well mixed, each kind what it claims.
+"""The built-in stream of sample travellers: reproducible, well mixed, each case what it claims.
 
 Most tests use small made-up photos (the stream only needs files to put on
 chips and before the camera).  One slow test runs the real face verifier on
@@ -25,19 +25,31 @@ from egate.documents.mrz import parse_mrz
 from egate.documents.policy import age_on
 from hardware.chip import mrz_information
 from station.people import travellers as travellers_module
+from station.people.passenger_spec import PassengerKind
 from station.people.travellers import (
     CHIP_PHOTO_LONG_SIDE,
     DEFAULT_MIX,
-    EXPECTATIONS,
+    SampleCase,
     SamplePhotos,
     SampleTraveller,
-    TravellerKind,
     chip_photo,
     sample_travellers,
 )
 
 TODAY = date(2026, 11, 26)
-K = TravellerKind
+K = SampleCase
+# What a correct two-step gate with the default policy makes of each case, and
+# what the traveller counts as: in a training scenario's words.
+EXPECTATIONS = {
+    K.GENUINE: (PassengerKind.GENUINE, "accepted", ()),
+    K.IMPOSTOR: (PassengerKind.IMPOSTOR, "referred", ("BIOMETRIC_MISMATCH",)),
+    K.EXPIRED: (PassengerKind.INELIGIBLE, "rejected", ("EXPIRED",)),
+    K.ALTERED_BIRTH_DATE: (PassengerKind.DOCUMENT_FRAUD, "referred", ("CHIP_ACCESS_DENIED",)),
+    K.NO_CHIP: (PassengerKind.GENUINE, "referred", ("CHIP_ABSENT",)),
+    K.MINOR: (PassengerKind.INELIGIBLE, "referred", ("MINOR",)),
+    K.TAILGATED: (PassengerKind.GENUINE, "referred", ("TAILGATING", "OCCUPANCY")),
+    K.NO_FACE: (PassengerKind.GENUINE, "referred", ("FACE_NOT_FOUND",)),
+}
 
 
 def write_photo(path: Path, shade: int, size: tuple[int, int] = (120, 90)) -> Path:
@@ -136,7 +148,7 @@ def fingerprint(traveller: SampleTraveller) -> tuple[object, ...]:
     chip = document.chip
     return (
         traveller.label,
-        traveller.kind,
+        traveller.case,
         document.mrz,
         None if chip is None else (chip.dg1_mrz, chip.dg2_image),
         tuple(document.faces),
@@ -163,8 +175,8 @@ def test_labels_are_unique_numbers_and_documents_never_repeat(photos):
 
 
 def test_the_default_mix_is_mostly_genuine(photos):
-    counts = Counter(t.kind for t in take(photos, 2000, seed=3))
-    assert set(counts) == set(TravellerKind)
+    counts = Counter(t.case for t in take(photos, 2000, seed=3))
+    assert set(counts) == set(SampleCase)
     for kind, share in DEFAULT_MIX.items():
         assert counts[kind] / 2000 == pytest.approx(share, abs=0.03), kind
     assert DEFAULT_MIX[K.GENUINE] == pytest.approx(0.7)
@@ -172,7 +184,7 @@ def test_the_default_mix_is_mostly_genuine(photos):
 
 
 def test_a_mix_of_our_own(photos):
-    counts = Counter(t.kind for t in take(photos, 1000, mix={K.GENUINE: 1, K.MINOR: 3}))
+    counts = Counter(t.case for t in take(photos, 1000, mix={K.GENUINE: 1, K.MINOR: 3}))
     assert set(counts) == {K.GENUINE, K.MINOR}
     assert counts[K.MINOR] / 1000 == pytest.approx(0.75, abs=0.05)
 
@@ -188,9 +200,9 @@ def test_bad_mixes_and_paces_are_refused(photos):
 
 def test_a_single_person_leaves_impostors_out(photos):
     alone = SamplePhotos({"alpha": photos.identities["alpha"]})
-    kinds = {t.kind for t in take(alone, 1000)}
-    assert K.IMPOSTOR not in kinds
-    assert kinds == set(TravellerKind) - {K.IMPOSTOR}
+    cases = {t.case for t in take(alone, 1000)}
+    assert K.IMPOSTOR not in cases
+    assert cases == set(SampleCase) - {K.IMPOSTOR}
     with pytest.raises(ValueError, match="no kind"):
         take(alone, 1, mix={K.IMPOSTOR: 1})
 
@@ -204,9 +216,12 @@ def test_pace_speeds_people_up(photos):
 
 
 def check_traveller(traveller: SampleTraveller, photos: SamplePhotos, today: date) -> None:
-    """The traveller's document, chip and faces have the properties its kind claims."""
-    kind, document = traveller.kind, traveller.document
-    assert (traveller.expected, traveller.expected_reasons) == EXPECTATIONS[kind]
+    """The traveller's document, chip and faces have the properties its case claims."""
+    kind, document = traveller.case, traveller.document
+    assert (traveller.kind, traveller.expected, traveller.expected_reasons) == EXPECTATIONS[kind]
+    assert traveller.passenger.id == traveller.label
+    assert traveller.passenger.document is not None
+    assert traveller.passenger.document.printed() == document.mrz
     printed = parse_mrz(document.mrz, today, repair=False)
     assert printed.valid, printed.failures
     fields = printed.fields
@@ -218,8 +233,13 @@ def check_traveller(traveller: SampleTraveller, photos: SamplePhotos, today: dat
     assert (document.chip is None) is (kind is K.NO_CHIP)
     if document.chip is not None:
         opens = document.chip.opens_with(mrz_information(printed))
-        assert opens is (kind is not K.ALTERED_MRZ)
-    assert traveller.behaviour.tailgater is (kind is K.TAILGATER)
+        assert opens is (kind is not K.ALTERED_BIRTH_DATE)
+    assert traveller.behaviour.tailgater is (kind is K.TAILGATED)
+    follower = traveller.follower
+    assert (follower is not None) is (kind is K.TAILGATED)
+    if follower is not None:
+        assert follower.kind is PassengerKind.TAILGATER
+        assert follower.behaviour.tailgates == traveller.label
     # Names and numbers stay out of what gets printed.
     assert fields.surname not in repr(traveller)
     assert fields.document_number not in repr(traveller)
@@ -236,7 +256,7 @@ def test_each_kind_is_what_it_claims(photos):
     for traveller in take(photos, 2000, seed=11):
         check_traveller(traveller, photos, TODAY)
         document = traveller.document
-        if traveller.kind in (K.NO_FACE, K.NO_CHIP):
+        if traveller.case in (K.NO_FACE, K.NO_CHIP):
             continue
         assert document.chip is not None and document.chip.dg2_image is not None
         holder = chip_owner[document.chip.dg2_image]
@@ -246,7 +266,7 @@ def test_each_kind_is_what_it_claims(photos):
             for person, paths in photos.identities.items()
             if face in paths
         }
-        if traveller.kind is K.IMPOSTOR:
+        if traveller.case is K.IMPOSTOR:
             assert holder not in seen and len(seen) == 1
         else:
             assert seen == {holder}
@@ -285,13 +305,13 @@ def test_genuine_pairs_match_and_impostor_pairs_do_not():
     if photos is None or len(photos.identities) < 2:
         pytest.skip("sample photos of two people or more are not installed (egate samples fetch)")
     # Every (chip photo, live photo) pair the stream can make, from a long run.
-    pairs: dict[tuple[bytes, Path], TravellerKind] = {}
+    pairs: dict[tuple[bytes, Path], SampleCase] = {}
     for traveller in take(photos, 600, mix={K.GENUINE: 1, K.IMPOSTOR: 1}):
         chip = traveller.document.chip
         assert chip is not None and chip.dg2_image is not None
         for face in traveller.document.faces:
             assert isinstance(face, Path)
-            pairs[(chip.dg2_image, face)] = traveller.kind
+            pairs[(chip.dg2_image, face)] = traveller.case
     all_photos = [path for paths in photos.identities.values() for path in paths]
     genuine = {
         (a, b)
@@ -312,5 +332,5 @@ def test_genuine_pairs_match_and_impostor_pairs_do_not():
         result = verifier.verify_photos(decode_image(dg2), read_image_file(live))
         want = Decision.MATCH if kind is K.GENUINE else Decision.NO_MATCH
         if result.decision is not want:
-            wrong.append((live.name, kind.value, result.decision.value, result.distance))
+            wrong.append((live.name, kind.name, result.decision.value, result.distance))
     assert wrong == []
