@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from handlink import HandClock, HandLink
 
 from hardware.door import (
     Acknowledged,
@@ -330,43 +331,9 @@ class TestBoard:
 # --- the driver on a link the test plays by hand ------------------------------------
 
 
-class HandLink:
-    """The SerialLink calls a session makes, answered by the test (not a pyserial mock:
-    the tests further down use real pseudo-terminals)."""
-
-    def __init__(self) -> None:
-        self.settings = SerialSettings(port="hand", read_timeout_s=0)
-        self.is_open = True
-        self.last_error: str | None = None
-        self.sent: list[bytes] = []
-        self.inbox = bytearray()
-
-    def try_reconnect(self, now: float) -> bool:
-        return self.is_open
-
-    def read(self, max_bytes: int = 4096) -> bytes:
-        data = bytes(self.inbox[:max_bytes])
-        del self.inbox[:max_bytes]
-        return data
-
-    def write(self, data: bytes) -> None:
-        self.sent.append(data)
-
-    def close(self) -> None:
-        self.is_open = False
-
-
-class HandClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def hand() -> tuple[HandLink, HandClock, DoorController]:
-    link, clock = HandLink(), HandClock()
+    link, clock = HandLink(), HandClock(100.0)
     settings = CommandSettings(timeout_s=0.5, retries=2, heartbeat_s=1.0, checksum=False)
     door = DoorController(link, settings, clock=clock)  # type: ignore[arg-type]
     assert link.sent == []
@@ -468,7 +435,7 @@ class TestSession:
         ]
 
     def test_sequence_numbers_wrap(self):
-        link, clock = HandLink(), HandClock()
+        link, clock = HandLink(), HandClock(100.0)
         door = DoorController(link, clock=clock, first_seq=9999)  # type: ignore[arg-type]
         door.poll(clock.now)
         link.inbox += b"#9999 OK ENTRY=CLOSED EXIT=CLOSED\r\n"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from handlink import HandLink
 
 from hardware.door import DoorController, DoorRefused
 from hardware.doorprotocol import Door, ErrorCode
@@ -35,40 +36,9 @@ from hardware.occupancy import OccupancySensor
 
 # --- by hand --------------------------------------------------------------------
 
-
-class HandLink:
-    """A link whose bytes the test hands over; it can be closed and opened again."""
-
-    def __init__(self) -> None:
-        self.settings = SerialSettings(
-            port="hand", read_timeout_s=0, reconnect_initial_s=0.2, reconnect_max_s=0.8
-        )
-        self.is_open = True
-        self.last_error: str | None = None
-        self.sent: list[bytes] = []
-        self.inbox = bytearray()
-        self.opened_at: list[float] = []
-        self.closes = 0
-
-    def try_reconnect(self, now: float) -> bool:
-        if not self.is_open:
-            self.is_open = True
-            self.opened_at.append(now)
-        return True
-
-    def read(self, max_bytes: int = 4096) -> bytes:
-        data = bytes(self.inbox[:max_bytes])
-        del self.inbox[:max_bytes]
-        return data
-
-    def write(self, data: bytes) -> None:
-        self.sent.append(data)
-
-    def close(self) -> None:
-        self.is_open = False
-        self.closes += 1
-        self.inbox.clear()
-
+HAND_SETTINGS = SerialSettings(
+    port="hand", read_timeout_s=0, reconnect_initial_s=0.2, reconnect_max_s=0.8
+)
 
 SETTINGS = CommandSettings(
     timeout_s=0.5, retries=0, heartbeat_s=1.0, checksum=False, reopen_after=2
@@ -86,7 +56,7 @@ def answer(link: HandLink, fields: bytes = b"") -> None:
 
 
 def hand_doors(identity: str | None = None) -> tuple[HandLink, DoorController]:
-    link = HandLink()
+    link = HandLink(reopens=True, settings=HAND_SETTINGS)
     door = DoorController(link, SETTINGS, clock=lambda: 0.0, identity=identity)  # type: ignore[arg-type]
     return link, door
 
@@ -234,7 +204,7 @@ class TestIdentity:
         assert door.poll(0.1)[0] == WrongDevice(0.1, reason)
 
     def test_an_occupancy_sensor_is_known_by_its_count(self):
-        link = HandLink()
+        link = HandLink(reopens=True, settings=HAND_SETTINGS)
         sensor = OccupancySensor(link, SETTINGS, clock=lambda: 0.0)  # type: ignore[arg-type]
         sensor.poll(0.0)
         answer(link, DOORS_CLOSED)

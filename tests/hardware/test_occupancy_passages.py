@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from handlink import HandClock, HandLink
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,39 +113,6 @@ class TestRecognizer:
 
 
 # --- the driver, fed by hand, over every order ------------------------------------
-
-
-class HandLink:
-    """A link whose bytes the test hands over (the driver's session polls it)."""
-
-    def __init__(self) -> None:
-        self.settings = SerialSettings(port="hand", read_timeout_s=0)
-        self.is_open = True
-        self.last_error: str | None = None
-        self.sent: list[bytes] = []
-        self.inbox = bytearray()
-
-    def try_reconnect(self, now: float) -> bool:
-        return self.is_open
-
-    def read(self, max_bytes: int = 4096) -> bytes:
-        data = bytes(self.inbox[:max_bytes])
-        del self.inbox[:max_bytes]
-        return data
-
-    def write(self, data: bytes) -> None:
-        self.sent.append(data)
-
-    def close(self) -> None:
-        self.is_open = False
-
-
-class HandClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # No heartbeat within a test: only the sensor's lines matter here.
