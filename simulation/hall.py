@@ -593,10 +593,4 @@ def _drive(server: Server, event: e.Event, now: float) -> list[Command]:
     """Hand ``event`` to the gate's controller, and the board's answers to its door orders."""
     controller = server.controller
     assert controller is not None
-    commands = controller.handle(event, now)
-    answers = server.board.answer(commands)
-    while answers:
-        more = controller.handle(answers.pop(0), now)
-        commands += more
-        answers += server.board.answer(more)
-    return commands
+    return server.board.drive(controller.handle, event, now)

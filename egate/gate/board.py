@@ -8,6 +8,8 @@ the door driver instead (hardware/door.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from egate.gate import commands as c
 from egate.gate import events as e
 from egate.gate.events import Door, DoorPosition
@@ -40,3 +42,16 @@ class InstantBoard:
                 self.positions[door] = position
                 out.append(e.DoorAnswered(door, position))
         return out
+
+    def drive(
+        self, handle: Callable[[e.Event, float], list[c.Command]], event: e.Event, now: float
+    ) -> list[c.Command]:
+        """``handle(event, now)`` (a controller's), then the board's answers to its door
+        orders, until nothing is left to answer; every command given, in order."""
+        commands = handle(event, now)
+        answers = self.answer(commands)
+        while answers:
+            more = handle(answers.pop(0), now)
+            commands += more
+            answers += self.answer(more)
+        return commands

@@ -48,13 +48,7 @@ class AnsweredGate(GateController):
     def handle(self, event: e.Event, now: float) -> list[c.Command]:
         if isinstance(event, e.FaceCaptured | e.FaceVerified) and event.request == "":
             event = dataclasses.replace(event, request=self.current_request or "none")
-        out = super().handle(event, now)
-        answers = self.board.answer(out)
-        while answers:
-            more = super().handle(answers.pop(0), now)
-            out += more
-            answers += self.board.answer(more)
-        return out
+        return self.board.drive(super().handle, event, now)
 
 
 def gate(topology: Topology = Topology.TWO_STEP, **settings: float) -> GateController:
