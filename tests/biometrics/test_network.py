@@ -2,7 +2,8 @@
 
 The decoders are checked against an encoder written here from the format's
 description; the network against dlib's own encoder, chip for chip, on the
-sample photos and (marked ``faces``) on every photo in ``../shared/faces``.
+sample photos and (marked ``faces``) on every photo in the folder of face
+photos (``EGATE_FACES_DIR``).
 """
 
 from __future__ import annotations
@@ -280,8 +281,8 @@ def test_descriptors_equal_dlibs_on_the_sample_photos(faces, face_models):
 
 
 @pytest.mark.faces
-def test_descriptors_equal_dlibs_on_the_shared_photos(shared_faces, face_models):
-    _compare_with_dlib(FaceAnalyzer(face_models), find_images(shared_faces))
+def test_descriptors_equal_dlibs_on_the_face_folder(face_folder, face_models):
+    _compare_with_dlib(FaceAnalyzer(face_models), find_images(face_folder))
 
 
 def test_descriptors_are_the_same_from_several_threads(faces, face_models):

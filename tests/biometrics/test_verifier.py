@@ -98,8 +98,8 @@ def test_two_faces_are_multiple_faces(faces, verifier, two_faces):
 
 
 @pytest.mark.faces
-def test_group_photos_are_multiple_faces(faces, verifier, shared_faces):
-    photos = sorted((shared_faces / "multi").glob("*.jp*g"))
+def test_group_photos_are_multiple_faces(faces, verifier, face_folder):
+    photos = sorted((face_folder / "multi").glob("*.jp*g"))
     assert photos
     for photo in photos:
         result = verifier.verify(faces.template("obama.jpg"), read_image_file(photo))
@@ -196,20 +196,20 @@ def test_fast_path_agrees_with_naive_face_recognition(faces, verifier):
     assert differ == []
 
 
-# --- ../shared/faces ---------------------------------------------------------
+# --- the folder of face photos (EGATE_FACES_DIR) ----------------------------
 
 
-def identity_photos(shared_faces: Path) -> dict[str, list[Path]]:
+def identity_photos(face_folder: Path) -> dict[str, list[Path]]:
     return {
         folder.name: sorted(path for path in folder.iterdir() if path.is_file())
-        for folder in sorted((shared_faces / "identities").iterdir())
+        for folder in sorted((face_folder / "identities").iterdir())
         if folder.is_dir()
     }
 
 
 @pytest.mark.faces
-def test_shared_identities_decide_right_at_typical_threshold(faces, shared_faces):
-    people = identity_photos(shared_faces)
+def test_identities_decide_right_at_typical_threshold(faces, face_folder):
+    people = identity_photos(face_folder)
     templates = {path: faces.template(path) for photos in people.values() for path in photos}
     genuine = [pair for photos in people.values() for pair in itertools.combinations(photos, 2)]
     impostor = [
@@ -226,9 +226,9 @@ def test_shared_identities_decide_right_at_typical_threshold(faces, shared_faces
 
 
 @pytest.mark.faces
-def test_every_resolution_matches_the_identity_photo(faces, verifier, shared_faces):
-    reference = faces.template(shared_faces / "identities" / "obama" / "obama.jpg")
-    frames = sorted((shared_faces / "resolution").glob("obama-*p.jpg"))
+def test_every_resolution_matches_the_identity_photo(faces, verifier, face_folder):
+    reference = faces.template(face_folder / "identities" / "obama" / "obama.jpg")
+    frames = sorted((face_folder / "resolution").glob("obama-*p.jpg"))
     assert [frame.name for frame in frames] == [
         "obama-1080p.jpg",
         "obama-240p.jpg",

@@ -32,8 +32,8 @@ from hardware.emulators.camera import (
     portrait_face_box,
 )
 
-FACES = Path(__file__).resolve().parents[2].parent / "shared" / "faces"
-HAMILTON_CLIP = FACES / "video" / "short_hamilton_clip.mp4"
+# In the folder of face photos (EGATE_FACES_DIR, fixture face_folder).
+SAMPLE_CLIP = Path("video") / "short_hamilton_clip.mp4"
 
 ROWS, COLUMNS = 48, 64
 FRAME_COUNT = 5
@@ -422,9 +422,11 @@ class TestSettings:
 
 
 @pytest.mark.faces
-@pytest.mark.skipif(not HAMILTON_CLIP.is_file(), reason="../shared/faces is absent")
-def test_plays_the_sample_clip(clock):
-    camera = VideoFileCamera(HAMILTON_CLIP, width=320, clock=clock)
+def test_plays_the_sample_clip(face_folder, clock):
+    clip = face_folder / SAMPLE_CLIP
+    if not clip.is_file():
+        pytest.skip(f"{clip} is absent (the folder of face photos has no sample clip)")
+    camera = VideoFileCamera(clip, width=320, clock=clock)
     frames = [camera.grab() for _ in range(10)]
     assert all(frame is not None for frame in frames)
     assert all(frame.image.shape[1] == 320 and frame.image.shape[2] == 3 for frame in frames)
