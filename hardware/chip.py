@@ -35,7 +35,6 @@ hashes) comes later and implements the same protocol.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,10 +47,14 @@ from egate.documents.mrz import MrzResult, parse_mrz
 # The controller's word for how a chip read ended, shared with it.
 from egate.gate.events import ChipStatus
 
-Sleep = Callable[[float], None]
+# The BAC key derivation lives with the chip stack's cryptography; its names
+# stay importable from here.
+from hardware.emrtd.crypto import adjust_des_parity as adjust_des_parity
+from hardware.emrtd.crypto import bac_key_seed as bac_key_seed
+from hardware.emrtd.crypto import bac_keys as bac_keys
+from hardware.emrtd.crypto import derive_key as derive_key
 
-KEY_ENC_COUNTER = 1
-KEY_MAC_COUNTER = 2
+Sleep = Callable[[float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,27 +110,6 @@ def mrz_information(result: MrzResult) -> str:
     birth = text[layout.birth_date] + text[layout.birth_date_check]
     expiry = text[layout.expiry_date] + text[layout.expiry_date_check]
     return number + birth + expiry
-
-
-def bac_key_seed(mrz_information: str) -> bytes:
-    """K_seed: the first 16 bytes of SHA-1 over the MRZ information (ASCII; ValueError if not)."""
-    return hashlib.sha1(mrz_information.encode("ascii")).digest()[:16]
-
-
-def adjust_des_parity(key: bytes) -> bytes:
-    """``key`` with each byte's lowest bit set so that the byte has an odd number of ones."""
-    return bytes((byte & 0xFE) | ((byte >> 1).bit_count() + 1) % 2 for byte in key)
-
-
-def derive_key(key_seed: bytes, counter: int) -> bytes:
-    """The 16-byte two-key 3DES key for ``counter`` (Doc 9303 part 11 key derivation)."""
-    digest = hashlib.sha1(key_seed + counter.to_bytes(4, "big")).digest()
-    return adjust_des_parity(digest[:16])
-
-
-def bac_keys(key_seed: bytes) -> tuple[bytes, bytes]:
-    """(K_enc, K_mac) of Basic Access Control from K_seed."""
-    return derive_key(key_seed, KEY_ENC_COUNTER), derive_key(key_seed, KEY_MAC_COUNTER)
 
 
 # The access key is built from raw MRZ characters: the century of a date, the
