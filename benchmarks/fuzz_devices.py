@@ -43,6 +43,7 @@ from datetime import date
 from typing import Protocol
 
 from egate.documents.specimens import SPECIMENS
+from hardware.deskoframing import DeskoBytes
 from hardware.door import DoorController
 from hardware.doorprotocol import (
     Command,
@@ -64,7 +65,8 @@ from hardware.doorsession import (
     Refused,
     Unrecognized,
 )
-from hardware.framing import DEFAULT_IDLE_TIMEOUT_S, DeskoBytes, make_framing
+from hardware.frames import DEFAULT_IDLE_TIMEOUT_S
+from hardware.framing import make_framing
 from hardware.link import LinkState, SerialLink, SerialSettings
 from hardware.occupancy import OccupancySensor
 from hardware.reader import DocumentRead, ReaderDecoder, ReadFailed

@@ -32,7 +32,8 @@ from egate.documents.mrz import parse_mrz
 from egate.documents.specimens import SPECIMENS
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import FaultPlan, ReaderEmulator
-from hardware.framing import FRAMING_NAMES, Frame, make_framing
+from hardware.frames import Frame
+from hardware.framing import FRAMING_NAMES, make_framing
 from hardware.link import SerialSettings
 from hardware.reader import DocumentRead, ReadFailed, SerialMrzReader
 

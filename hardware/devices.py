@@ -41,12 +41,14 @@ from egate.config import ConfigError, GateConfig
 from egate.samples import grace_hopper, installed_samples
 from hardware.camera import CameraError, CameraSettings
 from hardware.chipdocuments import ChipDocumentError, DocumentFolderChipReader, load_chip_documents
+from hardware.deskoframing import DeskoBytes
 from hardware.doorsession import IDENTITY_PATTERN, CommandSettings
 from hardware.emulators.camera import MockCamera, Variation
 from hardware.emulators.door import DoorBoardSettings
 from hardware.emulators.occupancy import OccupancySensorSettings, PassageOrder
-from hardware.framing import MAX_FRAME_BYTES, DeskoBytes, make_framing
-from hardware.framing import Framing as FrameDecoder
+from hardware.frames import MAX_FRAME_BYTES
+from hardware.frames import Framing as FrameDecoder
+from hardware.framing import make_framing
 from hardware.link import LinkState, SerialSettings
 from hardware.occupancy import PASSAGE_WINDOW_S, SensorKind
 from hardware.reader import DEFAULT_NO_FRAME_LIMIT, SerialMrzReader

@@ -31,15 +31,15 @@ from enum import StrEnum
 from typing import Protocol
 
 from egate.documents.mrz import MrzFormatError, MrzResult, parse_mrz
-from hardware.framing import (
+from hardware.frames import (
     DEFAULT_IDLE_TIMEOUT_S,
     MAX_FRAME_BYTES,
     Frame,
     FrameEvent,
     Framing,
     Misread,
-    make_framing,
 )
+from hardware.framing import make_framing
 from hardware.link import LinkDown, LinkState, SerialLink, SerialSettings
 
 logger = logging.getLogger(__name__)

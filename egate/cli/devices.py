@@ -27,13 +27,14 @@ from egate.config import load_config
 from egate.documents.layout import MrzFormat
 from egate.documents.mrz import MrzFormatError, parse_mrz
 from egate.documents.specimens import SPECIMENS
+from hardware.deskoframing import DeskoBytes
 from hardware.devices import DeviceSettings, HardwareGateConfig
 from hardware.emulators.devices import emulators
 from hardware.emulators.door import DoorBoardSettings, DoorEmulator
 from hardware.emulators.occupancy import OccupancyEmulator, OccupancySensorSettings, PassageOrder
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
-from hardware.framing import DeskoBytes, make_framing
+from hardware.framing import make_framing
 from hardware.link import LinkError
 from hardware.probe import DEFAULT_READER_LISTEN_S, ProbeResult, probe
 from hardware.reader import DocumentRead, ReadFailed, SerialMrzReader

@@ -35,7 +35,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.emulators.pty import PseudoTerminal
-from hardware.framing import SOH, Framing, make_framing
+from hardware.frames import SOH, Framing
+from hardware.framing import make_framing
 
 SentKind = Literal["document", "garbage", "raw"]
 # How often the emulator looks at the driver's side of the pseudo-terminal,

@@ -18,13 +18,14 @@ from egate.config import load_config
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
 from hardware.camera import CameraSettings
+from hardware.deskoframing import DESKO_EOD, DESKO_SOD, DeskoBytes
 from hardware.devices import EMULATED_PORT, DeviceSettings, HardwareGateConfig, ReaderDevice
 from hardware.doorsession import CommandSettings
 from hardware.emulators.devices import emulated, emulators
 from hardware.emulators.door import DoorEmulator
 from hardware.emulators.pty import PseudoTerminal
 from hardware.emulators.reader import ReaderEmulator
-from hardware.framing import DESKO_EOD, DESKO_SOD, FRAMING_NAMES, DeskoBytes, make_framing
+from hardware.framing import FRAMING_NAMES, make_framing
 from hardware.link import LinkState, SerialLink, SerialSettings
 from hardware.probe import ProbeResult, probe
 from hardware.reader import DocumentRead, ReaderEvent, ReadFailed, SerialMrzReader

@@ -14,26 +14,21 @@ from pydantic import ValidationError
 
 from egate.documents.layout import MrzFormat
 from egate.documents.specimens import SPECIMENS
-from hardware.framing import (
+from hardware.deskoframing import DESKO_EOD, DESKO_SOD, DeskoBytes, DeskoFraming
+from hardware.frames import (
     CR,
-    DESKO_EOD,
-    DESKO_SOD,
     ETX,
-    FRAMING_NAMES,
     LF,
     MAX_FRAME_BYTES,
     SOH,
     STX,
-    DeskoBytes,
-    DeskoFraming,
     Frame,
     FrameEvent,
     Framing,
-    LinesFraming,
     Misread,
-    RteFraming,
-    make_framing,
 )
+from hardware.framing import FRAMING_NAMES, LinesFraming, make_framing
+from hardware.rteframing import RteFraming
 
 TD1 = SPECIMENS[MrzFormat.TD1]
 TD2 = SPECIMENS[MrzFormat.TD2]
