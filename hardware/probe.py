@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from egate.config import ConfigError
-from hardware.camera import CameraError, CameraSettings, OpenCvCamera
+from hardware.camera import CameraError, CameraSettings
 from hardware.devices import (
     ChipDevice,
     CommandDevice,
@@ -29,6 +29,7 @@ from hardware.door import DoorController
 from hardware.doorsession import Acknowledged, CommandFailed, Disconnected, Identified, Refused
 from hardware.link import LinkError
 from hardware.occupancy import OccupancySensor
+from hardware.opencvcamera import OpenCvCamera
 from hardware.reader import DocumentRead, ReaderCondition, ReaderEvent
 
 

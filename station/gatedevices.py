@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from egate.config import ConfigError
-from hardware.camera import Camera, CameraError, CameraState, Frame, OpenCvCamera
+from hardware.camera import Camera, CameraError, CameraState, Frame
 from hardware.chip import ChipReader, MockChipReader
 from hardware.devices import (
     DeviceSettings,
@@ -31,6 +31,7 @@ from hardware.doorprotocol import Door, DoorState
 from hardware.indicator import Indicator
 from hardware.link import LinkState
 from hardware.occupancy import OccupancySensor
+from hardware.opencvcamera import OpenCvCamera
 from hardware.reader import SerialMrzReader
 
 # How often a camera missing at start is looked for again.

@@ -39,8 +39,8 @@ from hardware.camera import (
     CameraState,
     Clock,
     Frame,
-    OpenCvCamera,
 )
+from hardware.opencvcamera import OpenCvCamera
 
 # A face box in pixels: (left, top, right, bottom), as face detectors give it
 # (from the brows to the chin).

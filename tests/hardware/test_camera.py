@@ -12,16 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from egate.samples import grace_hopper
-from hardware.camera import (
-    Camera,
-    CameraError,
-    CameraSettings,
-    CameraSource,
-    CameraState,
-    Frame,
-    OpenCvCamera,
-    SourceKind,
-)
+from hardware.camera import Camera, CameraError, CameraSettings, CameraState, Frame
+from hardware.camerasource import CameraSource, SourceKind
 from hardware.emulators.camera import (
     BACKGROUND_RGB,
     OCCLUDER_RGB,
@@ -31,6 +23,7 @@ from hardware.emulators.camera import (
     occlusion_rectangle,
     portrait_face_box,
 )
+from hardware.opencvcamera import OpenCvCamera
 
 # In the folder of face photos (EGATE_FACES_DIR, fixture face_folder).
 SAMPLE_CLIP = Path("video") / "short_hamilton_clip.mp4"
