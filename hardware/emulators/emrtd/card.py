@@ -1,0 +1,627 @@
+"""A virtual eMRTD chip: an ISO/IEC 7816-4 card with the LDS files, answering an inspection system.
+
+``VirtualChip.process(apdu)`` takes a command's bytes and returns the
+response's bytes (data and status word); it never raises: whatever it is
+sent, it answers with the status word a card would give (6700 wrong length,
+6D00 unknown instruction, 6E00 unknown class, 6A86 wrong P1-P2, 6982
+security status not satisfied, 6988 bad secure messaging, 6A82 no such file,
+6B00 offset beyond the file, ...).
+
+The card's file system is the one of ICAO Doc 9303 part 10: the master file
+(MF) holds EF.CardAccess (FID 011C, short EF id 1C), readable without access
+control so that a terminal learns the chip's PACE parameters; the eMRTD
+application (AID A0 00 00 02 47 10 01) holds EF.COM, DG1 to DG16 and EF.SOD.
+The card understands:
+
+* SELECT (A4): the MF (P1 00, no data or 3F00), an EF by FID (P1 00 or 02),
+  the application by AID (P1 04); P2 0C (no answer data) or 00/04 (a file
+  control parameter template 62).
+* READ BINARY (B0) with a 15-bit offset in P1-P2, or a short EF id in P1 (bit
+  8 set) and an 8-bit offset in P2; READ BINARY (B1, odd instruction) with
+  the offset in a data object 54 for offsets beyond 32767, answering the data
+  in a data object 53; extended Le.
+* Access control: GET CHALLENGE (84) and EXTERNAL AUTHENTICATE (82) for
+  BAC; MSE:Set AT (22 C1A4) and GENERAL AUTHENTICATE (86, chained) for PACE.
+* Under secure messaging, after access control: INTERNAL AUTHENTICATE (88)
+  for active authentication; MSE:Set KAT (22 41A6) or MSE:Set AT (22 41A4)
+  and GENERAL AUTHENTICATE for chip authentication, which re-keys secure
+  messaging.
+
+The cryptography is the inspection side's own, in its chip-side roles
+(``hardware.emrtd``: BAC, PACE, active and chip authentication, secure
+messaging); this module keeps the files, the state and the dispatch.  As Doc
+9303 part 11 prescribes, a plain command or a secure-messaging error ends the
+secure-messaging session: the chip is closed again until the next access
+control.
+
+Fault injection (``ChipSettings``): a chip that falls silent after a number of
+APDUs (the document taken off the reader: ``present`` turns false and
+``process`` answers nothing) and files served with a byte flipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+from egate.documents.lds.errors import LdsError
+from egate.documents.lds.files import EMRTD_AID, FILES, lds_file
+from egate.documents.lds.securityinfos import parse_security_infos
+from egate.documents.lds.tlv import encode_tlv, read_tlvs
+from hardware.emrtd.apdu import CommandApdu, ResponseApdu
+from hardware.emrtd.bac import BacResponder
+from hardware.emrtd.crypto import bac_key_seed
+from hardware.emrtd.errors import (
+    AccessDenied,
+    ChipError,
+    ProtocolError,
+    SecureMessagingError,
+    StatusError,
+)
+from hardware.emrtd.pace import PaceParameters, PacePassword, PaceResponder
+from hardware.emulators.emrtd.airtime import AirTime
+
+Random = Callable[[int], bytes]
+
+MF_FID = 0x3F00
+
+SW_OK = 0x9000
+SW_END_OF_FILE = 0x6282
+SW_AUTHENTICATION_FAILED = 0x6300
+SW_WRONG_LENGTH = 0x6700
+SW_LOGICAL_CHANNEL = 0x6881
+SW_SECURITY_STATUS = 0x6982
+SW_CONDITIONS = 0x6985
+SW_NO_CURRENT_EF = 0x6986
+SW_SM_MISSING = 0x6987
+SW_SM_INCORRECT = 0x6988
+SW_WRONG_DATA = 0x6A80
+SW_NOT_FOUND = 0x6A82
+SW_WRONG_P1P2 = 0x6A86
+SW_WRONG_OFFSET = 0x6B00
+SW_INS = 0x6D00
+SW_CLA = 0x6E00
+SW_UNKNOWN = 0x6F00
+
+INS_SELECT = 0xA4
+INS_READ_BINARY = 0xB0
+INS_READ_BINARY_ODD = 0xB1
+INS_GET_CHALLENGE = 0x84
+INS_EXTERNAL_AUTHENTICATE = 0x82
+INS_INTERNAL_AUTHENTICATE = 0x88
+INS_MSE = 0x22
+INS_GENERAL_AUTHENTICATE = 0x86
+
+# MSE P1-P2: Set AT for mutual authentication (PACE), Set AT for internal
+# authentication (chip authentication with AES), Set KAT (chip authentication with 3DES).
+MSE_SET_AT_PACE = 0xC1A4
+MSE_SET_AT_CA = 0x41A4
+MSE_SET_KAT = 0x41A6
+
+# CLA bits: secure messaging (ISO/IEC 7816-4 b4 b3 = 11), command chaining (b5), logical channel.
+CLA_SM = 0x0C
+CLA_CHAINING = 0x10
+CLA_CHANNEL = 0x03
+
+# The files a chip may hold (Doc 9303 part 10: EF.COM, DG1-DG16, EF.SOD, EF.CardAccess, ...).
+FILE_NAMES = tuple(file.name for file in FILES)
+
+
+class Responder(Protocol):
+    """A chip-side protocol step: answers one (unwrapped) command."""
+
+    def respond(self, command: CommandApdu) -> ResponseApdu:
+        """The chip's answer to ``command``."""
+        ...
+
+
+class ChannelLike(Protocol):
+    """The chip's side of a secure-messaging session (``hardware.emrtd.securemessaging``)."""
+
+    def unwrap_command(self, command: CommandApdu) -> CommandApdu:
+        """The plain command inside a protected one (SecureMessagingError if it fails)."""
+        ...
+
+    def wrap_response(self, response: ResponseApdu) -> ResponseApdu:
+        """The protected form of a plain response."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChipSettings:
+    """How a virtual chip behaves: its access control, and the faults it injects."""
+
+    # Basic Access Control (GET CHALLENGE, EXTERNAL AUTHENTICATE).
+    bac: bool = True
+    # PACE (with the parameters of EF.CardAccess, which is readable only when PACE is on).
+    pace: bool = True
+    # Some test chips answer SELECT and READ BINARY in plain, without access control.
+    plain_access: bool = False
+    # The most data bytes one READ BINARY answers (the chip's I/O buffer);
+    # vpcd carries at most 65535 bytes a message, secure messaging included.
+    read_buffer: int = 0xFF00
+    # Fault: after this many APDUs the chip falls silent, as if the document left the reader.
+    mute_after: int | None = None
+    # Fault: files served with one byte flipped (file name -> byte offset, XOR FF).
+    corrupt: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.read_buffer <= 0xFF00:
+            raise ValueError(f"read_buffer is 1 to {0xFF00} bytes, not {self.read_buffer}")
+        if self.mute_after is not None and self.mute_after < 0:
+            raise ValueError(f"mute_after is 0 or more APDUs, not {self.mute_after}")
+        for name, offset in self.corrupt.items():
+            if name not in FILE_NAMES:
+                raise ValueError(f"corrupt: {name!r} is not an LDS file name")
+            if offset < 0:
+                raise ValueError(f"corrupt: {name}: offset {offset} is negative")
+
+
+@dataclass(slots=True)
+class _File:
+    """One elementary file: its name, where it is, and its bytes."""
+
+    name: str
+    fid: int
+    sfi: int
+    data: bytes
+    in_mf: bool
+
+
+class _Answer(Exception):
+    """Ends a command with a status word (internal: never leaves the chip)."""
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(f"{sw:04X}")
+        self.sw = sw
+
+
+class VirtualChip:
+    """An eMRTD chip in software (see the module docstring).
+
+    ``files`` maps LDS file names (``"EF.COM"``, ``"DG1"`` ... ``"DG16"``,
+    ``"EF.SOD"``, ``"EF.CardAccess"``) to their bytes as stored on a chip.
+    ``mrz_information`` is the chip's BAC and PACE-MRZ password (document
+    number, birth and expiry dates with their check digits), ``can`` its card
+    access number for PACE-CAN.  ``active_authenticator`` answers INTERNAL
+    AUTHENTICATE (None: the chip has no active authentication);
+    ``chip_authenticator`` answers chip authentication.  ``air_time`` is the
+    model transports use to make the chip as slow as a real one.
+    """
+
+    def __init__(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        mrz_information: str,
+        can: str | None = None,
+        pace_parameters: Sequence[PaceParameters] | None = None,
+        settings: ChipSettings | None = None,
+        active_authenticator: Responder | None = None,
+        chip_authenticator: object | None = None,
+        air_time: AirTime | None = None,
+        random: Random = os.urandom,
+    ) -> None:
+        self.settings = settings if settings is not None else ChipSettings()
+        self.air_time = air_time if air_time is not None else AirTime()
+        unknown = sorted(set(files) - set(FILE_NAMES))
+        if unknown:
+            raise ValueError(f"not LDS file names: {', '.join(unknown)}")
+        if self.settings.pace and "EF.CardAccess" not in files:
+            raise ValueError("a chip with PACE needs EF.CardAccess (its PACE parameters)")
+        try:
+            mrz_information.encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError("the MRZ information is ASCII text") from None
+        self._key_seed = bac_key_seed(mrz_information)
+        self._passwords = [PacePassword.from_mrz(mrz_information)]
+        if can is not None:
+            self._passwords.append(PacePassword.from_can(can))
+        self._pace_parameters = None if pace_parameters is None else tuple(pace_parameters)
+        self._random = random
+        self._active = active_authenticator
+        self._chip_auth = chip_authenticator
+        self._files: list[_File] = []
+        for name, data in files.items():
+            where = lds_file(name)
+            served = _corrupted(name, bytes(data), self.settings)
+            self._files.append(_File(name, where.fid, where.sfi, served, where.master_file))
+        self._count = 0
+        self._present = True
+        # The state a power cycle clears.
+        self._in_application = False
+        self._current: _File | None = None
+        self._channel: ChannelLike | None = None
+        self._bac: BacResponder | None = None
+        self._pace: PaceResponder | None = None
+
+    def __repr__(self) -> str:
+        # The files are personal data: only their names and sizes.
+        files = ", ".join(f"{file.name}={len(file.data)}B" for file in self._files)
+        return f"VirtualChip({files}, settings={self.settings!r})"
+
+    # -- the card in the field ---------------------------------------------------
+
+    @property
+    def present(self) -> bool:
+        """Whether the chip is in the reader's field (False once it fell silent)."""
+        return self._present
+
+    @property
+    def secure_messaging(self) -> bool:
+        """Whether a secure-messaging session is open (access control succeeded)."""
+        return self._channel is not None
+
+    @property
+    def apdu_count(self) -> int:
+        """The APDUs the chip has received since it entered the field."""
+        return self._count
+
+    def reset(self) -> None:
+        """A power cycle: the MF is selected again, any session is gone."""
+        self._in_application = False
+        self._current = None
+        self._close_session()
+
+    def remove(self) -> None:
+        """Take the document off the reader: the chip answers nothing."""
+        self._present = False
+        self.reset()
+
+    def insert(self) -> None:
+        """Put the document back: a fresh power-up, the APDU count from 0."""
+        self._present = True
+        self._count = 0
+        self.reset()
+
+    def file(self, name: str) -> bytes | None:
+        """The bytes the chip serves for file ``name`` (faults included), or None."""
+        found = next((file for file in self._files if file.name == name), None)
+        return None if found is None else found.data
+
+    # -- commands --------------------------------------------------------------------
+
+    def process(self, apdu: bytes) -> bytes:
+        """The response (data and status word) to one command APDU; b"" when the chip is silent."""
+        if not self._present:
+            return b""
+        self._count += 1
+        mute_after = self.settings.mute_after
+        if mute_after is not None and self._count > mute_after:
+            self.remove()
+            return b""
+        try:
+            return self._process(apdu).encode()
+        except Exception:
+            # A card never crashes: whatever went wrong inside, it answers 6F00
+            # and forgets its session.
+            self._close_session()
+            return SW_UNKNOWN.to_bytes(2, "big")
+
+    def _process(self, apdu: bytes) -> ResponseApdu:
+        try:
+            command = CommandApdu.decode(apdu)
+        except (ProtocolError, ValueError):
+            return _status(SW_WRONG_LENGTH)
+        if command.cla & CLA_CHANNEL:
+            return _status(SW_LOGICAL_CHANNEL)
+        if command.cla & ~(CLA_SM | CLA_CHAINING | CLA_CHANNEL):
+            return _status(SW_CLA)
+        if command.cla & CLA_SM == CLA_SM:
+            return self._protected(command)
+        if command.cla & CLA_SM:
+            return _status(SW_CLA)  # SM bits 01 or 10: proprietary formats this chip lacks
+        if self._channel is not None and not self.settings.plain_access:
+            # Doc 9303 part 11: a plain command ends secure messaging.
+            self._close_session()
+        return self._answer(command, protected=False)
+
+    def _protected(self, command: CommandApdu) -> ResponseApdu:
+        channel = self._channel
+        if channel is None:
+            return _status(SW_SM_MISSING)
+        try:
+            plain = channel.unwrap_command(command)
+        except SecureMessagingError:
+            self._close_session()
+            return _status(SW_SM_INCORRECT)
+        except (ChipError, ValueError):
+            self._close_session()
+            return _status(SW_SM_MISSING)
+        response = self._answer(plain, protected=True)
+        if self._channel is None:
+            return response  # the command closed the session: its error goes in plain
+        # Under the keys the command came with, even when chip authentication
+        # has just re-keyed the session for the commands that follow.
+        return channel.wrap_response(response)
+
+    def _answer(self, command: CommandApdu, *, protected: bool) -> ResponseApdu:
+        try:
+            return self._dispatch(command, protected)
+        except _Answer as answer:
+            return _status(answer.sw)
+        except StatusError as error:
+            return _status(error.sw)
+
+    def _dispatch(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        ins = command.ins
+        if ins == INS_SELECT:
+            return self._select(command, protected)
+        if ins in (INS_READ_BINARY, INS_READ_BINARY_ODD):
+            return self._read_binary(command, protected)
+        if ins in (INS_GET_CHALLENGE, INS_EXTERNAL_AUTHENTICATE):
+            return self._basic_access_control(command, protected)
+        if ins == INS_MSE:
+            return self._mse(command, protected)
+        if ins == INS_GENERAL_AUTHENTICATE:
+            return self._general_authenticate(command, protected)
+        if ins == INS_INTERNAL_AUTHENTICATE:
+            return self._internal_authenticate(command, protected)
+        return _status(SW_INS)
+
+    # -- files -----------------------------------------------------------------------
+
+    def _select(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        p1, p2 = command.p1, command.p2
+        if p2 not in (0x00, 0x04, 0x0C):
+            raise _Answer(SW_WRONG_P1P2)
+        if p1 == 0x04:
+            if command.data != EMRTD_AID:
+                raise _Answer(SW_NOT_FOUND if command.data else SW_WRONG_LENGTH)
+            self._in_application = True
+            self._current = None
+            return self._control_parameters(p2, command.ne, None)
+        if p1 not in (0x00, 0x02):
+            raise _Answer(SW_WRONG_P1P2)
+        if p1 == 0x00 and command.data in (b"", MF_FID.to_bytes(2, "big")):
+            self._in_application = False
+            self._current = None
+            return self._control_parameters(p2, command.ne, None)
+        if len(command.data) != 2:
+            raise _Answer(SW_WRONG_LENGTH)
+        fid = int.from_bytes(command.data, "big")
+        found = self._find(lambda file: file.fid == fid)
+        if found is None:
+            raise _Answer(SW_NOT_FOUND)
+        self._check_access(found, protected)
+        self._current = found
+        return self._control_parameters(p2, command.ne, found)
+
+    def _find(self, match: Callable[[_File], bool]) -> _File | None:
+        """A visible file of the current DF that ``match``es, else one of the MF."""
+        visible = [file for file in self._files if self._visible(file)]
+        here = [file for file in visible if file.in_mf != self._in_application]
+        parent = [file for file in visible if file.in_mf and self._in_application]
+        return next((file for file in (*here, *parent) if match(file)), None)
+
+    def _visible(self, file: _File) -> bool:
+        # A chip without PACE has no EF.CardAccess: a terminal finding one would try PACE.
+        return not (file.name == "EF.CardAccess" and not self.settings.pace)
+
+    def _check_access(self, file: _File, protected: bool) -> None:
+        # A protected command comes after access control; EF.CardAccess is
+        # public (it is visible only on a chip with PACE).
+        if protected or self.settings.plain_access or file.name == "EF.CardAccess":
+            return
+        raise _Answer(SW_SECURITY_STATUS)
+
+    def _control_parameters(self, p2: int, ne: int, file: _File | None) -> ResponseApdu:
+        """The answer to SELECT: nothing for P2 0C, else an FCP template 62 when Le asks for one."""
+        if p2 == 0x0C or not ne:
+            return _status(SW_OK)
+        if file is None:
+            # A DF: its descriptor (38: DF) and, for the application, its name.
+            body = encode_tlv(0x82, b"\x38")
+            if self._in_application:
+                body += encode_tlv(0x84, EMRTD_AID)
+        else:
+            body = (
+                encode_tlv(0x80, len(file.data).to_bytes(2, "big"))
+                + encode_tlv(0x82, b"\x01")  # a transparent working EF
+                + encode_tlv(0x83, file.fid.to_bytes(2, "big"))
+            )
+        template = encode_tlv(0x62, body)
+        return ResponseApdu(template[:ne], SW_OK)
+
+    def _read_binary(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        if command.ins == INS_READ_BINARY_ODD:
+            file, offset = self._odd_target(command)
+        elif command.p1 & 0x80:
+            if command.p1 & 0x60:
+                raise _Answer(SW_WRONG_P1P2)
+            sfi = command.p1 & 0x1F
+            file = self._find(lambda candidate: candidate.sfi == sfi)
+            if file is None:
+                raise _Answer(SW_NOT_FOUND)
+            offset = command.p2
+        else:
+            file = self._current
+            offset = (command.p1 << 8) | command.p2
+        if file is None:
+            raise _Answer(SW_NO_CURRENT_EF)
+        if command.data and command.ins == INS_READ_BINARY:
+            raise _Answer(SW_WRONG_LENGTH)
+        if not command.ne:
+            raise _Answer(SW_WRONG_LENGTH)
+        self._check_access(file, protected)
+        self._current = file
+        size = len(file.data)
+        if offset > size:
+            raise _Answer(SW_WRONG_OFFSET)
+        wanted = min(command.ne, self.settings.read_buffer)
+        if command.ins == INS_READ_BINARY:
+            data = file.data[offset : offset + wanted]
+        else:
+            data = _discretionary(file.data[offset:], wanted)
+            if not data:
+                raise _Answer(SW_WRONG_LENGTH)
+        # ISO/IEC 7816-4: fewer bytes than Le because the file ends: 6282.
+        short = (
+            command.ins == INS_READ_BINARY
+            and offset + len(data) == size
+            and offset + command.ne > size
+        )
+        return ResponseApdu(data, SW_END_OF_FILE if short else SW_OK)
+
+    def _odd_target(self, command: CommandApdu) -> tuple[_File | None, int]:
+        """The file and offset of READ BINARY B1: P1-P2 names the file, DO 54 the offset."""
+        try:
+            objects = read_tlvs(command.data, "READ BINARY")
+        except LdsError:
+            raise _Answer(SW_WRONG_DATA) from None
+        if len(objects) != 1 or objects[0].tag != 0x54 or not 1 <= len(objects[0].value) <= 3:
+            raise _Answer(SW_WRONG_DATA)
+        offset = int.from_bytes(objects[0].value, "big")
+        reference = (command.p1 << 8) | command.p2
+        if reference == 0:
+            return self._current, offset
+        # ISO/IEC 7816-4: a number up to 30 is a short EF id, anything else a FID.
+        if reference <= 0x1E:
+            found = self._find(lambda file: file.sfi == reference)
+        else:
+            found = self._find(lambda file: file.fid == reference)
+        if found is None:
+            raise _Answer(SW_NOT_FOUND)
+        return found, offset
+
+    # -- access control and authentication ---------------------------------------
+
+    def _close_session(self) -> None:
+        self._channel = None
+        self._bac = None
+        self._pace = None
+
+    def _basic_access_control(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        """GET CHALLENGE and EXTERNAL AUTHENTICATE (Doc 9303 part 11, 4.3), in plain."""
+        if not self.settings.bac:
+            raise _Answer(SW_INS)
+        if protected:
+            raise _Answer(SW_CONDITIONS)
+        if command.p1 or command.p2:
+            raise _Answer(SW_WRONG_P1P2)
+        if command.ins == INS_GET_CHALLENGE:
+            if command.data or command.ne != 8:
+                raise _Answer(SW_WRONG_LENGTH)
+            self._close_session()
+            self._bac = BacResponder(self._key_seed, self._random)
+            return ResponseApdu(self._bac.get_challenge(), SW_OK)
+        responder, self._bac = self._bac, None
+        if responder is None:
+            raise _Answer(SW_CONDITIONS)
+        if len(command.data) != 40:
+            raise _Answer(SW_WRONG_LENGTH)
+        try:
+            answer = responder.external_authenticate(command.data)
+        except AccessDenied:
+            raise _Answer(SW_AUTHENTICATION_FAILED) from None
+        except ProtocolError:
+            raise _Answer(SW_CONDITIONS) from None
+        self._channel = responder.channel
+        return ResponseApdu(answer, SW_OK)
+
+    def _mse(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        """MSE:Set AT for PACE in plain; chip authentication's MSE under secure messaging."""
+        reference = (command.p1 << 8) | command.p2
+        if reference == MSE_SET_AT_PACE and not protected:
+            if not self.settings.pace:
+                raise _Answer(SW_INS)
+            self._close_session()
+            pace = PaceResponder(self._pace_info(), self._passwords, self._random)
+            pace.mse_set_at(command.data)  # a StatusError carries the status word
+            self._pace = pace
+            return _status(SW_OK)
+        if reference in (MSE_SET_AT_CA, MSE_SET_KAT):
+            if not protected:
+                raise _Answer(SW_SECURITY_STATUS)
+            return self._chip_authentication(command)
+        raise _Answer(SW_WRONG_P1P2)
+
+    def _pace_info(self) -> tuple[PaceParameters, ...]:
+        """The PACE parameters the chip offers: given, or read from its EF.CardAccess."""
+        if self._pace_parameters is None:
+            card_access = self.file("EF.CardAccess") or b""
+            self._pace_parameters = pace_parameters_of(card_access)
+        if not self._pace_parameters:
+            raise _Answer(0x6A88)  # referenced data not found: no usable PACEInfo
+        return self._pace_parameters
+
+    def _general_authenticate(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        """PACE's four steps in plain; chip authentication's key agreement under SM."""
+        if command.p1 or command.p2:
+            raise _Answer(SW_WRONG_P1P2)
+        if protected:
+            return self._chip_authentication(command)
+        pace = self._pace
+        if pace is None:
+            raise _Answer(SW_CONDITIONS)
+        try:
+            answer = pace.general_authenticate(command.data, bool(command.cla & CLA_CHAINING))
+        except AccessDenied:
+            self._pace = None
+            raise _Answer(SW_AUTHENTICATION_FAILED) from None
+        except StatusError:
+            self._pace = None
+            raise
+        if pace.channel is not None:
+            self._pace = None
+            self._channel = pace.channel
+        return ResponseApdu(answer, SW_OK)
+
+    def _chip_authentication(self, command: CommandApdu) -> ResponseApdu:
+        raise _Answer(SW_INS)  # wired when hardware.emrtd.chipauth lands
+
+    def _internal_authenticate(self, command: CommandApdu, protected: bool) -> ResponseApdu:
+        if self._active is None:
+            raise _Answer(SW_INS)
+        if not protected and not self.settings.plain_access:
+            raise _Answer(SW_SECURITY_STATUS)
+        return self._active.respond(command)
+
+
+def _status(sw: int) -> ResponseApdu:
+    return ResponseApdu(b"", sw)
+
+
+def _discretionary(rest: bytes, ne: int) -> bytes:
+    """As much of ``rest`` as fits in a data object 53 of at most ``ne`` bytes, as that object."""
+    for header in (2, 3, 4, 5):
+        count = min(len(rest), ne - header)
+        if count <= 0:
+            return b""
+        obj = encode_tlv(0x53, rest[:count])
+        if len(obj) <= ne:
+            return obj
+    return b""
+
+
+def _corrupted(name: str, data: bytes, settings: ChipSettings) -> bytes:
+    """``data`` with the byte the settings flip for ``name`` flipped."""
+    offset = settings.corrupt.get(name)
+    if offset is None:
+        return data
+    if offset >= len(data):
+        raise ValueError(f"corrupt: {name}: offset {offset} is beyond its {len(data)} bytes")
+    flipped = bytearray(data)
+    flipped[offset] ^= 0xFF
+    return bytes(flipped)
+
+
+def pace_parameters_of(card_access: bytes) -> tuple[PaceParameters, ...]:
+    """The PACE parameters of EF.CardAccess's PACEInfos that this chip can run.
+
+    A file that does not parse, or PACEInfos with protocols or domain
+    parameters the PACE module does not speak, give none.
+    """
+    try:
+        infos = parse_security_infos(card_access)
+    except LdsError:
+        return ()
+    return tuple(
+        PaceParameters(info.protocol, info.parameter_id)
+        for info in infos.pace
+        if info.parameter_id is not None
+        and PaceParameters.supported(info.protocol, info.parameter_id)
+    )
