@@ -1,0 +1,523 @@
+"""PACE, Password Authenticated Connection Establishment (Doc 9303 part 11 §4.4), ECDH-GM.
+
+The inspection system proves it knows a password printed on the document,
+the MRZ information (password 1: K = SHA-1 of it) or the card access number
+(password 2: K = the CAN's digits), without sending it, and both sides agree
+on strong session keys:
+
+1. MSE:Set AT (00 22 C1 A4) names the protocol OID and the password; the
+   standardized domain parameters come from EF.CardAccess (tag 84 names them
+   when the chip offers several).
+2. GENERAL AUTHENTICATE, four times (CLA 10: chained, then 00), each data
+   field a dynamic authentication data object 7C:
+   - the chip sends a nonce s encrypted under K_pi = KDF(K, 3) (80);
+   - both exchange mapping keys (81, 82) and map the generator with s
+     (``hardware.emrtd.ecmapping``);
+   - both exchange ephemeral keys on the mapped generator (83, 84); the
+     shared secret gives K_enc = KDF(S, 1) and K_mac = KDF(S, 2);
+   - both exchange authentication tokens (85, 86): the MAC under K_mac (CMAC
+     truncated to 8 bytes for AES, the retail MAC for 3DES) of the other
+     side's ephemeral key in a public-key data object 7F49 {06 OID, 86 point}.
+3. Secure messaging starts with those keys and a send sequence counter of 0.
+
+A wrong password gives a different nonce, generator and keys: the chip
+refuses the terminal's token, and ``pace`` raises ``AccessDenied``.  Whatever
+the chip answers, ``pace`` raises only the typed errors of
+``hardware.emrtd.errors``.
+
+``PaceResponder`` is the chip's side of the same exchange, for the virtual
+chip: it raises ``StatusError`` carrying the status word to answer when a
+command is malformed or out of order, and ``AccessDenied`` (answer 6300)
+when the terminal's token is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from asn1crypto.core import ObjectIdentifier
+
+from hardware.emrtd.apdu import SW_SUCCESS, CommandApdu, ResponseApdu, Transport
+from hardware.emrtd.crypto import (
+    KDF_ENC,
+    KDF_MAC,
+    KDF_PI,
+    Cipher,
+    aes_cmac,
+    aes_decrypt,
+    aes_encrypt,
+    kdf,
+    retail_mac,
+    tdes_decrypt,
+    tdes_encrypt,
+)
+from hardware.emrtd.ecmapping import (
+    DomainParameters,
+    EcPoint,
+    decode_point,
+    domain_parameters,
+    encode_point,
+    generate_private_key,
+    map_generator,
+    shared_secret,
+)
+from hardware.emrtd.errors import AccessDenied, ProtocolError, StatusError
+from hardware.emrtd.securemessaging import SecureChannel
+
+Random = Callable[[int], bytes]
+
+INS_MSE = 0x22
+INS_GENERAL_AUTHENTICATE = 0x86
+CLA_CHAINED = 0x10
+# MSE:Set AT: P1 C1 (set for computation and verification), P2 A4 (authentication template).
+P1_SET_AT = 0xC1
+P2_AUTHENTICATION_TEMPLATE = 0xA4
+TOKEN_LENGTH = 8
+# The chip's nonce: 128 bits, a whole number of blocks for 3DES and AES alike.
+NONCE_LENGTH = 16
+SW_AUTHENTICATION_FAILED = 0x6300
+SW_WRONG_DATA = 0x6A80
+SW_CONDITIONS = 0x6985
+SW_NOT_FOUND = 0x6A88
+
+_PACE_ECDH_GM = "0.4.0.127.0.7.2.2.4.2"
+# The PACE protocols spoken here: ECDH Generic Mapping with each cipher.
+_PROTOCOLS = {
+    f"{_PACE_ECDH_GM}.1": ("id-PACE-ECDH-GM-3DES-CBC-CBC", Cipher.TDES),
+    f"{_PACE_ECDH_GM}.2": ("id-PACE-ECDH-GM-AES-CBC-CMAC-128", Cipher.AES128),
+    f"{_PACE_ECDH_GM}.3": ("id-PACE-ECDH-GM-AES-CBC-CMAC-192", Cipher.AES192),
+    f"{_PACE_ECDH_GM}.4": ("id-PACE-ECDH-GM-AES-CBC-CMAC-256", Cipher.AES256),
+}
+
+_OID_BYTES = {oid: bytes(ObjectIdentifier(oid).contents) for oid in _PROTOCOLS}
+
+
+class PasswordKind(IntEnum):
+    """The password references of MSE:Set AT (tag 83)."""
+
+    MRZ = 1
+    CAN = 2
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class PacePassword:
+    """A PACE password as the key K = f(π) it is used through; personal data, never shown."""
+
+    kind: PasswordKind
+    key: bytes
+
+    @classmethod
+    def from_mrz(cls, mrz_information: str) -> PacePassword:
+        """From the MRZ information (number, birth and expiry dates with check digits): SHA-1."""
+        return cls(PasswordKind.MRZ, hashlib.sha1(mrz_information.encode("ascii")).digest())
+
+    @classmethod
+    def from_can(cls, can: str) -> PacePassword:
+        """From the card access number printed on the document (ValueError unless digits)."""
+        if not (can.isascii() and can.isdigit()):
+            raise ValueError("a card access number is made of digits")
+        return cls(PasswordKind.CAN, can.encode("ascii"))
+
+    def __repr__(self) -> str:
+        return f"PacePassword({self.kind.name}, key=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class PaceParameters:
+    """One PACE configuration: the protocol OID and the standardized domain parameters.
+
+    Built from a PACEInfo of EF.CardAccess (its protocol and parameterId);
+    ``send_parameter_id`` puts the parameter id in MSE:Set AT (tag 84), which
+    a chip offering several domain parameters needs.  An OID or parameter
+    id not spoken here is a ``ProtocolError``; ``supported`` tells first.
+    """
+
+    oid: str
+    parameter_id: int
+    send_parameter_id: bool = False
+
+    def __post_init__(self) -> None:
+        if self.oid not in _PROTOCOLS:
+            raise ProtocolError(
+                f"PACE: protocol {self.oid} is not supported (ECDH Generic Mapping only)"
+            )
+        domain_parameters(self.parameter_id)
+
+    @staticmethod
+    def supported(oid: str, parameter_id: int) -> bool:
+        """Whether ``PaceParameters(oid, parameter_id)`` can be run by this module."""
+        try:
+            PaceParameters(oid, parameter_id)
+        except ProtocolError:
+            return False
+        return True
+
+    @property
+    def name(self) -> str:
+        """The protocol's name in Doc 9303 (e.g. id-PACE-ECDH-GM-AES-CBC-CMAC-128)."""
+        return _PROTOCOLS[self.oid][0]
+
+    @property
+    def cipher(self) -> Cipher:
+        """The block cipher of the nonce, the tokens and secure messaging."""
+        return _PROTOCOLS[self.oid][1]
+
+    @property
+    def domain(self) -> DomainParameters:
+        """The elliptic curve."""
+        return domain_parameters(self.parameter_id)
+
+    @property
+    def oid_bytes(self) -> bytes:
+        """The OID's DER content octets (what tags 80 and 06 carry)."""
+        return _OID_BYTES[self.oid]
+
+
+# -- data objects ----------------------------------------------------------
+
+
+def _tlv(tag: int | bytes, value: bytes) -> bytes:
+    tag_bytes = bytes((tag,)) if isinstance(tag, int) else tag
+    n = len(value)
+    if n < 0x80:
+        length = bytes((n,))
+    elif n <= 0xFF:
+        length = bytes((0x81, n))
+    else:
+        length = bytes((0x82,)) + n.to_bytes(2, "big")
+    return tag_bytes + length + value
+
+
+def _dynamic(tag: int | None = None, value: bytes = b"") -> bytes:
+    """Dynamic authentication data: 7C around one data object (or empty)."""
+    return _tlv(0x7C, b"" if tag is None else _tlv(tag, value))
+
+
+def _parse_dynamic(data: bytes, where: str) -> dict[int, bytes]:
+    """The data objects in a 7C template: {tag: value} (ProtocolError naming ``where``)."""
+    outer = _parse_objects(data, where)
+    if len(outer) != 1 or outer[0][0] != 0x7C:
+        raise ProtocolError(f"{where}: expected one dynamic authentication data object 7C")
+    objects: dict[int, bytes] = {}
+    # Offsets in messages count from the start of the data field.
+    content = outer[0][1]
+    for tag, value in _parse_objects(content, where, base=len(data) - len(content)):
+        if tag in objects:
+            raise ProtocolError(f"{where}: data object {tag:02X} appears twice")
+        objects[tag] = value
+    return objects
+
+
+def _parse_objects(data: bytes, where: str, base: int = 0) -> list[tuple[int, bytes]]:
+    """(tag, value) of each BER-TLV data object in ``data``, whose byte 0 is ``base``."""
+    objects = []
+    offset = 0
+    while offset < len(data):
+        tag, start = data[offset], offset + 1
+        if tag & 0x1F == 0x1F:
+            # A multi-byte tag (7F4C, a CHAT): more bytes while bit 8 is set.
+            while True:
+                if start >= len(data) or start - offset > 2:
+                    raise ProtocolError(f"{where}: byte {base + offset}: tag cut short or too long")
+                tag = tag << 8 | data[start]
+                start += 1
+                if not data[start - 1] & 0x80:
+                    break
+        if start >= len(data):
+            raise ProtocolError(
+                f"{where}: byte {base + offset}: data object {tag:02X} has no length"
+            )
+        first = data[start]
+        start += 1
+        if first < 0x80:
+            length = first
+        elif first in (0x81, 0x82):
+            size = first - 0x80
+            if start + size > len(data):
+                raise ProtocolError(f"{where}: byte {base + offset}: length of {tag:02X} cut short")
+            length = int.from_bytes(data[start : start + size], "big")
+            start += size
+        else:
+            raise ProtocolError(
+                f"{where}: byte {base + offset}: length byte {first:02X} of {tag:02X} not supported"
+            )
+        end = start + length
+        if end > len(data):
+            raise ProtocolError(
+                f"{where}: byte {base + offset}: data object {tag:02X} of {length} bytes "
+                f"runs past the end ({len(data) - start} left)"
+            )
+        objects.append((tag, data[start:end]))
+        offset = end
+    return objects
+
+
+def _field(objects: dict[int, bytes], tag: int, where: str) -> bytes:
+    if tag not in objects:
+        raise ProtocolError(f"{where}: data object {tag:02X} is missing")
+    return objects[tag]
+
+
+def mse_set_at_data(parameters: PaceParameters, kind: PasswordKind) -> bytes:
+    """The data field of MSE:Set AT: 80 protocol OID, 83 password reference, [84 parameter id]."""
+    data = _tlv(0x80, parameters.oid_bytes) + _tlv(0x83, bytes((kind,)))
+    if parameters.send_parameter_id:
+        data += _tlv(0x84, bytes((parameters.parameter_id,)))
+    return data
+
+
+def authentication_token(parameters: PaceParameters, k_mac: bytes, other_key: EcPoint) -> bytes:
+    """The token over the other side's ephemeral key: MAC(K_mac, 7F49 {06 OID, 86 point})."""
+    key_object = _tlv(
+        b"\x7f\x49",
+        _tlv(0x06, parameters.oid_bytes) + _tlv(0x86, encode_point(parameters.domain, other_key)),
+    )
+    if parameters.cipher is Cipher.TDES:
+        return retail_mac(k_mac, key_object)
+    return aes_cmac(k_mac, key_object)[:TOKEN_LENGTH]
+
+
+def _nonce_key(password: PacePassword, cipher: Cipher) -> bytes:
+    return kdf(password.key, KDF_PI, cipher)
+
+
+def _session_keys(secret: bytes, cipher: Cipher) -> tuple[bytes, bytes]:
+    return kdf(secret, KDF_ENC, cipher), kdf(secret, KDF_MAC, cipher)
+
+
+# -- the inspection system -----------------------------------------------------
+
+
+def pace(
+    transport: Transport,
+    password: PacePassword,
+    info: PaceParameters,
+    random: Random,
+) -> SecureChannel:
+    """Run PACE with the chip on ``transport``; the secure channel it opens (SSC 0).
+
+    ``random`` draws the terminal's mapping and ephemeral private keys, in
+    that order.  ``AccessDenied`` when the chip refuses the password or does
+    not prove it knows it; ``StatusError`` when it refuses a step for another
+    reason; ``ProtocolError`` when its answers are malformed.
+    """
+    cipher, domain = info.cipher, info.domain
+    answer = transport.transmit(
+        CommandApdu(
+            0x00,
+            INS_MSE,
+            P1_SET_AT,
+            P2_AUTHENTICATION_TEMPLATE,
+            mse_set_at_data(info, password.kind),
+        )
+    )
+    # 63Cx: the password's retry counter is x, the command was carried out.
+    if answer.sw != SW_SUCCESS and not (answer.sw & 0xFFF0 == 0x63C0 and answer.sw & 0x0F):
+        answer.check("PACE MSE:Set AT")
+
+    where = "PACE GENERAL AUTHENTICATE (encrypted nonce)"
+    encrypted = _field(_step(transport, _dynamic(), where), 0x80, where)
+    if not encrypted or len(encrypted) % cipher.block_size:
+        raise ProtocolError(
+            f"{where}: the encrypted nonce has {len(encrypted)} bytes, "
+            f"not a whole number of {cipher.block_size}-byte blocks"
+        )
+    nonce = _decrypt(cipher, _nonce_key(password, cipher), encrypted)
+
+    where = "PACE GENERAL AUTHENTICATE (mapping)"
+    sk_map = generate_private_key(domain, random)
+    pk_map = domain.multiply(sk_map, domain.generator)
+    reply = _step(transport, _dynamic(0x81, encode_point(domain, pk_map)), where)
+    chip_map = decode_point(domain, _field(reply, 0x82, where), "the chip's mapping key")
+    mapped = map_generator(domain, nonce, domain.multiply(sk_map, chip_map, "the mapping point"))
+
+    where = "PACE GENERAL AUTHENTICATE (key agreement)"
+    sk = generate_private_key(domain, random)
+    pk = domain.multiply(sk, mapped, "the terminal's ephemeral key")
+    reply = _step(transport, _dynamic(0x83, encode_point(domain, pk)), where)
+    chip_key = decode_point(domain, _field(reply, 0x84, where), "the chip's ephemeral key")
+    if chip_key == pk:
+        raise ProtocolError(f"{where}: the chip's ephemeral key is the terminal's own")
+    k_enc, k_mac = _session_keys(shared_secret(domain, sk, chip_key, "the chip's key"), cipher)
+
+    where = "PACE GENERAL AUTHENTICATE (mutual authentication)"
+    token = authentication_token(info, k_mac, chip_key)
+    answer = transport.transmit(
+        CommandApdu(0x00, INS_GENERAL_AUTHENTICATE, 0, 0, _dynamic(0x85, token), ne=256)
+    )
+    if answer.sw != SW_SUCCESS:
+        # The chip checks the terminal's token first: with a wrong password
+        # its keys differ and it refuses (6300 in Doc 9303, some chips 6982).
+        raise AccessDenied(
+            f"PACE: the chip refused the {password.kind.name} password "
+            f"(status {answer.sw:04X} to the terminal's authentication token): "
+            f"the {_password_words(password.kind)} does not open this chip"
+        )
+    chip_token = _field(_parse_dynamic(answer.data, where), 0x86, where)
+    if not hmac.compare_digest(chip_token, authentication_token(info, k_mac, pk)):
+        raise AccessDenied(
+            "PACE: the chip's authentication token is wrong: "
+            "the chip did not prove it knows the password"
+        )
+    return SecureChannel(k_enc, k_mac, 0, cipher)
+
+
+def _password_words(kind: PasswordKind) -> str:
+    return "MRZ (document number, birth or expiry date)" if kind is PasswordKind.MRZ else "CAN"
+
+
+def _step(transport: Transport, data: bytes, where: str) -> dict[int, bytes]:
+    """One chained GENERAL AUTHENTICATE: the data objects of the chip's 7C answer."""
+    answer: ResponseApdu = transport.transmit(
+        CommandApdu(CLA_CHAINED, INS_GENERAL_AUTHENTICATE, 0, 0, data, ne=256)
+    )
+    return _parse_dynamic(answer.check(where), where)
+
+
+def _decrypt(cipher: Cipher, key: bytes, data: bytes) -> bytes:
+    return tdes_decrypt(key, data) if cipher is Cipher.TDES else aes_decrypt(key, data)
+
+
+def _encrypt(cipher: Cipher, key: bytes, data: bytes) -> bytes:
+    return tdes_encrypt(key, data) if cipher is Cipher.TDES else aes_encrypt(key, data)
+
+
+# -- the chip ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Session:
+    """What the chip remembers between the steps of one PACE run."""
+
+    parameters: PaceParameters
+    password: PacePassword
+    step: int = 1
+    nonce: bytes = b""
+    mapped: EcPoint | None = None
+    chip_key: EcPoint | None = None
+    terminal_key: EcPoint | None = None
+    k_enc: bytes = b""
+    k_mac: bytes = b""
+
+
+class PaceResponder:
+    """The chip's side of PACE, driven by the virtual chip's MSE and GENERAL AUTHENTICATE.
+
+    ``parameters`` are the PACEInfos of the chip's EF.CardAccess, ``passwords``
+    those it accepts (its MRZ information, its CAN).  ``random`` draws the
+    nonce, then the chip's mapping and ephemeral private keys.  After the
+    fourth step ``channel`` is the secure channel (SSC 0).
+
+    Errors: ``StatusError`` whose ``sw`` is the status word to answer
+    (6A80 malformed data, 6985 out of order, 6A88 password or parameters not
+    available), ``AccessDenied`` when the terminal's token is wrong (answer
+    6300).  Any error ends the run: the terminal starts again with MSE:Set AT.
+    """
+
+    def __init__(
+        self,
+        parameters: Sequence[PaceParameters],
+        passwords: Sequence[PacePassword],
+        random: Random,
+    ) -> None:
+        if not parameters:
+            raise ValueError("a PACE chip offers at least one set of parameters")
+        self._parameters = tuple(parameters)
+        self._passwords = {password.kind: password for password in passwords}
+        self._random = random
+        self._session: _Session | None = None
+        self.channel: SecureChannel | None = None
+
+    def mse_set_at(self, data: bytes) -> None:
+        """MSE:Set AT: choose the protocol, domain parameters and password for a new run."""
+        command = "MSE:Set AT"
+        self._session = None
+        self.channel = None
+        try:
+            found = dict(_parse_objects(data, command))
+        except ProtocolError:
+            raise StatusError(command, SW_WRONG_DATA) from None
+        if 0x80 not in found or 0x83 not in found:
+            raise StatusError(command, SW_WRONG_DATA)
+        wanted = found.get(0x84)
+        candidates = [
+            p
+            for p in self._parameters
+            if p.oid_bytes == found[0x80] and wanted in (None, bytes((p.parameter_id,)))
+        ]
+        reference = found[0x83]
+        if not candidates or len(reference) != 1 or reference[0] not in self._passwords:
+            raise StatusError(command, SW_NOT_FOUND)
+        self._session = _Session(candidates[0], self._passwords[PasswordKind(reference[0])])
+
+    def general_authenticate(self, data: bytes, chained: bool | None = None) -> bytes:
+        """One GENERAL AUTHENTICATE: the 7C data to answer with status 9000.
+
+        ``chained`` is whether the command's CLA had the chaining bit (10):
+        steps 1 to 3 must, the last must not; None leaves it unchecked.
+        """
+        command = "GENERAL AUTHENTICATE"
+        session, self._session = self._session, None  # kept only if the step succeeds
+        if session is None or (chained is not None and chained != (session.step < 4)):
+            raise StatusError(command, SW_CONDITIONS)
+        tag = (None, 0x81, 0x83, 0x85)[session.step - 1]
+        try:
+            objects = _parse_dynamic(data, command)
+            if set(objects) != ({tag} if tag else set()):
+                raise ProtocolError(f"{command}: data objects {sorted(objects)}, not {tag}")
+            if session.step == 1:
+                answer = self._nonce(session)
+            elif session.step == 2:
+                answer = self._map(session, objects[0x81])
+            elif session.step == 3:
+                answer = self._agree(session, objects[0x83])
+            else:
+                return self._authenticate(session, objects[0x85])
+        except ProtocolError:
+            raise StatusError(command, SW_WRONG_DATA) from None
+        session.step += 1
+        self._session = session
+        return answer
+
+    def _nonce(self, session: _Session) -> bytes:
+        cipher = session.parameters.cipher
+        session.nonce = self._random(NONCE_LENGTH)
+        key = _nonce_key(session.password, cipher)
+        return _dynamic(0x80, _encrypt(cipher, key, session.nonce))
+
+    def _map(self, session: _Session, terminal_data: bytes) -> bytes:
+        domain = session.parameters.domain
+        terminal_map = decode_point(domain, terminal_data, "the terminal's mapping key")
+        sk_map = generate_private_key(domain, self._random)
+        h = domain.multiply(sk_map, terminal_map, "the mapping point")
+        session.mapped = map_generator(domain, session.nonce, h)
+        return _dynamic(0x82, encode_point(domain, domain.multiply(sk_map, domain.generator)))
+
+    def _agree(self, session: _Session, terminal_data: bytes) -> bytes:
+        domain, cipher = session.parameters.domain, session.parameters.cipher
+        assert session.mapped is not None
+        terminal_key = decode_point(domain, terminal_data, "the terminal's ephemeral key")
+        sk = generate_private_key(domain, self._random)
+        chip_key = domain.multiply(sk, session.mapped, "the chip's ephemeral key")
+        if terminal_key == chip_key:
+            raise ProtocolError("PACE: the terminal's ephemeral key is the chip's own")
+        secret = shared_secret(domain, sk, terminal_key, "the terminal's key")
+        session.k_enc, session.k_mac = _session_keys(secret, cipher)
+        session.terminal_key, session.chip_key = terminal_key, chip_key
+        return _dynamic(0x84, encode_point(domain, chip_key))
+
+    def _authenticate(self, session: _Session, token: bytes) -> bytes:
+        parameters = session.parameters
+        assert session.terminal_key is not None and session.chip_key is not None
+        expected = authentication_token(parameters, session.k_mac, session.chip_key)
+        if not hmac.compare_digest(token, expected):
+            raise AccessDenied(
+                f"PACE: the terminal's authentication token is wrong "
+                f"(wrong {session.password.kind.name} password)"
+            )
+        self.channel = SecureChannel(session.k_enc, session.k_mac, 0, parameters.cipher)
+        return _dynamic(0x86, authentication_token(parameters, session.k_mac, session.terminal_key))
