@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_server import running_prometheus
 
 import egate
-from egate.biometrics.matching import _Metrics as MatchingMetrics
+from egate.biometrics.matchingmetrics import MatchingMetrics
 from egate.gate.commands import Outcome
 from egate.gate.transaction import TransactionRecord
 from egate.metrics import GateMetrics, build_info, serve_metrics

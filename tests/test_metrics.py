@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 import egate
 from egate.biometrics.matching import MatchingCore
-from egate.biometrics.matching import _Metrics as MatchingMetrics
+from egate.biometrics.matchingmetrics import MatchingMetrics
 from egate.gate.commands import Outcome
 from egate.gate.settings import State
 from egate.gate.transaction import STEPS, TransactionRecord

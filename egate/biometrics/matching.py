@@ -25,40 +25,47 @@ Queue length, waiting and service times and outcomes are Prometheus metrics
 on the registry passed in; service times are also kept (the last
 ``SERVICE_TIME_SAMPLES``) so that ``egate biometrics bench`` can export them
 as the matching core's service-time distribution for ``egate simulate``.
+
+The workers' loop and what travels to and from them are in
+``egate.biometrics.matchingworker``; the metrics in
+``egate.biometrics.matchingmetrics``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import multiprocessing
-import os
 import queue
-import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.context import SpawnContext
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Literal
 
-import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client import CollectorRegistry
 
 from egate.biometrics.image import RgbImage
+from egate.biometrics.matchingmetrics import MatchingMetrics
+from egate.biometrics.matchingworker import (
+    STOP,
+    Done,
+    Job,
+    JobQueue,
+    SharedFrame,
+    serve,
+    share_frame,
+    worker_environment,
+)
 from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
 
 SERVICE_TIME_SAMPLES = 10_000
 # How often the core looks for dead workers when no result arrives.
 HEALTH_CHECK_S = 0.5
 WorkerKind = Literal["process", "thread"]
-# Anything that is not a job tells a worker (or the collector) to stop.
-_STOP = None
 
 
 class MatchingCoreBusy(RuntimeError):
@@ -75,223 +82,6 @@ class WorkerDied(RuntimeError):
 
 class MatchingCoreClosed(RuntimeError):
     """The core is shut down and takes no more jobs."""
-
-
-@dataclass(frozen=True, slots=True)
-class _SharedFrame:
-    """An image handed to a worker process in shared memory rather than through a pipe."""
-
-    name: str
-    shape: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    number: int
-    kind: Literal["enroll", "verify"]
-    image: RgbImage | _SharedFrame
-    template: Template | None
-
-
-def _share(
-    image: RgbImage, spare: list[shared_memory.SharedMemory]
-) -> tuple[_SharedFrame, shared_memory.SharedMemory]:
-    """Copy ``image`` into shared memory: a spare segment large enough, else a new one.
-
-    Reusing a segment saves creating and faulting in fresh pages for every
-    frame: for a 1080p frame that was most of the hand-over's time.
-    """
-    fitting = [segment for segment in spare if segment.size >= image.nbytes]
-    if fitting:
-        segment = min(fitting, key=lambda candidate: candidate.size)
-        spare.remove(segment)
-    else:
-        segment = shared_memory.SharedMemory(create=True, size=max(1, image.nbytes))
-    view: RgbImage = np.ndarray(image.shape, dtype=np.uint8, buffer=segment.buf)
-    view[...] = image
-    del view  # no view may outlive the segment's close()
-    return _SharedFrame(segment.name, image.shape), segment
-
-
-@contextlib.contextmanager
-def _pixels(image: RgbImage | _SharedFrame) -> Iterator[RgbImage]:
-    """The job's pixels; a shared frame is mapped, not copied, and unmapped after."""
-    if not isinstance(image, _SharedFrame):
-        yield image
-        return
-    segment = shared_memory.SharedMemory(name=image.name)
-    try:
-        yield np.ndarray(image.shape, dtype=np.uint8, buffer=segment.buf)
-    finally:
-        segment.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _Done:
-    number: int
-    worker: int
-    result: Verification | Enrollment | None
-    error: str | None
-    service_seconds: float
-
-
-class _Queue(Protocol):
-    """What workers and the core need of a queue: thread and process queues both fit."""
-
-    def put(self, item: object) -> None: ...
-
-    def get(self, block: bool = True, timeout: float | None = None) -> object: ...
-
-
-# How often an idle worker process checks that its parent is still alive.
-_PARENT_CHECK_S = 1.0
-# The environment a worker process starts with: OpenBLAS on one thread.
-_WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
-_environment_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _worker_environment() -> Iterator[None]:
-    """Put ``_WORKER_ENVIRONMENT`` in the environment while a worker is spawned.
-
-    Variables already set (by the operator) are left as they are.
-    """
-    with _environment_lock:
-        added = [name for name in _WORKER_ENVIRONMENT if name not in os.environ]
-        for name in added:
-            os.environ[name] = _WORKER_ENVIRONMENT[name]
-        try:
-            yield
-        finally:
-            for name in added:
-                os.environ.pop(name, None)
-
-
-def _serve(worker: int, settings: VerifierSettings, jobs: _Queue, done: _Queue) -> None:
-    """A worker's loop: load the models once, then run jobs until told to stop."""
-    from egate.biometrics.face import FaceModels
-    from egate.biometrics.verifier import FaceVerifier
-
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        # A worker process stops when its core tells it to: Ctrl-C at a
-        # terminal or SIGTERM to the process group must not kill it mid-job.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-    verifier = FaceVerifier.with_models(FaceModels(), settings)
-    done.put(_Done(-1, worker, None, None, 0.0))  # ready
-    while True:
-        try:
-            job = jobs.get(timeout=_PARENT_CHECK_S)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return  # the service died without stopping us (kill -9, OOM)
-            continue
-        if not isinstance(job, _Job):
-            break
-        started = time.perf_counter()
-        try:
-            with _pixels(job.image) as pixels:
-                if job.template is None:
-                    result: Verification | Enrollment = verifier.enroll(pixels)
-                else:
-                    result = verifier.verify(job.template, pixels)
-                del pixels  # the mapping closes when the block ends
-            done.put(_Done(job.number, worker, result, None, time.perf_counter() - started))
-        except Exception as error:  # a bad job must not take the worker down
-            done.put(_Done(job.number, worker, None, repr(error), time.perf_counter() - started))
-
-
-_Metric = TypeVar("_Metric", bound=MetricWrapperBase)
-
-
-class _Labelled(Generic[_Metric]):
-    """A labelled metric whose ``labels(...)`` puts the core's gate first, if it has one."""
-
-    def __init__(self, metric: _Metric, gate: tuple[str, ...]) -> None:
-        self._metric: _Metric = metric
-        self._gate = gate
-
-    def labels(self, *values: str) -> _Metric:
-        return self._metric.labels(*self._gate, *values)
-
-
-class _Metrics:
-    """The core's metrics; with ``gate`` every series carries ``gate=<gate>``.
-
-    A core serving one gate (``egate run``) is labelled with it, so that
-    many gates in one Prometheus are told apart as their ``egate_gate_*``
-    series are; a core shared by several gates (a replay) has no gate label.
-    """
-
-    def __init__(self, registry: CollectorRegistry, gate: str | None = None) -> None:
-        shared = [] if gate is None else ["gate"]
-        bound = () if gate is None else (gate,)
-
-        def plain(metric: _Metric) -> _Metric:
-            return metric.labels(*bound) if bound else metric
-
-        self.queue_length = plain(
-            Gauge(
-                "egate_matching_queue_length",
-                "Jobs waiting for a worker.",
-                shared,
-                registry=registry,
-            )
-        )
-        self.busy_workers = plain(
-            Gauge(
-                "egate_matching_busy_workers", "Workers running a job.", shared, registry=registry
-            )
-        )
-        self.workers = plain(
-            Gauge("egate_matching_workers", "Workers in the pool.", shared, registry=registry)
-        )
-        self.restarts = plain(
-            Counter(
-                "egate_matching_worker_restarts",
-                "Workers started again after they died.",
-                shared,
-                registry=registry,
-            )
-        )
-        self.wait = plain(
-            Histogram(
-                "egate_matching_wait_seconds",
-                "Time a job waited in the queue.",
-                shared,
-                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-                registry=registry,
-            )
-        )
-        self.service = _Labelled(
-            Histogram(
-                "egate_matching_service_seconds",
-                "Time a worker spent on a job.",
-                [*shared, "kind"],
-                buckets=(0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5),
-                registry=registry,
-            ),
-            bound,
-        )
-        self.late = _Labelled(
-            Counter(
-                "egate_matching_late_results",
-                "Jobs that finished after their deadline.",
-                [*shared, "kind"],
-                registry=registry,
-            ),
-            bound,
-        )
-        self.jobs = _Labelled(
-            Counter(
-                "egate_matching_jobs",
-                "Jobs by kind and outcome.",
-                [*shared, "kind", "outcome"],
-                registry=registry,
-            ),
-            bound,
-        )
 
 
 class MatchingCore:
@@ -339,11 +129,13 @@ class MatchingCore:
         self.workers = workers
         self.queue_limit = queue_limit
         self._clock = clock
-        self._metrics = _Metrics(registry if registry is not None else CollectorRegistry(), gate)
+        self._metrics = MatchingMetrics(
+            registry if registry is not None else CollectorRegistry(), gate
+        )
         self._metrics.workers.set(workers)
         self._lock = threading.Condition()
-        self._waiting: deque[tuple[_Job, float, float, Future[Any]]] = deque()
-        self._running: dict[int, tuple[_Job, float, Future[Any], int]] = {}
+        self._waiting: deque[tuple[Job, float, float, Future[Any]]] = deque()
+        self._running: dict[int, tuple[Job, float, Future[Any], int]] = {}
         # Shared memory holding the frames of running jobs (process workers only).
         self._segments: dict[int, shared_memory.SharedMemory] = {}
         # Segments of finished jobs, kept for the next frames (process workers only).
@@ -360,12 +152,12 @@ class MatchingCore:
         self._numbers = itertools.count()
         self._service_times: deque[float] = deque(maxlen=SERVICE_TIME_SAMPLES)
         self._closed = False
-        self._inboxes: list[_Queue] = []
+        self._inboxes: list[JobQueue] = []
         self._handles: list[Any] = []
         self._kind = kind
         # spawn: a fresh interpreter per worker, safe beside the parent's threads.
         self._context: SpawnContext = multiprocessing.get_context("spawn")
-        self._done: _Queue = self._context.Queue() if kind == "process" else queue.Queue()
+        self._done: JobQueue = self._context.Queue() if kind == "process" else queue.Queue()
         for index in range(workers):
             self._start_worker(index)
         self._collector = threading.Thread(
@@ -376,16 +168,16 @@ class MatchingCore:
     def _start_worker(self, index: int) -> None:
         """Start worker ``index`` (again, after it died)."""
         process = self._kind == "process"
-        inbox: _Queue = self._context.Queue() if process else queue.Queue()
+        inbox: JobQueue = self._context.Queue() if process else queue.Queue()
         start: Any = self._context.Process if process else threading.Thread
         handle = start(
-            target=_serve,
+            target=serve,
             args=(index, self.settings, inbox, self._done),
             name=f"egate-matching-{index}",
             daemon=True,
         )
         if process:
-            with _worker_environment():
+            with worker_environment():
                 handle.start()
         else:
             handle.start()
@@ -469,7 +261,7 @@ class MatchingCore:
                     f"matching core busy: {len(self._waiting)} jobs waiting, "
                     f"limit {self.queue_limit}"
                 )
-            job = _Job(next(self._numbers), kind, image, template)
+            job = Job(next(self._numbers), kind, image, template)
             self._waiting.append((job, deadline, self._clock(), future))
             self._dispatch()
         return future
@@ -489,10 +281,10 @@ class MatchingCore:
             self._metrics.wait.observe(now - queued)
             self._running[job.number] = (job, deadline, future, worker)
             sent = job
-            if self._kind == "process" and not isinstance(job.image, _SharedFrame):
+            if self._kind == "process" and not isinstance(job.image, SharedFrame):
                 # A frame of several megabytes goes faster through shared
                 # memory than pickled through a pipe, and costs this process less.
-                frame, self._segments[job.number] = _share(job.image, self._spare)
+                frame, self._segments[job.number] = share_frame(job.image, self._spare)
                 sent = dataclasses.replace(job, image=frame)
             self._inboxes[worker].put(sent)
         # Jobs whose deadline passed while no worker was free go too.
@@ -516,7 +308,7 @@ class MatchingCore:
                     self._dispatch()
                     self._lock.notify_all()
                 continue
-            if not isinstance(done, _Done):
+            if not isinstance(done, Done):
                 return
             with self._lock:
                 running = self._running.pop(done.number, None)
@@ -560,7 +352,7 @@ class MatchingCore:
             self._metrics.queue_length.set(0)
             self._lock.notify_all()
         for inbox in self._inboxes:
-            inbox.put(_STOP)
+            inbox.put(STOP)
         for handle in self._handles:
             handle.join(timeout=10)
             if handle.is_alive() and hasattr(handle, "terminate"):

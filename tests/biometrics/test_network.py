@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from egate.biometrics import face as face_module
-from egate.biometrics import matching
+from egate.biometrics import matchingworker
 from egate.biometrics.benchmark import ImageRun, runtime_agreement
 from egate.biometrics.dlibmodel import (
     ARCHITECTURE,
@@ -373,13 +373,13 @@ def test_an_unreadable_model_falls_back_to_dlib_with_a_warning(
 
 def test_workers_are_spawned_with_one_blas_thread(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    with matching._worker_environment():
+    with matchingworker.worker_environment():
         assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
     assert "OPENBLAS_NUM_THREADS" not in os.environ
 
 
 def test_an_operators_blas_setting_is_kept(monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    with matching._worker_environment():
+    with matchingworker.worker_environment():
         assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
     assert os.environ["OPENBLAS_NUM_THREADS"] == "2"

@@ -1,0 +1,159 @@
+"""A matching core's worker: the loop that runs in each worker process (or thread), and its mail.
+
+The core (``egate.biometrics.matching``) puts ``Job``s in a worker's inbox and
+reads ``Done``s from one shared queue.  A worker loads the face models once,
+answers a ready ``Done`` (number -1), then runs jobs until it gets anything
+that is not a job.  A frame for a worker process travels in shared memory
+(``share_frame``), not pickled through a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from typing import Literal, Protocol
+
+import numpy as np
+
+from egate.biometrics.image import RgbImage
+from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
+
+# Anything that is not a job tells a worker (or the collector) to stop.
+STOP = None
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFrame:
+    """An image handed to a worker process in shared memory rather than through a pipe."""
+
+    name: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One job for a worker: make a template (``enroll``) or verify against ``template``."""
+
+    number: int
+    kind: Literal["enroll", "verify"]
+    image: RgbImage | SharedFrame
+    template: Template | None
+
+
+def share_frame(
+    image: RgbImage, spare: list[shared_memory.SharedMemory]
+) -> tuple[SharedFrame, shared_memory.SharedMemory]:
+    """Copy ``image`` into shared memory: a spare segment large enough, else a new one.
+
+    Reusing a segment saves creating and faulting in fresh pages for every
+    frame: for a 1080p frame that was most of the hand-over's time.
+    """
+    fitting = [segment for segment in spare if segment.size >= image.nbytes]
+    if fitting:
+        segment = min(fitting, key=lambda candidate: candidate.size)
+        spare.remove(segment)
+    else:
+        segment = shared_memory.SharedMemory(create=True, size=max(1, image.nbytes))
+    view: RgbImage = np.ndarray(image.shape, dtype=np.uint8, buffer=segment.buf)
+    view[...] = image
+    del view  # no view may outlive the segment's close()
+    return SharedFrame(segment.name, image.shape), segment
+
+
+@contextlib.contextmanager
+def job_pixels(image: RgbImage | SharedFrame) -> Iterator[RgbImage]:
+    """The job's pixels; a shared frame is mapped, not copied, and unmapped after."""
+    if not isinstance(image, SharedFrame):
+        yield image
+        return
+    segment = shared_memory.SharedMemory(name=image.name)
+    try:
+        yield np.ndarray(image.shape, dtype=np.uint8, buffer=segment.buf)
+    finally:
+        segment.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A worker's answer to job ``number`` (-1: the worker is ready), or why it failed."""
+
+    number: int
+    worker: int
+    result: Verification | Enrollment | None
+    error: str | None
+    service_seconds: float
+
+
+class JobQueue(Protocol):
+    """What workers and the core need of a queue: thread and process queues both fit."""
+
+    def put(self, item: object) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object: ...
+
+
+# How often an idle worker process checks that its parent is still alive.
+_PARENT_CHECK_S = 1.0
+# The environment a worker process starts with: OpenBLAS on one thread.
+_WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+_environment_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def worker_environment() -> Iterator[None]:
+    """Put ``_WORKER_ENVIRONMENT`` in the environment while a worker is spawned.
+
+    Variables already set (by the operator) are left as they are.
+    """
+    with _environment_lock:
+        added = [name for name in _WORKER_ENVIRONMENT if name not in os.environ]
+        for name in added:
+            os.environ[name] = _WORKER_ENVIRONMENT[name]
+        try:
+            yield
+        finally:
+            for name in added:
+                os.environ.pop(name, None)
+
+
+def serve(worker: int, settings: VerifierSettings, jobs: JobQueue, done: JobQueue) -> None:
+    """A worker's loop: load the models once, then run jobs until told to stop."""
+    from egate.biometrics.face import FaceModels
+    from egate.biometrics.verifier import FaceVerifier
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # A worker process stops when its core tells it to: Ctrl-C at a
+        # terminal or SIGTERM to the process group must not kill it mid-job.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+    verifier = FaceVerifier.with_models(FaceModels(), settings)
+    done.put(Done(-1, worker, None, None, 0.0))  # ready
+    while True:
+        try:
+            job = jobs.get(timeout=_PARENT_CHECK_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the service died without stopping us (kill -9, OOM)
+            continue
+        if not isinstance(job, Job):
+            break
+        started = time.perf_counter()
+        try:
+            with job_pixels(job.image) as pixels:
+                if job.template is None:
+                    result: Verification | Enrollment = verifier.enroll(pixels)
+                else:
+                    result = verifier.verify(job.template, pixels)
+                del pixels  # the mapping closes when the block ends
+            done.put(Done(job.number, worker, result, None, time.perf_counter() - started))
+        except Exception as error:  # a bad job must not take the worker down
+            done.put(Done(job.number, worker, None, repr(error), time.perf_counter() - started))
