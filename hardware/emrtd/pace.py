@@ -41,6 +41,8 @@ from enum import IntEnum
 
 from asn1crypto.core import ObjectIdentifier
 
+from egate.documents.lds.errors import LdsError
+from egate.documents.lds.tlv import Tlv, encode_tlv, read_tlvs
 from hardware.emrtd.apdu import SW_SUCCESS, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.crypto import (
     KDF_ENC,
@@ -180,79 +182,33 @@ class PaceParameters:
 # -- data objects ----------------------------------------------------------
 
 
-def _tlv(tag: int | bytes, value: bytes) -> bytes:
-    tag_bytes = bytes((tag,)) if isinstance(tag, int) else tag
-    n = len(value)
-    if n < 0x80:
-        length = bytes((n,))
-    elif n <= 0xFF:
-        length = bytes((0x81, n))
-    else:
-        length = bytes((0x82,)) + n.to_bytes(2, "big")
-    return tag_bytes + length + value
-
-
 def _dynamic(tag: int | None = None, value: bytes = b"") -> bytes:
     """Dynamic authentication data: 7C around one data object (or empty)."""
-    return _tlv(0x7C, b"" if tag is None else _tlv(tag, value))
+    return encode_tlv(0x7C, b"" if tag is None else encode_tlv(tag, value))
+
+
+def _data_objects(data: bytes, where: str) -> list[Tlv]:
+    """The BER-TLV data objects of a data field (ProtocolError naming ``where`` and the byte)."""
+    try:
+        return read_tlvs(data, where)
+    except LdsError as error:
+        raise ProtocolError(str(error)) from None
 
 
 def _parse_dynamic(data: bytes, where: str) -> dict[int, bytes]:
     """The data objects in a 7C template: {tag: value} (ProtocolError naming ``where``)."""
-    outer = _parse_objects(data, where)
-    if len(outer) != 1 or outer[0][0] != 0x7C:
+    outer = _data_objects(data, where)
+    if len(outer) != 1 or outer[0].tag != 0x7C:
         raise ProtocolError(f"{where}: expected one dynamic authentication data object 7C")
     objects: dict[int, bytes] = {}
-    # Offsets in messages count from the start of the data field.
-    content = outer[0][1]
-    for tag, value in _parse_objects(content, where, base=len(data) - len(content)):
-        if tag in objects:
-            raise ProtocolError(f"{where}: data object {tag:02X} appears twice")
-        objects[tag] = value
-    return objects
-
-
-def _parse_objects(data: bytes, where: str, base: int = 0) -> list[tuple[int, bytes]]:
-    """(tag, value) of each BER-TLV data object in ``data``, whose byte 0 is ``base``."""
-    objects = []
-    offset = 0
-    while offset < len(data):
-        tag, start = data[offset], offset + 1
-        if tag & 0x1F == 0x1F:
-            # A multi-byte tag (7F4C, a CHAT): more bytes while bit 8 is set.
-            while True:
-                if start >= len(data) or start - offset > 2:
-                    raise ProtocolError(f"{where}: byte {base + offset}: tag cut short or too long")
-                tag = tag << 8 | data[start]
-                start += 1
-                if not data[start - 1] & 0x80:
-                    break
-        if start >= len(data):
-            raise ProtocolError(
-                f"{where}: byte {base + offset}: data object {tag:02X} has no length"
-            )
-        first = data[start]
-        start += 1
-        if first < 0x80:
-            length = first
-        elif first in (0x81, 0x82):
-            size = first - 0x80
-            if start + size > len(data):
-                raise ProtocolError(f"{where}: byte {base + offset}: length of {tag:02X} cut short")
-            length = int.from_bytes(data[start : start + size], "big")
-            start += size
-        else:
-            raise ProtocolError(
-                f"{where}: byte {base + offset}: length byte {first:02X} of {tag:02X} not supported"
-            )
-        end = start + length
-        if end > len(data):
-            raise ProtocolError(
-                f"{where}: byte {base + offset}: data object {tag:02X} of {length} bytes "
-                f"runs past the end ({len(data) - start} left)"
-            )
-        objects.append((tag, data[start:end]))
-        offset = end
+    try:
+        inner = outer[0].children()
+    except LdsError as error:
+        raise ProtocolError(str(error)) from None
+    for item in inner:
+        if item.tag in objects:
+            raise ProtocolError(f"{where}: byte {item.offset}: data object {item.tag:02X} twice")
+        objects[item.tag] = item.value
     return objects
 
 
@@ -264,17 +220,17 @@ def _field(objects: dict[int, bytes], tag: int, where: str) -> bytes:
 
 def mse_set_at_data(parameters: PaceParameters, kind: PasswordKind) -> bytes:
     """The data field of MSE:Set AT: 80 protocol OID, 83 password reference, [84 parameter id]."""
-    data = _tlv(0x80, parameters.oid_bytes) + _tlv(0x83, bytes((kind,)))
+    data = encode_tlv(0x80, parameters.oid_bytes) + encode_tlv(0x83, bytes((kind,)))
     if parameters.send_parameter_id:
-        data += _tlv(0x84, bytes((parameters.parameter_id,)))
+        data += encode_tlv(0x84, bytes((parameters.parameter_id,)))
     return data
 
 
 def authentication_token(parameters: PaceParameters, k_mac: bytes, other_key: EcPoint) -> bytes:
     """The token over the other side's ephemeral key: MAC(K_mac, 7F49 {06 OID, 86 point})."""
-    key_object = _tlv(
-        b"\x7f\x49",
-        _tlv(0x06, parameters.oid_bytes) + _tlv(0x86, encode_point(parameters.domain, other_key)),
+    point = encode_point(parameters.domain, other_key)
+    key_object = encode_tlv(
+        0x7F49, encode_tlv(0x06, parameters.oid_bytes) + encode_tlv(0x86, point)
     )
     if parameters.cipher is Cipher.TDES:
         return retail_mac(k_mac, key_object)
@@ -438,7 +394,7 @@ class PaceResponder:
         self._session = None
         self.channel = None
         try:
-            found = dict(_parse_objects(data, command))
+            found = {item.tag: item.value for item in _data_objects(data, command)}
         except ProtocolError:
             raise StatusError(command, SW_WRONG_DATA) from None
         if 0x80 not in found or 0x83 not in found:

@@ -406,7 +406,12 @@ def run_g1(transcript: list[tuple[str, str]]) -> SecureChannel:
         (0, "63C0", StatusError, "PACE MSE:Set AT: card answered 63C0"),
         (1, "6982", StatusError, r"encrypted nonce\): card answered 6982"),
         (1, "7C008000" + "9000", ProtocolError, "7C: byte 2|expected one dynamic"),
-        (1, "7C048005AABB" + "9000", ProtocolError, "byte 2: data object 80 of 5 bytes runs past"),
+        (
+            1,
+            "7C048005AABB" + "9000",
+            ProtocolError,
+            r"\(encrypted nonce\): byte 3: 80: length 5 runs past the end",
+        ),
         (1, "7C0280009000", ProtocolError, "encrypted nonce has 0 bytes"),
         (1, "7C0880061122334455669000", ProtocolError, "encrypted nonce has 6 bytes"),
         (1, "7C0281009000", ProtocolError, "data object 80 is missing"),
