@@ -112,7 +112,10 @@ class AaStatus(Enum):
     """The verdict of active authentication."""
 
     OK = "OK"
+    # The chip did not prove it holds DG15's private key: a clone, or a broken chip.
     AA_FAILED = "AA_FAILED"
+    # DG15 holds a key this terminal cannot check (DSA): no verdict on the chip.
+    UNSUPPORTED = "UNSUPPORTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +154,8 @@ def active_authenticate(
     ``hash_for_signature_algorithm``); RSA signatures name their own hash in
     the trailer, so it is not used for them.  ``transport`` is normally the
     secure channel opened by BAC or PACE.  A card that answers with an error
-    status raises ``StatusError``.
+    status raises ``StatusError``; a DG15 key other than RSA or EC gives an
+    ``UNSUPPORTED`` result without asking the chip.
     """
     challenge = random(CHALLENGE_LENGTH)
     if len(challenge) != CHALLENGE_LENGTH:
@@ -162,7 +166,7 @@ def active_authenticate(
         # DG15 may hold a key type 9303 allows but this terminal does not check (DSA):
         # the chip is not asked at all.
         return AaResult(
-            AaStatus.AA_FAILED,
+            AaStatus.UNSUPPORTED,
             type(public_key).__name__,
             None,
             challenge,

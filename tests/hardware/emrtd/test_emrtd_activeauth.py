@@ -272,8 +272,8 @@ def test_a_dsa_key_in_dg15_is_not_sent_to_the_chip() -> None:
     key = dsa.generate_private_key(1024).public_key()
     transport = ScriptedTransport(b"\x90\x00")
     result = active_authenticate(transport, key, random=lambda n: CHALLENGE)
-    assert result.status is AaStatus.AA_FAILED
-    assert "only RSA and ECDSA" in result.reason
+    assert result.status is AaStatus.UNSUPPORTED and not result.ok
+    assert result.reason == "DG15 holds a DSAPublicKey: only RSA and ECDSA are supported"
 
 
 def test_card_refusal_is_a_status_error(rsa1024: rsa.RSAPrivateKey) -> None:
