@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from egate.audit import AuditSettings
 from egate.biometrics.verifier import VerifierSettings
 from egate.documents.policy import DocumentPolicySettings
+from egate.endpoint import MetricsSettings
 from egate.gate.settings import ControllerSettings, Topology
-from egate.metrics import MetricsSettings
 from egate.paths import ConfigFile
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -19,9 +19,10 @@ from prometheus_server import running_prometheus
 
 import egate
 from egate.biometrics.matchingmetrics import MatchingMetrics
+from egate.endpoint import serve_metrics
 from egate.gate.commands import Outcome
 from egate.gate.transaction import TransactionRecord
-from egate.metrics import GateMetrics, build_info, serve_metrics
+from egate.metrics import GateMetrics, build_info
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 DASHBOARD = CONFIGS / "grafana" / "egate-gate.json"

@@ -15,11 +15,12 @@ from pydantic import ValidationError
 import egate
 from egate.biometrics.matching import MatchingCore
 from egate.biometrics.matchingmetrics import MatchingMetrics
+from egate.endpoint import MetricsError, MetricsSettings, serve_metrics
 from egate.gate.commands import Outcome
 from egate.gate.settings import State
 from egate.gate.transaction import STEPS, TransactionRecord
 from egate.health import Phase, ServiceHealth
-from egate.metrics import GateMetrics, MetricsError, MetricsSettings, build_info, serve_metrics
+from egate.metrics import GateMetrics, build_info
 
 GATE = "t1-03"
 

@@ -7,9 +7,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_server import running_prometheus
 
+from egate.endpoint import serve_metrics
 from egate.gate.commands import Outcome
 from egate.gate.transaction import TransactionRecord
-from egate.metrics import GateMetrics, serve_metrics
+from egate.metrics import GateMetrics
 
 GATE = "scrape-1"
 

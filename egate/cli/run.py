@@ -34,10 +34,11 @@ from egate.cli.errors import EXIT_OK, InputError
 from egate.cli.reload import HangupRequests, StopListReload
 from egate.cli.vitals import Vitals
 from egate.documents.policy import DocumentPolicy
+from egate.endpoint import MetricsError, MetricsServer, serve_metrics
 from egate.gate.controller import GateController
 from egate.gate.transaction import TransactionRecord
 from egate.health import ServiceHealth
-from egate.metrics import GateMetrics, MetricsError, MetricsServer, build_info, serve_metrics
+from egate.metrics import GateMetrics, build_info
 from egate.notify import Notifier
 from egate.privacy import Pseudonymizer
 from hardware.devices import (
