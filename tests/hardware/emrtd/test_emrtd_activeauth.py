@@ -26,7 +26,9 @@ from hardware.emrtd.activeauth import (
     verify_signature,
 )
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
+from hardware.emrtd.crypto import Cipher, tdes_decrypt, unpad
 from hardware.emrtd.errors import ChipError, StatusError
+from hardware.emrtd.securemessaging import SecureChannel, SecureTransport
 
 
 def counter_random() -> Callable[[int], bytes]:
@@ -314,8 +316,6 @@ GMRTD_RESPONSE = bytes.fromhex(
 
 
 def _gmrtd_signature() -> bytes:
-    from hardware.emrtd.crypto import tdes_decrypt, unpad
-
     # DO'87 (length 81 E9): the padding-content indicator 01, then 232 encrypted bytes.
     assert GMRTD_RESPONSE[:4] == bytes.fromhex("8781e901")
     encrypted = GMRTD_RESPONSE[4 : 4 + 0xE8]
@@ -334,6 +334,34 @@ def test_real_passport_rsa_signature_verifies() -> None:
     # The same answer to another challenge is a replay.
     replay = verify_signature(public_key, bytes(8), signature)
     assert replay.status is AaStatus.AA_FAILED
+
+
+GMRTD_COMMAND = "0c88000020871101ed7f8cb47a4eea086324a7f9dd7427809701008e0897f54bae49aa71f800"
+
+
+class Recorded:
+    """The recorded card: checks the command byte for byte and replays the answer."""
+
+    def __init__(self, command: str, answer: bytes) -> None:
+        self.command = command
+        self.answer = answer
+
+    def transmit(self, command: CommandApdu) -> ResponseApdu:
+        assert command.encode().hex() == self.command
+        return ResponseApdu.decode(self.answer)
+
+
+def test_real_passport_session_under_secure_messaging() -> None:
+    public_key = load_der_public_key(GMRTD_DG15[4:])
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    channel = SecureChannel(
+        GMRTD_KS_ENC, bytes.fromhex("e3857ca24946251c151c540e13f2cd51"), 0xCC, Cipher.TDES
+    )
+    transport = SecureTransport(Recorded(GMRTD_COMMAND, GMRTD_RESPONSE), channel)
+    result = active_authenticate(transport, public_key, random=lambda n: GMRTD_CHALLENGE)
+    assert result.ok and result.hash_algorithm == SHA256
+    assert result.challenge == GMRTD_CHALLENGE and result.signature == _gmrtd_signature()
+    assert channel.ssc == 0xCE
 
 
 # gmrtd's decodeF cases (activeauth/active_auth_test.go, TestDecodeF): the same M1 with each hash.
