@@ -13,7 +13,8 @@ public half is in DG15, and the signature is checked against DG15:
   recovers the representative with the public key and recomputes the hash.
 * ECDSA: the plain signature format of BSI TR-03111 (``r || s``, each as long
   as the curve order) over the challenge, with the hash named by DG14's
-  ActiveAuthenticationInfo.
+  ActiveAuthenticationInfo (a DER signature, seen from some chips, is read
+  too).
 
 ``active_authenticate`` is the terminal; a signature that does not verify is
 an ``AA_FAILED`` result with its reason, a card that refuses the command a
@@ -288,7 +289,14 @@ def _verify_ecdsa(
     algorithm = f"ECDSA {public_key.curve.name}"
     wanted = hash_name(hash_algorithm) if hash_algorithm is not None else None
     length = _order_length(public_key.curve)
-    if len(signature) != 2 * length:
+    if len(signature) == 2 * length:
+        r = int.from_bytes(signature[:length], "big")
+        s = int.from_bytes(signature[length:], "big")
+        der = encode_dss_signature(r, s)
+    elif _is_der(signature):
+        # 9303 asks for the plain format; a chip sending X9.62 DER still proves its key.
+        der = signature
+    else:
         return AaResult(
             AaStatus.AA_FAILED,
             algorithm,
@@ -296,11 +304,8 @@ def _verify_ecdsa(
             challenge,
             signature,
             f"the ECDSA signature has {len(signature)} bytes, the plain format on "
-            f"{public_key.curve.name} {2 * length}",
+            f"{public_key.curve.name} {2 * length}, and is not DER either",
         )
-    r = int.from_bytes(signature[:length], "big")
-    s = int.from_bytes(signature[length:], "big")
-    der = encode_dss_signature(r, s)
     candidates = (wanted,) if wanted is not None else _ECDSA_FALLBACK_ORDER
     for candidate in candidates:
         try:
@@ -317,6 +322,15 @@ def _verify_ecdsa(
         signature,
         f"the ECDSA signature does not verify with {tried}",
     )
+
+
+def _is_der(signature: bytes) -> bool:
+    """Whether ``signature`` is exactly the DER SEQUENCE of two INTEGERs r and s."""
+    try:
+        r, s = decode_dss_signature(signature)
+    except ValueError:
+        return False
+    return encode_dss_signature(r, s) == signature
 
 
 def _order_length(curve: ec.EllipticCurve) -> int:

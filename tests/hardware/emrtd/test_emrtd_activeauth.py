@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from hypothesis import given, settings
@@ -266,7 +267,16 @@ def test_rsa_signature_not_below_the_modulus(rsa1024: rsa.RSAPrivateKey) -> None
 def test_ecdsa_signature_of_the_wrong_length(p256: ec.EllipticCurvePrivateKey) -> None:
     result = verify_signature(p256.public_key(), CHALLENGE, bytes(70), hash_algorithm="SHA-256")
     assert result.status is AaStatus.AA_FAILED
-    assert result.reason == "the ECDSA signature has 70 bytes, the plain format on secp256r1 64"
+    assert result.reason == (
+        "the ECDSA signature has 70 bytes, the plain format on secp256r1 64, and is not DER either"
+    )
+
+
+def test_ecdsa_der_signature_is_read_too(p256: ec.EllipticCurvePrivateKey) -> None:
+    der = p256.sign(CHALLENGE, ec.ECDSA(hashes.SHA256()))
+    result = verify_signature(p256.public_key(), CHALLENGE, der, hash_algorithm="sha256")
+    assert result.ok and result.hash_algorithm == SHA256
+    assert not verify_signature(p256.public_key(), bytes(8), der).ok
 
 
 @pytest.mark.filterwarnings("ignore:DSA is deprecated")
