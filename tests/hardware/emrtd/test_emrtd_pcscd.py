@@ -1,0 +1,190 @@
+"""A virtual chip read through the real PC/SC stack: vpcd in pcscd, pyscard, egate's transport.
+
+Needs pcscd, vsmartcard's vpcd driver and pyscard::
+
+    apt-get install pcscd vsmartcard-vpcd libpcsclite-dev swig
+    pip install 'egate[pcsc]'
+
+A running pcscd is used as it is; otherwise, as root, the test starts
+``pcscd --foreground`` for the module and stops it after.  Without them the
+tests skip saying what is missing, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import random as random_module
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from egate.documents.lds.dg1 import encode_dg1
+from hardware.emrtd.apdu import CommandApdu, ResponseApdu
+from hardware.emrtd.bac import bac
+from hardware.emrtd.errors import TransportError
+from hardware.emrtd.pcsc import PcscTransport, list_readers
+from hardware.emrtd.securemessaging import SecureTransport
+from hardware.emulators.emrtd.airtime import AirTime
+from hardware.emulators.emrtd.card import ChipSettings, VirtualChip
+from hardware.emulators.emrtd.vpcd import DEFAULT_ATR, VPCD_PORT, serve_vpcd
+
+SPECIMEN = (
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+    "L898902C<3UTO6908061F9406236ZE184226B<<<<<14",
+)
+MRZ_INFORMATION = "L898902C<369080619406236"
+AID = bytes.fromhex("A0000002471001")
+# vpcd's first slot, the one listening on port 35963.
+READER = "Virtual PCD 00 00"
+# How long pcscd may take to start, or to notice a card arrive (it polls).
+SETTLE_SECONDS = 15.0
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail under CI, where the PC/SC stack is installed on purpose."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PC/SC stack test under CI: {reason}")
+    pytest.skip(reason)
+
+
+def missing_parts() -> list[str]:
+    missing = []
+    if importlib.util.find_spec("smartcard") is None:
+        missing.append("pyscard (pip install 'egate[pcsc]')")
+    if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
+        missing.append("pcscd (apt-get install pcscd)")
+    if not glob.glob("/etc/reader.conf.d/*vpcd*"):
+        missing.append("vpcd (apt-get install vsmartcard-vpcd)")
+    return missing
+
+
+def vpcd_reader_listed() -> bool:
+    try:
+        return READER in list_readers()
+    except TransportError:
+        return False
+
+
+def pcscd_running() -> bool:
+    try:
+        list_readers()
+    except TransportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    missing = missing_parts()
+    if missing:
+        unavailable("missing " + ", ".join(missing))
+    started: subprocess.Popen[bytes] | None = None
+    log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
+    if not pcscd_running():
+        if os.geteuid() != 0:
+            unavailable("pcscd is not running, and only root may start it")
+        pcscd_binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        with log.open("wb") as output:
+            started = subprocess.Popen(
+                [pcscd_binary, "--foreground"], stdout=output, stderr=subprocess.STDOUT
+            )
+    try:
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not vpcd_reader_listed():
+            if started is not None and started.poll() is not None:
+                unavailable(f"pcscd exited with {started.returncode}: {log.read_text()[-500:]}")
+            if time.monotonic() > deadline:
+                unavailable(f"pcscd lists no reader {READER!r}: is vpcd configured?")
+            time.sleep(0.1)
+        yield
+    finally:
+        if started is not None:
+            started.terminate()
+            try:
+                started.wait(10)
+            except subprocess.TimeoutExpired:
+                started.kill()
+                started.wait()
+
+
+@pytest.fixture
+def served(pcscd: None) -> Iterator[VirtualChip]:
+    """A virtual chip in vpcd's first slot, for one test."""
+    generator = random_module.Random(7)
+    chip = VirtualChip(
+        {"DG1": encode_dg1(SPECIMEN), "DG2": bytes(range(256)) * 120},
+        mrz_information=MRZ_INFORMATION,
+        settings=ChipSettings(pace=False),
+        air_time=AirTime.zero(),
+        random=generator.randbytes,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve_vpcd,
+        args=(chip, "127.0.0.1", VPCD_PORT),
+        kwargs={"stop": stop, "reconnect": True, "retry_seconds": 0.1},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield chip
+    finally:
+        stop.set()
+        thread.join(SETTLE_SECONDS)
+        assert not thread.is_alive()
+
+
+def connect() -> PcscTransport:
+    """The transport to the served chip, once pcscd has seen it (it polls for cards)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        try:
+            transport = PcscTransport("Virtual PCD")
+        except TransportError:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            # vpcd notices a card that left only when it polls: try this one.
+            try:
+                if transport.transmit(CommandApdu(0x00, 0xA4, 0x04, 0x0C, AID)).ok:
+                    return transport
+            except TransportError:
+                if time.monotonic() > deadline:
+                    transport.close()
+                    raise
+            transport.close()
+            if time.monotonic() > deadline:
+                pytest.fail("the virtual chip never answered SELECT through pcscd")
+        time.sleep(0.1)
+
+
+def test_the_virtual_chip_is_a_card_in_a_pcsc_reader(served: VirtualChip) -> None:
+    assert READER in list_readers()
+    with connect() as transport:
+        assert transport.reader == READER
+        assert transport.atr == DEFAULT_ATR
+        assert transport.protocol == "T=1"
+        select = CommandApdu(0x00, 0xA4, 0x04, 0x0C, AID)
+        assert transport.transmit(select) == ResponseApdu(b"", 0x9000)
+        # Without access control the chip keeps its files to itself.
+        select_dg1 = CommandApdu(0x00, 0xA4, 0x02, 0x0C, b"\x01\x01")
+        assert transport.transmit(select_dg1).sw == 0x6982
+
+
+def test_bac_and_secure_messaging_through_pcscd(served: VirtualChip) -> None:
+    generator = random_module.Random(8)
+    with connect() as transport:
+        secure = SecureTransport(transport, bac(transport, MRZ_INFORMATION, generator.randbytes))
+        assert secure.transmit(CommandApdu(0x00, 0xA4, 0x04, 0x0C, AID)).ok
+        assert secure.transmit(CommandApdu(0x00, 0xA4, 0x02, 0x0C, b"\x01\x02")).ok
+        # One extended-length READ BINARY brings the whole DG2 through pcscd and vpcd.
+        dg2 = secure.transmit(CommandApdu(0x00, 0xB0, 0, 0, ne=65536))
+        assert dg2 == ResponseApdu(bytes(range(256)) * 120, 0x6282)
+        assert served.secure_messaging
