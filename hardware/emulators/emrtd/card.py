@@ -53,6 +53,7 @@ from egate.documents.lds.securityinfos import parse_security_infos
 from egate.documents.lds.tlv import encode_tlv, read_tlvs
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
 from hardware.emrtd.bac import BacResponder
+from hardware.emrtd.chipauth import ChipAuthenticator
 from hardware.emrtd.crypto import bac_key_seed
 from hardware.emrtd.errors import (
     AccessDenied,
@@ -201,7 +202,7 @@ class VirtualChip:
         pace_parameters: Sequence[PaceParameters] | None = None,
         settings: ChipSettings | None = None,
         active_authenticator: Responder | None = None,
-        chip_authenticator: object | None = None,
+        chip_authenticator: ChipAuthenticator | None = None,
         air_time: AirTime | None = None,
         random: Random = os.urandom,
     ) -> None:
@@ -235,6 +236,8 @@ class VirtualChip:
         self._in_application = False
         self._current: _File | None = None
         self._channel: ChannelLike | None = None
+        # Chip authentication's new keys, in force once its answer has left.
+        self._next_channel: ChannelLike | None = None
         self._bac: BacResponder | None = None
         self._pace: PaceResponder | None = None
 
@@ -335,8 +338,11 @@ class VirtualChip:
         if self._channel is None:
             return response  # the command closed the session: its error goes in plain
         # Under the keys the command came with, even when chip authentication
-        # has just re-keyed the session for the commands that follow.
-        return channel.wrap_response(response)
+        # has just agreed new ones for the commands that follow.
+        wrapped = channel.wrap_response(response)
+        if self._next_channel is not None:
+            self._channel, self._next_channel = self._next_channel, None
+        return wrapped
 
     def _answer(self, command: CommandApdu, *, protected: bool) -> ResponseApdu:
         try:
@@ -491,6 +497,7 @@ class VirtualChip:
 
     def _close_session(self) -> None:
         self._channel = None
+        self._next_channel = None
         self._bac = None
         self._pace = None
 
@@ -571,7 +578,12 @@ class VirtualChip:
         return ResponseApdu(answer, SW_OK)
 
     def _chip_authentication(self, command: CommandApdu) -> ResponseApdu:
-        raise _Answer(SW_INS)  # wired when hardware.emrtd.chipauth lands
+        """MSE:Set KAT, MSE:Set AT and GENERAL AUTHENTICATE of chip authentication (under SM)."""
+        if self._chip_auth is None:
+            raise _Answer(SW_INS if command.ins == INS_GENERAL_AUTHENTICATE else SW_WRONG_P1P2)
+        response = self._chip_auth.respond(command)
+        self._next_channel = self._chip_auth.take_channel()
+        return response
 
     def _internal_authenticate(self, command: CommandApdu, protected: bool) -> ResponseApdu:
         if self._active is None:

@@ -8,10 +8,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from egate.documents.lds.dg1 import encode_dg1
-from egate.documents.lds.securityinfos import PaceInfo, encode_security_infos, pace_protocol
+from egate.documents.lds.securityinfos import (
+    PaceInfo,
+    ca_protocol,
+    encode_security_infos,
+    pace_protocol,
+)
 from hardware.emrtd.activeauth import ActiveAuthenticator, active_authenticate
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
 from hardware.emrtd.bac import bac
+from hardware.emrtd.chipauth import ChipAuthenticator, chip_authenticate
 from hardware.emrtd.errors import AccessDenied
 from hardware.emrtd.pace import PaceParameters, PacePassword, pace
 from hardware.emrtd.securemessaging import SecureTransport
@@ -36,14 +42,20 @@ def seeded(seed: int):
     return lambda count: generator.randbytes(count)
 
 
-def make_chip(*, active=None, **overrides) -> VirtualChip:
-    files = {"DG1": DG1, "EF.COM": bytes.fromhex("60035C0161"), "EF.CardAccess": CARD_ACCESS}
+def make_chip(*, active=None, chip_auth=None, **overrides) -> VirtualChip:
+    files = {
+        "DG1": DG1,
+        "EF.COM": bytes.fromhex("60035C0161"),
+        "EF.CardAccess": CARD_ACCESS,
+        "DG14": bytes.fromhex("6E00"),  # chip authentication's proof selects it
+    }
     return VirtualChip(
         files,
         mrz_information=MRZ_INFORMATION,
         can=CAN,
         settings=ChipSettings(**overrides),
         active_authenticator=active,
+        chip_authenticator=chip_auth,
         air_time=AirTime.zero(),
         random=seeded(1),
     )
@@ -182,6 +194,52 @@ def test_active_authentication_under_secure_messaging():
     )
     assert result.ok
     assert chip.secure_messaging
+
+
+def test_chip_authentication_with_3des_re_keys_a_bac_session():
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    chip = make_chip(chip_auth=ChipAuthenticator(key))
+    plain = VirtualTransport(chip)
+    plain.transmit(CommandApdu(0x00, 0xA4, 0x04, 0x0C, AID))
+    secure = SecureTransport(plain, bac(plain, MRZ_INFORMATION, seeded(2)))
+    result = chip_authenticate(secure, key.public_key(), random=seeded(6))
+    assert result.ok, result.reason
+    assert read_dg1(secure) == DG1  # under the new keys
+
+
+def test_chip_authentication_with_aes_after_pace():
+    key = ec.generate_private_key(ec.SECP256R1())
+    chip = make_chip(chip_auth=ChipAuthenticator(key, key_id=1))
+    plain = VirtualTransport(chip)
+    channel = pace(plain, PacePassword.from_can(CAN), PaceParameters(PACE_OID, 13), seeded(3))
+    secure = SecureTransport(plain, channel)
+    result = chip_authenticate(
+        secure,
+        key.public_key(),
+        protocol=ca_protocol("ECDH", "AES-128"),
+        key_id=1,
+        random=seeded(6),
+    )
+    assert result.ok, result.reason
+    assert read_dg1(secure) == DG1
+
+
+def test_a_clone_fails_chip_authentication():
+    chip = make_chip(chip_auth=ChipAuthenticator(ec.generate_private_key(ec.SECP256R1())))
+    plain = VirtualTransport(chip)
+    secure = SecureTransport(plain, bac(plain, MRZ_INFORMATION, seeded(2)))
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()  # DG14 of another chip
+    assert not chip_authenticate(secure, other, random=seeded(6)).ok
+
+
+def test_chip_authentication_needs_secure_messaging_and_a_key():
+    send = VirtualTransport(make_chip()).transmit
+    assert send(CommandApdu(0x00, 0x22, 0x41, 0xA6, bytes.fromhex("9100"))).sw == 0x6982
+    chip = make_chip()
+    plain = VirtualTransport(chip)
+    secure = SecureTransport(plain, bac(plain, MRZ_INFORMATION, seeded(2)))
+    assert secure.transmit(CommandApdu(0x00, 0x22, 0x41, 0xA6, bytes.fromhex("9100"))).sw == 0x6A86
+    assert secure.transmit(CommandApdu(0x00, 0x86, 0, 0, bytes.fromhex("7C00"), 256)).sw == 0x6D00
 
 
 def test_air_time_is_spent_through_the_injected_sleep():
