@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from egate.documents.lds.errors import LdsError
 from egate.documents.pki.errors import PkiError
 
 # What a parse error is made of: (message, byte offset or None).
@@ -234,7 +235,7 @@ def parse_signed_data(data: bytes, fail: Fail, *, base: int = 0) -> SignedConten
     check_der(data, fail, base)
     try:
         return _unpack(data, fail, base)
-    except PkiError:
+    except (PkiError, LdsError):  # what `fail` raised: already says where
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as error:
         # asn1crypto parses lazily and reports malformed content with one of these.

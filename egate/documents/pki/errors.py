@@ -3,9 +3,16 @@
 Each message is one line and starts with what was being read, a file name
 (``EF.SOD``, ``csca.pem``, ``ICAO_ml.ml``) and, when known, the byte offset:
 ``EF.SOD: byte 17: length runs past the end of the data``.
+
+EF.SOD is a chip file like the others: its error is an
+:class:`~egate.documents.lds.errors.LdsError` (always with an offset: that of
+the fault, or of the smallest structure known to hold it).  Trust store,
+master list and test PKI files raise :class:`PkiError`.
 """
 
 from __future__ import annotations
+
+from egate.documents.lds.errors import LdsError
 
 
 class PkiError(ValueError):
@@ -19,11 +26,11 @@ class PkiError(ValueError):
         self.reason = message
 
 
-class SodError(PkiError):
+class SodError(LdsError):
     """EF.SOD is not a well-formed Document Security Object (ICAO Doc 9303 part 10)."""
 
-    def __init__(self, message: str, offset: int | None = None, file: str = "EF.SOD") -> None:
-        super().__init__(file, message, offset)
+    def __init__(self, message: str, offset: int, file: str = "EF.SOD") -> None:
+        super().__init__(file, offset, " ".join(message.split()))
 
 
 class TrustStoreError(PkiError):

@@ -1,4 +1,4 @@
-"""The test PKI: what `egate pki init DIR` writes, and the 9303 part 12 profile of its certificates."""
+"""The test PKI: what `egate pki init DIR` writes; the 9303 part 12 profile of its certificates."""
 
 from __future__ import annotations
 
