@@ -24,13 +24,12 @@ from egate.audit import (
     AuditFormatError,
     AuditSettings,
     AuditTrail,
-    encode_record,
-    find_personal_data,
     last_transaction_number,
     read_audit,
     read_audit_rotated,
     rotated_files,
 )
+from egate.auditrecord import encode_record, find_personal_data
 from egate.gate.commands import Outcome
 from egate.gate.transaction import TransactionRecord
 
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # them, and then the kill -9 test could not insist on whole lines.
 LINE_BYTES = 128
 RECORD_SOURCE = f"""
-from egate.audit import encode_record
+from egate.auditrecord import encode_record
 
 def record(seq):
     item = {{"kind": "test", "seq": seq, "text": "gate \\u00e9 \\u2028", "pad": ""}}

@@ -41,7 +41,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_server import running_prometheus
 
 import egate
-from egate.audit import find_personal_data, read_audit
+from egate.audit import read_audit
+from egate.auditrecord import find_personal_data
 from egate.documents.mrz import parse_mrz
 from egate.gate.transaction import STEPS
 from egate.privacy import Pseudonymizer
