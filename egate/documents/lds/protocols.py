@@ -85,21 +85,24 @@ def arcs_after(protocol: str, prefix: str) -> list[int] | None:
     return [int(arc) for arc in protocol[len(prefix) + 1 :].split(".")]
 
 
-def pace_arcs(protocol: str) -> tuple[str, str, str]:
+def pace_parts(protocol: str) -> tuple[str, str, str]:
+    """A PACE OID's key agreement, mapping and cipher; ``ValueError`` if it is none."""
     arcs = arcs_after(protocol, ID_PACE)
     if arcs is None or len(arcs) != 2 or arcs[0] not in PACE_MAPPINGS or arcs[1] not in CIPHERS:
         raise ValueError(f"{protocol} is not a PACE protocol")
     return (*PACE_MAPPINGS[arcs[0]], CIPHERS[arcs[1]])
 
 
-def ca_arcs(protocol: str) -> tuple[str, str]:
+def ca_parts(protocol: str) -> tuple[str, str]:
+    """A chip authentication OID's key agreement and cipher; ``ValueError`` if it is none."""
     arcs = arcs_after(protocol, ID_CA)
     if arcs is None or len(arcs) != 2 or arcs[0] not in KEY_AGREEMENTS or arcs[1] not in CIPHERS:
         raise ValueError(f"{protocol} is not a chip authentication protocol")
     return KEY_AGREEMENTS[arcs[0]], CIPHERS[arcs[1]]
 
 
-def pk_arcs(protocol: str) -> str:
+def pk_key_agreement(protocol: str) -> str:
+    """An id-PK OID's key agreement ("DH", "ECDH"); ``ValueError`` if it is none."""
     arcs = arcs_after(protocol, ID_PK)
     if arcs is None or len(arcs) != 1 or arcs[0] not in KEY_AGREEMENTS:
         raise ValueError(f"{protocol} is not a chip authentication public key protocol")

@@ -29,9 +29,9 @@ from egate.documents.lds.protocols import (
     AA_HASHES,
     AA_PROTOCOL,
     STANDARD_DOMAIN_PARAMETERS,
-    ca_arcs,
-    pace_arcs,
-    pk_arcs,
+    ca_parts,
+    pace_parts,
+    pk_key_agreement,
 )
 from egate.documents.lds.protocols import ca_protocol as ca_protocol
 from egate.documents.lds.protocols import pace_protocol as pace_protocol
@@ -51,24 +51,24 @@ class PaceInfo:
     @property
     def key_agreement(self) -> str:
         """ "DH" or "ECDH"."""
-        return pace_arcs(self.protocol)[0]
+        return pace_parts(self.protocol)[0]
 
     @property
     def mapping(self) -> str:
         """ "GM" (generic), "IM" (integrated) or "CAM" (chip authentication mapping)."""
-        return pace_arcs(self.protocol)[1]
+        return pace_parts(self.protocol)[1]
 
     @property
     def cipher(self) -> str:
         """ "3DES", "AES-128", "AES-192" or "AES-256"."""
-        return pace_arcs(self.protocol)[2]
+        return pace_parts(self.protocol)[2]
 
     @property
     def domain_parameters(self) -> str | None:
         """The standard domain parameters' name ("brainpoolP256r1"), if the id is one."""
-        return STANDARD_DOMAIN_PARAMETERS.get(
-            -1 if self.parameter_id is None else self.parameter_id
-        )
+        if self.parameter_id is None:
+            return None
+        return STANDARD_DOMAIN_PARAMETERS.get(self.parameter_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +82,12 @@ class ChipAuthenticationInfo:
     @property
     def key_agreement(self) -> str:
         """ "DH" or "ECDH"."""
-        return ca_arcs(self.protocol)[0]
+        return ca_parts(self.protocol)[0]
 
     @property
     def cipher(self) -> str:
         """ "3DES", "AES-128", "AES-192" or "AES-256"."""
-        return ca_arcs(self.protocol)[1]
+        return ca_parts(self.protocol)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class ChipAuthenticationPublicKeyInfo:
     @property
     def key_agreement(self) -> str:
         """ "DH" or "ECDH"."""
-        return pk_arcs(self.protocol)
+        return pk_key_agreement(self.protocol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +165,9 @@ class SecurityInfos:
 def _kind(protocol: str) -> type[SecurityInfo] | None:
     """Which SecurityInfo ``protocol`` announces, if it is one read here."""
     for kind, check in (
-        (PaceInfo, pace_arcs),
-        (ChipAuthenticationInfo, ca_arcs),
-        (ChipAuthenticationPublicKeyInfo, pk_arcs),
+        (PaceInfo, pace_parts),
+        (ChipAuthenticationInfo, ca_parts),
+        (ChipAuthenticationPublicKeyInfo, pk_key_agreement),
     ):
         try:
             check(protocol)
@@ -238,13 +238,13 @@ def encode_security_info(info: SecurityInfo) -> bytes:
     if isinstance(info, UnknownSecurityInfo):
         return info.der
     if isinstance(info, PaceInfo):
-        pace_arcs(info.protocol)
+        pace_parts(info.protocol)
         body = encode_integer(info.version) + _optional(info.parameter_id)
     elif isinstance(info, ChipAuthenticationInfo):
-        ca_arcs(info.protocol)
+        ca_parts(info.protocol)
         body = encode_integer(info.version) + _optional(info.key_id)
     elif isinstance(info, ChipAuthenticationPublicKeyInfo):
-        pk_arcs(info.protocol)
+        pk_key_agreement(info.protocol)
         body = info.public_key + _optional(info.key_id)
     else:
         body = encode_integer(info.version) + encode_oid(info.signature_algorithm)
