@@ -6,6 +6,8 @@ import random as random_module
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from egate.documents.lds.dg1 import encode_dg1
 from egate.documents.lds.securityinfos import (
@@ -35,6 +37,8 @@ AID = bytes.fromhex("A0000002471001")
 DG1 = encode_dg1(SPECIMEN)
 PACE_OID = pace_protocol("ECDH", "GM", "AES-128")
 CARD_ACCESS = encode_security_infos([PaceInfo(PACE_OID, 2, 13)])  # brainpoolP256r1
+AA_KEY = ec.generate_private_key(ec.SECP256R1())
+CA_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def seeded(seed: int):
@@ -256,3 +260,27 @@ def test_air_time_is_spent_through_the_injected_sleep():
     expected = chip.air_time.seconds(5 + 7, 2, 0xA4)
     assert slept[0] == pytest.approx(expected)
     assert transport.air_seconds == pytest.approx(sum(slept))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([0x00, 0x0C, 0x10, 0x1C]),
+    st.sampled_from([0xA4, 0xB0, 0xB1, 0x84, 0x82, 0x22, 0x86, 0x88, 0xCA]),
+    st.integers(0, 255),
+    st.integers(0, 255),
+    st.binary(max_size=60),
+    st.integers(0, 65536),
+    st.booleans(),
+)
+def test_any_command_in_a_session_gets_a_status_word(cla, ins, p1, p2, data, ne, wrap):
+    chip = make_chip(
+        active=ActiveAuthenticator(AA_KEY, random=seeded(4)),
+        chip_auth=ChipAuthenticator(CA_KEY),
+    )
+    plain = VirtualTransport(chip)
+    channel = bac(plain, MRZ_INFORMATION, seeded(2))
+    plain_command = CommandApdu(cla & 0xF3, ins, p1, p2, data, ne)
+    command = channel.wrap(plain_command) if wrap else CommandApdu(cla, ins, p1, p2, data, ne)
+    answer = chip.process(command.encode())
+    assert len(answer) >= 2
+    assert answer[-2:] != b"\x6f\x00"
