@@ -1,11 +1,12 @@
-"""``egate devices``: probe a gate's devices, read documents, run device emulators."""
+"""``egate devices``: probe a gate's devices, read documents, run device emulators.
+
+What an emulator reads on standard input is ``egate.cli.emulatorinput``'s.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import select
 import signal
 import sys
 import threading
@@ -14,18 +15,16 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO, cast
 
 import click
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from egate.cli.emulatorinput import feed_documents, feed_people
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
-from egate.cli.mrz import read_documents
 from egate.config import load_config
 from egate.documents.layout import MrzFormat
-from egate.documents.mrz import MrzFormatError, parse_mrz
 from egate.documents.specimens import SPECIMENS
 from hardware.deskoframing import DeskoBytes
 from hardware.devices import DeviceSettings, HardwareGateConfig
@@ -40,10 +39,9 @@ from hardware.probe import DEFAULT_READER_LISTEN_S, ProbeResult, probe
 from hardware.reader import DocumentRead, ReadFailed, SerialMrzReader
 
 # Bounds of the wait between polls of a reader that is away (the link's
-# backoff decides within them), and of one wait for input on stdin.
+# backoff decides within them).
 _MIN_IDLE_S = 0.005
 _MAX_IDLE_S = 0.1
-_STDIN_WAIT_S = 0.2
 
 CONFIG = click.option(
     "--config",
@@ -347,7 +345,7 @@ def emulate(
         if kind == "reader":
             assert protocol is not None
             with ReaderEmulator(make_framing(protocol, desko=desko), pty) as emulator:
-                _feed_documents(emulator, stop)
+                feed_documents(emulator, stop)
                 while not stop.is_set():
                     stop.wait(0.2)
         elif board is not None:
@@ -356,7 +354,7 @@ def emulate(
                     stop.wait(0.2)
         else:
             with OccupancyEmulator(pty, sensor) as occupancy:
-                _feed_people(occupancy, stop)
+                feed_people(occupancy, stop)
                 while not stop.is_set():
                     stop.wait(0.2)
     return EXIT_OK
@@ -413,114 +411,3 @@ def _desko_bytes(protocol: str, start: str | None, end: str | None) -> DeskoByte
         problem = error.errors()[0]
         where = "".join(f"--desko-{part}" for part in problem["loc"]) or "--desko-start/--desko-end"
         raise click.UsageError(f"{where}: {problem['msg'].removeprefix('Value error, ')}") from None
-
-
-class _StoppableLines:
-    """Lines of a file descriptor that end (as at end of file) once ``stop`` is set.
-
-    A plain blocking read of stdin would keep an emulator whose stdin stays
-    open (a terminal, a pipe nobody closes) from ending on Ctrl-C or SIGTERM:
-    the handler sets ``stop``, but the read resumes and waits on.
-    """
-
-    def __init__(self, descriptor: int, stop: threading.Event) -> None:
-        self._descriptor = descriptor
-        self._stop = stop
-        self._buffer = bytearray()
-        self._ended = False
-
-    def readline(self, limit: int = -1) -> bytes:
-        while True:
-            end = self._buffer.find(b"\n") + 1
-            if not end and (self._ended or 0 < limit <= len(self._buffer)):
-                end = len(self._buffer)
-            if end:
-                end = min(end, limit) if limit > 0 else end
-                line = bytes(self._buffer[:end])
-                del self._buffer[:end]
-                return line
-            if self._ended or self._stop.is_set():
-                return b""
-            ready, _, _ = select.select([self._descriptor], [], [], _STDIN_WAIT_S)
-            if ready:
-                try:
-                    chunk = os.read(self._descriptor, 1 << 16)
-                except OSError:
-                    chunk = b""  # e.g. EIO: the terminal went away
-                self._buffer += chunk
-                self._ended = not chunk
-
-
-def _stdin_lines(stop: threading.Event) -> BinaryIO:
-    """Standard input, read so that ``stop`` ends it (when it is a real descriptor)."""
-    stream = sys.stdin.buffer
-    try:
-        descriptor = stream.fileno()
-    except (OSError, ValueError):
-        # Not backed by a descriptor (e.g. a test's in-memory stream): it cannot block.
-        return stream
-    return cast(BinaryIO, _StoppableLines(descriptor, stop))
-
-
-# Longest line of an occupancy sensor's standard input; longer ones are skipped.
-_PEOPLE_LINE_BYTES = 256
-_PEOPLE_USAGE = "expected in [BEAM], out [BEAM], count N or tailgate"
-# The most people a sensor counts (docs/door-protocol.md: ! COUNT n, 0 to 999).
-_MAX_COUNT = 999
-
-
-def _feed_people(sensor: OccupancyEmulator, stop: threading.Event) -> None:
-    """Let people do what stdin says (one action a line); report the lines that say nothing."""
-    stream = _stdin_lines(stop)
-    number = 0
-    while not stop.is_set():
-        line = stream.readline(_PEOPLE_LINE_BYTES + 1)
-        if not line:
-            return
-        number += 1
-        problem: str | None
-        if len(line) > _PEOPLE_LINE_BYTES and not line.endswith(b"\n"):
-            problem = f"longer than {_PEOPLE_LINE_BYTES} bytes"
-            while line and not line.endswith(b"\n"):  # the rest of it
-                line = stream.readline(_PEOPLE_LINE_BYTES + 1)
-        else:
-            problem = _act(sensor, line.decode("ascii", "replace").split())
-        if problem is not None:
-            click.echo(f"egate devices emulate: line {number}: {problem}", err=True)
-
-
-def _act(sensor: OccupancyEmulator, words: list[str]) -> str | None:
-    """Carry out one line of people's actions; what is wrong with it, or None."""
-    if not words:
-        return None
-    verb, args = words[0].lower(), words[1:]
-    if verb in ("in", "out") and len(args) <= 1:
-        beam = args[0].upper() if args else "ENTRY" if verb == "in" else "EXIT"
-        beams = sensor.settings.beams
-        if args and beam not in beams:
-            has = f"its beams are {', '.join(beams)}" if beams else "it counts only"
-            return f"this sensor has no beam {beam[:24]}: {has}"
-        (sensor.walk_in if verb == "in" else sensor.walk_out)(beam)
-    elif verb == "count" and len(args) == 1 and args[0].isdigit() and int(args[0]) <= _MAX_COUNT:
-        sensor.set_count(int(args[0]))
-    elif verb == "tailgate" and not args:
-        sensor.tailgate()
-    else:
-        return _PEOPLE_USAGE
-    return None
-
-
-def _feed_documents(emulator: ReaderEmulator, stop: threading.Event) -> None:
-    """Send each MRZ document on stdin; report the ones that are no MRZ at all."""
-    for number, document in enumerate(read_documents(_stdin_lines(stop)), start=1):
-        if stop.is_set():
-            return
-        try:
-            if document.overlong is not None or document.extra_lines:
-                raise MrzFormatError("too many lines, or a line too long")
-            # Checked only to warn early: a reader sends what it reads.
-            parse_mrz(document.lines, date.today())
-        except MrzFormatError as error:
-            click.echo(f"egate devices emulate: document {number}: not an MRZ: {error}", err=True)
-            continue
-        emulator.send(document.lines)
