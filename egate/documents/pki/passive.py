@@ -379,17 +379,17 @@ def _certificate(
     # An expired DS still gets its path checked, at the nearest moment it was valid,
     # so that a forged one is reported untrusted rather than merely expired.
     moment = at if in_validity else min(max(at, not_before), not_after)
-    context = ValidationContext(
-        trust_roots=trust.anchors(),
-        crls=crls,
-        revocation_mode="require" if require else "soft-fail",
-        allow_fetching=False,
-        moment=moment,
-        retroactive_revinfo=True,
-        weak_hash_algos={"md2", "md5"},
-    )
-    validator = CertificateValidator(ds, validation_context=context)
     try:
+        context = ValidationContext(
+            trust_roots=trust.anchors(),
+            crls=crls,
+            revocation_mode="require" if require else "soft-fail",
+            allow_fetching=False,
+            moment=moment,
+            retroactive_revinfo=True,
+            weak_hash_algos={"md2", "md5"},
+        )
+        validator = CertificateValidator(ds, validation_context=context)
         # pyhanko leaves this coroutine unannotated.
         path = _run(validator.async_validate_usage({"digital_signature"}))  # type: ignore[no-untyped-call]
     except RevokedError as error:
