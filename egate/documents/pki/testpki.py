@@ -39,6 +39,7 @@ __all__ = [
     "CSCA_VALIDITY",
     "DS_KEY_USAGE_PERIOD",
     "DS_VALIDITY",
+    "KEY_TYPES",
     "PKI_FILES",
     "KeyType",
     "PrivateKey",
