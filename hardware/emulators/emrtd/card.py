@@ -187,7 +187,9 @@ class VirtualChip:
     ``"EF.SOD"``, ``"EF.CardAccess"``) to their bytes as stored on a chip.
     ``mrz_information`` is the chip's BAC and PACE-MRZ password (document
     number, birth and expiry dates with their check digits), ``can`` its card
-    access number for PACE-CAN.  ``active_authenticator`` answers INTERNAL
+    access number for PACE-CAN; ``pace_parameters`` the PACE configurations
+    it runs (default: those of its EF.CardAccess that ``hardware.emrtd.pace``
+    speaks).  ``active_authenticator`` answers INTERNAL
     AUTHENTICATE (None: the chip has no active authentication);
     ``chip_authenticator`` answers chip authentication.  ``air_time`` is the
     model transports use to make the chip as slow as a real one.
