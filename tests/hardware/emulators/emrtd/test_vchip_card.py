@@ -31,7 +31,7 @@ def make_chip(**overrides: object) -> VirtualChip:
         "EF.CardAccess": CARD_ACCESS,
         "EF.SOD": b"\x77\x03\x01\x02\x03",
     }
-    chip_settings = ChipSettings(**overrides)  # type: ignore[arg-type]
+    chip_settings = ChipSettings(**overrides)
     return VirtualChip(
         files, mrz_information=MRZ_INFORMATION, settings=chip_settings, air_time=AirTime.zero()
     )
