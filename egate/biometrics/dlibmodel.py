@@ -1,5 +1,10 @@
 """dlib's face descriptor model file, read and checked layer by layer.
 
+(One concept past the ~400-line guideline: dlib's model file format. The
+primitive decoders, the table of the network's layers and the layer readers
+are read together against one file; the forward pass is
+egate.biometrics.network's.)
+
 The model file
 --------------
 dlib writes a network as a nest: each layer writes a version number, then the

@@ -1,4 +1,9 @@
-"""``egate biometrics``: verify faces 1:1, benchmark the matching core, evaluate accuracy."""
+"""``egate biometrics``: verify faces 1:1, benchmark the matching core, evaluate accuracy.
+
+(A little past the ~400-line guideline: three subcommands, verify, evaluate
+and bench, each with its options and its table, sharing the loading of models
+and images; the work itself is done in egate.biometrics.)
+"""
 
 from __future__ import annotations
 

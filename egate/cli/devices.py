@@ -1,6 +1,9 @@
 """``egate devices``: probe a gate's devices, read documents, run device emulators.
 
-What an emulator reads on standard input is ``egate.cli.emulatorinput``'s.
+(A little past the ~400-line guideline: the three subcommands of egate
+devices, probe, read and emulate, share the gate file and the signal
+handling; what an emulator reads on standard input is
+egate.cli.emulatorinput's.)
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Reading and validating a machine readable zone (ICAO Doc 9303).
 
+(One concept past the ~400-line guideline: reading one MRZ and checking each
+of its fields, checks that share the layout and the character values computed
+once per MRZ. Layouts, check digits, dates, state codes and OCR repair are
+modules of their own.)
+
 ``parse_mrz`` takes the lines of one MRZ and returns an ``MrzResult``: every
 field, every check with a stable reason code, and the OCR repairs it made.
 ``valid`` speaks of the MRZ's integrity alone (format, characters, check

@@ -1,5 +1,10 @@
 """The gate controller: one transaction at a time, events in, commands out.
 
+(One concept past the ~400-line guideline: the transaction's state machine.
+Its safety rules cut across every state, so the handlers read best side by
+side; its words, time limits and door bookkeeping are modules of their own:
+egate.gate.events, commands, settings and doors.)
+
 A transaction runs READING (MRZ, policy and chip) -> ENTERING (two-step: the
 entry opens once the document is accepted) -> CAPTURING -> VERIFYING ->
 EXITING, and ends with exactly one ``Finish``.  Its safety rules hold whatever

@@ -1,5 +1,9 @@
 """A passenger as a training scenario describes one: document, chip, face, behaviour, outcome.
 
+(One concept past the ~400-line guideline: one passenger as a scenario file
+writes it, a tree of pydantic models whose sections, document, chip, face,
+behaviour and expectation, are validated against each other.)
+
 ``PassengerSpec`` is the one traveller model.  A scenario file lists its
 passengers in it (:mod:`station.training.scenario`), and the mock gate's
 stream of sample travellers (:mod:`station.people.travellers`) draws its own

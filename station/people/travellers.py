@@ -1,5 +1,9 @@
 """The built-in stream of sample travellers for the mock gate, each with the outcome it deserves.
 
+(At the ~400-line guideline: the sample cases and the seeded drawing of
+made-up travellers from them belong together; the passenger model is
+station.people.passenger_spec's.)
+
 ``sample_travellers`` makes an endless, seeded stream of fictional
 travellers as a trainer's drill would have them (as in the Pudong-style
 scenarios): mostly genuine, among them the exception cases a gate must

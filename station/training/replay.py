@@ -1,5 +1,10 @@
 """Training replays: a scenario's passengers through mock gates driven by the real service.
 
+(One concept past the ~400-line guideline: the replay loop. The queue of
+passengers, the scenario's faults and the transcript lines all move on one
+scenario clock across the same gates; the scenario, its travellers,
+narration, transcript and scoring are modules of their own.)
+
 Each gate of the scenario is a ``MockGate`` (reader, door board and occupancy
 emulators on pseudo-terminals, a mock chip reader and camera) opened with the
 real drivers and run by a ``GateService`` with the real gate controller; the
