@@ -1,5 +1,9 @@
 """Fuzz every parser fed by device bytes: nothing a device sends may raise.
 
+(One program past the ~400-line guideline: a harness per parser and the
+mutations a damaged line makes, driven from one seed; the parsers themselves
+are the gate's.)
+
 Usage: ``python benchmarks/fuzz_devices.py [--chunks N] [--seed S] [--parser NAME ...]``
 
 Each parser gets ``N`` chunks (1,000,000 by default), the way a serial port
