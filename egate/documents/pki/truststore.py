@@ -5,8 +5,10 @@ Loaded from a folder or from an ICAO master list:
 * a folder holds CSCA certificates (``*.pem`` ``*.crt`` ``*.cer`` ``*.der``,
   PEM, possibly several in one file, or DER), CRLs (``*.crl``, PEM or DER)
   and master lists (``*.ml``); other files (keys, notes) are left alone.
-  Every certificate must be a CA (basicConstraints cA): a Document Signer
-  certificate put here would be trusted as an anchor by itself;
+  Only CA certificates (basicConstraints cA) are taken: a Document Signer
+  certificate trusted as an anchor would vouch for itself, so one found here
+  (as in the folder ``egate pki init`` writes, beside its CSCA) is skipped
+  and listed in :attr:`TrustStore.skipped`;
 * a master list (ICAO Doc 9303 part 12 §9) is CMS SignedData of content type
   id-icao-cscaMasterList (2.23.136.1.1.2) over
   ``CscaMasterList ::= SEQUENCE { version INTEGER (v0), certList SET OF Certificate }``,
@@ -231,7 +233,10 @@ class TrustStore:
             if suffix in CERTIFICATE_SUFFIXES:
                 for index, der in enumerate(_blocks(data, str(path), "CERTIFICATE")):
                     source = path.name if index == 0 else f"{path.name}#{index + 1}"
-                    certificates.append(_csca(der, source, str(path)))
+                    try:
+                        certificates.append(_csca(der, source, str(path)))
+                    except _NotCa as refusal:
+                        skipped.append(f"{source}: {refusal.reason}")
             elif suffix in CRL_SUFFIXES:
                 for index, der in enumerate(_blocks(data, str(path), "X509 CRL")):
                     source = path.name if index == 0 else f"{path.name}#{index + 1}"
@@ -366,8 +371,12 @@ def _csca(der: bytes, source: str, file: str) -> CscaCertificate:
     except _ASN1_ERRORS as error:
         _fail(file, f"not an X.509 certificate: {_one_line(error)}")
     if not is_ca:
-        _fail(file, f"{entry.subject} is not a CA certificate (no basicConstraints cA): not a CSCA")
+        raise _NotCa(file, f"{entry.subject} is not a CA certificate (no basicConstraints cA)")
     return entry
+
+
+class _NotCa(TrustStoreError):
+    """A well-formed certificate that is no CSCA (a folder skips it, a given list refuses it)."""
 
 
 def _describe(certificate: asn1_x509.Certificate, der: bytes, source: str) -> CscaCertificate:

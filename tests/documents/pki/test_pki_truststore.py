@@ -96,16 +96,21 @@ def test_the_listing(tmp_path, brainpool_pki):
 
 
 def test_a_document_signer_is_no_trust_anchor(tmp_path, brainpool_pki):
-    """`egate pki init`'s folder holds ds.pem: a trust store read from it must not trust the DS."""
+    """`egate pki init`'s folder holds ds.pem beside csca.pem: the store takes the CSCA only."""
     (tmp_path / "csca.pem").write_bytes(brainpool_pki.csca_certificate.public_bytes(PEM))
     (tmp_path / "ds.pem").write_bytes(brainpool_pki.ds_certificate.public_bytes(PEM))
-    with pytest.raises(TrustStoreError) as raised:
-        TrustStore.from_directory(tmp_path)
-    message = str(raised.value)
-    assert message == (
-        f"{tmp_path / 'ds.pem'}: CN=egate TEST Document Signer,O=egate TEST PKI,C=UT is not a CA "
-        "certificate (no basicConstraints cA): not a CSCA"
+    store = TrustStore.from_directory(tmp_path)
+    assert [entry.source for entry in store.certificates] == ["csca.pem"]
+    assert store.skipped == (
+        "ds.pem: CN=egate TEST Document Signer,O=egate TEST PKI,C=UT"
+        " is not a CA certificate (no basicConstraints cA)",
     )
+
+
+def test_a_document_signer_alone_is_no_trust_store(brainpool_pki):
+    """Given as a list, a DS certificate is refused: it would vouch for itself."""
+    with pytest.raises(TrustStoreError, match="is not a CA certificate") as raised:
+        TrustStore.from_certificates([brainpool_pki.ds_certificate])
     assert isinstance(raised.value, PkiError)
 
 
