@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from egate.documents.layout import LAYOUTS, long_number_extension
 from egate.documents.mrz import MrzResult, parse_mrz
@@ -54,6 +54,9 @@ from hardware.emrtd.crypto import bac_key_seed as bac_key_seed
 from hardware.emrtd.crypto import bac_keys as bac_keys
 from hardware.emrtd.crypto import derive_key as derive_key
 
+if TYPE_CHECKING:  # the chip stack (cryptography, the PKI) loads only where chips are read
+    from hardware.emrtd.inspection import ChipInspection
+
 Sleep = Callable[[float], None]
 
 
@@ -67,6 +70,9 @@ class ChipRead:
     # The face image of DG2 as stored: JPEG or JPEG 2000 bytes.
     dg2_image: bytes | None = None
     read_seconds: float = 0.0
+    # A real (or virtual) chip's whole inspection: access control, the files,
+    # and the verdicts of passive, active and chip authentication.
+    inspection: ChipInspection | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.status is not ChipStatus.OK and (
@@ -81,6 +87,8 @@ class ChipRead:
             parts.append("dg1=<redacted>")
         if self.dg2_image is not None:
             parts.append(f"dg2=<{len(self.dg2_image)} bytes>")
+        if self.inspection is not None:
+            parts.append(f"access={self.inspection.access}")
         return f"ChipRead({', '.join(parts)})"
 
 
@@ -90,6 +98,22 @@ class ChipReader(Protocol):
 
     def read(self, access_key: str) -> ChipRead:
         """Read DG1 and DG2; ``access_key`` is the MRZ information (see ``mrz_information``)."""
+        ...
+
+
+class ChipStand(ChipReader, Protocol):
+    """A test reader documents' chips are placed on: the mock reader, the virtual chips' reader."""
+
+    def load(self, chip: MockChip) -> None:
+        """Make ``chip`` the chip of its document number."""
+        ...
+
+    def present(self, document_number: str | None) -> None:
+        """Put a document on the reader (None: take it off)."""
+        ...
+
+    def fail_next(self, count: int = 1) -> None:
+        """Fault injection: the next ``count`` reads fail."""
         ...
 
 

@@ -7,8 +7,10 @@ document policy and, under ``devices:``, how each device is reached:
 * ``doors``: the door controller board (docs/door-protocol.md);
 * ``occupancy``: the occupancy / tailgating sensor (same protocol family);
 * ``camera``: an OpenCV source (USB index, /dev/videoN, a video file, a folder);
-* ``chip``: the chip reader (only the mock exists so far; with ``documents``
-  it holds the test documents of a folder, for commissioning).
+* ``chip``: the chip reader: ``pcsc`` (a contactless reader through pcscd,
+  the eMRTD stack of ``hardware.emrtd``), ``virtual`` (a folder of virtual
+  chips read through the same stack, for commissioning and drills) or
+  ``mock`` (with ``documents``, the test documents of a folder).
 
 With ``emulated: true`` (a mock gate) every serial device is replaced by its
 emulator on a new pseudo-terminal (``hardware.emulators.devices``), and the
@@ -170,28 +172,90 @@ def occupancy_device(device: CommandDevice) -> OccupancyDevice:
 SensorDevice = Annotated[OccupancyDevice, BeforeValidator(_as_occupancy)]
 
 
+def _relative(folder: Path, info: ValidationInfo) -> Path:
+    """A path of the gate file, taken relative to the gate file's folder."""
+    base = (info.context or {}).get("base_dir")
+    return Path(base) / folder if base is not None and not folder.is_absolute() else folder
+
+
 def _chip_documents(folder: Path, info: ValidationInfo) -> Path:
     """The test documents' folder, relative to the gate file; every document in it must load."""
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not folder.is_absolute():
-        folder = Path(base) / folder
+    folder = _relative(folder, info)
     load_chip_documents(folder)  # ChipDocumentError is a ValueError: reported on this field
     return folder
 
 
+def _existing(path: Path, info: ValidationInfo) -> Path:
+    path = _relative(path, info)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    return path
+
+
+# The settings each kind of chip reader takes.
+_CHIP_FIELDS = {"mock": {"documents"}, "pcsc": {"reader", "trust"}, "virtual": {"chips", "trust"}}
+
+
 class ChipDevice(BaseModel):
-    """The chip reader. Only the mock exists so far; a PC/SC driver comes later."""
+    """The chip reader: a PC/SC contactless reader, virtual chips, or the mock reader."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["mock"] = "mock"
+    kind: Literal["mock", "pcsc", "virtual"] = "mock"
     documents: Annotated[Path, AfterValidator(_chip_documents)] | None = Field(
         default=None,
         description=(
-            "A folder of test documents (NAME.mrz with NAME.jpg or NAME.jp2), relative to the "
-            "gate file: the mock reader presents the chip of the document just read."
+            "mock: a folder of test documents (NAME.mrz with NAME.jpg or NAME.jp2), relative to "
+            "the gate file: the mock reader presents the chip of the document just read."
         ),
     )
+    reader: str | int | None = Field(
+        default=None,
+        description="pcsc: the reader's name (or a part of it) or index; default the first.",
+    )
+    chips: Annotated[Path, AfterValidator(_existing)] | None = Field(
+        default=None,
+        description=(
+            "virtual: a folder of virtual chip folders (egate chip issue), relative to the gate "
+            "file: the chip of the document just read is presented."
+        ),
+    )
+    trust: Annotated[Path, AfterValidator(_existing)] | None = Field(
+        default=None,
+        description=(
+            "pcsc and virtual: the CSCA trust store of passive authentication, a folder of "
+            "certificates and CRLs or an ICAO master list; without it no document signer "
+            "is trusted."
+        ),
+    )
+    read_chunk: int = Field(
+        default=0xDF,
+        ge=1,
+        le=65536,
+        description=(
+            "pcsc and virtual: the most bytes one READ BINARY asks for; 223 fits every reader, "
+            "larger needs extended length in reader and chip."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> ChipDevice:
+        given = {
+            name
+            for name in ("documents", "reader", "chips", "trust")
+            if getattr(self, name) is not None
+        }
+        allowed = {
+            "mock": {"documents"},
+            "pcsc": {"reader", "trust"},
+            "virtual": {"chips", "trust"},
+        }
+        extra = sorted(given - allowed[self.kind])
+        if extra:
+            raise ValueError(f"kind {self.kind} takes no {', '.join(extra)}")
+        if self.kind == "virtual" and self.chips is None:
+            raise ValueError("kind virtual needs chips: a folder of virtual chip folders")
+        return self
 
 
 class MockCameraDevice(BaseModel):

@@ -5,8 +5,8 @@ for the service.  A device that is configured but absent does not stop the
 gate from starting: its driver keeps trying to reach it, and ``health``
 reports it down, which puts the gate in its closed, degraded state until it
 is back.  A device that is not configured at all, where the service needs
-one, is a configuration error, and so is a test documents folder
-(``chip: {kind: mock, documents: DIR}``) with a file that cannot be used.
+one, is a configuration error, and so is a chip reader's folder (test documents,
+virtual chips, the trust store) with a file that cannot be used.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from egate.config import ConfigError
 from hardware.camera import Camera, CameraError, CameraState, Frame
 from hardware.chip import ChipReader, MockChipReader
 from hardware.devices import (
+    ChipDevice,
     DeviceSettings,
     occupancy_device,
     open_chip_documents,
@@ -33,6 +35,41 @@ from hardware.link import LinkState
 from hardware.occupancy import OccupancySensor
 from hardware.opencvcamera import OpenCvCamera
 from hardware.reader import SerialMrzReader
+
+
+def open_chip_reader(device: ChipDevice) -> ChipReader:
+    """The chip reader of the gate file's ``chip:`` (ConfigError when it cannot be opened).
+
+    A PC/SC reader is connected afresh for every document, so one unplugged at
+    start only makes reads ``unreadable`` until it is back.
+    """
+    if device.kind == "mock":
+        documents = open_chip_documents(device)
+        return documents if documents is not None else MockChipReader()
+    # The chip stack (cryptography, the PKI) is loaded only for a gate that reads chips.
+    from egate.documents.pki.errors import PkiError
+    from egate.documents.pki.truststore import TrustStore
+    from hardware.emrtd.chipreader import InspectingChipReader
+    from hardware.emrtd.pcsc import PcscTransport
+    from hardware.emulators.emrtd.chipreader import FolderChipReader
+    from hardware.emulators.emrtd.folder import ChipFolderError
+
+    try:
+        trust = None if device.trust is None else TrustStore.load(device.trust)
+    except PkiError as error:
+        raise ConfigError(f"devices.chip.trust: {error}") from None
+    now = partial(datetime.now, UTC)
+    if device.kind == "pcsc":
+        reader = device.reader
+        return InspectingChipReader(
+            lambda: PcscTransport(reader), trust=trust, now=now, chunk=device.read_chunk
+        )
+    assert device.chips is not None
+    try:
+        return FolderChipReader(device.chips, trust=trust, now=now, chunk=device.read_chunk)
+    except ChipFolderError as error:
+        raise ConfigError(f"devices.chip.chips: {error}") from None
+
 
 # How often a camera missing at start is looked for again.
 CAMERA_RETRY_S = 5.0
@@ -169,8 +206,7 @@ def open_gate_devices(
     if camera is None:
         camera = _open_camera(settings, base_dir, clock)
     if chip is None and settings.chip is not None:
-        documents = open_chip_documents(settings.chip)
-        chip = documents if documents is not None else MockChipReader()
+        chip = open_chip_reader(settings.chip)
     occupancy = None
     if settings.occupancy is not None:
         sensor = occupancy_device(settings.occupancy)

@@ -1,7 +1,7 @@
 """A whole gate of emulators with sample travellers walking through it (`egate run --mock`).
 
 ``MockGate`` starts the reader, door board and occupancy emulators on
-pseudo-terminals, a mock chip reader and a mock camera, and opens the real
+pseudo-terminals, a reader of virtual chips and a mock camera, and opens the real
 drivers on them: the service that runs on it is the one that runs on a gate.
 Travellers come from ``sample_travellers`` one after another, or, for a
 training replay, are admitted one by one by the caller; each is a
@@ -25,7 +25,6 @@ import numpy as np
 
 from egate.config import ConfigError
 from hardware.camera import CameraError
-from hardware.chip import MockChipReader
 from hardware.devices import (
     ChipDevice,
     CommandDevice,
@@ -38,6 +37,7 @@ from hardware.devices import (
 )
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.devices import Emulators, emulators
+from hardware.emulators.emrtd.chipreader import VirtualChipReader
 from hardware.emulators.occupancy import OccupancySensorSettings
 from hardware.indicator import Indicator
 from hardware.link import SerialSettings
@@ -113,7 +113,7 @@ class MockGate:
         self.devices: GateDevices | None = None
         # The emulators, the chip reader and the camera, for fault injection.
         self.emulators: Emulators | None = None
-        self.chips: MockChipReader | None = None
+        self.chips: VirtualChipReader | None = None
         self.camera: MockCamera | None = None
 
     def __enter__(self) -> MockGate:
@@ -148,7 +148,7 @@ class MockGate:
         )
         assert started.reader and started.doors and started.occupancy
         self.emulators = started
-        chips = self.chips = MockChipReader(sleep=self._chip_sleep)
+        chips = self.chips = VirtualChipReader(sleep=self._chip_sleep)
         camera = self.camera = self._camera()
         self._stack.callback(camera.close)
         feed = MockDocumentFeed(started.reader, chips, camera)

@@ -29,6 +29,8 @@ COMMANDS = {
     "biometrics": "egate.cli.biometrics",
     "mrz": "egate.cli.mrz",
     "samples": "egate.cli.samples",
+    "chip": "egate.cli.chip",
+    "pki": "egate.cli.pki",
     "demo": "egate.cli.demo",
 }
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egate.biometrics.image import RgbImage
-from hardware.chip import MockChip, MockChipReader
+from hardware.chip import ChipStand, MockChip
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.reader import ReaderEmulator
 from station.people.passenger import Behaviour
@@ -46,9 +46,9 @@ class MockDocument:
 
 
 class MockDocumentFeed:
-    """Presents documents to an emulated reader, a mock chip reader and a mock camera."""
+    """Presents documents to an emulated reader, a chip reader (virtual chips) and a mock camera."""
 
-    def __init__(self, reader: ReaderEmulator, chips: MockChipReader, camera: MockCamera) -> None:
+    def __init__(self, reader: ReaderEmulator, chips: ChipStand, camera: MockCamera) -> None:
         self._reader = reader
         self._chips = chips
         self._camera = camera

@@ -15,7 +15,7 @@ from egate.documents.layout import MrzFormat
 from egate.documents.stoplist import StopListError
 from egate.privacy import SaltError
 
-GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz", "samples"]
+GROUPS = ["run", "replay", "simulate", "devices", "biometrics", "mrz", "samples", "chip", "pki"]
 COMMANDS = [*GROUPS, "demo"]
 
 

@@ -71,15 +71,15 @@ _HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 class PaStatus(StrEnum):
     """The outcome of one check of passive authentication, or of the whole."""
 
-    OK = "ok"
-    NOT_CHECKED = "not_checked"
-    SOD_MISSING = "sod_missing"
-    SOD_INVALID = "sod_invalid"
-    SIGNATURE_INVALID = "signature_invalid"
-    DS_UNTRUSTED = "ds_untrusted"
-    DS_EXPIRED = "ds_expired"
-    DS_REVOKED = "ds_revoked"
-    HASH_MISMATCH = "hash_mismatch"
+    OK = "OK"
+    NOT_CHECKED = "NOT_CHECKED"
+    SOD_MISSING = "SOD_MISSING"
+    SOD_INVALID = "SOD_INVALID"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    DS_UNTRUSTED = "DS_UNTRUSTED"
+    DS_EXPIRED = "DS_EXPIRED"
+    DS_REVOKED = "DS_REVOKED"
+    HASH_MISMATCH = "HASH_MISMATCH"
 
 
 class PaCheckKind(StrEnum):

@@ -47,6 +47,7 @@ from egate.documents.pki.sod import sign_sod
 from egate.documents.pki.testpki import PrivateKey
 from hardware.chip import mrz_information
 from hardware.emrtd.activeauth import ECDSA_PLAIN_OIDS
+from hardware.emulators.emrtd.folder import AirTimeConfig, ChipConfig, ChipFolder
 
 AaKeyType = Literal["rsa1024", "rsa2048", "ecdsa"]
 AA_KEY_TYPES: tuple[AaKeyType, ...] = ("rsa1024", "rsa2048", "ecdsa")
@@ -58,7 +59,12 @@ ID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
 # The ECDSA plain-signature OID for active authentication with SHA-256.
 _AA_ECDSA_SHA256 = next(oid for oid, name in ECDSA_PLAIN_OIDS.items() if name == "SHA-256")
 # A photo bigger than this is no passport photo (ICAO's are 15-20 KB).
-MAX_PHOTO_BYTES = 1 << 20
+MAX_PHOTO_BYTES = 16 << 20
+# What a document printer stores: the ISO/IEC 19794-5 full frontal image at
+# about 480 x 640 pixels, a JPEG of some 15 to 30 KB.
+PRINTED_SIZE = (480, 640)
+PRINTED_BYTES = 40_000
+PRINTED_QUALITY = 75
 
 
 class PersonalisationError(ValueError):
@@ -90,29 +96,62 @@ class IssuedChip:
         """Whether the chip offers PACE (it has EF.CardAccess)."""
         return "EF.CardAccess" in self.files
 
+    def folder(self, air_time: AirTimeConfig | None = None) -> ChipFolder:
+        """The chip as a chip folder (its files and chip.yaml), for ``save_chip_folder``."""
+        config = ChipConfig(
+            air_time=air_time if air_time is not None else AirTimeConfig(),
+            pace=self.pace,
+            can=self.can,
+            aa_key=None if self.aa_key is None else _pem(self.aa_key),
+            aa_hash="SHA-256" if isinstance(self.aa_key, ec.EllipticCurvePrivateKey) else None,
+            ca_key=None if self.ca_key is None else _pem(self.ca_key),
+        )
+        return ChipFolder(dict(self.files), config)
+
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}={len(raw)}B" for name, raw in self.files.items())
         return f"IssuedChip({sizes}, aa={self.aa_key is not None}, ca={self.ca_key is not None})"
 
 
-def photo_of(data: bytes, source: str = "photo") -> Photo:
+def _pem(key: PrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+def photo_of(data: bytes, source: str = "photo", *, as_printed: bool = False) -> Photo:
     """A photo for DG2: JPEG and JPEG 2000 kept as they are, anything else made a JPEG.
 
-    PersonalisationError (naming ``source``) when the bytes are no image Pillow reads.
+    ``as_printed``: as a document printer does, a photo larger than a
+    passport's (over ``PRINTED_SIZE`` pixels or ``PRINTED_BYTES`` bytes) is
+    scaled to fit ``PRINTED_SIZE`` and stored as a JPEG of quality
+    ``PRINTED_QUALITY``, some 15 to 30 KB, so that reads take as long as a
+    real chip's.  PersonalisationError (naming ``source``) when the bytes
+    are no image Pillow reads.
     """
     if len(data) > MAX_PHOTO_BYTES:
         raise PersonalisationError(f"{source}: {len(data)} bytes, more than a passport photo")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.load()
+            # The header tells format and size: a JPEG or JPEG 2000 is not decoded.
             kind, width, height = image.format, image.width, image.height
-            if kind == "JPEG":
-                return Photo(data, ImageType.JPEG, width, height)
-            if kind == "JPEG2000":
-                return Photo(data, ImageType.JPEG2000, width, height)
+            too_big = (
+                len(data) > PRINTED_BYTES or width > PRINTED_SIZE[0] or height > (PRINTED_SIZE[1])
+            )
+            if not (as_printed and too_big):
+                if kind == "JPEG":
+                    return Photo(data, ImageType.JPEG, width, height)
+                if kind == "JPEG2000":
+                    return Photo(data, ImageType.JPEG2000, width, height)
+            image.load()
+            picture = image.convert("RGB")
+            if as_printed:
+                picture.thumbnail(PRINTED_SIZE)
             out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=85)
-            return Photo(out.getvalue(), ImageType.JPEG, width, height)
+            picture.save(out, "JPEG", quality=PRINTED_QUALITY)
+            return Photo(out.getvalue(), ImageType.JPEG, picture.width, picture.height)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise PersonalisationError(f"{source}: not an image ({error})") from None
 
@@ -131,7 +170,7 @@ def _public_key_info(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def personalise(
     mrz_lines: Sequence[str],
-    photo: Photo,
+    photo: Photo | None,
     ds_certificate: x509.Certificate,
     ds_key: PrivateKey,
     *,
@@ -154,10 +193,10 @@ def personalise(
         raise PersonalisationError(f"MRZ: {error}") from None
     if can is not None and not (len(can) == 6 and can.isascii() and can.isdigit()):
         raise PersonalisationError(f"CAN: {can!r} is not six digits")
-    files = {
-        "DG1": encode_dg1(list(result.lines)),
-        "DG2": encode_dg2(photo.data, photo.image_type, photo.width, photo.height),
-    }
+    files = {"DG1": encode_dg1(list(result.lines))}
+    # A chip without a photo is no valid eMRTD, but drills have damaged ones.
+    if photo is not None:
+        files["DG2"] = encode_dg2(photo.data, photo.image_type, photo.width, photo.height)
     infos: list[SecurityInfo] = []
     card_access: bytes | None = None
     if pace:

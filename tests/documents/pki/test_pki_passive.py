@@ -60,12 +60,12 @@ def test_a_genuine_chip_passes(request, pki_name, options):
     assert verdict.status is PaStatus.OK
     assert verdict.ok
     assert _statuses(verdict) == [
-        ("sod", "ok", None),
-        ("signature", "ok", None),
-        ("certificate", "ok", None),
-        ("data_group", "ok", 1),
-        ("data_group", "ok", 2),
-        ("data_group", "ok", 14),
+        ("sod", "OK", None),
+        ("signature", "OK", None),
+        ("certificate", "OK", None),
+        ("data_group", "OK", 1),
+        ("data_group", "OK", 2),
+        ("data_group", "OK", 14),
     ]
     assert verdict.ds_subject == "CN=egate TEST Document Signer,O=egate TEST PKI,C=UT"
     assert verdict.csca_subject == "CN=egate TEST CSCA UTO,O=egate TEST PKI,C=UT"
@@ -293,12 +293,12 @@ def test_no_sod(brainpool_pki):
     verdict = verify_passive(None, DATA_GROUPS, _store(brainpool_pki), at=AT)
     assert verdict.status is PaStatus.SOD_MISSING
     assert _statuses(verdict) == [
-        ("sod", "sod_missing", None),
-        ("signature", "not_checked", None),
-        ("certificate", "not_checked", None),
-        ("data_group", "not_checked", 1),
-        ("data_group", "not_checked", 2),
-        ("data_group", "not_checked", 14),
+        ("sod", "SOD_MISSING", None),
+        ("signature", "NOT_CHECKED", None),
+        ("certificate", "NOT_CHECKED", None),
+        ("data_group", "NOT_CHECKED", 1),
+        ("data_group", "NOT_CHECKED", 2),
+        ("data_group", "NOT_CHECKED", 14),
     ]
 
 
@@ -312,15 +312,15 @@ def test_the_verdict_is_json(brainpool_pki):
     read = {**DATA_GROUPS, 2: b"\x75\x00"}
     verdict = verify_passive(_sod(brainpool_pki), read, _store(brainpool_pki), at=AT)
     document = json.loads(json.dumps(verdict.to_dict()))
-    assert document["status"] == "hash_mismatch"
+    assert document["status"] == "HASH_MISMATCH"
     assert document["checks"][0] == {
         "check": "sod",
-        "status": "ok",
+        "status": "OK",
         "detail": "EF.SOD hashes DG1, DG2, DG14 with sha256",
     }
     assert document["checks"][4] == {
         "check": "data_group",
-        "status": "hash_mismatch",
+        "status": "HASH_MISMATCH",
         "detail": "DG2 differs from its sha256 hash in EF.SOD",
         "data_group": 2,
     }
