@@ -45,7 +45,9 @@ from egate.documents.lds.dg15 import parse_dg15
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.files import LdsFile, data_group, lds_file
 from egate.documents.lds.securityinfos import SecurityInfos, parse_dg14, parse_security_infos
+from egate.documents.pki.errors import SodError
 from egate.documents.pki.passive import PassiveVerdict, verify_passive
+from egate.documents.pki.sod import parse_sod
 from egate.documents.pki.truststore import TrustStore
 from egate.gate.events import ChipStatus
 from hardware.emrtd.activeauth import AaResult, AaStatus, active_authenticate
@@ -276,14 +278,28 @@ def _run(
         _open(session, key, random)
     com = _read_into(session, steps, lds_file("EF.COM"), chunk, required=True)
     listed = set(parse_com(com).data_groups) if com is not None else set()
-    _read_into(session, steps, lds_file("EF.SOD"), chunk)
+    sod = _read_into(session, steps, lds_file("EF.SOD"), chunk)
+    # EF.COM is signed by nobody: a clone could leave DG14 and DG15 out of it.
+    # The groups EF.SOD hashes are looked for too, and one it hashes that the
+    # chip withholds fails the check that needs it.
+    signed = _hashed_data_groups(sod)
+    wanted = listed | signed
     security = None
-    if 14 in listed and _read_into(session, steps, data_group(14), chunk) is not None:
+    if 14 in wanted and _read_into(session, steps, data_group(14), chunk) is not None:
         security = parse_dg14(session.files["DG14"])
-    if 15 in listed:
+    if 15 in wanted:
         _read_into(session, steps, data_group(15), chunk)
-    for number in sorted({1, 2, *(n for n in data_groups if n in listed)}):
+    for number in sorted({1, 2, *(n for n in data_groups if n in wanted)}):
         _read_into(session, steps, data_group(number), chunk, required=number in (1, 2))
+    if 14 in signed and "DG14" not in session.files:
+        session.chip_auth = CaResult(
+            CaStatus.CA_FAILED, "", None, f"DG14 is hashed in EF.SOD but {_WITHHELD}"
+        )
+        return
+    if 15 in signed and "DG15" not in session.files:
+        session.active = AaResult(
+            AaStatus.AA_FAILED, "", None, b"", b"", f"DG15 is hashed in EF.SOD but {_WITHHELD}"
+        )
     # The chip checks come last: a failed chip authentication ends the session.
     if security is not None and security.chip_authentication_keys:
         with steps.step("chip authentication"):
@@ -293,6 +309,19 @@ def _run(
     if "DG15" in session.files:
         with steps.step("active authentication"):
             session.active = _active(session, security, random)
+
+
+_WITHHELD = "the chip does not give it: its key cannot be checked (a clone?)"
+
+
+def _hashed_data_groups(sod: bytes | None) -> set[int]:
+    """The data groups EF.SOD hashes (none when it is missing or unreadable: PA says why)."""
+    if sod is None:
+        return set()
+    try:
+        return set(parse_sod(sod).data_groups)
+    except SodError:
+        return set()
 
 
 def _read_into(
@@ -330,9 +359,13 @@ def _chip_authentication(session: _Session, security: SecurityInfos, random: Ran
             f"DG14's chip authentication key cannot be loaded: {error}",
         )
     assert isinstance(session.transport, SecureTransport)
-    return chip_authenticate(
-        session.transport, public_key, protocol=protocol, key_id=key_info.key_id, random=random
-    )
+    try:
+        return chip_authenticate(
+            session.transport, public_key, protocol=protocol, key_id=key_info.key_id, random=random
+        )
+    except StatusError as error:
+        # DG14 offers it: a chip that refuses it has not the key (a clone).
+        return CaResult(CaStatus.CA_FAILED, protocol or "", None, f"the chip refused: {error}")
 
 
 def _active(session: _Session, security: SecurityInfos | None, random: Random) -> AaResult:
@@ -340,9 +373,13 @@ def _active(session: _Session, security: SecurityInfos | None, random: Random) -
     public_key = parse_dg15(session.files["DG15"]).public_key()
     info = security.active_authentication if security is not None else None
     hash_algorithm = info.hash_algorithm if info is not None else None
-    return active_authenticate(
-        session.transport, public_key, hash_algorithm=hash_algorithm, random=random
-    )
+    try:
+        return active_authenticate(
+            session.transport, public_key, hash_algorithm=hash_algorithm, random=random
+        )
+    except StatusError as error:
+        # DG15 holds a key: a chip that will not sign with it has not got it (a clone).
+        return AaResult(AaStatus.AA_FAILED, "", None, b"", b"", f"the chip refused: {error}")
 
 
 def _open(session: _Session, key: AccessKey, random: Random) -> None:
