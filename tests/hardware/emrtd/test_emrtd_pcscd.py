@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import json
 import os
 import random as random_module
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -188,3 +190,50 @@ def test_bac_and_secure_messaging_through_pcscd(served: VirtualChip) -> None:
         dg2 = secure.transmit(CommandApdu(0x00, 0xB0, 0, 0, ne=65536))
         assert dg2 == ResponseApdu(bytes(range(256)) * 120, 0x6282)
         assert served.secure_messaging
+
+
+def test_egate_chip_emulate_and_chip_read_through_pcscd(pcscd: None, tmp_path: Path) -> None:
+    """The issue's check, as an engineer runs it: two egate processes and the real PC/SC stack."""
+    egate = [sys.executable, "-m", "egate"]
+    photo = tmp_path / "face.png"
+    from PIL import Image
+
+    Image.new("RGB", (120, 160), (150, 120, 100)).save(photo)
+    subprocess.run([*egate, "pki", "init", str(tmp_path / "pki")], check=True, capture_output=True)
+    mrz = [option for line in SPECIMEN for option in ("--mrz", line)]
+    subprocess.run(
+        [*egate, "chip", "issue", *mrz, "--photo", str(photo), "--pki", str(tmp_path / "pki"),
+         "--out", str(tmp_path / "chip"), "--aa", "--pace", "--ca", "--air-time", "848"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    emulator = subprocess.Popen(
+        [*egate, "chip", "emulate", str(tmp_path / "chip")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            read = subprocess.run(
+                [*egate, "chip", "read", "--reader", "Virtual PCD", *mrz, "--trust",
+                 str(tmp_path / "pki"), "--json"],
+                capture_output=True,
+                text=True,
+            )  # fmt: skip
+            # Until pcscd has polled the card in, the reader is empty: exit 2, no card.
+            if read.returncode != 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert read.returncode == 0, read.stderr
+        document = json.loads(read.stdout)
+        assert document["source"] == f"PC/SC reader {READER}"
+        assert document["access"] == "PACE id-PACE-ECDH-GM-AES-CBC-CMAC-128"
+        assert document["dg1_mrz"] == list(SPECIMEN)
+        assert document["passive_authentication"]["status"] == "OK"
+        assert document["active_authentication"]["status"] == "OK"
+        assert document["chip_authentication"]["status"] == "OK"
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+    assert emulator.returncode == 0, emulator.stderr.read().decode() if emulator.stderr else ""
