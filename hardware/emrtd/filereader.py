@@ -18,7 +18,7 @@ from __future__ import annotations
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.files import EMRTD_AID, LdsFile
 from egate.documents.lds.tlv import MAX_HEADER_BYTES, encode_tlv, read_tlv, total_length
-from hardware.emrtd.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
+from hardware.emrtd.apdu import EXTENDED_MAX_NE, SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.errors import ProtocolError
 
 INS_SELECT = 0xA4
@@ -65,7 +65,9 @@ def read_binary(transport: Transport, file: LdsFile, offset: int, length: int) -
         # The offset travels as a data object; the answer comes in DO'53.
         encoded = offset.to_bytes((offset.bit_length() + 7) // 8, "big")
         body = bytes((TAG_OFFSET, len(encoded))) + encoded
-        # Le counts the DO'53 around the data: exactly the object of ``length`` bytes.
+        # Le counts the DO'53 around the data: exactly the object of ``length``
+        # bytes, which must fit the largest Le (65536) with its header.
+        length = min(length, EXTENDED_MAX_NE - 4)
         wrapped_length = len(encode_tlv(TAG_DISCRETIONARY, bytes(length)))
         command = CommandApdu(0x00, INS_READ_BINARY_ODD, 0x00, 0x00, body, ne=wrapped_length)
         wrapped = _read_data(transport.transmit(command), file, offset)
@@ -128,4 +130,3 @@ def read_file(
             )
         content += piece
     return bytes(content)
-

@@ -44,7 +44,12 @@ from egate.documents.lds.dg2 import FaceImage, parse_dg2
 from egate.documents.lds.dg15 import parse_dg15
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.files import LdsFile, data_group, lds_file
-from egate.documents.lds.securityinfos import SecurityInfos, parse_dg14, parse_security_infos
+from egate.documents.lds.securityinfos import (
+    PaceInfo,
+    SecurityInfos,
+    parse_dg14,
+    parse_security_infos,
+)
 from egate.documents.pki.errors import SodError
 from egate.documents.pki.passive import PassiveVerdict, verify_passive
 from egate.documents.pki.sod import parse_sod
@@ -107,6 +112,8 @@ class ChipInspection:
     chip_authentication: CaResult | None = None
     passive_authentication: PassiveVerdict | None = None
     timings: tuple[StepTiming, ...] = ()
+    # Why the access control used is weaker than the chip's signed data offers.
+    downgrade: str = ""
 
     def failures(self, printed_mrz: Sequence[str] | None = None) -> list[str]:
         """Why the chip does not pass, one ``CODE: reason`` each; empty when every check passed.
@@ -122,6 +129,10 @@ class ChipInspection:
             and tuple(self.dg1.lines) != tuple(printed_mrz)
         ):
             found.append("DG1_MISMATCH: the chip's MRZ differs from the printed one")
+        if self.downgrade:
+            found.append(f"ACCESS_DOWNGRADED: {self.downgrade}")
+        if self.passive_authentication is None:
+            found.append("PA_NOT_RUN: passive authentication was not run")
         if self.passive_authentication is not None:
             found += [
                 f"{check.status.name}: {check.detail}"
@@ -194,6 +205,9 @@ class _Session:
     files: dict[str, bytes] = field(default_factory=dict)
     active: AaResult | None = None
     chip_auth: CaResult | None = None
+    downgrade: str = ""
+    # The PACEInfos of EF.CardAccess (none when it is missing or unreadable).
+    offered_pace: tuple[PaceInfo, ...] = ()
 
 
 def inspect_chip(
@@ -240,6 +254,7 @@ def inspect_chip(
         chip_authentication=session.chip_auth,
         passive_authentication=passive,
         timings=tuple(steps.timings),
+        downgrade=session.downgrade,
     )
 
 
@@ -287,6 +302,10 @@ def _run(
     security = None
     if 14 in wanted and _read_into(session, steps, data_group(14), chunk) is not None:
         security = parse_dg14(session.files["DG14"])
+        if security.pace and set(security.pace) != set(session.offered_pace):
+            # DG14 is signed; EF.CardAccess is not: PACE left out of it (or
+            # altered) steers a terminal to weaker access control.
+            session.downgrade = "DG14 offers PACE that EF.CardAccess does not"
     if 15 in wanted:
         _read_into(session, steps, data_group(15), chunk)
     for number in sorted({1, 2, *(n for n in data_groups if n in wanted)}):
@@ -385,7 +404,8 @@ def _active(session: _Session, security: SecurityInfos | None, random: Random) -
 def _open(session: _Session, key: AccessKey, random: Random) -> None:
     """Access control: PACE when EF.CardAccess offers it, else BAC."""
     plain = session.transport
-    parameters = _pace_parameters(plain)
+    parameters = _pace_parameters(session)
+    pace_failure = ""
     if parameters is not None:
         password = (
             PacePassword.from_can(key.can)
@@ -394,8 +414,9 @@ def _open(session: _Session, key: AccessKey, random: Random) -> None:
         )
         try:
             channel = pace(plain, password, parameters, random)
-        except (StatusError, ProtocolError):
-            channel = None  # PACE not to be had: BAC, as part 11 prescribes
+        except (StatusError, ProtocolError) as error:
+            # PACE not to be had: BAC, as part 11 prescribes; why is kept for the report.
+            channel, pace_failure = None, f"PACE failed ({error}), then "
         if channel is not None:
             session.channel = channel
             session.access = f"PACE {parameters.name}"
@@ -403,24 +424,29 @@ def _open(session: _Session, key: AccessKey, random: Random) -> None:
             select_application(session.transport)
             return
     if key.mrz_information is None:
-        raise AccessDenied("BAC needs the MRZ information; only a CAN was given")
-    select_application(plain)
-    channel = bac(plain, key.mrz_information, random)
+        raise AccessDenied(f"{pace_failure}BAC needs the MRZ information; only a CAN was given")
+    try:
+        select_application(plain)
+        channel = bac(plain, key.mrz_information, random)
+    except AccessDenied as error:
+        raise AccessDenied(f"{pace_failure}{error}") from None
+    except StatusError as error:
+        raise StatusError(f"{pace_failure}{error.command}", error.sw) from None
     session.channel = channel
     session.access = "BAC"
     session.transport = SecureTransport(plain, channel)
 
 
-def _pace_parameters(transport: Transport) -> PaceParameters | None:
+def _pace_parameters(session: _Session) -> PaceParameters | None:
     """The first PACE configuration of EF.CardAccess this stack speaks; None without one.
 
     A chip without EF.CardAccess, or with one that cannot be read, is a BAC chip.
     """
     try:
-        raw = read_file(transport, lds_file("EF.CardAccess"))
+        raw = read_file(session.transport, lds_file("EF.CardAccess"))
         if raw is None:
             return None
-        offered = parse_security_infos(raw).pace
+        session.offered_pace = offered = parse_security_infos(raw).pace
     except (StatusError, ProtocolError, LdsError):
         return None
     for info in offered:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from egate.documents.lds.com import encode_com
+from egate.documents.lds.files import data_group
 from egate.documents.lds.protocols import pace_protocol
 from egate.documents.lds.securityinfos import PaceInfo, encode_security_infos
 from egate.documents.lds.tlv import MAX_HEADER_BYTES, encode_tlv
@@ -35,7 +36,7 @@ from hardware.emrtd.activeauth import AaStatus, ActiveAuthenticator
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
 from hardware.emrtd.chipauth import CaStatus, ChipAuthenticator
 from hardware.emrtd.errors import CardAbsent, ProtocolError
-from hardware.emrtd.filereader import SM_SHORT_CHUNK
+from hardware.emrtd.filereader import SM_SHORT_CHUNK, read_file, select_application
 from hardware.emrtd.inspection import AccessKey, ChipInspection, inspect_chip
 from hardware.emrtd.pace import PaceParameters
 from hardware.emrtd.securemessaging import Cipher
@@ -479,7 +480,10 @@ def test_a_pace_protocol_this_stack_does_not_run_falls_back_to_bac(pki, trust, k
     assert result.status is ChipStatus.OK
     assert result.access == "BAC"
     assert result.files == stored(chip)
-    assert result.failures(LINES) == []
+    # The signed DG14 still offers the PACE the altered EF.CardAccess hides.
+    assert result.failures(LINES) == [
+        "ACCESS_DOWNGRADED: DG14 offers PACE that EF.CardAccess does not"
+    ]
     # EF.CardAccess was read, PACE never started: GET CHALLENGE is the first authentication.
     before_bac = recording.instructions[: recording.instructions.index(0x84)]
     assert 0x22 not in before_bac and 0x86 not in before_bac
@@ -811,3 +815,37 @@ def test_a_transport_protocol_error_is_unreadable():
     result = inspect_chip(ScriptedTransport(answer), AccessKey(MRZ_INFORMATION), random=seeded(1))
     assert result.status is ChipStatus.UNREADABLE
     assert "no status word" in result.reason
+
+
+def test_a_pace_chip_without_ef_cardaccess_is_a_downgrade(pki, trust, keys, photo):
+    chip = issue(pki, photo, keys, pace=True, aa="ecdsa", ca=True)
+    files = {name: raw for name, raw in chip.files.items() if name != "EF.CardAccess"}
+    result = run_inspection(serve(chip, files=files), trust=trust)
+    assert result.access == "BAC"
+    assert result.failures(LINES) == [
+        "ACCESS_DOWNGRADED: DG14 offers PACE that EF.CardAccess does not"
+    ]
+
+
+def test_an_inspection_without_passive_authentication_does_not_pass(pki, keys, photo):
+    result = inspect_chip(
+        VirtualTransport(serve(issue(pki, photo, keys))),
+        AccessKey(MRZ_INFORMATION),
+        random=seeded(3),
+    )
+    assert result.status is ChipStatus.OK
+    assert result.failures(LINES) == ["PA_NOT_RUN: passive authentication was not run"]
+
+
+def test_a_huge_file_in_the_largest_pieces_keeps_le_within_bounds():
+    # 200 KB: offsets past 32767 read with the odd READ BINARY, pieces near 65536 bytes.
+    content = encode_tlv(0x63, bytes(range(256)) * 800)
+    card = VirtualChip(
+        {"DG3": content},
+        mrz_information=MRZ_INFORMATION,
+        settings=ChipSettings(pace=False, plain_access=True),
+        air_time=AirTime.zero(),
+    )
+    transport = VirtualTransport(card)
+    select_application(transport)
+    assert read_file(transport, data_group(3), chunk=65536) == content
