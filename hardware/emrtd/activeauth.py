@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from egate.documents.lds.protocols import AA_HASHES, ECDSA_PLAIN_SIGNATURES, arcs_after
 from hardware.emrtd.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.errors import StatusError
 
@@ -53,13 +54,6 @@ SHA256 = "SHA-256"
 SHA384 = "SHA-384"
 SHA512 = "SHA-512"
 
-_HASHLIB_NAMES = {
-    SHA1: "sha1",
-    SHA224: "sha224",
-    SHA256: "sha256",
-    SHA384: "sha384",
-    SHA512: "sha512",
-}
 _CRYPTOGRAPHY_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     SHA1: hashes.SHA1,
     SHA224: hashes.SHA224,
@@ -67,18 +61,18 @@ _CRYPTOGRAPHY_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     SHA384: hashes.SHA384,
     SHA512: hashes.SHA512,
 }
+# As hashlib (and egate.documents.lds.protocols) spell them: "sha256".
+_HASHLIB_NAMES = {name: algorithm().name for name, algorithm in _CRYPTOGRAPHY_HASHES.items()}
 # ISO/IEC 10118-3 hash identifiers, the ``xx`` of an ``xx CC`` trailer.
 _TRAILER_HASH_IDS = {0x33: SHA1, 0x38: SHA224, 0x34: SHA256, 0x36: SHA384, 0x35: SHA512}
 _HASH_TRAILER_IDS = {name: ident for ident, name in _TRAILER_HASH_IDS.items()}
 
 # ActiveAuthenticationInfo's signatureAlgorithm: BSI TR-03111 ecdsa-plain-signatures.
-_ECDSA_PLAIN = "0.4.0.127.0.7.1.1.4.1"
+_CANONICAL_NAMES = {spelt: name for name, spelt in _HASHLIB_NAMES.items()}
 ECDSA_PLAIN_OIDS = {
-    f"{_ECDSA_PLAIN}.1": SHA1,
-    f"{_ECDSA_PLAIN}.2": SHA224,
-    f"{_ECDSA_PLAIN}.3": SHA256,
-    f"{_ECDSA_PLAIN}.4": SHA384,
-    f"{_ECDSA_PLAIN}.5": SHA512,
+    oid: _CANONICAL_NAMES[spelt]
+    for oid, spelt in AA_HASHES.items()
+    if arcs_after(oid, ECDSA_PLAIN_SIGNATURES) is not None
 }
 _HASH_ECDSA_PLAIN_OIDS = {name: oid for oid, name in ECDSA_PLAIN_OIDS.items()}
 
@@ -103,6 +97,11 @@ def hash_name(name: str) -> str:
 def hash_for_signature_algorithm(oid: str) -> str | None:
     """The hash an ActiveAuthenticationInfo signatureAlgorithm OID names (ecdsa-plain-SHA*)."""
     return ECDSA_PLAIN_OIDS.get(oid)
+
+
+def signature_algorithm_for(hash_algorithm: str) -> str:
+    """The ecdsa-plain-SHA* OID that names ``hash_algorithm`` in ActiveAuthenticationInfo."""
+    return _HASH_ECDSA_PLAIN_OIDS[hash_name(hash_algorithm)]
 
 
 def _digest(name: str, data: bytes) -> bytes:
@@ -385,7 +384,7 @@ class ActiveAuthenticator:
     def signature_algorithm(self) -> str | None:
         """For ECDSA the OID of DG14's ActiveAuthenticationInfo (ecdsa-plain-SHA*); None for RSA."""
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            return _HASH_ECDSA_PLAIN_OIDS[self._hash]
+            return signature_algorithm_for(self._hash)
         return None
 
     def public_key(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:

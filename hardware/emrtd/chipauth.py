@@ -30,12 +30,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from asn1crypto.core import ObjectIdentifier
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from egate.documents.lds.der import oid_contents
 from egate.documents.lds.errors import LdsError
+from egate.documents.lds.protocols import (
+    STANDARD_DOMAIN_PARAMETER_IDS,
+    ca_parts,
+    ca_protocol,
+)
+from egate.documents.lds.protocols import protocol_name as protocol_name
 from egate.documents.lds.tlv import encode_tlv, read_tlvs
 from hardware.emrtd.apdu import SHORT_MAX_NE, SW_SUCCESS, CommandApdu, ResponseApdu
 from hardware.emrtd.crypto import KDF_ENC, KDF_MAC, Cipher, kdf
@@ -43,46 +49,15 @@ from hardware.emrtd.ecmapping import domain_parameters, generate_private_key
 from hardware.emrtd.errors import ProtocolError, SecureMessagingError
 from hardware.emrtd.securemessaging import SecureChannel, SecureTransport
 
-_CA = "0.4.0.127.0.7.2.2.3"
-ID_CA_DH_3DES_CBC_CBC = f"{_CA}.1.1"
-ID_CA_DH_AES_CBC_CMAC_128 = f"{_CA}.1.2"
-ID_CA_DH_AES_CBC_CMAC_192 = f"{_CA}.1.3"
-ID_CA_DH_AES_CBC_CMAC_256 = f"{_CA}.1.4"
-ID_CA_ECDH_3DES_CBC_CBC = f"{_CA}.2.1"
-ID_CA_ECDH_AES_CBC_CMAC_128 = f"{_CA}.2.2"
-ID_CA_ECDH_AES_CBC_CMAC_192 = f"{_CA}.2.3"
-ID_CA_ECDH_AES_CBC_CMAC_256 = f"{_CA}.2.4"
+ID_CA_DH_AES_CBC_CMAC_128 = ca_protocol("DH", "AES-128")
+ID_CA_ECDH_3DES_CBC_CBC = ca_protocol("ECDH", "3DES")
+ID_CA_ECDH_AES_CBC_CMAC_128 = ca_protocol("ECDH", "AES-128")
+ID_CA_ECDH_AES_CBC_CMAC_192 = ca_protocol("ECDH", "AES-192")
+ID_CA_ECDH_AES_CBC_CMAC_256 = ca_protocol("ECDH", "AES-256")
 
-# The protocols this module runs, with the cipher of the secure messaging they lead to.
-CA_PROTOCOLS = {
-    ID_CA_ECDH_3DES_CBC_CBC: Cipher.TDES,
-    ID_CA_ECDH_AES_CBC_CMAC_128: Cipher.AES128,
-    ID_CA_ECDH_AES_CBC_CMAC_192: Cipher.AES192,
-    ID_CA_ECDH_AES_CBC_CMAC_256: Cipher.AES256,
-}
-_PROTOCOL_NAMES = {
-    ID_CA_DH_3DES_CBC_CBC: "id-CA-DH-3DES-CBC-CBC",
-    ID_CA_DH_AES_CBC_CMAC_128: "id-CA-DH-AES-CBC-CMAC-128",
-    ID_CA_DH_AES_CBC_CMAC_192: "id-CA-DH-AES-CBC-CMAC-192",
-    ID_CA_DH_AES_CBC_CMAC_256: "id-CA-DH-AES-CBC-CMAC-256",
-    ID_CA_ECDH_3DES_CBC_CBC: "id-CA-ECDH-3DES-CBC-CBC",
-    ID_CA_ECDH_AES_CBC_CMAC_128: "id-CA-ECDH-AES-CBC-CMAC-128",
-    ID_CA_ECDH_AES_CBC_CMAC_192: "id-CA-ECDH-AES-CBC-CMAC-192",
-    ID_CA_ECDH_AES_CBC_CMAC_256: "id-CA-ECDH-AES-CBC-CMAC-256",
-}
-
-# The curves of cryptography that are Doc 9303 standardized domain parameters
-# (part 11, 9.5.1), by the parameter id the ephemeral key is drawn with.
-_CURVE_PARAMETER_IDS = {
-    "secp192r1": 8,
-    "secp224r1": 10,
-    "secp256r1": 12,
-    "brainpoolP256r1": 13,
-    "secp384r1": 15,
-    "brainpoolP384r1": 16,
-    "brainpoolP512r1": 17,
-    "secp521r1": 18,
-}
+# The protocols this module runs (ECDH with each cipher), with the cipher of
+# the secure messaging they lead to.
+CA_PROTOCOLS = {ca_protocol("ECDH", cipher.value): cipher for cipher in Cipher}
 
 INS_MSE = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
@@ -97,11 +72,6 @@ TAG_EPHEMERAL_KEY_GA = 0x80
 _CONFIRM = CommandApdu(0x00, 0xA4, 0x02, 0x0C, bytes.fromhex("010E"))
 
 
-def protocol_name(oid: str) -> str:
-    """The name of a chip-authentication protocol OID ("id-CA-ECDH-AES-CBC-CMAC-128") or the OID."""
-    return _PROTOCOL_NAMES.get(oid, oid)
-
-
 def key_reference(key_id: int) -> bytes:
     """The value of data object 84 for a DG14 key id: the unsigned integer in the fewest bytes."""
     if key_id < 0:
@@ -109,12 +79,8 @@ def key_reference(key_id: int) -> bytes:
     return key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big")
 
 
-def _oid_bytes(oid: str) -> bytes:
-    return bytes(ObjectIdentifier(oid).contents)
-
-
 # The chip compares the OID's encoding: it never parses what the terminal sends.
-_CIPHERS_BY_OID_BYTES = {_oid_bytes(oid): cipher for oid, cipher in CA_PROTOCOLS.items()}
+_CIPHERS_BY_OID_BYTES = {oid_contents(oid): cipher for oid, cipher in CA_PROTOCOLS.items()}
 
 
 def _point(public_key: ec.EllipticCurvePublicKey) -> bytes:
@@ -181,7 +147,7 @@ def chip_authenticate(
     if cipher is None:
         reason = (
             f"{name}: Diffie-Hellman chip authentication is not supported"
-            if oid.startswith(f"{_CA}.1.")
+            if _key_agreement(oid) == "DH"
             else f"{name} is not a chip-authentication protocol this terminal runs"
         )
         return CaResult(CaStatus.UNSUPPORTED, oid, None, reason)
@@ -192,7 +158,7 @@ def chip_authenticate(
             None,
             f"{name} needs an EC key in DG14, not a {type(chip_public_key).__name__}",
         )
-    parameter_id = _CURVE_PARAMETER_IDS.get(chip_public_key.curve.name)
+    parameter_id = STANDARD_DOMAIN_PARAMETER_IDS.get(chip_public_key.curve.name)
     if parameter_id is None:
         return CaResult(
             CaStatus.UNSUPPORTED,
@@ -210,7 +176,7 @@ def chip_authenticate(
     if use_ga:
         transport.transmit(
             CommandApdu(
-                0x00, INS_MSE, *MSE_SET_AT, encode_tlv(TAG_OID, _oid_bytes(oid)) + reference
+                0x00, INS_MSE, *MSE_SET_AT, encode_tlv(TAG_OID, oid_contents(oid)) + reference
             )
         ).check("MSE:Set AT (chip authentication)")
         data = encode_tlv(TAG_DYNAMIC_AUTHENTICATION, encode_tlv(TAG_EPHEMERAL_KEY_GA, point))
@@ -227,6 +193,14 @@ def chip_authenticate(
 
     transport.channel.rekey(kdf(secret, KDF_ENC, cipher), kdf(secret, KDF_MAC, cipher), cipher)
     return _confirm(transport, oid, cipher)
+
+
+def _key_agreement(oid: str) -> str | None:
+    """A chip authentication OID's key agreement ("DH", "ECDH"); None if it is none."""
+    try:
+        return ca_parts(oid)[0]
+    except ValueError:
+        return None
 
 
 def _check_dynamic_authentication_data(answer: bytes) -> None:
@@ -283,7 +257,7 @@ class ChipAuthenticator:
             raise ValueError(
                 f"chip authentication runs on EC keys, not {type(private_key).__name__}"
             )
-        if private_key.curve.name not in _CURVE_PARAMETER_IDS:
+        if private_key.curve.name not in STANDARD_DOMAIN_PARAMETER_IDS:
             raise ValueError(f"{private_key.curve.name} is not a Doc 9303 curve")
         self._key = private_key
         self._key_id = key_id

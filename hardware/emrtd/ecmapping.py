@@ -29,6 +29,7 @@ from typing import Any
 from ecdsa import curves
 from ecdsa.ellipticcurve import INFINITY, PointJacobi
 
+from egate.documents.lds.protocols import STANDARD_DOMAIN_PARAMETERS
 from hardware.emrtd.errors import ProtocolError
 
 Random = Callable[[int], bytes]
@@ -100,24 +101,28 @@ class DomainParameters:
         return self._affine(self._jacobi(a) + self._jacobi(b), what)
 
 
-# Doc 9303 part 11 §9.5.1, standardized domain parameters: 0-2 are the
-# finite-field (DH) groups, not supported here; 8-18 the elliptic curves.
-_CURVES = {
-    8: ("NIST P-192", curves.NIST192p),
-    9: ("brainpoolP192r1", curves.BRAINPOOLP192r1),
-    10: ("NIST P-224", curves.NIST224p),
-    11: ("brainpoolP224r1", curves.BRAINPOOLP224r1),
-    12: ("NIST P-256", curves.NIST256p),
-    13: ("brainpoolP256r1", curves.BRAINPOOLP256r1),
-    14: ("brainpoolP320r1", curves.BRAINPOOLP320r1),
-    15: ("NIST P-384", curves.NIST384p),
-    16: ("brainpoolP384r1", curves.BRAINPOOLP384r1),
-    17: ("brainpoolP512r1", curves.BRAINPOOLP512r1),
-    18: ("NIST P-521", curves.NIST521p),
+# Doc 9303 part 11 §9.5.1, standardized domain parameters
+# (egate.documents.lds.protocols): the finite-field (DH) groups are not
+# supported here, the elliptic curves are, as ecdsa has them.
+_ECDSA_CURVES = {
+    "secp192r1": curves.NIST192p,
+    "brainpoolP192r1": curves.BRAINPOOLP192r1,
+    "secp224r1": curves.NIST224p,
+    "brainpoolP224r1": curves.BRAINPOOLP224r1,
+    "secp256r1": curves.NIST256p,
+    "brainpoolP256r1": curves.BRAINPOOLP256r1,
+    "brainpoolP320r1": curves.BRAINPOOLP320r1,
+    "secp384r1": curves.NIST384p,
+    "brainpoolP384r1": curves.BRAINPOOLP384r1,
+    "brainpoolP512r1": curves.BRAINPOOLP512r1,
+    "secp521r1": curves.NIST521p,
 }
-STANDARDIZED_PARAMETER_IDS = tuple(_CURVES)
-
-_DOMAINS = {pid: DomainParameters(pid, name, curve) for pid, (name, curve) in _CURVES.items()}
+_DOMAINS = {
+    pid: DomainParameters(pid, name, _ECDSA_CURVES[name])
+    for pid, name in STANDARD_DOMAIN_PARAMETERS.items()
+    if name in _ECDSA_CURVES
+}
+STANDARDIZED_PARAMETER_IDS = tuple(_DOMAINS)
 
 
 def domain_parameters(parameter_id: int) -> DomainParameters:
@@ -127,7 +132,7 @@ def domain_parameters(parameter_id: int) -> DomainParameters:
     except KeyError:
         raise ProtocolError(
             f"PACE: standardized domain parameters {parameter_id} are not supported "
-            f"(elliptic curves {min(_CURVES)}..{max(_CURVES)} only)"
+            f"(elliptic curves {min(_DOMAINS)}..{max(_DOMAINS)} only)"
         ) from None
 
 

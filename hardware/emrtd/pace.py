@@ -39,9 +39,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from asn1crypto.core import ObjectIdentifier
-
+from egate.documents.lds.der import oid_contents
 from egate.documents.lds.errors import LdsError
+from egate.documents.lds.protocols import pace_protocol, protocol_name
 from egate.documents.lds.tlv import Tlv, encode_tlv, read_tlvs
 from hardware.emrtd.apdu import SW_SUCCESS, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.crypto import (
@@ -86,16 +86,9 @@ SW_WRONG_DATA = 0x6A80
 SW_CONDITIONS = 0x6985
 SW_NOT_FOUND = 0x6A88
 
-_PACE_ECDH_GM = "0.4.0.127.0.7.2.2.4.2"
 # The PACE protocols spoken here: ECDH Generic Mapping with each cipher.
-_PROTOCOLS = {
-    f"{_PACE_ECDH_GM}.1": ("id-PACE-ECDH-GM-3DES-CBC-CBC", Cipher.TDES),
-    f"{_PACE_ECDH_GM}.2": ("id-PACE-ECDH-GM-AES-CBC-CMAC-128", Cipher.AES128),
-    f"{_PACE_ECDH_GM}.3": ("id-PACE-ECDH-GM-AES-CBC-CMAC-192", Cipher.AES192),
-    f"{_PACE_ECDH_GM}.4": ("id-PACE-ECDH-GM-AES-CBC-CMAC-256", Cipher.AES256),
-}
-
-_OID_BYTES = {oid: bytes(ObjectIdentifier(oid).contents) for oid in _PROTOCOLS}
+_CIPHERS = {pace_protocol("ECDH", "GM", cipher.value): cipher for cipher in Cipher}
+_OID_BYTES = {oid: oid_contents(oid) for oid in _CIPHERS}
 
 
 class PasswordKind(IntEnum):
@@ -143,7 +136,7 @@ class PaceParameters:
     send_parameter_id: bool = False
 
     def __post_init__(self) -> None:
-        if self.oid not in _PROTOCOLS:
+        if self.oid not in _CIPHERS:
             raise ProtocolError(
                 f"PACE: protocol {self.oid} is not supported (ECDH Generic Mapping only)"
             )
@@ -161,12 +154,12 @@ class PaceParameters:
     @property
     def name(self) -> str:
         """The protocol's name in Doc 9303 (e.g. id-PACE-ECDH-GM-AES-CBC-CMAC-128)."""
-        return _PROTOCOLS[self.oid][0]
+        return protocol_name(self.oid)
 
     @property
     def cipher(self) -> Cipher:
         """The block cipher of the nonce, the tokens and secure messaging."""
-        return _PROTOCOLS[self.oid][1]
+        return _CIPHERS[self.oid]
 
     @property
     def domain(self) -> DomainParameters:

@@ -32,6 +32,11 @@ def read_oid(obj: Tlv) -> str:
 
 def encode_oid(dotted: str) -> bytes:
     """An OBJECT IDENTIFIER's DER encoding."""
+    return encode_tlv(OID, oid_contents(dotted))
+
+
+def oid_contents(dotted: str) -> bytes:
+    """An OBJECT IDENTIFIER's content octets: what APDU data objects (80, 06) carry."""
     try:
         arcs = [int(arc) for arc in dotted.split(".")]
     except ValueError:
@@ -45,7 +50,7 @@ def encode_oid(dotted: str) -> bytes:
             arc >>= 7
             chunk.insert(0, 0x80 | (arc & 0x7F))
         body += bytes(chunk)
-    return encode_tlv(OID, body)
+    return body
 
 
 def read_integer(obj: Tlv, what: str) -> int:

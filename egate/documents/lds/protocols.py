@@ -2,9 +2,11 @@
 
 PACE is id-PACE.<mapping>.<cipher>, chip authentication id-CA.<key agreement>.
 <cipher>, its public key id-PK.<key agreement>; this module names those arcs
-("ECDH", "GM", "AES-128"), builds the OIDs from names, and maps PACE's
+("ECDH", "GM", "AES-128"), builds the OIDs from names and names the OIDs as
+Doc 9303 does ("id-PACE-ECDH-GM-AES-CBC-CMAC-128"), and maps PACE's
 standard domain parameter ids and active authentication's signature
-algorithms to curves and hashes.
+algorithms to curves and hashes.  It is the vocabulary of the chip stack:
+the drivers (``hardware.emrtd``) build their tables of what they run from it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ STANDARD_DOMAIN_PARAMETERS = {
     17: "brainpoolP512r1",
     18: "secp521r1",
 }
+# The curves' ids by name: the parameter id of a named curve (a key's), if it is one.
+STANDARD_DOMAIN_PARAMETER_IDS = {name: pid for pid, name in STANDARD_DOMAIN_PARAMETERS.items()}
+# BSI TR-03111 ecdsa-plain-signatures: then the hash (1 SHA-1 ... 5 SHA-512).
+ECDSA_PLAIN_SIGNATURES = f"{BSI_DE}.1.1.4.1"
 # ActiveAuthenticationInfo's signature algorithm -> its hash: X9.62 ECDSA and BSI plain ECDSA.
 AA_HASHES = {
     "1.2.840.10045.4.1": "sha1",
@@ -49,11 +55,11 @@ AA_HASHES = {
     "1.2.840.10045.4.3.2": "sha256",
     "1.2.840.10045.4.3.3": "sha384",
     "1.2.840.10045.4.3.4": "sha512",
-    f"{BSI_DE}.1.1.4.1.1": "sha1",
-    f"{BSI_DE}.1.1.4.1.2": "sha224",
-    f"{BSI_DE}.1.1.4.1.3": "sha256",
-    f"{BSI_DE}.1.1.4.1.4": "sha384",
-    f"{BSI_DE}.1.1.4.1.5": "sha512",
+    f"{ECDSA_PLAIN_SIGNATURES}.1": "sha1",
+    f"{ECDSA_PLAIN_SIGNATURES}.2": "sha224",
+    f"{ECDSA_PLAIN_SIGNATURES}.3": "sha256",
+    f"{ECDSA_PLAIN_SIGNATURES}.4": "sha384",
+    f"{ECDSA_PLAIN_SIGNATURES}.5": "sha512",
 }
 
 
@@ -68,6 +74,14 @@ def pace_protocol(key_agreement: str, mapping: str, cipher: str) -> str:
         return f"{ID_PACE}.{arc}.{_pick(CIPHERS, cipher)}"
     except StopIteration:
         raise ValueError(f"no PACE protocol {key_agreement}-{mapping} {cipher}") from None
+
+
+def pk_protocol(key_agreement: str) -> str:
+    """The chip authentication public key OID for "DH" or "ECDH" (id-PK-ECDH: ...2.2.1.2)."""
+    try:
+        return f"{ID_PK}.{_pick(KEY_AGREEMENTS, key_agreement)}"
+    except StopIteration:
+        raise ValueError(f"no chip authentication public key protocol {key_agreement}") from None
 
 
 def ca_protocol(key_agreement: str, cipher: str) -> str:
@@ -107,3 +121,29 @@ def pk_key_agreement(protocol: str) -> str:
     if arcs is None or len(arcs) != 1 or arcs[0] not in KEY_AGREEMENTS:
         raise ValueError(f"{protocol} is not a chip authentication public key protocol")
     return KEY_AGREEMENTS[arcs[0]]
+
+
+def _cipher_suite(cipher: str) -> str:
+    """A cipher as protocol names spell it: 3DES-CBC-CBC, AES-CBC-CMAC-128."""
+    return "3DES-CBC-CBC" if cipher == "3DES" else f"AES-CBC-CMAC-{cipher.removeprefix('AES-')}"
+
+
+def protocol_name(protocol: str) -> str:
+    """The Doc 9303 name of a PACE, chip authentication or id-PK OID, else the OID itself.
+
+    E.g. "id-PACE-ECDH-GM-AES-CBC-CMAC-128", "id-CA-ECDH-3DES-CBC-CBC", "id-PK-ECDH".
+    """
+    try:
+        key_agreement, mapping, cipher = pace_parts(protocol)
+        return f"id-PACE-{key_agreement}-{mapping}-{_cipher_suite(cipher)}"
+    except ValueError:
+        pass
+    try:
+        key_agreement, cipher = ca_parts(protocol)
+        return f"id-CA-{key_agreement}-{_cipher_suite(cipher)}"
+    except ValueError:
+        pass
+    try:
+        return f"id-PK-{pk_key_agreement(protocol)}"
+    except ValueError:
+        return protocol

@@ -32,7 +32,7 @@ from egate.documents.lds.com import encode_com
 from egate.documents.lds.dg1 import encode_dg1
 from egate.documents.lds.dg2 import ImageType, encode_dg2
 from egate.documents.lds.dg15 import encode_dg15
-from egate.documents.lds.protocols import ca_protocol, pace_protocol
+from egate.documents.lds.protocols import ca_protocol, pace_protocol, pk_protocol
 from egate.documents.lds.securityinfos import (
     ActiveAuthenticationInfo,
     ChipAuthenticationInfo,
@@ -46,7 +46,7 @@ from egate.documents.mrz import parse_mrz
 from egate.documents.pki.sod import sign_sod
 from egate.documents.pki.testpki import PrivateKey
 from hardware.chip import mrz_information
-from hardware.emrtd.activeauth import ECDSA_PLAIN_OIDS
+from hardware.emrtd.activeauth import SHA256, signature_algorithm_for
 from hardware.emulators.emrtd.folder import AirTimeConfig, ChipConfig, ChipFolder
 
 AaKeyType = Literal["rsa1024", "rsa2048", "ecdsa"]
@@ -55,9 +55,8 @@ AA_KEY_TYPES: tuple[AaKeyType, ...] = ("rsa1024", "rsa2048", "ecdsa")
 # brainpoolP256r1, Doc 9303's standardized domain parameters id 13.
 PACE_PARAMETER_ID = 13
 CHIP_CURVE = ec.BrainpoolP256R1
-ID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
-# The ECDSA plain-signature OID for active authentication with SHA-256.
-_AA_ECDSA_SHA256 = next(oid for oid, name in ECDSA_PLAIN_OIDS.items() if name == "SHA-256")
+# The hash of active authentication with ECDSA, named by DG14's ActiveAuthenticationInfo.
+AA_ECDSA_HASH = SHA256
 # A photo bigger than this is no passport photo (ICAO's are 15-20 KB).
 MAX_PHOTO_BYTES = 16 << 20
 # What a document printer stores: the ISO/IEC 19794-5 full frontal image at
@@ -103,7 +102,7 @@ class IssuedChip:
             pace=self.pace,
             can=self.can,
             aa_key=None if self.aa_key is None else _pem(self.aa_key),
-            aa_hash="SHA-256" if isinstance(self.aa_key, ec.EllipticCurvePrivateKey) else None,
+            aa_hash=AA_ECDSA_HASH if isinstance(self.aa_key, ec.EllipticCurvePrivateKey) else None,
             ca_key=None if self.ca_key is None else _pem(self.ca_key),
         )
         return ChipFolder(dict(self.files), config)
@@ -206,13 +205,13 @@ def personalise(
     if chip_authentication:
         ca_key = ca_key if ca_key is not None else ec.generate_private_key(CHIP_CURVE())
         infos.append(ChipAuthenticationInfo(ca_protocol("ECDH", "AES-128"), 1))
-        infos.append(ChipAuthenticationPublicKeyInfo(ID_PK_ECDH, _public_key_info(ca_key)))
+        infos.append(ChipAuthenticationPublicKeyInfo(pk_protocol("ECDH"), _public_key_info(ca_key)))
     else:
         ca_key = None
     if active_authentication is not None:
         aa_key = aa_key if aa_key is not None else _aa_key(active_authentication)
         if isinstance(aa_key, ec.EllipticCurvePrivateKey):
-            infos.append(ActiveAuthenticationInfo(_AA_ECDSA_SHA256))
+            infos.append(ActiveAuthenticationInfo(signature_algorithm_for(AA_ECDSA_HASH)))
         files["DG15"] = encode_dg15(aa_key.public_key())
     else:
         aa_key = None

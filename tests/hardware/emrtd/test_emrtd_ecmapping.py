@@ -110,17 +110,17 @@ def test_a_short_random_source_is_a_programming_error() -> None:
 @pytest.mark.parametrize(
     ("parameter_id", "name", "size"),
     [
-        (8, "NIST P-192", 24),
+        (8, "secp192r1", 24),
         (9, "brainpoolP192r1", 24),
-        (10, "NIST P-224", 28),
+        (10, "secp224r1", 28),
         (11, "brainpoolP224r1", 28),
-        (12, "NIST P-256", 32),
+        (12, "secp256r1", 32),
         (13, "brainpoolP256r1", 32),
         (14, "brainpoolP320r1", 40),
-        (15, "NIST P-384", 48),
+        (15, "secp384r1", 48),
         (16, "brainpoolP384r1", 48),
         (17, "brainpoolP512r1", 64),
-        (18, "NIST P-521", 66),
+        (18, "secp521r1", 66),
     ],
 )
 def test_the_standardized_curves(parameter_id: int, name: str, size: int) -> None:
