@@ -42,8 +42,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from egate.documents.lds.protocols import AA_HASHES, ECDSA_PLAIN_SIGNATURES, arcs_after
 from hardware.emrtd.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.errors import StatusError
+from hardware.emrtd.iso7816 import (
+    INS_INTERNAL_AUTHENTICATE,
+    SW_INS,
+    SW_SUCCESS,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+)
 
-INS_INTERNAL_AUTHENTICATE = 0x88
 CHALLENGE_LENGTH = 8
 COMMAND = "INTERNAL AUTHENTICATE"
 
@@ -394,7 +400,7 @@ class ActiveAuthenticator:
     def internal_authenticate(self, challenge: bytes) -> bytes:
         """The signature over ``challenge`` (StatusError 6700 unless it has 8 bytes)."""
         if len(challenge) != CHALLENGE_LENGTH:
-            raise StatusError(COMMAND, 0x6700)
+            raise StatusError(COMMAND, SW_WRONG_LENGTH)
         if isinstance(self._key, rsa.RSAPrivateKey):
             return self._sign_rsa(self._key, challenge)
         der = self._key.sign(challenge, ec.ECDSA(_CRYPTOGRAPHY_HASHES[self._hash]()))
@@ -405,11 +411,11 @@ class ActiveAuthenticator:
     def respond(self, command: CommandApdu) -> ResponseApdu:
         """The answer to INTERNAL AUTHENTICATE (a command unwrapped from secure messaging)."""
         if command.ins != INS_INTERNAL_AUTHENTICATE:
-            return ResponseApdu(b"", 0x6D00)
+            return ResponseApdu(b"", SW_INS)
         if command.p1 or command.p2:
-            return ResponseApdu(b"", 0x6A86)
+            return ResponseApdu(b"", SW_WRONG_P1P2)
         try:
-            return ResponseApdu(self.internal_authenticate(command.data), 0x9000)
+            return ResponseApdu(self.internal_authenticate(command.data), SW_SUCCESS)
         except StatusError as error:
             return ResponseApdu(b"", error.sw)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hardware.emrtd.errors import ProtocolError, StatusError
+from hardware.emrtd.iso7816 import SW_SUCCESS as SW_SUCCESS
 
-SW_SUCCESS = 0x9000
 SHORT_MAX_LC = 255
 SHORT_MAX_NE = 256
 EXTENDED_MAX_LC = 65535

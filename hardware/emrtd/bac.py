@@ -29,6 +29,12 @@ from hardware.emrtd.crypto import (
     tdes_encrypt,
 )
 from hardware.emrtd.errors import AccessDenied, ProtocolError
+from hardware.emrtd.iso7816 import (
+    INS_EXTERNAL_AUTHENTICATE,
+    INS_GET_CHALLENGE,
+    SW_AUTHENTICATION_FAILED,
+    SW_SECURITY_STATUS,
+)
 from hardware.emrtd.securemessaging import SecureChannel
 
 Random = Callable[[int], bytes]
@@ -38,12 +44,9 @@ KEY_MATERIAL_LENGTH = 16
 # E_IFD (or E_ICC): 32 bytes of cryptogram, then an 8-byte MAC.
 AUTHENTICATION_LENGTH = 40
 
-INS_GET_CHALLENGE = 0x84
-INS_EXTERNAL_AUTHENTICATE = 0x82
-
 # The status words with which chips refuse the terminal's cryptogram:
 # 6300 as Doc 9303 has it, 6982 from some older chips.
-_REFUSALS = {0x6300, 0x6982}
+_REFUSALS = {SW_AUTHENTICATION_FAILED, SW_SECURITY_STATUS}
 
 WRONG_KEY = (
     "BAC: the chip refused the key from the MRZ (check the document number, birth and expiry dates)"

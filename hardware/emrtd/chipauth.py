@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from egate.documents.lds.der import oid_contents
 from egate.documents.lds.errors import LdsError
+from egate.documents.lds.files import lds_file
 from egate.documents.lds.protocols import (
     STANDARD_DOMAIN_PARAMETER_IDS,
     ca_parts,
@@ -43,10 +44,23 @@ from egate.documents.lds.protocols import (
 )
 from egate.documents.lds.protocols import protocol_name as protocol_name
 from egate.documents.lds.tlv import encode_tlv, read_tlvs
-from hardware.emrtd.apdu import SHORT_MAX_NE, SW_SUCCESS, CommandApdu, ResponseApdu
+from hardware.emrtd.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
 from hardware.emrtd.crypto import KDF_ENC, KDF_MAC, Cipher, kdf
 from hardware.emrtd.ecmapping import domain_parameters, generate_private_key
 from hardware.emrtd.errors import ProtocolError, SecureMessagingError
+from hardware.emrtd.filereader import select_command
+from hardware.emrtd.iso7816 import (
+    INS_GENERAL_AUTHENTICATE,
+    INS_MSE,
+    MSE_SET_AT_CA,
+    MSE_SET_KAT,
+    SW_CONDITIONS,
+    SW_DATA_NOT_FOUND,
+    SW_INS,
+    SW_SUCCESS,
+    SW_WRONG_DATA,
+    SW_WRONG_P1P2,
+)
 from hardware.emrtd.securemessaging import SecureChannel, SecureTransport
 
 ID_CA_DH_AES_CBC_CMAC_128 = ca_protocol("DH", "AES-128")
@@ -59,17 +73,13 @@ ID_CA_ECDH_AES_CBC_CMAC_256 = ca_protocol("ECDH", "AES-256")
 # the secure messaging they lead to.
 CA_PROTOCOLS = {ca_protocol("ECDH", cipher.value): cipher for cipher in Cipher}
 
-INS_MSE = 0x22
-INS_GENERAL_AUTHENTICATE = 0x86
-MSE_SET_KAT = (0x41, 0xA6)
-MSE_SET_AT = (0x41, 0xA4)
 TAG_OID = 0x80
 TAG_KEY_REFERENCE = 0x84
 TAG_EPHEMERAL_KEY_KAT = 0x91
 TAG_DYNAMIC_AUTHENTICATION = 0x7C
 TAG_EPHEMERAL_KEY_GA = 0x80
-# The answer under the new keys that proves them: SELECT EF.DG14 (FID 010E), no answer data.
-_CONFIRM = CommandApdu(0x00, 0xA4, 0x02, 0x0C, bytes.fromhex("010E"))
+# The answer under the new keys that proves them: SELECT EF.DG14, no answer data.
+_CONFIRM = select_command(lds_file("DG14"))
 
 
 def key_reference(key_id: int) -> bytes:
@@ -176,7 +186,7 @@ def chip_authenticate(
     if use_ga:
         transport.transmit(
             CommandApdu(
-                0x00, INS_MSE, *MSE_SET_AT, encode_tlv(TAG_OID, oid_contents(oid)) + reference
+                0x00, INS_MSE, *MSE_SET_AT_CA, encode_tlv(TAG_OID, oid_contents(oid)) + reference
             )
         ).check("MSE:Set AT (chip authentication)")
         data = encode_tlv(TAG_DYNAMIC_AUTHENTICATION, encode_tlv(TAG_EPHEMERAL_KEY_GA, point))
@@ -287,7 +297,7 @@ class ChipAuthenticator:
                 return self._mse(command)
             if command.ins == INS_GENERAL_AUTHENTICATE:
                 return self._general_authenticate(command)
-            return _status(0x6D00)
+            return _status(SW_INS)
         except _Refusal as refusal:
             self._pending = None
             return _status(refusal.sw)
@@ -299,32 +309,32 @@ class ChipAuthenticator:
             self._pending = None
             values = _only(objects, {TAG_EPHEMERAL_KEY_KAT, TAG_KEY_REFERENCE})
             if TAG_EPHEMERAL_KEY_KAT not in values:
-                raise _Refusal(0x6A80)
+                raise _Refusal(SW_WRONG_DATA)
             self._check_reference(values)
             self._agree(values[TAG_EPHEMERAL_KEY_KAT], Cipher.TDES)
             return _status(SW_SUCCESS)
-        if p1p2 == MSE_SET_AT:
+        if p1p2 == MSE_SET_AT_CA:
             values = _only(objects, {TAG_OID, TAG_KEY_REFERENCE})
             cipher = _CIPHERS_BY_OID_BYTES.get(values.get(TAG_OID, b""))
             if cipher is None:
-                raise _Refusal(0x6A80)  # no OID, or one of a protocol the chip does not run
+                raise _Refusal(SW_WRONG_DATA)  # no OID, or one of a protocol the chip does not run
             self._check_reference(values)
             self._pending = cipher
             return _status(SW_SUCCESS)
-        raise _Refusal(0x6A86)
+        raise _Refusal(SW_WRONG_P1P2)
 
     def _general_authenticate(self, command: CommandApdu) -> ResponseApdu:
         if command.p1 or command.p2:
-            raise _Refusal(0x6A86)
+            raise _Refusal(SW_WRONG_P1P2)
         cipher = self._pending
         if cipher is None:
-            raise _Refusal(0x6985)  # no MSE:Set AT for chip authentication before it
+            raise _Refusal(SW_CONDITIONS)  # no MSE:Set AT for chip authentication before it
         outer = _parse(command.data)
         if len(outer) != 1 or outer[0][0] != TAG_DYNAMIC_AUTHENTICATION:
-            raise _Refusal(0x6A80)
+            raise _Refusal(SW_WRONG_DATA)
         values = _only(_parse(outer[0][1]), {TAG_EPHEMERAL_KEY_GA})
         if TAG_EPHEMERAL_KEY_GA not in values:
-            raise _Refusal(0x6A80)
+            raise _Refusal(SW_WRONG_DATA)
         self._agree(values[TAG_EPHEMERAL_KEY_GA], cipher)
         self._pending = None
         return ResponseApdu(encode_tlv(TAG_DYNAMIC_AUTHENTICATION, b""), SW_SUCCESS)
@@ -334,16 +344,16 @@ class ChipAuthenticator:
         if reference is None:
             return  # 9303 asks for 84 when DG14 names a key id; a chip of one key does without
         if self._key_id is None or int.from_bytes(reference, "big") != self._key_id:
-            raise _Refusal(0x6A88)
+            raise _Refusal(SW_DATA_NOT_FOUND)
 
     def _agree(self, point: bytes, cipher: Cipher) -> None:
         if point[:1] != b"\x04":
-            raise _Refusal(0x6A80)  # 9303 sends uncompressed points only
+            raise _Refusal(SW_WRONG_DATA)  # 9303 sends uncompressed points only
         try:
             # cryptography checks that the point lies on the curve.
             terminal = ec.EllipticCurvePublicKey.from_encoded_point(self._key.curve, point)
         except ValueError:
-            raise _Refusal(0x6A80) from None
+            raise _Refusal(SW_WRONG_DATA) from None
         secret = self._key.exchange(ec.ECDH(), terminal)
         self._agreed = SecureChannel(
             kdf(secret, KDF_ENC, cipher), kdf(secret, KDF_MAC, cipher), 0, cipher
@@ -366,7 +376,7 @@ def _parse(data: bytes) -> list[tuple[int, bytes]]:
     try:
         return [(obj.tag, obj.value) for obj in read_tlvs(data, "chip authentication")]
     except LdsError:
-        raise _Refusal(0x6A80) from None
+        raise _Refusal(SW_WRONG_DATA) from None
 
 
 def _only(objects: list[tuple[int, bytes]], allowed: set[int]) -> dict[int, bytes]:
@@ -374,6 +384,6 @@ def _only(objects: list[tuple[int, bytes]], allowed: set[int]) -> dict[int, byte
     values: dict[int, bytes] = {}
     for tag, value in objects:
         if tag not in allowed or tag in values:
-            raise _Refusal(0x6A80)
+            raise _Refusal(SW_WRONG_DATA)
         values[tag] = value
     return values

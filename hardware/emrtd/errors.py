@@ -10,6 +10,8 @@ crash the gate.
 
 from __future__ import annotations
 
+from hardware.emrtd.iso7816 import describe_status as describe_status
+
 
 class ChipError(Exception):
     """Base of every error the chip stack raises."""
@@ -42,42 +44,3 @@ class SecureMessagingError(ChipError):
 
 class AccessDenied(ChipError):
     """Access control failed: the key from the MRZ (or the CAN) does not open the chip."""
-
-
-# ISO 7816-4 status words an inspection system meets, for messages.
-_STATUS_WORDS = {
-    0x9000: "success",
-    0x6282: "end of file reached before the requested length",
-    0x6300: "authentication failed",
-    0x6700: "wrong length",
-    0x6881: "logical channel not supported",
-    0x6882: "secure messaging not supported",
-    0x6982: "security status not satisfied",
-    0x6983: "authentication method blocked",
-    0x6984: "reference data not usable",
-    0x6985: "conditions of use not satisfied",
-    0x6986: "command not allowed",
-    0x6987: "expected secure messaging data objects missing",
-    0x6988: "incorrect secure messaging data objects",
-    0x6A80: "incorrect parameters in the data field",
-    0x6A82: "file or application not found",
-    0x6A86: "incorrect parameters P1-P2",
-    0x6A88: "referenced data not found",
-    0x6B00: "wrong parameters (offset outside the file)",
-    0x6D00: "instruction not supported",
-    0x6E00: "class not supported",
-    0x6F00: "no precise diagnosis",
-}
-
-
-def describe_status(sw: int) -> str:
-    """A short English description of an ISO 7816-4 status word."""
-    if sw in _STATUS_WORDS:
-        return _STATUS_WORDS[sw]
-    if sw >> 8 == 0x61:
-        return f"{sw & 0xFF} more bytes available"
-    if sw >> 8 == 0x6C:
-        return f"wrong Le, {sw & 0xFF} bytes available"
-    if sw & 0xFFF0 == 0x63C0:
-        return f"verification failed, {sw & 0x0F} tries left"
-    return "unknown status"

@@ -20,16 +20,18 @@ from egate.documents.lds.files import EMRTD_AID, LdsFile
 from egate.documents.lds.tlv import MAX_HEADER_BYTES, encode_tlv, read_tlv, total_length
 from hardware.emrtd.apdu import EXTENDED_MAX_NE, SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.errors import ProtocolError
+from hardware.emrtd.iso7816 import (
+    INS_READ_BINARY,
+    INS_READ_BINARY_ODD,
+    INS_SELECT,
+    SW_END_OF_FILE,
+    SW_FILE_NOT_FOUND,
+    TAG_DISCRETIONARY,
+    TAG_OFFSET,
+)
 
-INS_SELECT = 0xA4
-INS_READ_BINARY = 0xB0
-INS_READ_BINARY_ODD = 0xB1
-SW_END_OF_FILE = 0x6282
-SW_NOT_FOUND = 0x6A82
 # Offsets P1-P2 can carry (bit 8 of P1 set means a short EF identifier).
 MAX_EVEN_OFFSET = 0x7FFF
-TAG_OFFSET = 0x54
-TAG_DISCRETIONARY = 0x53
 # The piece that fits a short secure-messaging response.
 SM_SHORT_CHUNK = 0xDF
 # No eMRTD file comes near this: a DG2 is tens of KB, a DG3 with ten
@@ -43,10 +45,15 @@ def select_application(transport: Transport) -> None:
     response.check("SELECT eMRTD application")
 
 
+def select_command(file: LdsFile) -> CommandApdu:
+    """SELECT ``file`` by its file id, no answer data (P1 02, P2 0C)."""
+    return CommandApdu(0x00, INS_SELECT, 0x02, 0x0C, file.fid_bytes)
+
+
 def select_file(transport: Transport, file: LdsFile) -> bool:
     """SELECT ``file`` by its file id; False when the chip does not have it."""
-    response = transport.transmit(CommandApdu(0x00, INS_SELECT, 0x02, 0x0C, file.fid_bytes))
-    if response.sw == SW_NOT_FOUND:
+    response = transport.transmit(select_command(file))
+    if response.sw == SW_FILE_NOT_FOUND:
         return False
     response.check(f"SELECT {file.name}")
     return True

@@ -43,7 +43,7 @@ from egate.documents.lds.der import oid_contents
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.protocols import pace_protocol, protocol_name
 from egate.documents.lds.tlv import Tlv, encode_tlv, read_tlvs
-from hardware.emrtd.apdu import SW_SUCCESS, CommandApdu, ResponseApdu, Transport
+from hardware.emrtd.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.crypto import (
     KDF_ENC,
     KDF_MAC,
@@ -68,23 +68,24 @@ from hardware.emrtd.ecmapping import (
     shared_secret,
 )
 from hardware.emrtd.errors import AccessDenied, ProtocolError, StatusError
+from hardware.emrtd.iso7816 import (
+    CLA_CHAINING,
+    INS_GENERAL_AUTHENTICATE,
+    INS_MSE,
+    MSE_SET_AT_PACE,
+    SW_CONDITIONS,
+    SW_DATA_NOT_FOUND,
+    SW_SUCCESS,
+    SW_TRIES_LEFT,
+    SW_WRONG_DATA,
+)
 from hardware.emrtd.securemessaging import SecureChannel
 
 Random = Callable[[int], bytes]
 
-INS_MSE = 0x22
-INS_GENERAL_AUTHENTICATE = 0x86
-CLA_CHAINED = 0x10
-# MSE:Set AT: P1 C1 (set for computation and verification), P2 A4 (authentication template).
-P1_SET_AT = 0xC1
-P2_AUTHENTICATION_TEMPLATE = 0xA4
 TOKEN_LENGTH = 8
 # The chip's nonce: 128 bits, a whole number of blocks for 3DES and AES alike.
 NONCE_LENGTH = 16
-SW_AUTHENTICATION_FAILED = 0x6300
-SW_WRONG_DATA = 0x6A80
-SW_CONDITIONS = 0x6985
-SW_NOT_FOUND = 0x6A88
 
 # The PACE protocols spoken here: ECDH Generic Mapping with each cipher.
 _CIPHERS = {pace_protocol("ECDH", "GM", cipher.value): cipher for cipher in Cipher}
@@ -256,16 +257,10 @@ def pace(
     """
     cipher, domain = info.cipher, info.domain
     answer = transport.transmit(
-        CommandApdu(
-            0x00,
-            INS_MSE,
-            P1_SET_AT,
-            P2_AUTHENTICATION_TEMPLATE,
-            mse_set_at_data(info, password.kind),
-        )
+        CommandApdu(0x00, INS_MSE, *MSE_SET_AT_PACE, mse_set_at_data(info, password.kind))
     )
     # 63Cx: the password's retry counter is x, the command was carried out.
-    if answer.sw != SW_SUCCESS and not (answer.sw & 0xFFF0 == 0x63C0 and answer.sw & 0x0F):
+    if answer.sw != SW_SUCCESS and not (answer.sw & 0xFFF0 == SW_TRIES_LEFT and answer.sw & 0x0F):
         answer.check("PACE MSE:Set AT")
 
     where = "PACE GENERAL AUTHENTICATE (encrypted nonce)"
@@ -296,7 +291,7 @@ def pace(
     where = "PACE GENERAL AUTHENTICATE (mutual authentication)"
     token = authentication_token(info, k_mac, chip_key)
     answer = transport.transmit(
-        CommandApdu(0x00, INS_GENERAL_AUTHENTICATE, 0, 0, _dynamic(0x85, token), ne=256)
+        CommandApdu(0x00, INS_GENERAL_AUTHENTICATE, 0, 0, _dynamic(0x85, token), ne=SHORT_MAX_NE)
     )
     if answer.sw != SW_SUCCESS:
         # The chip checks the terminal's token first: with a wrong password
@@ -322,7 +317,7 @@ def _password_words(kind: PasswordKind) -> str:
 def _step(transport: Transport, data: bytes, where: str) -> dict[int, bytes]:
     """One chained GENERAL AUTHENTICATE: the data objects of the chip's 7C answer."""
     answer: ResponseApdu = transport.transmit(
-        CommandApdu(CLA_CHAINED, INS_GENERAL_AUTHENTICATE, 0, 0, data, ne=256)
+        CommandApdu(CLA_CHAINING, INS_GENERAL_AUTHENTICATE, 0, 0, data, ne=SHORT_MAX_NE)
     )
     return _parse_dynamic(answer.check(where), where)
 
@@ -400,7 +395,7 @@ class PaceResponder:
         ]
         reference = found[0x83]
         if not candidates or len(reference) != 1 or reference[0] not in self._passwords:
-            raise StatusError(command, SW_NOT_FOUND)
+            raise StatusError(command, SW_DATA_NOT_FOUND)
         self._session = _Session(candidates[0], self._passwords[PasswordKind(reference[0])])
 
     def general_authenticate(self, data: bytes, chained: bool | None = None) -> bytes:

@@ -26,9 +26,9 @@ from typing import Any
 
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
 from hardware.emrtd.errors import CardAbsent, ProtocolError, TransportError
+from hardware.emrtd.iso7816 import INS_GET_RESPONSE
 
 INSTALL_HINT = "PC/SC needs pyscard: pip install 'egate[pcsc]'"
-INS_GET_RESPONSE = 0xC0
 # A card that keeps answering 61xx or 6Cxx is broken: stop after this many rounds.
 MAX_ROUNDS = 64
 

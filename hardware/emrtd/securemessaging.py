@@ -34,7 +34,6 @@ from hardware.emrtd.apdu import (
     EXTENDED_MAX_NE,
     SHORT_MAX_LC,
     SHORT_MAX_NE,
-    SW_SUCCESS,
     CommandApdu,
     ResponseApdu,
     Transport,
@@ -52,9 +51,8 @@ from hardware.emrtd.crypto import (
     unpad,
 )
 from hardware.emrtd.errors import SecureMessagingError
+from hardware.emrtd.iso7816 import CLA_SM, SW_SUCCESS
 
-# The CLA bits that announce secure messaging with an authenticated header.
-CLA_SM = 0x0C
 MAC_LENGTH = 8
 
 TAG_CRYPTOGRAM_TLV = 0x85  # odd INS: the plain data is BER-TLV, no padding indicator

@@ -42,6 +42,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hardware.emrtd.iso7816 import (
+    INS_EXTERNAL_AUTHENTICATE,
+    INS_GENERAL_AUTHENTICATE,
+    INS_INTERNAL_AUTHENTICATE,
+    INS_MSE,
+)
+
 CARRIER_HZ = 13.56e6
 # The bit rates of ISO/IEC 14443-2 in kbit/s, and the carrier cycles per bit.
 CYCLES_PER_BIT = {106: 128, 212: 64, 424: 32, 848: 16}
@@ -54,12 +61,6 @@ SOF_EOF_BITS = 22
 ACK_BYTES = 3
 # The frame sizes ISO/IEC 14443-4 allows for FSD and FSC (FSDI/FSCI 0 to 12).
 FRAME_SIZES = (16, 24, 32, 40, 48, 64, 96, 128, 256, 512, 1024, 2048, 4096)
-
-INS_GET_CHALLENGE = 0x84
-INS_EXTERNAL_AUTHENTICATE = 0x82
-INS_INTERNAL_AUTHENTICATE = 0x88
-INS_GENERAL_AUTHENTICATE = 0x86
-INS_MSE = 0x22
 
 
 @dataclass(frozen=True, slots=True)

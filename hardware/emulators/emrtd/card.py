@@ -62,50 +62,48 @@ from hardware.emrtd.errors import (
     SecureMessagingError,
     StatusError,
 )
+from hardware.emrtd.iso7816 import (
+    CLA_CHAINING,
+    CLA_CHANNEL,
+    CLA_SM,
+    INS_EXTERNAL_AUTHENTICATE,
+    INS_GENERAL_AUTHENTICATE,
+    INS_GET_CHALLENGE,
+    INS_INTERNAL_AUTHENTICATE,
+    INS_MSE,
+    INS_READ_BINARY,
+    INS_READ_BINARY_ODD,
+    INS_SELECT,
+    MSE_SET_AT_CA,
+    MSE_SET_AT_PACE,
+    MSE_SET_KAT,
+    SW_AUTHENTICATION_FAILED,
+    SW_CLA,
+    SW_CONDITIONS,
+    SW_DATA_NOT_FOUND,
+    SW_END_OF_FILE,
+    SW_FILE_NOT_FOUND,
+    SW_INS,
+    SW_LOGICAL_CHANNEL,
+    SW_NO_CURRENT_EF,
+    SW_SECURITY_STATUS,
+    SW_SM_INCORRECT,
+    SW_SM_MISSING,
+    SW_SUCCESS,
+    SW_UNKNOWN,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_OFFSET,
+    SW_WRONG_P1P2,
+    TAG_DISCRETIONARY,
+    TAG_OFFSET,
+)
 from hardware.emrtd.pace import PaceParameters, PacePassword, PaceResponder
 from hardware.emulators.emrtd.airtime import AirTime
 
 Random = Callable[[int], bytes]
 
 MF_FID = 0x3F00
-
-SW_OK = 0x9000
-SW_END_OF_FILE = 0x6282
-SW_AUTHENTICATION_FAILED = 0x6300
-SW_WRONG_LENGTH = 0x6700
-SW_LOGICAL_CHANNEL = 0x6881
-SW_SECURITY_STATUS = 0x6982
-SW_CONDITIONS = 0x6985
-SW_NO_CURRENT_EF = 0x6986
-SW_SM_MISSING = 0x6987
-SW_SM_INCORRECT = 0x6988
-SW_WRONG_DATA = 0x6A80
-SW_NOT_FOUND = 0x6A82
-SW_WRONG_P1P2 = 0x6A86
-SW_WRONG_OFFSET = 0x6B00
-SW_INS = 0x6D00
-SW_CLA = 0x6E00
-SW_UNKNOWN = 0x6F00
-
-INS_SELECT = 0xA4
-INS_READ_BINARY = 0xB0
-INS_READ_BINARY_ODD = 0xB1
-INS_GET_CHALLENGE = 0x84
-INS_EXTERNAL_AUTHENTICATE = 0x82
-INS_INTERNAL_AUTHENTICATE = 0x88
-INS_MSE = 0x22
-INS_GENERAL_AUTHENTICATE = 0x86
-
-# MSE P1-P2: Set AT for mutual authentication (PACE), Set AT for internal
-# authentication (chip authentication with AES), Set KAT (chip authentication with 3DES).
-MSE_SET_AT_PACE = 0xC1A4
-MSE_SET_AT_CA = 0x41A4
-MSE_SET_KAT = 0x41A6
-
-# CLA bits: secure messaging (ISO/IEC 7816-4 b4 b3 = 11), command chaining (b5), logical channel.
-CLA_SM = 0x0C
-CLA_CHAINING = 0x10
-CLA_CHANNEL = 0x03
 
 # The files a chip may hold (Doc 9303 part 10: EF.COM, DG1-DG16, EF.SOD, EF.CardAccess, ...).
 FILE_NAMES = tuple(file.name for file in FILES)
@@ -378,7 +376,7 @@ class VirtualChip:
             raise _Answer(SW_WRONG_P1P2)
         if p1 == 0x04:
             if command.data != EMRTD_AID:
-                raise _Answer(SW_NOT_FOUND if command.data else SW_WRONG_LENGTH)
+                raise _Answer(SW_FILE_NOT_FOUND if command.data else SW_WRONG_LENGTH)
             self._in_application = True
             self._current = None
             return self._control_parameters(p2, command.ne, None)
@@ -393,7 +391,7 @@ class VirtualChip:
         fid = int.from_bytes(command.data, "big")
         found = self._find(lambda file: file.fid == fid)
         if found is None:
-            raise _Answer(SW_NOT_FOUND)
+            raise _Answer(SW_FILE_NOT_FOUND)
         self._check_access(found, protected)
         self._current = found
         return self._control_parameters(p2, command.ne, found)
@@ -419,7 +417,7 @@ class VirtualChip:
     def _control_parameters(self, p2: int, ne: int, file: _File | None) -> ResponseApdu:
         """The answer to SELECT: nothing for P2 0C, else an FCP template 62 when Le asks for one."""
         if p2 == 0x0C or not ne:
-            return _status(SW_OK)
+            return _status(SW_SUCCESS)
         if file is None:
             # A DF: its descriptor (38: DF) and, for the application, its name.
             body = encode_tlv(0x82, b"\x38")
@@ -432,7 +430,7 @@ class VirtualChip:
                 + encode_tlv(0x83, file.fid.to_bytes(2, "big"))
             )
         template = encode_tlv(0x62, body)
-        return ResponseApdu(template[:ne], SW_OK)
+        return ResponseApdu(template[:ne], SW_SUCCESS)
 
     def _read_binary(self, command: CommandApdu, protected: bool) -> ResponseApdu:
         if command.ins == INS_READ_BINARY_ODD:
@@ -443,7 +441,7 @@ class VirtualChip:
             sfi = command.p1 & 0x1F
             file = self._find(lambda candidate: candidate.sfi == sfi)
             if file is None:
-                raise _Answer(SW_NOT_FOUND)
+                raise _Answer(SW_FILE_NOT_FOUND)
             offset = command.p2
         else:
             file = self._current
@@ -472,7 +470,7 @@ class VirtualChip:
             and offset + len(data) == size
             and offset + command.ne > size
         )
-        return ResponseApdu(data, SW_END_OF_FILE if short else SW_OK)
+        return ResponseApdu(data, SW_END_OF_FILE if short else SW_SUCCESS)
 
     def _odd_target(self, command: CommandApdu) -> tuple[_File | None, int]:
         """The file and offset of READ BINARY B1: P1-P2 names the file, DO 54 the offset."""
@@ -480,7 +478,7 @@ class VirtualChip:
             objects = read_tlvs(command.data, "READ BINARY")
         except LdsError:
             raise _Answer(SW_WRONG_DATA) from None
-        if len(objects) != 1 or objects[0].tag != 0x54 or not 1 <= len(objects[0].value) <= 3:
+        if len(objects) != 1 or objects[0].tag != TAG_OFFSET or not 1 <= len(objects[0].value) <= 3:
             raise _Answer(SW_WRONG_DATA)
         offset = int.from_bytes(objects[0].value, "big")
         reference = (command.p1 << 8) | command.p2
@@ -492,7 +490,7 @@ class VirtualChip:
         else:
             found = self._find(lambda file: file.fid == reference)
         if found is None:
-            raise _Answer(SW_NOT_FOUND)
+            raise _Answer(SW_FILE_NOT_FOUND)
         return found, offset
 
     # -- access control and authentication ---------------------------------------
@@ -516,7 +514,7 @@ class VirtualChip:
                 raise _Answer(SW_WRONG_LENGTH)
             self._close_session()
             self._bac = BacResponder(self._key_seed, self._random)
-            return ResponseApdu(self._bac.get_challenge(), SW_OK)
+            return ResponseApdu(self._bac.get_challenge(), SW_SUCCESS)
         responder, self._bac = self._bac, None
         if responder is None:
             raise _Answer(SW_CONDITIONS)
@@ -529,11 +527,11 @@ class VirtualChip:
         except ProtocolError:
             raise _Answer(SW_CONDITIONS) from None
         self._channel = responder.channel
-        return ResponseApdu(answer, SW_OK)
+        return ResponseApdu(answer, SW_SUCCESS)
 
     def _mse(self, command: CommandApdu, protected: bool) -> ResponseApdu:
         """MSE:Set AT for PACE in plain; chip authentication's MSE under secure messaging."""
-        reference = (command.p1 << 8) | command.p2
+        reference = (command.p1, command.p2)
         if reference == MSE_SET_AT_PACE and not protected:
             if not self.settings.pace:
                 raise _Answer(SW_INS)
@@ -541,7 +539,7 @@ class VirtualChip:
             pace = PaceResponder(self._pace_info(), self._passwords, self._random)
             pace.mse_set_at(command.data)  # a StatusError carries the status word
             self._pace = pace
-            return _status(SW_OK)
+            return _status(SW_SUCCESS)
         if reference in (MSE_SET_AT_CA, MSE_SET_KAT):
             if not protected:
                 raise _Answer(SW_SECURITY_STATUS)
@@ -554,7 +552,7 @@ class VirtualChip:
             card_access = self.file("EF.CardAccess") or b""
             self._pace_parameters = pace_parameters_of(card_access)
         if not self._pace_parameters:
-            raise _Answer(0x6A88)  # referenced data not found: no usable PACEInfo
+            raise _Answer(SW_DATA_NOT_FOUND)  # no usable PACEInfo
         return self._pace_parameters
 
     def _general_authenticate(self, command: CommandApdu, protected: bool) -> ResponseApdu:
@@ -577,7 +575,7 @@ class VirtualChip:
         if pace.channel is not None:
             self._pace = None
             self._channel = pace.channel
-        return ResponseApdu(answer, SW_OK)
+        return ResponseApdu(answer, SW_SUCCESS)
 
     def _chip_authentication(self, command: CommandApdu) -> ResponseApdu:
         """MSE:Set KAT, MSE:Set AT and GENERAL AUTHENTICATE of chip authentication (under SM)."""
@@ -605,7 +603,7 @@ def _discretionary(rest: bytes, ne: int) -> bytes:
         count = min(len(rest), ne - header)
         if count <= 0:
             return b""
-        obj = encode_tlv(0x53, rest[:count])
+        obj = encode_tlv(TAG_DISCRETIONARY, rest[:count])
         if len(obj) <= ne:
             return obj
     return b""
