@@ -293,6 +293,10 @@ def _verify_ecdsa(
 ) -> AaResult:
     algorithm = f"ECDSA {public_key.curve.name}"
     wanted = hash_name(hash_algorithm) if hash_algorithm is not None else None
+
+    def failed(reason: str) -> AaResult:
+        return AaResult(AaStatus.AA_FAILED, algorithm, wanted, challenge, signature, reason)
+
     length = _order_length(public_key.curve)
     if len(signature) == 2 * length:
         r = int.from_bytes(signature[:length], "big")
@@ -302,14 +306,9 @@ def _verify_ecdsa(
         # 9303 asks for the plain format; a chip sending X9.62 DER still proves its key.
         der = signature
     else:
-        return AaResult(
-            AaStatus.AA_FAILED,
-            algorithm,
-            wanted,
-            challenge,
-            signature,
+        return failed(
             f"the ECDSA signature has {len(signature)} bytes, the plain format on "
-            f"{public_key.curve.name} {2 * length}, and is not DER either",
+            f"{public_key.curve.name} {2 * length}, and is not DER either"
         )
     candidates = (wanted,) if wanted is not None else _ECDSA_FALLBACK_ORDER
     for candidate in candidates:
@@ -319,14 +318,7 @@ def _verify_ecdsa(
             continue
         return AaResult(AaStatus.OK, algorithm, candidate, challenge, signature)
     tried = wanted if wanted is not None else "any of " + ", ".join(candidates)
-    return AaResult(
-        AaStatus.AA_FAILED,
-        algorithm,
-        wanted,
-        challenge,
-        signature,
-        f"the ECDSA signature does not verify with {tried}",
-    )
+    return failed(f"the ECDSA signature does not verify with {tried}")
 
 
 def _is_der(signature: bytes) -> bool:

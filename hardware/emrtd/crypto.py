@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Callable
 from enum import Enum
 
 from cryptography.hazmat.primitives.ciphers import Cipher as _BlockCipher
-from cryptography.hazmat.primitives.ciphers import algorithms, modes
+from cryptography.hazmat.primitives.ciphers import CipherAlgorithm, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
 from hardware.emrtd.errors import SecureMessagingError
@@ -119,23 +120,31 @@ def _tdes(key: bytes) -> TripleDES:
     return TripleDES((key * 3)[:24] if len(key) == 8 else (key + key[:8])[:24])
 
 
-def _blocks(data: bytes, block_size: int) -> None:
+def _run(
+    algorithm: Callable[[bytes], CipherAlgorithm],
+    key: bytes,
+    mode: modes.CBC | modes.ECB,
+    block_size: int,
+    data: bytes,
+    *,
+    encrypt: bool,
+) -> bytes:
+    """``data`` (a whole number of blocks) through ``algorithm(key)`` in ``mode``."""
     if len(data) % block_size:
         raise ValueError(f"{len(data)} bytes is not a multiple of the block size {block_size}")
+    cipher = _BlockCipher(algorithm(key), mode)
+    context = cipher.encryptor() if encrypt else cipher.decryptor()
+    return context.update(data) + context.finalize()
 
 
 def tdes_encrypt(key: bytes, data: bytes, iv: bytes = ZERO_IV_DES) -> bytes:
     """3DES-CBC encryption of block-aligned ``data`` (two-key ``key``, zero IV by default)."""
-    _blocks(data, DES_BLOCK)
-    encryptor = _BlockCipher(_tdes(key), modes.CBC(iv)).encryptor()
-    return encryptor.update(data) + encryptor.finalize()
+    return _run(_tdes, key, modes.CBC(iv), DES_BLOCK, data, encrypt=True)
 
 
 def tdes_decrypt(key: bytes, data: bytes, iv: bytes = ZERO_IV_DES) -> bytes:
     """3DES-CBC decryption of block-aligned ``data`` (two-key ``key``, zero IV by default)."""
-    _blocks(data, DES_BLOCK)
-    decryptor = _BlockCipher(_tdes(key), modes.CBC(iv)).decryptor()
-    return decryptor.update(data) + decryptor.finalize()
+    return _run(_tdes, key, modes.CBC(iv), DES_BLOCK, data, encrypt=False)
 
 
 def retail_mac(key: bytes, data: bytes) -> bytes:
@@ -164,23 +173,17 @@ def _aes(key: bytes) -> algorithms.AES:
 
 def aes_encrypt(key: bytes, data: bytes, iv: bytes = ZERO_IV_AES) -> bytes:
     """AES-CBC encryption of block-aligned ``data`` (zero IV by default)."""
-    _blocks(data, AES_BLOCK)
-    encryptor = _BlockCipher(_aes(key), modes.CBC(iv)).encryptor()
-    return encryptor.update(data) + encryptor.finalize()
+    return _run(_aes, key, modes.CBC(iv), AES_BLOCK, data, encrypt=True)
 
 
 def aes_decrypt(key: bytes, data: bytes, iv: bytes = ZERO_IV_AES) -> bytes:
     """AES-CBC decryption of block-aligned ``data`` (zero IV by default)."""
-    _blocks(data, AES_BLOCK)
-    decryptor = _BlockCipher(_aes(key), modes.CBC(iv)).decryptor()
-    return decryptor.update(data) + decryptor.finalize()
+    return _run(_aes, key, modes.CBC(iv), AES_BLOCK, data, encrypt=False)
 
 
 def aes_ecb_encrypt(key: bytes, block: bytes) -> bytes:
     """AES of block-aligned ``block`` in ECB mode (the secure-messaging IV is E(K_enc, SSC))."""
-    _blocks(block, AES_BLOCK)
-    encryptor = _BlockCipher(_aes(key), modes.ECB()).encryptor()
-    return encryptor.update(block) + encryptor.finalize()
+    return _run(_aes, key, modes.ECB(), AES_BLOCK, block, encrypt=True)
 
 
 def aes_cmac(key: bytes, data: bytes) -> bytes:
@@ -188,6 +191,25 @@ def aes_cmac(key: bytes, data: bytes) -> bytes:
     mac = CMAC(_aes(key))
     mac.update(data)
     return mac.finalize()
+
+
+# -- either cipher -----------------------------------------------------------
+
+
+def cbc_encrypt(cipher: Cipher, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+    """CBC encryption of block-aligned ``data`` with 3DES or AES (zero IV by default)."""
+    iv = bytes(cipher.block_size) if iv is None else iv
+    if cipher is Cipher.TDES:
+        return tdes_encrypt(key, data, iv)
+    return aes_encrypt(key, data, iv)
+
+
+def cbc_decrypt(cipher: Cipher, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+    """CBC decryption of block-aligned ``data`` with 3DES or AES (zero IV by default)."""
+    iv = bytes(cipher.block_size) if iv is None else iv
+    if cipher is Cipher.TDES:
+        return tdes_decrypt(key, data, iv)
+    return aes_decrypt(key, data, iv)
 
 
 # -- key derivation ----------------------------------------------------------

@@ -50,12 +50,10 @@ from hardware.emrtd.crypto import (
     KDF_PI,
     Cipher,
     aes_cmac,
-    aes_decrypt,
-    aes_encrypt,
+    cbc_decrypt,
+    cbc_encrypt,
     kdf,
     retail_mac,
-    tdes_decrypt,
-    tdes_encrypt,
 )
 from hardware.emrtd.ecmapping import (
     DomainParameters,
@@ -270,7 +268,7 @@ def pace(
             f"{where}: the encrypted nonce has {len(encrypted)} bytes, "
             f"not a whole number of {cipher.block_size}-byte blocks"
         )
-    nonce = _decrypt(cipher, _nonce_key(password, cipher), encrypted)
+    nonce = cbc_decrypt(cipher, _nonce_key(password, cipher), encrypted)
 
     where = "PACE GENERAL AUTHENTICATE (mapping)"
     sk_map = generate_private_key(domain, random)
@@ -320,14 +318,6 @@ def _step(transport: Transport, data: bytes, where: str) -> dict[int, bytes]:
         CommandApdu(CLA_CHAINING, INS_GENERAL_AUTHENTICATE, 0, 0, data, ne=SHORT_MAX_NE)
     )
     return _parse_dynamic(answer.check(where), where)
-
-
-def _decrypt(cipher: Cipher, key: bytes, data: bytes) -> bytes:
-    return tdes_decrypt(key, data) if cipher is Cipher.TDES else aes_decrypt(key, data)
-
-
-def _encrypt(cipher: Cipher, key: bytes, data: bytes) -> bytes:
-    return tdes_encrypt(key, data) if cipher is Cipher.TDES else aes_encrypt(key, data)
 
 
 # -- the chip ----------------------------------------------------------------
@@ -431,7 +421,7 @@ class PaceResponder:
         cipher = session.parameters.cipher
         session.nonce = self._random(NONCE_LENGTH)
         key = _nonce_key(session.password, cipher)
-        return _dynamic(0x80, _encrypt(cipher, key, session.nonce))
+        return _dynamic(0x80, cbc_encrypt(cipher, key, session.nonce))
 
     def _map(self, session: _Session, terminal_data: bytes) -> bytes:
         domain = session.parameters.domain

@@ -41,13 +41,11 @@ from hardware.emrtd.apdu import (
 from hardware.emrtd.crypto import (
     Cipher,
     aes_cmac,
-    aes_decrypt,
     aes_ecb_encrypt,
-    aes_encrypt,
+    cbc_decrypt,
+    cbc_encrypt,
     pad,
     retail_mac,
-    tdes_decrypt,
-    tdes_encrypt,
     unpad,
 )
 from hardware.emrtd.errors import SecureMessagingError
@@ -105,6 +103,40 @@ def _decode_dos(raw: bytes, where: str) -> list[tuple[int, bytes, int, int]]:
         objects.append((tag, raw[offset : offset + length], start, offset + length))
         offset += length
     return objects
+
+
+def _protected_objects(
+    data: bytes, where: str, middle: int, middle_length: int | None = None
+) -> tuple[tuple[int, bytes] | None, bytes | None, bytes, int]:
+    """A protected data field's cryptogram, ``middle`` data object, MAC and where the MAC starts.
+
+    In this order, each at most once: DO'87 or DO'85 (tag and value), then
+    ``middle`` (DO'97, the command's Le, or DO'99, the response's status word,
+    of ``middle_length`` bytes if given), then DO'8E, which ends the field
+    and must be there.
+    """
+    cryptogram: tuple[int, bytes] | None = None
+    found: bytes | None = None
+    mac: bytes | None = None
+    mac_start = 0
+    for tag, value, start, _end in _decode_dos(data, where):
+        if mac is not None:
+            raise SecureMessagingError(f"{where}: byte {start}: data object after DO'8E")
+        if tag in (TAG_CRYPTOGRAM, TAG_CRYPTOGRAM_TLV) and cryptogram is None and found is None:
+            cryptogram = (tag, value)
+        elif tag == middle and found is None:
+            if middle_length is not None and len(value) != middle_length:
+                raise SecureMessagingError(f"{where}: DO'{tag:02X} of {len(value)} bytes")
+            found = value
+        elif tag == TAG_MAC:
+            if len(value) != MAC_LENGTH:
+                raise SecureMessagingError(f"{where}: DO'8E of {len(value)} bytes")
+            mac, mac_start = value, start
+        else:
+            raise SecureMessagingError(f"{where}: byte {start}: unexpected data object {tag:02X}")
+    if mac is None:
+        raise SecureMessagingError(f"{where}: no MAC (DO'8E)")
+    return cryptogram, found, mac, mac_start
 
 
 def _encode_le(ne: int) -> bytes:
@@ -186,9 +218,7 @@ class SecureChannel:
 
     def _encrypt(self, data: bytes) -> bytes:
         padded = pad(data, self._cipher.block_size)
-        if self._cipher.is_aes:
-            return aes_encrypt(self._k_enc, padded, self._iv())
-        return tdes_encrypt(self._k_enc, padded)
+        return cbc_encrypt(self._cipher, self._k_enc, padded, self._iv())
 
     def _decrypt(self, cryptogram: bytes, where: str) -> bytes:
         block = self._cipher.block_size
@@ -196,10 +226,7 @@ class SecureChannel:
             raise SecureMessagingError(
                 f"{where}: cryptogram of {len(cryptogram)} bytes is not whole {block}-byte blocks"
             )
-        if self._cipher.is_aes:
-            padded = aes_decrypt(self._k_enc, cryptogram, self._iv())
-        else:
-            padded = tdes_decrypt(self._k_enc, cryptogram)
+        padded = cbc_decrypt(self._cipher, self._k_enc, cryptogram, self._iv())
         try:
             return unpad(padded, block)
         except SecureMessagingError as error:
@@ -247,34 +274,7 @@ class SecureChannel:
         if not response.data and response.sw != SW_SUCCESS:
             return response
         where = f"response {response.sw:04X}"
-        objects = _decode_dos(response.data, where)
-        cryptogram: tuple[int, bytes] | None = None
-        status: bytes | None = None
-        mac: bytes | None = None
-        mac_start = 0
-        for tag, value, start, _end in objects:
-            if mac is not None:
-                raise SecureMessagingError(f"{where}: byte {start}: data object after DO'8E")
-            if (
-                tag in (TAG_CRYPTOGRAM, TAG_CRYPTOGRAM_TLV)
-                and cryptogram is None
-                and status is None
-            ):
-                cryptogram = (tag, value)
-            elif tag == TAG_STATUS and status is None:
-                if len(value) != 2:
-                    raise SecureMessagingError(f"{where}: DO'99 of {len(value)} bytes")
-                status = value
-            elif tag == TAG_MAC:
-                if len(value) != MAC_LENGTH:
-                    raise SecureMessagingError(f"{where}: DO'8E of {len(value)} bytes")
-                mac, mac_start = value, start
-            else:
-                raise SecureMessagingError(
-                    f"{where}: byte {start}: unexpected data object {tag:02X}"
-                )
-        if mac is None:
-            raise SecureMessagingError(f"{where}: no MAC (DO'8E)")
+        cryptogram, status, mac, mac_start = _protected_objects(response.data, where, TAG_STATUS, 2)
         if status is None:
             raise SecureMessagingError(f"{where}: no status word (DO'99)")
         self._check_mac(response.data[:mac_start], mac, where)
@@ -300,28 +300,7 @@ class SecureChannel:
             raise SecureMessagingError(
                 f"{where}: CLA {command.cla:02X} announces no secure messaging"
             )
-        objects = _decode_dos(command.data, where)
-        cryptogram: tuple[int, bytes] | None = None
-        le: bytes | None = None
-        mac: bytes | None = None
-        mac_start = 0
-        for tag, value, start, _end in objects:
-            if mac is not None:
-                raise SecureMessagingError(f"{where}: byte {start}: data object after DO'8E")
-            if tag in (TAG_CRYPTOGRAM, TAG_CRYPTOGRAM_TLV) and cryptogram is None and le is None:
-                cryptogram = (tag, value)
-            elif tag == TAG_LE and le is None:
-                le = value
-            elif tag == TAG_MAC:
-                if len(value) != MAC_LENGTH:
-                    raise SecureMessagingError(f"{where}: DO'8E of {len(value)} bytes")
-                mac, mac_start = value, start
-            else:
-                raise SecureMessagingError(
-                    f"{where}: byte {start}: unexpected data object {tag:02X}"
-                )
-        if mac is None:
-            raise SecureMessagingError(f"{where}: no MAC (DO'8E)")
+        cryptogram, le, mac, mac_start = _protected_objects(command.data, where, TAG_LE)
         header = pad(command.header, self._cipher.block_size)
         self._check_mac(header + command.data[:mac_start], mac, where)
         ne = 0 if le is None else _decode_le(le)
