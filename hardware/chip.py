@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from egate.documents.layout import LAYOUTS, long_number_extension
 from egate.documents.mrz import MrzResult, parse_mrz
@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the chip stack (cryptography, the PKI) loads only where chi
     from hardware.emrtd.inspection import ChipInspection
 
 Sleep = Callable[[float], None]
+ChipT = TypeVar("ChipT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,23 +191,17 @@ class MockChip:
         return f"MockChip(<personal data redacted>, unreadable={self.unreadable})"
 
 
-class MockChipReader:
-    """A chip reader fed with chips per document number; ``present`` puts one on it.
+class ChipStandBase(Generic[ChipT]):
+    """The part the test readers (``ChipStand``) share: chips by document number, one presented.
 
-    ``sleep`` spends a chip's ``read_seconds`` on ``ok`` and ``unreadable``
-    reads (the reader keeps trying a bad chip); ``access_denied`` and
-    ``absent`` answer at once.  Tests pass nothing and chips with 0 s.
+    ``fail_next`` injects faults, which each reader's ``read`` uses up with
+    ``_take_failure``, one a read.
     """
 
-    def __init__(self, *, sleep: Sleep = time.sleep) -> None:
-        self._sleep = sleep
-        self._chips: dict[str, MockChip] = {}
+    def __init__(self) -> None:
+        self._chips: dict[str, ChipT] = {}
         self._presented: str | None = None
         self._failures = 0
-
-    def load(self, chip: MockChip) -> None:
-        """Make ``chip`` the chip of its document number (replacing any earlier one)."""
-        self._chips[chip.document_number] = chip
 
     def present(self, document_number: str | None) -> None:
         """Put a document on the reader (None: take it off).
@@ -222,13 +217,40 @@ class MockChipReader:
             raise ValueError("count must be 0 or more")
         self._failures = count
 
+    def _presented_chip(self) -> ChipT | None:
+        """The chip of the document on the reader; None without one (``absent``)."""
+        return None if self._presented is None else self._chips.get(self._presented)
+
+    def _take_failure(self) -> bool:
+        """Whether this read meets an injected fault, using it up."""
+        failing = self._failures > 0
+        self._failures = max(0, self._failures - 1)
+        return failing
+
+
+class MockChipReader(ChipStandBase[MockChip]):
+    """A chip reader fed with chips per document number; ``present`` puts one on it.
+
+    ``sleep`` spends a chip's ``read_seconds`` on ``ok`` and ``unreadable``
+    reads (the reader keeps trying a bad chip); ``access_denied`` and
+    ``absent`` answer at once.  Tests pass nothing and chips with 0 s.
+    """
+
+    def __init__(self, *, sleep: Sleep = time.sleep) -> None:
+        super().__init__()
+        self._sleep = sleep
+
+    def load(self, chip: MockChip) -> None:
+        """Make ``chip`` the chip of its document number (replacing any earlier one)."""
+        self._chips[chip.document_number] = chip
+
     def read(self, access_key: str) -> ChipRead:
         """Read the presented document's chip with ``access_key``."""
-        chip = None if self._presented is None else self._chips.get(self._presented)
+        chip = self._presented_chip()
         if chip is None:
             return ChipRead(ChipStatus.ABSENT)
-        if chip.unreadable or self._failures > 0:
-            self._failures = max(0, self._failures - 1)
+        failing = self._take_failure()
+        if chip.unreadable or failing:
             self._spend(chip.read_seconds)
             return ChipRead(ChipStatus.UNREADABLE, read_seconds=chip.read_seconds)
         if not chip.opens_with(access_key):

@@ -1,13 +1,14 @@
 """A contactless reader of virtual chips: how a mock gate and a replay read travellers' chips.
 
 ``VirtualChipReader`` keeps the interface of the mock reader
-(``hardware.chip.MockChipReader``: ``load`` a chip per document number,
-``present`` a document, ``fail_next``) but every chip it is given is
-personalised into a real virtual chip, signed by the reader's own test PKI,
-and every read is a whole inspection through the chip stack: BAC or PACE,
-secure messaging, passive authentication against the test CSCA, chip and
-active authentication.  So an altered printed MRZ fails access control
-because the key really does not open the chip, not because a table says so.
+(``hardware.chip.MockChipReader``, whose ``ChipStandBase`` it shares:
+``load`` a chip per document number, ``present`` a document, ``fail_next``)
+but every chip it is given is personalised into a real virtual chip, signed
+by the reader's own test PKI, and every read is a whole inspection through
+the chip stack: BAC or PACE, secure messaging, passive authentication
+against the test CSCA, chip and active authentication.  So an altered
+printed MRZ fails access control because the key really does not open the
+chip, not because a table says so.
 
 The chips run at no air time; a ``MockChip``'s ``read_seconds`` (3 to 15 s
 for a real chip) is then made up with the injected ``sleep``, so scenarios
@@ -29,7 +30,7 @@ from egate.documents.lds.dg2 import ImageType
 from egate.documents.pki.testpki import TestPki, generate_test_pki
 from egate.documents.pki.truststore import TrustStore
 from egate.gate.events import ChipStatus
-from hardware.chip import ChipRead, MockChip
+from hardware.chip import ChipRead, ChipStandBase, MockChip
 from hardware.emrtd.activeauth import ActiveAuthenticator
 from hardware.emrtd.chipauth import ChipAuthenticator
 from hardware.emrtd.chipreader import InspectingChipReader
@@ -68,7 +69,7 @@ def _photo(image: bytes) -> Photo:
         return Photo(image, ImageType.JPEG, 0, 0)
 
 
-class VirtualChipReader:
+class VirtualChipReader(ChipStandBase[_Loaded]):
     """A ``ChipReader`` of virtual chips, loaded per document number (see the module docstring)."""
 
     def __init__(
@@ -80,15 +81,13 @@ class VirtualChipReader:
         random: Callable[[int], bytes] = os.urandom,
         pace: bool = True,
     ) -> None:
+        super().__init__()
         self._now = now
         self.pki = pki if pki is not None else generate_test_pki(now=now())
         self.trust = TrustStore.from_certificates([self.pki.csca_certificate], source="test CSCA")
         self._sleep = sleep
         self._random = random
         self._pace = pace
-        self._chips: dict[str, _Loaded] = {}
-        self._presented: str | None = None
-        self._failures = 0
 
     def load(self, chip: MockChip) -> None:
         """Issue a virtual chip for ``chip``'s document (replacing any earlier one)."""
@@ -106,23 +105,13 @@ class VirtualChipReader:
             issued, chip.access_key, chip.unreadable, chip.read_seconds
         )
 
-    def present(self, document_number: str | None) -> None:
-        """Put a document on the reader (None: take it off); one never loaded has no chip."""
-        self._presented = document_number
-
-    def fail_next(self, count: int = 1) -> None:
-        """Fault injection: the next ``count`` reads meet a damaged chip."""
-        if count < 0:
-            raise ValueError("count must be 0 or more")
-        self._failures = count
-
     def read(self, access_key: str) -> ChipRead:
         """Inspect the presented document's chip, opened with ``access_key``."""
-        loaded = None if self._presented is None else self._chips.get(self._presented)
+        loaded = self._presented_chip()
         if loaded is None:
             return ChipRead(ChipStatus.ABSENT)
-        damaged = loaded.unreadable or self._failures > 0
-        self._failures = max(0, self._failures - 1)
+        # A fault (fail_next) is a damaged chip, read as unreadable.
+        damaged = self._take_failure() or loaded.unreadable
         card = self._card(loaded, damaged)
         reader = InspectingChipReader(
             lambda: VirtualTransport(card, sleep=self._sleep),
