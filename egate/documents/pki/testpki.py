@@ -52,6 +52,7 @@ __all__ = [
     "issue_csca",
     "issue_ds",
     "load_test_pki",
+    "private_key_pem",
 ]
 
 KeyType = Literal[
@@ -68,6 +69,7 @@ KeyType = Literal[
 KEY_TYPES: tuple[str, ...] = get_args(KeyType)
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "brainpoolP256r1": ec.BrainpoolP256R1,
@@ -155,6 +157,50 @@ def _name(country: str, common_name: str) -> x509.Name:
     )
 
 
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public: PublicKey,
+    now: datetime,
+    validity: timedelta,
+    random: Callable[[int], bytes],
+) -> x509.CertificateBuilder:
+    """A certificate's subject, issuer, key, serial number and validity from ``now``."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public)
+        .serial_number(_serial(random))
+        .not_valid_before(now)
+        .not_valid_after(now + validity)
+    )
+
+
+def _key_usage(
+    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
+) -> x509.KeyUsage:
+    """A keyUsage of the uses given, none other (a CSCA signs certificates and CRLs, a DS data)."""
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _key_usage_period(
+    now: datetime, period: timedelta, validity: timedelta
+) -> x509.PrivateKeyUsagePeriod:
+    """The key signs from ``now`` for ``period``, never past the certificate's ``validity``."""
+    return x509.PrivateKeyUsagePeriod(not_before=now, not_after=now + min(period, validity))
+
+
 def _document_type_list(types: Iterable[str]) -> x509.UnrecognizedExtension:
     # DocumentTypeListSyntax ::= SEQUENCE { version INTEGER (v0),
     #                                      docTypeList SET OF PrintableString }
@@ -176,36 +222,12 @@ def issue_csca(
     name = _name(country, f"egate TEST CSCA {country.strip().upper()}")
     public = key.public_key()
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(_serial(random))
-        .not_valid_before(now)
-        .not_valid_after(now + validity)
+        _certificate(name, name, public, now, validity, random)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-        .add_extension(
-            x509.PrivateKeyUsagePeriod(
-                not_before=now, not_after=now + min(CSCA_KEY_USAGE_PERIOD, validity)
-            ),
-            critical=False,
-        )
+        .add_extension(_key_usage_period(now, CSCA_KEY_USAGE_PERIOD, validity), critical=False)
         .sign(key, _signature_hash(key))
     )
     return certificate, key
@@ -227,38 +249,14 @@ def issue_ds(
     subject = _name(str(country[0].value) if country else "UTO", name)
     public = key.public_key()
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(csca_certificate.subject)
-        .public_key(public)
-        .serial_number(_serial(random))
-        .not_valid_before(now)
-        .not_valid_after(now + validity)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _certificate(subject, csca_certificate.subject, public, now, validity, random)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(csca_key.public_key()),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.PrivateKeyUsagePeriod(
-                not_before=now, not_after=now + min(DS_KEY_USAGE_PERIOD, validity)
-            ),
-            critical=False,
-        )
+        .add_extension(_key_usage_period(now, DS_KEY_USAGE_PERIOD, validity), critical=False)
         .add_extension(_document_type_list(["P"]), critical=False)
         .sign(csca_key, _signature_hash(csca_key))
     )
@@ -307,7 +305,8 @@ def generate_test_pki(
     return TestPki(csca, csca_key, ds, ds_key)
 
 
-def _key_pem(key: PrivateKey) -> bytes:
+def private_key_pem(key: PrivateKey) -> bytes:
+    """A private key as egate writes it: PEM, PKCS#8, unencrypted (test keys only)."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -338,9 +337,9 @@ def init_test_pki(
         folder.mkdir(parents=True, exist_ok=True)
         contents = {
             "csca.pem": pki.csca_certificate.public_bytes(serialization.Encoding.PEM),
-            "csca.key": _key_pem(pki.csca_key),
+            "csca.key": private_key_pem(pki.csca_key),
             "ds.pem": pki.ds_certificate.public_bytes(serialization.Encoding.PEM),
-            "ds.key": _key_pem(pki.ds_key),
+            "ds.key": private_key_pem(pki.ds_key),
         }
         for name, data in contents.items():
             # O_EXCL: fail rather than overwrite a file that appeared meanwhile;

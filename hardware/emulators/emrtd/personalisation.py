@@ -44,7 +44,7 @@ from egate.documents.lds.securityinfos import (
 )
 from egate.documents.mrz import parse_mrz
 from egate.documents.pki.sod import sign_sod
-from egate.documents.pki.testpki import PrivateKey
+from egate.documents.pki.testpki import PrivateKey, private_key_pem
 from hardware.chip import mrz_information
 from hardware.emrtd.activeauth import SHA256, signature_algorithm_for
 from hardware.emulators.emrtd.folder import AirTimeConfig, ChipConfig, ChipFolder
@@ -113,11 +113,7 @@ class IssuedChip:
 
 
 def _pem(key: PrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
+    return private_key_pem(key).decode("ascii")
 
 
 def photo_of(data: bytes, source: str = "photo", *, as_printed: bool = False) -> Photo:
