@@ -294,58 +294,28 @@ def _verify(
 
 
 def _data_groups(sod: Sod, data_groups: Mapping[int, bytes]) -> list[PaCheck]:
-    checks = []
-    digest = sod.digest_algorithm
-    for number in sorted(set(data_groups) | set(sod.hashes)):
-        label = f"DG{number}"
-        if number not in data_groups:
-            checks.append(
-                PaCheck(
-                    PaCheckKind.DATA_GROUP,
-                    PaStatus.NOT_CHECKED,
-                    f"{label} is in EF.SOD but was not read",
-                    number,
-                )
-            )
-        elif number not in sod.hashes:
-            checks.append(
-                PaCheck(
-                    PaCheckKind.DATA_GROUP,
-                    PaStatus.HASH_MISMATCH,
-                    f"{label} was read but EF.SOD has no hash of it",
-                    number,
-                )
-            )
-        elif digest not in _HASHES:
-            checks.append(
-                PaCheck(
-                    PaCheckKind.DATA_GROUP,
-                    PaStatus.NOT_CHECKED,
-                    f"{label}: {digest} is not supported",
-                    number,
-                )
-            )
-        elif hmac.compare_digest(
-            hashlib.new(digest, data_groups[number]).digest(), sod.hashes[number]
-        ):
-            checks.append(
-                PaCheck(
-                    PaCheckKind.DATA_GROUP,
-                    PaStatus.OK,
-                    f"{label} matches its {digest} hash",
-                    number,
-                )
-            )
-        else:
-            checks.append(
-                PaCheck(
-                    PaCheckKind.DATA_GROUP,
-                    PaStatus.HASH_MISMATCH,
-                    f"{label} differs from its {digest} hash in EF.SOD",
-                    number,
-                )
-            )
-    return checks
+    return [
+        _data_group(sod, number, data_groups)
+        for number in sorted(set(data_groups) | set(sod.hashes))
+    ]
+
+
+def _data_group(sod: Sod, number: int, data_groups: Mapping[int, bytes]) -> PaCheck:
+    """The check of data group ``number``: read, hashed in EF.SOD, and the hashes equal."""
+    label, digest = f"DG{number}", sod.digest_algorithm
+
+    def check(status: PaStatus, detail: str) -> PaCheck:
+        return PaCheck(PaCheckKind.DATA_GROUP, status, detail, number)
+
+    if number not in data_groups:
+        return check(PaStatus.NOT_CHECKED, f"{label} is in EF.SOD but was not read")
+    if number not in sod.hashes:
+        return check(PaStatus.HASH_MISMATCH, f"{label} was read but EF.SOD has no hash of it")
+    if digest not in _HASHES:
+        return check(PaStatus.NOT_CHECKED, f"{label}: {digest} is not supported")
+    if hmac.compare_digest(hashlib.new(digest, data_groups[number]).digest(), sod.hashes[number]):
+        return check(PaStatus.OK, f"{label} matches its {digest} hash")
+    return check(PaStatus.HASH_MISMATCH, f"{label} differs from its {digest} hash in EF.SOD")
 
 
 def _certificate(
