@@ -192,6 +192,20 @@ def _existing(path: Path, info: ValidationInfo) -> Path:
     return path
 
 
+def _trust_store(path: Path, info: ValidationInfo) -> Path:
+    """A trust store that loads: every certificate, CRL and master list in it is checked."""
+    # The PKI code (asn1crypto, the path validator) loads only for a gate with a trust store.
+    from egate.documents.pki.errors import PkiError
+    from egate.documents.pki.truststore import TrustStore
+
+    path = _existing(path, info)
+    try:
+        TrustStore.load(path)
+    except PkiError as error:
+        raise ValueError(str(error)) from None
+    return path
+
+
 # The settings each kind of chip reader takes.
 _CHIP_FIELDS = {"mock": {"documents"}, "pcsc": {"reader", "trust"}, "virtual": {"chips", "trust"}}
 
@@ -220,7 +234,7 @@ class ChipDevice(BaseModel):
             "file: the chip of the document just read is presented."
         ),
     )
-    trust: Annotated[Path, AfterValidator(_existing)] | None = Field(
+    trust: Annotated[Path, AfterValidator(_trust_store)] | None = Field(
         default=None,
         description=(
             "pcsc and virtual: the CSCA trust store of passive authentication, a folder of "

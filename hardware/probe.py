@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from egate.config import ConfigError
@@ -202,11 +202,25 @@ def probe(
     if devices.mock_camera is not None:
         results.append(_mock_camera_probe(devices.mock_camera, base_dir, clock))
     if devices.chip is not None:
-        results.append(_chip_probe(devices.chip))
+        results.append(_chip_probe(devices.chip, clock))
     return results
 
 
-def _chip_probe(device: ChipDevice) -> ProbeResult:
+def _chip_probe(device: ChipDevice, clock: Callable[[], float]) -> ProbeResult:
+    if device.kind == "pcsc":
+        return _pcsc_probe(device, clock)
+    if device.kind == "virtual":
+        # The chip stack loads only for a gate that reads chips.
+        from hardware.emulators.emrtd.chipreader import FolderChipReader
+        from hardware.emulators.emrtd.folder import ChipFolderError
+
+        assert device.chips is not None
+        try:
+            folder = FolderChipReader(device.chips, trust=None, now=_no_clock)
+        except (ChipFolderError, OSError) as error:
+            return ProbeResult("chip", "virtual", False, "disconnected", None, str(error))
+        detail = f"virtual chips, {len(folder)} chip folders in {device.chips}"
+        return ProbeResult("chip", "virtual", True, "connected", 0.0, detail)
     try:
         documents = open_chip_documents(device)
     except ConfigError as error:
@@ -215,6 +229,23 @@ def _chip_probe(device: ChipDevice) -> ProbeResult:
         return ProbeResult("chip", "mock", True, "connected", 0.0, "mock chip reader")
     detail = f"mock chip reader, {len(documents)} test documents in {device.documents}"
     return ProbeResult("chip", "mock", True, "connected", 0.0, detail)
+
+
+def _no_clock() -> datetime:
+    raise AssertionError("the probe reads no chip")
+
+
+def _pcsc_probe(device: ChipDevice, clock: Callable[[], float]) -> ProbeResult:
+    """The PC/SC reader is there when pcscd lists it; a card on it is not needed."""
+    from hardware.emrtd.errors import ChipError
+    from hardware.emrtd.pcsc import choose_reader, list_readers
+
+    started = clock()
+    try:
+        name = choose_reader(list_readers(), device.reader)
+    except ChipError as error:
+        return ProbeResult("chip", "pcsc", False, "disconnected", None, str(error))
+    return ProbeResult("chip", "pcsc", True, "connected", clock() - started, f"PC/SC {name}")
 
 
 def _mock_camera_probe(

@@ -141,7 +141,10 @@ def test_the_hardware_example():
         "mock",
         None,
     )
-    assert "# documents: /etc/egate/test-documents" in example.read_text("utf-8")
+    text = example.read_text("utf-8")
+    assert "# documents: /etc/egate/test-documents" in text
+    # So is the PC/SC reader, with its trust store.
+    assert "# kind: pcsc" in text and "# trust: /etc/egate/csca" in text
 
 
 def test_the_hardware_example_shows_a_stable_name_for_every_serial_port():

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,9 +21,11 @@ from egate.documents.mrz import MrzFormatError, MrzResult, parse_mrz
 from egate.documents.pki.errors import PkiError
 from egate.documents.pki.testpki import load_test_pki
 from egate.documents.pki.truststore import TrustStore
+from egate.gate.events import ChipStatus
 from hardware.chip import mrz_information
 from hardware.emrtd.apdu import Transport
 from hardware.emrtd.errors import ChipError
+from hardware.emrtd.filereader import SM_SHORT_CHUNK
 from hardware.emrtd.inspection import AccessKey, ChipInspection, inspect_chip
 from hardware.emulators.emrtd.personalisation import AA_KEY_TYPES
 
@@ -124,7 +127,11 @@ def render(document: dict[str, Any], console: Console) -> None:
         verdict = document[key]
         console.print(
             f"{label} authentication: "
-            + ("not offered" if verdict is None else verdict["status"] + _reason(verdict["reason"]))
+            + (
+                ("not offered" if document["status"] == "OK" else "not run")
+                if verdict is None
+                else verdict["status"] + _reason(verdict["reason"])
+            )
         )
     table = Table("step", "seconds", "APDUs", title="timings")
     for timing in document["timings"]:
@@ -142,45 +149,59 @@ def _reason(reason: str | None) -> str:
     return f" ({reason})" if reason else ""
 
 
-def open_transport(
-    virtual: Path | None, reader: str | None, config: Path | None, printed: MrzResult
-) -> tuple[str, Transport, Path | None]:
-    """The chip to read, from exactly one of --virtual, --reader, --config.
+@dataclass(frozen=True, slots=True)
+class ChipSource:
+    """The chip to read: where it is, its transport (None: no card on the reader), settings."""
 
-    Also the gate file's trust store, when --config names one.
-    """
+    name: str
+    transport: Transport | None
+    absent: str = ""
+    trust: Path | None = None
+    chunk: int = SM_SHORT_CHUNK
+
+
+def open_source(
+    virtual: Path | None, reader: str | None, config: Path | None, printed: MrzResult
+) -> ChipSource:
+    """The chip to read, from exactly one of --virtual, --reader, --config."""
     given = [value for value in (virtual, reader, config) if value is not None]
     if len(given) != 1:
         raise InputError("give exactly one of --virtual CHIPDIR, --reader NAME, --config GATE")
     if virtual is not None:
-        return f"virtual chip {virtual}", _virtual_transport(virtual), None
+        return ChipSource(f"virtual chip {virtual}", _virtual_transport(virtual, "--virtual"))
     if config is not None:
-        return _configured_transport(config, printed)
+        return _configured_source(config, printed)
     assert reader is not None
-    return (*_pcsc_transport(int(reader) if reader.isdigit() else reader), None)
+    return _pcsc_source(int(reader) if reader.isdigit() else reader, f"--reader {reader}")
 
 
-def _virtual_transport(folder: Path) -> Transport:
+def _virtual_transport(folder: Path, where: str) -> Transport:
     from hardware.emrtd.transport import VirtualTransport
     from hardware.emulators.emrtd.folder import ChipFolderError, open_virtual_chip
 
     try:
         return VirtualTransport(open_virtual_chip(folder))
     except ChipFolderError as error:
-        raise InputError(f"--virtual: {error}") from None
+        raise InputError(f"{where}: {error}") from None
 
 
-def _pcsc_transport(reader: str | int | None) -> tuple[str, Transport]:
-    from hardware.emrtd.pcsc import PcscTransport
+def _pcsc_source(
+    reader: str | int | None, where: str, trust: Path | None = None, chunk: int = SM_SHORT_CHUNK
+) -> ChipSource:
+    from hardware.emrtd.errors import CardAbsent
+    from hardware.emrtd.pcsc import PcscTransport, choose_reader, list_readers
 
     try:
-        transport = PcscTransport(reader)
+        name = choose_reader(list_readers(), reader)
+        return ChipSource(f"PC/SC reader {name}", PcscTransport(name), trust=trust, chunk=chunk)
+    except CardAbsent as error:
+        # The reader is there; the document on it has no chip (or is not on it).
+        return ChipSource(f"PC/SC reader {reader}", None, str(error), trust, chunk)
     except ChipError as error:
-        raise InputError(f"--reader {reader}: {error}") from None
-    return f"PC/SC reader {transport.reader}", transport
+        raise InputError(f"{where}: {error}") from None
 
 
-def _configured_transport(path: Path, printed: MrzResult) -> tuple[str, Transport, Path | None]:
+def _configured_source(path: Path, printed: MrzResult) -> ChipSource:
     from egate.cli.devices import load_gate
     from hardware.emulators.emrtd.chipreader import FolderChipReader
     from hardware.emulators.emrtd.folder import ChipFolderError
@@ -189,7 +210,7 @@ def _configured_transport(path: Path, printed: MrzResult) -> tuple[str, Transpor
     if device is None or device.kind == "mock":
         raise InputError(f"{path}: devices.chip: no pcsc or virtual chip reader configured")
     if device.kind == "pcsc":
-        return (*_pcsc_transport(device.reader), device.trust)
+        return _pcsc_source(device.reader, f"{path}: devices.chip", device.trust, device.read_chunk)
     assert device.chips is not None
     try:
         folders = FolderChipReader(device.chips, trust=None, now=partial(datetime.now, UTC))
@@ -197,8 +218,9 @@ def _configured_transport(path: Path, printed: MrzResult) -> tuple[str, Transpor
         raise InputError(f"{path}: devices.chip.chips: {error}") from None
     folder = folders.folder_for(mrz_information(printed))
     if folder is None:
-        raise InputError(f"{path}: devices.chip.chips: no chip for the document of --mrz")
-    return f"virtual chip {folder}", _virtual_transport(folder), device.trust
+        return ChipSource(f"virtual chips {device.chips}", None, "no chip for this document")
+    transport = _virtual_transport(folder, f"{path}: devices.chip.chips")
+    return ChipSource(f"virtual chip {folder}", transport, "", device.trust, device.read_chunk)
 
 
 @chip.command("read")
@@ -236,20 +258,28 @@ def read(
     store = load_trust(trust)
     if can is not None and not (can.isascii() and can.isdigit()):
         raise InputError("--can: a card access number is made of digits")
-    source, transport, configured_trust = open_transport(virtual, reader, config, printed)
-    if store is None and configured_trust is not None:
-        store = load_trust(configured_trust)
-    key = AccessKey(mrz_information(printed), can)
-    inspection = inspect_chip(
-        transport,
-        key,
-        random=os.urandom,
-        clock=time.monotonic,
-        trust=store,
-        at=datetime.now(UTC),
-    )
+    source = open_source(virtual, reader, config, printed)
+    if store is None and source.trust is not None:
+        store = load_trust(source.trust)
+    if source.transport is None:
+        inspection = ChipInspection(ChipStatus.ABSENT, source.absent)
+    else:
+        try:
+            inspection = inspect_chip(
+                source.transport,
+                AccessKey(mrz_information(printed), can),
+                random=os.urandom,
+                clock=time.monotonic,
+                chunk=source.chunk,
+                trust=store,
+                at=datetime.now(UTC),
+            )
+        finally:
+            close = getattr(source.transport, "close", None)
+            if callable(close):
+                close()
     problems = inspection.failures(printed.lines)
-    document = report(source, inspection, problems)
+    document = report(source.name, inspection, problems)
     if as_json:
         click.echo(json.dumps(document, indent=2))
     else:

@@ -8,15 +8,20 @@ The order follows Doc 9303 part 11 and what inspection systems do:
    PACE fails for another reason than a wrong password, is opened with BAC,
    as part 11 prescribes for chips that support both.  A refused key ends
    the inspection ``access_denied``.
-2. **The security files.**  EF.COM, EF.SOD, DG14 and DG15 (those EF.COM
-   lists) are read under secure messaging.
-3. **Chip authentication** when DG14 offers it: the session is re-keyed on
-   the chip's static key, so every later read also proves the chip holds its
-   private key.
-4. **The data groups**: DG1 and DG2, and DG11 and DG12 when present.
+2. **The security files.**  EF.COM, EF.SOD, DG14 and DG15 are read under
+   secure messaging: those EF.COM lists and those EF.SOD hashes, since
+   nothing signs EF.COM and a clone could leave DG14 and DG15 out of it.
+3. **The data groups**: DG1 and DG2, and DG11 and DG12 when present.
+4. **Chip authentication** when DG14 offers it: the session is re-keyed on
+   the chip's static key, which only a chip holding the private key can
+   follow.  A chip that fails it (``CA_FAILED``) ends the session.
 5. **Active authentication** when DG15 holds a key.
 6. **Passive authentication** of what was read against EF.SOD and the
    trust store.
+
+A data group EF.SOD hashes that the chip withholds (DG14, DG15) fails the
+check it serves, and a PACE chip opened with BAC because EF.CardAccess does
+not offer what the signed DG14 does is ``ACCESS_DOWNGRADED``.
 
 Each step is timed with the injected monotonic clock and counted in APDUs.
 Whatever the chip sends, the inspection returns a ``ChipInspection``: a chip
@@ -302,7 +307,11 @@ def _run(
     security = None
     if 14 in wanted and _read_into(session, steps, data_group(14), chunk) is not None:
         security = parse_dg14(session.files["DG14"])
-        if security.pace and set(security.pace) != set(session.offered_pace):
+        if (
+            session.access == "BAC"
+            and security.pace
+            and set(security.pace) != set(session.offered_pace)
+        ):
             # DG14 is signed; EF.CardAccess is not: PACE left out of it (or
             # altered) steers a terminal to weaker access control.
             session.downgrade = "DG14 offers PACE that EF.CardAccess does not"

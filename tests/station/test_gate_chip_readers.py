@@ -11,7 +11,6 @@ import yaml
 from PIL import Image
 from pydantic import ValidationError
 
-from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
 from egate.documents.pki.testpki import init_test_pki
 from egate.gate.events import ChipStatus
@@ -114,12 +113,11 @@ def test_chip_settings_of_the_wrong_kind_are_refused(site, fields, message):
         device(site, **fields)
 
 
-def test_an_unreadable_trust_store_is_a_config_error(site, tmp_path):
-    (tmp_path / "broken.pem").write_text(
-        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-    )
-    with pytest.raises(ConfigError, match=r"^devices\.chip\.trust: .*broken\.pem"):
-        open_chip_reader(device(site, kind="virtual", chips="chips", trust=str(tmp_path)))
+def test_an_unreadable_trust_store_is_refused_when_the_gate_file_loads(site, tmp_path):
+    pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    (tmp_path / "broken.pem").write_text(pem)
+    with pytest.raises(ValidationError, match=r"broken\.pem: not an X\.509 certificate"):
+        device(site, kind="virtual", chips="chips", trust=str(tmp_path))
 
 
 def test_chip_read_takes_the_gate_file(cli, site, tmp_path):

@@ -18,7 +18,8 @@ Loaded from a folder or from an ICAO master list:
 
 Any file that cannot be used raises :class:`TrustStoreError`, one line
 naming the file.  :attr:`TrustStore.certificates` lists the CSCAs (country,
-subject, serial, validity, key identifier) for ``egate pki list``.
+subject, serial, validity, key identifier) and :attr:`TrustStore.skipped`
+what was left out, for listings.
 
 :func:`write_master_list` signs a master list, so that tests and drills can
 exercise the loader with a test CSCA.

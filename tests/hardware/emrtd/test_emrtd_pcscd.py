@@ -221,8 +221,9 @@ def test_egate_chip_emulate_and_chip_read_through_pcscd(pcscd: None, tmp_path: P
                 capture_output=True,
                 text=True,
             )  # fmt: skip
-            # Until pcscd has polled the card in, the reader is empty: exit 2, no card.
-            if read.returncode != 2 or time.monotonic() > deadline:
+            # Until pcscd has polled the card in, the reader is empty: ABSENT, exit 1.
+            absent = read.returncode == 1 and json.loads(read.stdout)["status"] == "ABSENT"
+            if not absent or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert read.returncode == 0, read.stderr
