@@ -140,3 +140,18 @@ def test_chip_read_takes_the_gate_file(cli, site, tmp_path):
     assert ran.status == 0, ran.err
     assert f"chip: virtual chip {site / 'chips' / 'lee'}" in ran.out.splitlines()
     assert "passive authentication: OK" in ran.out.splitlines()
+
+
+def test_the_probe_counts_the_virtual_chips(site):
+    from hardware.devices import DeviceSettings
+    from hardware.probe import probe
+
+    settings = DeviceSettings(chip=device(site, kind="virtual", chips="chips"))
+    [result] = probe(settings, lambda: NOW.date())
+    assert (result.device, result.port, result.healthy, result.state) == (
+        "chip",
+        "virtual",
+        True,
+        "connected",
+    )
+    assert result.detail == f"virtual chips, 2 chip folders in {site / 'chips'}"
