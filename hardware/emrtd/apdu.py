@@ -122,10 +122,14 @@ class ResponseApdu:
         return self.data + self.sw.to_bytes(2, "big")
 
     @classmethod
-    def decode(cls, raw: bytes) -> ResponseApdu:
-        """Parse the card's bytes (ProtocolError when there is no status word)."""
+    def decode(cls, raw: bytes, command: CommandApdu | None = None) -> ResponseApdu:
+        """Parse the card's bytes (ProtocolError when there is no status word).
+
+        ``command``, the command answered, is named by its header in the error.
+        """
         if len(raw) < 2:
-            raise ProtocolError(f"response APDU of {len(raw)} bytes has no status word")
+            where = "" if command is None else f"{command.header.hex().upper()}: "
+            raise ProtocolError(f"{where}response APDU of {len(raw)} bytes has no status word")
         return cls(bytes(raw[:-2]), int.from_bytes(raw[-2:], "big"))
 
     def check(self, command: str) -> bytes:

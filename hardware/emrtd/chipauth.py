@@ -153,29 +153,22 @@ def chip_authenticate(
     """
     oid = protocol if protocol is not None else ID_CA_ECDH_3DES_CBC_CBC
     name = protocol_name(oid)
+
+    def unsupported(reason: str) -> CaResult:
+        return CaResult(CaStatus.UNSUPPORTED, oid, None, reason)
+
     cipher = CA_PROTOCOLS.get(oid)
     if cipher is None:
-        reason = (
-            f"{name}: Diffie-Hellman chip authentication is not supported"
-            if _key_agreement(oid) == "DH"
-            else f"{name} is not a chip-authentication protocol this terminal runs"
-        )
-        return CaResult(CaStatus.UNSUPPORTED, oid, None, reason)
+        if _key_agreement(oid) == "DH":
+            return unsupported(f"{name}: Diffie-Hellman chip authentication is not supported")
+        return unsupported(f"{name} is not a chip-authentication protocol this terminal runs")
     if not isinstance(chip_public_key, ec.EllipticCurvePublicKey):
-        return CaResult(
-            CaStatus.UNSUPPORTED,
-            oid,
-            None,
-            f"{name} needs an EC key in DG14, not a {type(chip_public_key).__name__}",
+        return unsupported(
+            f"{name} needs an EC key in DG14, not a {type(chip_public_key).__name__}"
         )
     parameter_id = STANDARD_DOMAIN_PARAMETER_IDS.get(chip_public_key.curve.name)
     if parameter_id is None:
-        return CaResult(
-            CaStatus.UNSUPPORTED,
-            oid,
-            None,
-            f"DG14's key is on {chip_public_key.curve.name}, not a Doc 9303 curve",
-        )
+        return unsupported(f"DG14's key is on {chip_public_key.curve.name}, not a Doc 9303 curve")
     scalar = generate_private_key(domain_parameters(parameter_id), random)
     ephemeral = ec.derive_private_key(scalar, chip_public_key.curve)
     point = _point(ephemeral.public_key())

@@ -178,7 +178,7 @@ class PcscTransport:
         data = b""
         current = command
         for _ in range(MAX_ROUNDS):
-            response = self._decode(self.transmit_raw(current.encode()), current)
+            response = ResponseApdu.decode(self.transmit_raw(current.encode()), current)
             sw1, sw2 = response.sw >> 8, response.sw & 0xFF
             if sw1 == 0x6C and current.ins != INS_GET_RESPONSE:
                 current = replace(current, ne=sw2 or 256)
@@ -192,12 +192,6 @@ class PcscTransport:
             f"{command.header.hex().upper()}: the card asked for GET RESPONSE or a new Le "
             f"{MAX_ROUNDS} times"
         )
-
-    def _decode(self, raw: bytes, command: CommandApdu) -> ResponseApdu:
-        try:
-            return ResponseApdu.decode(raw)
-        except ProtocolError as error:
-            raise ProtocolError(f"{command.header.hex().upper()}: {error}") from None
 
     def close(self) -> None:
         """Disconnect from the card and release the PC/SC context (idempotent)."""

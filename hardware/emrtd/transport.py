@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
-from hardware.emrtd.errors import CardAbsent, ProtocolError
+from hardware.emrtd.errors import CardAbsent
 
 Sleep = Callable[[float], None]
 
@@ -60,7 +60,4 @@ class VirtualTransport:
         if seconds > 0:
             self.air_seconds += seconds
             self._sleep(seconds)
-        try:
-            return ResponseApdu.decode(answer)
-        except ProtocolError as error:
-            raise ProtocolError(f"{command.header.hex().upper()}: {error}") from None
+        return ResponseApdu.decode(answer, command)
