@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from egate.documents.lds.protocols import AA_HASHES, ECDSA_PLAIN_SIGNATURES, arcs_after
+from egate.documents.lds.protocols import ECDSA_PLAIN_HASHES
 from hardware.emrtd.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu, Transport
 from hardware.emrtd.errors import StatusError
 from hardware.emrtd.iso7816 import (
@@ -75,11 +75,7 @@ _HASH_TRAILER_IDS = {name: ident for ident, name in _TRAILER_HASH_IDS.items()}
 
 # ActiveAuthenticationInfo's signatureAlgorithm: BSI TR-03111 ecdsa-plain-signatures.
 _CANONICAL_NAMES = {spelt: name for name, spelt in _HASHLIB_NAMES.items()}
-ECDSA_PLAIN_OIDS = {
-    oid: _CANONICAL_NAMES[spelt]
-    for oid, spelt in AA_HASHES.items()
-    if arcs_after(oid, ECDSA_PLAIN_SIGNATURES) is not None
-}
+ECDSA_PLAIN_OIDS = {oid: _CANONICAL_NAMES[spelt] for oid, spelt in ECDSA_PLAIN_HASHES.items()}
 _HASH_ECDSA_PLAIN_OIDS = {name: oid for oid, name in ECDSA_PLAIN_OIDS.items()}
 
 # Tried in this order when DG14 names no hash for ECDSA (see verify_signature).

@@ -46,8 +46,15 @@ STANDARD_DOMAIN_PARAMETERS = {
 }
 # The curves' ids by name: the parameter id of a named curve (a key's), if it is one.
 STANDARD_DOMAIN_PARAMETER_IDS = {name: pid for pid, name in STANDARD_DOMAIN_PARAMETERS.items()}
-# BSI TR-03111 ecdsa-plain-signatures: then the hash (1 SHA-1 ... 5 SHA-512).
+# BSI TR-03111 ecdsa-plain-signatures (r || s, not DER) -> the hash they sign with.
 ECDSA_PLAIN_SIGNATURES = f"{BSI_DE}.1.1.4.1"
+ECDSA_PLAIN_HASHES = {
+    f"{ECDSA_PLAIN_SIGNATURES}.1": "sha1",
+    f"{ECDSA_PLAIN_SIGNATURES}.2": "sha224",
+    f"{ECDSA_PLAIN_SIGNATURES}.3": "sha256",
+    f"{ECDSA_PLAIN_SIGNATURES}.4": "sha384",
+    f"{ECDSA_PLAIN_SIGNATURES}.5": "sha512",
+}
 # ActiveAuthenticationInfo's signature algorithm -> its hash: X9.62 ECDSA and BSI plain ECDSA.
 AA_HASHES = {
     "1.2.840.10045.4.1": "sha1",
@@ -55,11 +62,7 @@ AA_HASHES = {
     "1.2.840.10045.4.3.2": "sha256",
     "1.2.840.10045.4.3.3": "sha384",
     "1.2.840.10045.4.3.4": "sha512",
-    f"{ECDSA_PLAIN_SIGNATURES}.1": "sha1",
-    f"{ECDSA_PLAIN_SIGNATURES}.2": "sha224",
-    f"{ECDSA_PLAIN_SIGNATURES}.3": "sha256",
-    f"{ECDSA_PLAIN_SIGNATURES}.4": "sha384",
-    f"{ECDSA_PLAIN_SIGNATURES}.5": "sha512",
+    **ECDSA_PLAIN_HASHES,
 }
 
 

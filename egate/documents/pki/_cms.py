@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from egate.documents.lds.errors import LdsError
+from egate.documents.lds.protocols import ECDSA_PLAIN_HASHES
 from egate.documents.pki.errors import PkiError
 
 # What a parse error is made of: (message, byte offset or None).
@@ -37,15 +38,6 @@ DIGESTS: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
-}
-
-# BSI TR-03111 ecdsa-plain-signatures (0.4.0.127.0.7.1.1.4.1.n): r||s, not DER.
-_PLAIN_ECDSA = {
-    "0.4.0.127.0.7.1.1.4.1.1": "sha1",
-    "0.4.0.127.0.7.1.1.4.1.2": "sha224",
-    "0.4.0.127.0.7.1.1.4.1.3": "sha256",
-    "0.4.0.127.0.7.1.1.4.1.4": "sha384",
-    "0.4.0.127.0.7.1.1.4.1.5": "sha512",
 }
 
 # Short names of the attribute types a CSCA or DS subject carries (RFC 4514 and ICAO).
@@ -410,7 +402,7 @@ def verify_signature(
     Raises InvalidSignature, or ValueError/KeyError for what is not supported.
     """
     oid = algorithm["algorithm"].dotted
-    if oid in _PLAIN_ECDSA:
+    if oid in ECDSA_PLAIN_HASHES:
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise ValueError("plain ECDSA signature with a non-EC key")
         half = len(signature) // 2
@@ -418,7 +410,7 @@ def verify_signature(
             raise InvalidSignature
         r = int.from_bytes(signature[:half], "big")
         s = int.from_bytes(signature[half:], "big")
-        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(DIGESTS[_PLAIN_ECDSA[oid]]()))
+        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(DIGESTS[ECDSA_PLAIN_HASHES[oid]]()))
         return
     kind = algorithm.signature_algo
     if kind == "rsassa_pss":

@@ -55,7 +55,7 @@ from pyhanko_certvalidator.errors import (
     ValidationError,
 )
 
-from egate.documents.pki._cms import check_signature, name_text
+from egate.documents.pki._cms import DIGESTS, check_signature, name_text
 from egate.documents.pki.errors import SodError
 from egate.documents.pki.sod import Sod, parse_sod
 from egate.documents.pki.truststore import TrustStore
@@ -63,9 +63,6 @@ from egate.documents.pki.truststore import TrustStore
 __all__ = ["PaCheck", "PaCheckKind", "PaStatus", "PassiveVerdict", "verify_passive"]
 
 _T = TypeVar("_T")
-
-# Hash algorithms of an LDSSecurityObject that hashlib computes, by asn1crypto name.
-_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 
 
 class PaStatus(StrEnum):
@@ -245,9 +242,9 @@ def _verify(
     checks = [
         PaCheck(
             PaCheckKind.SOD,
-            PaStatus.OK if sod.digest_algorithm in _HASHES else PaStatus.SOD_INVALID,
+            PaStatus.OK if sod.digest_algorithm in DIGESTS else PaStatus.SOD_INVALID,
             f"EF.SOD hashes {covered} with {sod.digest_algorithm}"
-            if sod.digest_algorithm in _HASHES
+            if sod.digest_algorithm in DIGESTS
             else f"EF.SOD: hash algorithm {sod.digest_algorithm} is not supported",
         )
     ]
@@ -311,7 +308,7 @@ def _data_group(sod: Sod, number: int, data_groups: Mapping[int, bytes]) -> PaCh
         return check(PaStatus.NOT_CHECKED, f"{label} is in EF.SOD but was not read")
     if number not in sod.hashes:
         return check(PaStatus.HASH_MISMATCH, f"{label} was read but EF.SOD has no hash of it")
-    if digest not in _HASHES:
+    if digest not in DIGESTS:
         return check(PaStatus.NOT_CHECKED, f"{label}: {digest} is not supported")
     if hmac.compare_digest(hashlib.new(digest, data_groups[number]).digest(), sod.hashes[number]):
         return check(PaStatus.OK, f"{label} matches its {digest} hash")
