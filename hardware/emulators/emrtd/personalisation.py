@@ -32,7 +32,12 @@ from egate.documents.lds.com import encode_com
 from egate.documents.lds.dg1 import encode_dg1
 from egate.documents.lds.dg2 import ImageType, encode_dg2
 from egate.documents.lds.dg15 import encode_dg15
-from egate.documents.lds.protocols import ca_protocol, pace_protocol, pk_protocol
+from egate.documents.lds.protocols import (
+    STANDARD_DOMAIN_PARAMETER_IDS,
+    ca_protocol,
+    pace_protocol,
+    pk_protocol,
+)
 from egate.documents.lds.securityinfos import (
     ActiveAuthenticationInfo,
     ChipAuthenticationInfo,
@@ -52,9 +57,10 @@ from hardware.emulators.emrtd.folder import AirTimeConfig, ChipConfig, ChipFolde
 AaKeyType = Literal["rsa1024", "rsa2048", "ecdsa"]
 AA_KEY_TYPES: tuple[AaKeyType, ...] = ("rsa1024", "rsa2048", "ecdsa")
 
-# brainpoolP256r1, Doc 9303's standardized domain parameters id 13.
-PACE_PARAMETER_ID = 13
+# The chip's curve (PACE, chip authentication, ECDSA active authentication),
+# and its id among Doc 9303's standardized domain parameters (13).
 CHIP_CURVE = ec.BrainpoolP256R1
+PACE_PARAMETER_ID = STANDARD_DOMAIN_PARAMETER_IDS[CHIP_CURVE.name]
 # The hash of active authentication with ECDSA, named by DG14's ActiveAuthenticationInfo.
 AA_ECDSA_HASH = SHA256
 # A photo bigger than this is no passport photo (ICAO's are 15-20 KB).
