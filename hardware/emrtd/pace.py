@@ -25,17 +25,17 @@ refuses the terminal's token, and ``pace`` raises ``AccessDenied``.  Whatever
 the chip answers, ``pace`` raises only the typed errors of
 ``hardware.emrtd.errors``.
 
-``PaceResponder`` is the chip's side of the same exchange, for the virtual
-chip: it raises ``StatusError`` carrying the status word to answer when a
-command is malformed or out of order, and ``AccessDenied`` (answer 6300)
-when the terminal's token is wrong.
+This module is the inspection system's side (``pace``) and what both sides
+share: the password, the parameters, the data objects, the keys and the
+tokens.  The chip's side, for the virtual chip, is
+``hardware.emrtd.paceresponder.PaceResponder``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -51,7 +51,6 @@ from hardware.emrtd.crypto import (
     Cipher,
     aes_cmac,
     cbc_decrypt,
-    cbc_encrypt,
     kdf,
     retail_mac,
 )
@@ -65,25 +64,20 @@ from hardware.emrtd.ecmapping import (
     map_generator,
     shared_secret,
 )
-from hardware.emrtd.errors import AccessDenied, ProtocolError, StatusError
+from hardware.emrtd.errors import AccessDenied, ProtocolError
 from hardware.emrtd.iso7816 import (
     CLA_CHAINING,
     INS_GENERAL_AUTHENTICATE,
     INS_MSE,
     MSE_SET_AT_PACE,
-    SW_CONDITIONS,
-    SW_DATA_NOT_FOUND,
     SW_SUCCESS,
     SW_TRIES_LEFT,
-    SW_WRONG_DATA,
 )
 from hardware.emrtd.securemessaging import SecureChannel
 
 Random = Callable[[int], bytes]
 
 TOKEN_LENGTH = 8
-# The chip's nonce: 128 bits, a whole number of blocks for 3DES and AES alike.
-NONCE_LENGTH = 16
 
 # The PACE protocols spoken here: ECDH Generic Mapping with each cipher.
 _CIPHERS = {pace_protocol("ECDH", "GM", cipher.value): cipher for cipher in Cipher}
@@ -174,12 +168,12 @@ class PaceParameters:
 # -- data objects ----------------------------------------------------------
 
 
-def _dynamic(tag: int | None = None, value: bytes = b"") -> bytes:
+def dynamic_data(tag: int | None = None, value: bytes = b"") -> bytes:
     """Dynamic authentication data: 7C around one data object (or empty)."""
     return encode_tlv(0x7C, b"" if tag is None else encode_tlv(tag, value))
 
 
-def _data_objects(data: bytes, where: str) -> list[Tlv]:
+def data_objects(data: bytes, where: str) -> list[Tlv]:
     """The BER-TLV data objects of a data field (ProtocolError naming ``where`` and the byte)."""
     try:
         return read_tlvs(data, where)
@@ -187,9 +181,9 @@ def _data_objects(data: bytes, where: str) -> list[Tlv]:
         raise ProtocolError(str(error)) from None
 
 
-def _parse_dynamic(data: bytes, where: str) -> dict[int, bytes]:
+def parse_dynamic_data(data: bytes, where: str) -> dict[int, bytes]:
     """The data objects in a 7C template: {tag: value} (ProtocolError naming ``where``)."""
-    outer = _data_objects(data, where)
+    outer = data_objects(data, where)
     if len(outer) != 1 or outer[0].tag != 0x7C:
         raise ProtocolError(f"{where}: expected one dynamic authentication data object 7C")
     objects: dict[int, bytes] = {}
@@ -229,11 +223,13 @@ def authentication_token(parameters: PaceParameters, k_mac: bytes, other_key: Ec
     return aes_cmac(k_mac, key_object)[:TOKEN_LENGTH]
 
 
-def _nonce_key(password: PacePassword, cipher: Cipher) -> bytes:
+def nonce_key(password: PacePassword, cipher: Cipher) -> bytes:
+    """K_pi, the key the chip's nonce is encrypted under: KDF(K, 3)."""
     return kdf(password.key, KDF_PI, cipher)
 
 
-def _session_keys(secret: bytes, cipher: Cipher) -> tuple[bytes, bytes]:
+def session_keys(secret: bytes, cipher: Cipher) -> tuple[bytes, bytes]:
+    """K_enc and K_mac of secure messaging from the shared secret: KDF(S, 1), KDF(S, 2)."""
     return kdf(secret, KDF_ENC, cipher), kdf(secret, KDF_MAC, cipher)
 
 
@@ -262,34 +258,36 @@ def pace(
         answer.check("PACE MSE:Set AT")
 
     where = "PACE GENERAL AUTHENTICATE (encrypted nonce)"
-    encrypted = _field(_step(transport, _dynamic(), where), 0x80, where)
+    encrypted = _field(_step(transport, dynamic_data(), where), 0x80, where)
     if not encrypted or len(encrypted) % cipher.block_size:
         raise ProtocolError(
             f"{where}: the encrypted nonce has {len(encrypted)} bytes, "
             f"not a whole number of {cipher.block_size}-byte blocks"
         )
-    nonce = cbc_decrypt(cipher, _nonce_key(password, cipher), encrypted)
+    nonce = cbc_decrypt(cipher, nonce_key(password, cipher), encrypted)
 
     where = "PACE GENERAL AUTHENTICATE (mapping)"
     sk_map = generate_private_key(domain, random)
     pk_map = domain.multiply(sk_map, domain.generator)
-    reply = _step(transport, _dynamic(0x81, encode_point(domain, pk_map)), where)
+    reply = _step(transport, dynamic_data(0x81, encode_point(domain, pk_map)), where)
     chip_map = decode_point(domain, _field(reply, 0x82, where), "the chip's mapping key")
     mapped = map_generator(domain, nonce, domain.multiply(sk_map, chip_map, "the mapping point"))
 
     where = "PACE GENERAL AUTHENTICATE (key agreement)"
     sk = generate_private_key(domain, random)
     pk = domain.multiply(sk, mapped, "the terminal's ephemeral key")
-    reply = _step(transport, _dynamic(0x83, encode_point(domain, pk)), where)
+    reply = _step(transport, dynamic_data(0x83, encode_point(domain, pk)), where)
     chip_key = decode_point(domain, _field(reply, 0x84, where), "the chip's ephemeral key")
     if chip_key == pk:
         raise ProtocolError(f"{where}: the chip's ephemeral key is the terminal's own")
-    k_enc, k_mac = _session_keys(shared_secret(domain, sk, chip_key, "the chip's key"), cipher)
+    k_enc, k_mac = session_keys(shared_secret(domain, sk, chip_key, "the chip's key"), cipher)
 
     where = "PACE GENERAL AUTHENTICATE (mutual authentication)"
     token = authentication_token(info, k_mac, chip_key)
     answer = transport.transmit(
-        CommandApdu(0x00, INS_GENERAL_AUTHENTICATE, 0, 0, _dynamic(0x85, token), ne=SHORT_MAX_NE)
+        CommandApdu(
+            0x00, INS_GENERAL_AUTHENTICATE, 0, 0, dynamic_data(0x85, token), ne=SHORT_MAX_NE
+        )
     )
     if answer.sw != SW_SUCCESS:
         # The chip checks the terminal's token first: with a wrong password
@@ -299,7 +297,7 @@ def pace(
             f"(status {answer.sw:04X} to the terminal's authentication token): "
             f"the {_password_words(password.kind)} does not open this chip"
         )
-    chip_token = _field(_parse_dynamic(answer.data, where), 0x86, where)
+    chip_token = _field(parse_dynamic_data(answer.data, where), 0x86, where)
     if not hmac.compare_digest(chip_token, authentication_token(info, k_mac, pk)):
         raise AccessDenied(
             "PACE: the chip's authentication token is wrong: "
@@ -317,141 +315,4 @@ def _step(transport: Transport, data: bytes, where: str) -> dict[int, bytes]:
     answer: ResponseApdu = transport.transmit(
         CommandApdu(CLA_CHAINING, INS_GENERAL_AUTHENTICATE, 0, 0, data, ne=SHORT_MAX_NE)
     )
-    return _parse_dynamic(answer.check(where), where)
-
-
-# -- the chip ----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Session:
-    """What the chip remembers between the steps of one PACE run."""
-
-    parameters: PaceParameters
-    password: PacePassword
-    step: int = 1
-    nonce: bytes = b""
-    mapped: EcPoint | None = None
-    chip_key: EcPoint | None = None
-    terminal_key: EcPoint | None = None
-    k_enc: bytes = b""
-    k_mac: bytes = b""
-
-
-class PaceResponder:
-    """The chip's side of PACE, driven by the virtual chip's MSE and GENERAL AUTHENTICATE.
-
-    ``parameters`` are the PACEInfos of the chip's EF.CardAccess, ``passwords``
-    those it accepts (its MRZ information, its CAN).  ``random`` draws the
-    nonce, then the chip's mapping and ephemeral private keys.  After the
-    fourth step ``channel`` is the secure channel (SSC 0).
-
-    Errors: ``StatusError`` whose ``sw`` is the status word to answer
-    (6A80 malformed data, 6985 out of order, 6A88 password or parameters not
-    available), ``AccessDenied`` when the terminal's token is wrong (answer
-    6300).  Any error ends the run: the terminal starts again with MSE:Set AT.
-    """
-
-    def __init__(
-        self,
-        parameters: Sequence[PaceParameters],
-        passwords: Sequence[PacePassword],
-        random: Random,
-    ) -> None:
-        if not parameters:
-            raise ValueError("a PACE chip offers at least one set of parameters")
-        self._parameters = tuple(parameters)
-        self._passwords = {password.kind: password for password in passwords}
-        self._random = random
-        self._session: _Session | None = None
-        self.channel: SecureChannel | None = None
-
-    def mse_set_at(self, data: bytes) -> None:
-        """MSE:Set AT: choose the protocol, domain parameters and password for a new run."""
-        command = "MSE:Set AT"
-        self._session = None
-        self.channel = None
-        try:
-            found = {item.tag: item.value for item in _data_objects(data, command)}
-        except ProtocolError:
-            raise StatusError(command, SW_WRONG_DATA) from None
-        if 0x80 not in found or 0x83 not in found:
-            raise StatusError(command, SW_WRONG_DATA)
-        wanted = found.get(0x84)
-        candidates = [
-            p
-            for p in self._parameters
-            if p.oid_bytes == found[0x80] and wanted in (None, bytes((p.parameter_id,)))
-        ]
-        reference = found[0x83]
-        if not candidates or len(reference) != 1 or reference[0] not in self._passwords:
-            raise StatusError(command, SW_DATA_NOT_FOUND)
-        self._session = _Session(candidates[0], self._passwords[PasswordKind(reference[0])])
-
-    def general_authenticate(self, data: bytes, chained: bool | None = None) -> bytes:
-        """One GENERAL AUTHENTICATE: the 7C data to answer with status 9000.
-
-        ``chained`` is whether the command's CLA had the chaining bit (10):
-        steps 1 to 3 must, the last must not; None leaves it unchecked.
-        """
-        command = "GENERAL AUTHENTICATE"
-        session, self._session = self._session, None  # kept only if the step succeeds
-        if session is None or (chained is not None and chained != (session.step < 4)):
-            raise StatusError(command, SW_CONDITIONS)
-        tag = (None, 0x81, 0x83, 0x85)[session.step - 1]
-        try:
-            objects = _parse_dynamic(data, command)
-            if set(objects) != ({tag} if tag else set()):
-                raise ProtocolError(f"{command}: data objects {sorted(objects)}, not {tag}")
-            if session.step == 1:
-                answer = self._nonce(session)
-            elif session.step == 2:
-                answer = self._map(session, objects[0x81])
-            elif session.step == 3:
-                answer = self._agree(session, objects[0x83])
-            else:
-                return self._authenticate(session, objects[0x85])
-        except ProtocolError:
-            raise StatusError(command, SW_WRONG_DATA) from None
-        session.step += 1
-        self._session = session
-        return answer
-
-    def _nonce(self, session: _Session) -> bytes:
-        cipher = session.parameters.cipher
-        session.nonce = self._random(NONCE_LENGTH)
-        key = _nonce_key(session.password, cipher)
-        return _dynamic(0x80, cbc_encrypt(cipher, key, session.nonce))
-
-    def _map(self, session: _Session, terminal_data: bytes) -> bytes:
-        domain = session.parameters.domain
-        terminal_map = decode_point(domain, terminal_data, "the terminal's mapping key")
-        sk_map = generate_private_key(domain, self._random)
-        h = domain.multiply(sk_map, terminal_map, "the mapping point")
-        session.mapped = map_generator(domain, session.nonce, h)
-        return _dynamic(0x82, encode_point(domain, domain.multiply(sk_map, domain.generator)))
-
-    def _agree(self, session: _Session, terminal_data: bytes) -> bytes:
-        domain, cipher = session.parameters.domain, session.parameters.cipher
-        assert session.mapped is not None
-        terminal_key = decode_point(domain, terminal_data, "the terminal's ephemeral key")
-        sk = generate_private_key(domain, self._random)
-        chip_key = domain.multiply(sk, session.mapped, "the chip's ephemeral key")
-        if terminal_key == chip_key:
-            raise ProtocolError("PACE: the terminal's ephemeral key is the chip's own")
-        secret = shared_secret(domain, sk, terminal_key, "the terminal's key")
-        session.k_enc, session.k_mac = _session_keys(secret, cipher)
-        session.terminal_key, session.chip_key = terminal_key, chip_key
-        return _dynamic(0x84, encode_point(domain, chip_key))
-
-    def _authenticate(self, session: _Session, token: bytes) -> bytes:
-        parameters = session.parameters
-        assert session.terminal_key is not None and session.chip_key is not None
-        expected = authentication_token(parameters, session.k_mac, session.chip_key)
-        if not hmac.compare_digest(token, expected):
-            raise AccessDenied(
-                f"PACE: the terminal's authentication token is wrong "
-                f"(wrong {session.password.kind.name} password)"
-            )
-        self.channel = SecureChannel(session.k_enc, session.k_mac, 0, parameters.cipher)
-        return _dynamic(0x86, authentication_token(parameters, session.k_mac, session.terminal_key))
+    return parse_dynamic_data(answer.check(where), where)

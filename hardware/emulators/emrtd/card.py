@@ -98,7 +98,8 @@ from hardware.emrtd.iso7816 import (
     TAG_DISCRETIONARY,
     TAG_OFFSET,
 )
-from hardware.emrtd.pace import PaceParameters, PacePassword, PaceResponder
+from hardware.emrtd.pace import PaceParameters, PacePassword
+from hardware.emrtd.paceresponder import PaceResponder
 from hardware.emulators.emrtd.airtime import AirTime
 
 Random = Callable[[int], bytes]

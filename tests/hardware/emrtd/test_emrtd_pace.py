@@ -17,12 +17,12 @@ from hardware.emrtd.errors import AccessDenied, ChipError, ProtocolError, Status
 from hardware.emrtd.pace import (
     PaceParameters,
     PacePassword,
-    PaceResponder,
     PasswordKind,
     authentication_token,
     mse_set_at_data,
     pace,
 )
+from hardware.emrtd.paceresponder import PaceResponder
 from hardware.emrtd.securemessaging import SecureChannel
 
 H = bytes.fromhex
