@@ -1,5 +1,10 @@
 """A virtual eMRTD chip: an ISO/IEC 7816-4 card with the LDS files, answering an inspection system.
 
+(One concept past the ~400-line guideline: the command dispatch and the
+session state every command consults, which access control is open under
+which secure channel and how far PACE has got; the file system and each
+protocol's cryptography are modules of their own.)
+
 ``VirtualChip.process(apdu)`` takes a command's bytes and returns the
 response's bytes (data and status word); it never raises: whatever it is
 sent, it answers with the status word a card would give (6700 wrong length,
@@ -7,19 +12,11 @@ sent, it answers with the status word a card would give (6700 wrong length,
 security status not satisfied, 6988 bad secure messaging, 6A82 no such file,
 6B00 offset beyond the file, ...).
 
-The card's file system is the one of ICAO Doc 9303 part 10: the master file
-(MF) holds EF.CardAccess (FID 011C, short EF id 1C), readable without access
-control so that a terminal learns the chip's PACE parameters; the eMRTD
-application (AID A0 00 00 02 47 10 01) holds EF.COM, DG1 to DG16 and EF.SOD.
 The card understands:
 
-* SELECT (A4): the MF (P1 00, no data or 3F00), an EF by FID (P1 00 or 02),
-  the application by AID (P1 04); P2 0C (no answer data) or 00/04 (a file
-  control parameter template 62).
-* READ BINARY (B0) with a 15-bit offset in P1-P2, or a short EF id in P1 (bit
-  8 set) and an 8-bit offset in P2; READ BINARY (B1, odd instruction) with
-  the offset in a data object 54 for offsets beyond 32767, answering the data
-  in a data object 53; extended Le.
+* SELECT (A4) and READ BINARY (B0, B1) of the file system of ICAO Doc 9303
+  part 10, the MF with EF.CardAccess and the eMRTD application with the
+  rest (``hardware.emulators.emrtd.filesystem``).
 * Access control: GET CHALLENGE (84) and EXTERNAL AUTHENTICATE (82) for
   BAC; MSE:Set AT (22 C1A4) and GENERAL AUTHENTICATE (86, chained) for PACE.
 * Under secure messaging, after access control: INTERNAL AUTHENTICATE (88)
@@ -29,7 +26,7 @@ The card understands:
 
 The cryptography is the inspection side's own, in its chip-side roles
 (``hardware.emrtd``: BAC, PACE, active and chip authentication, secure
-messaging); this module keeps the files, the state and the dispatch.  As Doc
+messaging); this module keeps the sessions and the dispatch.  As Doc
 9303 part 11 prescribes, a plain command or a secure-messaging error ends the
 secure-messaging session: the chip is closed again until the next access
 control.
@@ -48,9 +45,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from egate.documents.lds.errors import LdsError
-from egate.documents.lds.files import EMRTD_AID, FILES, lds_file
 from egate.documents.lds.securityinfos import parse_security_infos
-from egate.documents.lds.tlv import encode_tlv, read_tlvs
 from hardware.emrtd.apdu import CommandApdu, ResponseApdu
 from hardware.emrtd.bac import BacResponder
 from hardware.emrtd.chipauth import ChipAuthenticator
@@ -81,33 +76,23 @@ from hardware.emrtd.iso7816 import (
     SW_CLA,
     SW_CONDITIONS,
     SW_DATA_NOT_FOUND,
-    SW_END_OF_FILE,
-    SW_FILE_NOT_FOUND,
     SW_INS,
     SW_LOGICAL_CHANNEL,
-    SW_NO_CURRENT_EF,
     SW_SECURITY_STATUS,
     SW_SM_INCORRECT,
     SW_SM_MISSING,
     SW_SUCCESS,
     SW_UNKNOWN,
-    SW_WRONG_DATA,
     SW_WRONG_LENGTH,
-    SW_WRONG_OFFSET,
     SW_WRONG_P1P2,
-    TAG_DISCRETIONARY,
-    TAG_OFFSET,
 )
 from hardware.emrtd.pace import PaceParameters, PacePassword
 from hardware.emrtd.paceresponder import PaceResponder
 from hardware.emulators.emrtd.airtime import AirTime
+from hardware.emulators.emrtd.filesystem import FILE_NAMES as FILE_NAMES
+from hardware.emulators.emrtd.filesystem import ChipFiles
 
 Random = Callable[[int], bytes]
-
-MF_FID = 0x3F00
-
-# The files a chip may hold (Doc 9303 part 10: EF.COM, DG1-DG16, EF.SOD, EF.CardAccess, ...).
-FILE_NAMES = tuple(file.name for file in FILES)
 
 
 class Responder(Protocol):
@@ -158,17 +143,6 @@ class ChipSettings:
                 raise ValueError(f"corrupt: {name!r} is not an LDS file name")
             if offset < 0:
                 raise ValueError(f"corrupt: {name}: offset {offset} is negative")
-
-
-@dataclass(slots=True)
-class _File:
-    """One elementary file: its name, where it is, and its bytes."""
-
-    name: str
-    fid: int
-    sfi: int
-    data: bytes
-    in_mf: bool
 
 
 class _Answer(Exception):
@@ -226,16 +200,16 @@ class VirtualChip:
         self._random = random
         self._active = active_authenticator
         self._chip_auth = chip_authenticator
-        self._files: list[_File] = []
-        for name, data in files.items():
-            where = lds_file(name)
-            served = _corrupted(name, bytes(data), self.settings)
-            self._files.append(_File(name, where.fid, where.sfi, served, where.master_file))
+        self._files = ChipFiles(
+            files,
+            corrupt=self.settings.corrupt,
+            pace=self.settings.pace,
+            plain_access=self.settings.plain_access,
+            read_buffer=self.settings.read_buffer,
+        )
         self._count = 0
         self._present = True
-        # The state a power cycle clears.
-        self._in_application = False
-        self._current: _File | None = None
+        # The state a power cycle clears (and the files' selection).
         self._channel: ChannelLike | None = None
         # Chip authentication's new keys, in force once its answer has left.
         self._next_channel: ChannelLike | None = None
@@ -243,9 +217,7 @@ class VirtualChip:
         self._pace: PaceResponder | None = None
 
     def __repr__(self) -> str:
-        # The files are personal data: only their names and sizes.
-        files = ", ".join(f"{file.name}={len(file.data)}B" for file in self._files)
-        return f"VirtualChip({files}, settings={self.settings!r})"
+        return f"VirtualChip({self._files.sizes()}, settings={self.settings!r})"
 
     # -- the card in the field ---------------------------------------------------
 
@@ -266,8 +238,7 @@ class VirtualChip:
 
     def reset(self) -> None:
         """A power cycle: the MF is selected again, any session is gone."""
-        self._in_application = False
-        self._current = None
+        self._files.reset()
         self._close_session()
 
     def remove(self) -> None:
@@ -283,8 +254,7 @@ class VirtualChip:
 
     def file(self, name: str) -> bytes | None:
         """The bytes the chip serves for file ``name`` (faults included), or None."""
-        found = next((file for file in self._files if file.name == name), None)
-        return None if found is None else found.data
+        return self._files.file(name)
 
     # -- commands --------------------------------------------------------------------
 
@@ -356,9 +326,9 @@ class VirtualChip:
     def _dispatch(self, command: CommandApdu, protected: bool) -> ResponseApdu:
         ins = command.ins
         if ins == INS_SELECT:
-            return self._select(command, protected)
+            return self._files.select(command, protected)
         if ins in (INS_READ_BINARY, INS_READ_BINARY_ODD):
-            return self._read_binary(command, protected)
+            return self._files.read_binary(command, protected)
         if ins in (INS_GET_CHALLENGE, INS_EXTERNAL_AUTHENTICATE):
             return self._basic_access_control(command, protected)
         if ins == INS_MSE:
@@ -368,131 +338,6 @@ class VirtualChip:
         if ins == INS_INTERNAL_AUTHENTICATE:
             return self._internal_authenticate(command, protected)
         return _status(SW_INS)
-
-    # -- files -----------------------------------------------------------------------
-
-    def _select(self, command: CommandApdu, protected: bool) -> ResponseApdu:
-        p1, p2 = command.p1, command.p2
-        if p2 not in (0x00, 0x04, 0x0C):
-            raise _Answer(SW_WRONG_P1P2)
-        if p1 == 0x04:
-            if command.data != EMRTD_AID:
-                raise _Answer(SW_FILE_NOT_FOUND if command.data else SW_WRONG_LENGTH)
-            self._in_application = True
-            self._current = None
-            return self._control_parameters(p2, command.ne, None)
-        if p1 not in (0x00, 0x02):
-            raise _Answer(SW_WRONG_P1P2)
-        if p1 == 0x00 and command.data in (b"", MF_FID.to_bytes(2, "big")):
-            self._in_application = False
-            self._current = None
-            return self._control_parameters(p2, command.ne, None)
-        if len(command.data) != 2:
-            raise _Answer(SW_WRONG_LENGTH)
-        fid = int.from_bytes(command.data, "big")
-        found = self._find(lambda file: file.fid == fid)
-        if found is None:
-            raise _Answer(SW_FILE_NOT_FOUND)
-        self._check_access(found, protected)
-        self._current = found
-        return self._control_parameters(p2, command.ne, found)
-
-    def _find(self, match: Callable[[_File], bool]) -> _File | None:
-        """A visible file of the current DF that ``match``es, else one of the MF."""
-        visible = [file for file in self._files if self._visible(file)]
-        here = [file for file in visible if file.in_mf != self._in_application]
-        parent = [file for file in visible if file.in_mf and self._in_application]
-        return next((file for file in (*here, *parent) if match(file)), None)
-
-    def _visible(self, file: _File) -> bool:
-        # A chip without PACE has no EF.CardAccess: a terminal finding one would try PACE.
-        return not (file.name == "EF.CardAccess" and not self.settings.pace)
-
-    def _check_access(self, file: _File, protected: bool) -> None:
-        # A protected command comes after access control; EF.CardAccess is
-        # public (it is visible only on a chip with PACE).
-        if protected or self.settings.plain_access or file.name == "EF.CardAccess":
-            return
-        raise _Answer(SW_SECURITY_STATUS)
-
-    def _control_parameters(self, p2: int, ne: int, file: _File | None) -> ResponseApdu:
-        """The answer to SELECT: nothing for P2 0C, else an FCP template 62 when Le asks for one."""
-        if p2 == 0x0C or not ne:
-            return _status(SW_SUCCESS)
-        if file is None:
-            # A DF: its descriptor (38: DF) and, for the application, its name.
-            body = encode_tlv(0x82, b"\x38")
-            if self._in_application:
-                body += encode_tlv(0x84, EMRTD_AID)
-        else:
-            body = (
-                encode_tlv(0x80, len(file.data).to_bytes(2, "big"))
-                + encode_tlv(0x82, b"\x01")  # a transparent working EF
-                + encode_tlv(0x83, file.fid.to_bytes(2, "big"))
-            )
-        template = encode_tlv(0x62, body)
-        return ResponseApdu(template[:ne], SW_SUCCESS)
-
-    def _read_binary(self, command: CommandApdu, protected: bool) -> ResponseApdu:
-        if command.ins == INS_READ_BINARY_ODD:
-            file, offset = self._odd_target(command)
-        elif command.p1 & 0x80:
-            if command.p1 & 0x60:
-                raise _Answer(SW_WRONG_P1P2)
-            sfi = command.p1 & 0x1F
-            file = self._find(lambda candidate: candidate.sfi == sfi)
-            if file is None:
-                raise _Answer(SW_FILE_NOT_FOUND)
-            offset = command.p2
-        else:
-            file = self._current
-            offset = (command.p1 << 8) | command.p2
-        if file is None:
-            raise _Answer(SW_NO_CURRENT_EF)
-        if command.data and command.ins == INS_READ_BINARY:
-            raise _Answer(SW_WRONG_LENGTH)
-        if not command.ne:
-            raise _Answer(SW_WRONG_LENGTH)
-        self._check_access(file, protected)
-        self._current = file
-        size = len(file.data)
-        if offset > size:
-            raise _Answer(SW_WRONG_OFFSET)
-        wanted = min(command.ne, self.settings.read_buffer)
-        if command.ins == INS_READ_BINARY:
-            data = file.data[offset : offset + wanted]
-        else:
-            data = _discretionary(file.data[offset:], wanted)
-            if not data:
-                raise _Answer(SW_WRONG_LENGTH)
-        # ISO/IEC 7816-4: fewer bytes than Le because the file ends: 6282.
-        short = (
-            command.ins == INS_READ_BINARY
-            and offset + len(data) == size
-            and offset + command.ne > size
-        )
-        return ResponseApdu(data, SW_END_OF_FILE if short else SW_SUCCESS)
-
-    def _odd_target(self, command: CommandApdu) -> tuple[_File | None, int]:
-        """The file and offset of READ BINARY B1: P1-P2 names the file, DO 54 the offset."""
-        try:
-            objects = read_tlvs(command.data, "READ BINARY")
-        except LdsError:
-            raise _Answer(SW_WRONG_DATA) from None
-        if len(objects) != 1 or objects[0].tag != TAG_OFFSET or not 1 <= len(objects[0].value) <= 3:
-            raise _Answer(SW_WRONG_DATA)
-        offset = int.from_bytes(objects[0].value, "big")
-        reference = (command.p1 << 8) | command.p2
-        if reference == 0:
-            return self._current, offset
-        # ISO/IEC 7816-4: a number up to 30 is a short EF id, anything else a FID.
-        if reference <= 0x1E:
-            found = self._find(lambda file: file.sfi == reference)
-        else:
-            found = self._find(lambda file: file.fid == reference)
-        if found is None:
-            raise _Answer(SW_FILE_NOT_FOUND)
-        return found, offset
 
     # -- access control and authentication ---------------------------------------
 
@@ -596,30 +441,6 @@ class VirtualChip:
 
 def _status(sw: int) -> ResponseApdu:
     return ResponseApdu(b"", sw)
-
-
-def _discretionary(rest: bytes, ne: int) -> bytes:
-    """As much of ``rest`` as fits in a data object 53 of at most ``ne`` bytes, as that object."""
-    for header in (2, 3, 4, 5):
-        count = min(len(rest), ne - header)
-        if count <= 0:
-            return b""
-        obj = encode_tlv(TAG_DISCRETIONARY, rest[:count])
-        if len(obj) <= ne:
-            return obj
-    return b""
-
-
-def _corrupted(name: str, data: bytes, settings: ChipSettings) -> bytes:
-    """``data`` with the byte the settings flip for ``name`` flipped."""
-    offset = settings.corrupt.get(name)
-    if offset is None:
-        return data
-    if offset >= len(data):
-        raise ValueError(f"corrupt: {name}: offset {offset} is beyond its {len(data)} bytes")
-    flipped = bytearray(data)
-    flipped[offset] ^= 0xFF
-    return bytes(flipped)
 
 
 def pace_parameters_of(card_access: bytes) -> tuple[PaceParameters, ...]:
