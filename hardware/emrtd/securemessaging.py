@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hmac
 
+from egate.documents.lds.tlv import encode_tlv
 from hardware.emrtd.apdu import (
     EXTENDED_MAX_NE,
     SHORT_MAX_LC,
@@ -59,18 +60,6 @@ TAG_LE = 0x97
 TAG_STATUS = 0x99
 TAG_MAC = 0x8E
 PADDING_INDICATOR = 0x01
-
-
-def _encode_do(tag: int, value: bytes) -> bytes:
-    """A data object with a one-byte tag and a BER length (short, 81 or 82 form)."""
-    length = len(value)
-    if length < 0x80:
-        return bytes((tag, length)) + value
-    if length <= 0xFF:
-        return bytes((tag, 0x81, length)) + value
-    if length <= 0xFFFF:
-        return bytes((tag, 0x82)) + length.to_bytes(2, "big") + value
-    raise ValueError(f"data object {tag:02X} of {length} bytes is too long")
 
 
 def _decode_dos(raw: bytes, where: str) -> list[tuple[int, bytes, int, int]]:
@@ -220,6 +209,18 @@ class SecureChannel:
         padded = pad(data, self._cipher.block_size)
         return cbc_encrypt(self._cipher, self._k_enc, padded, self._iv())
 
+    def _cryptogram(self, data: bytes, *, odd_ins: bool) -> bytes:
+        """``data`` encrypted in DO'87 (after the padding indicator), or DO'85 for an odd INS.
+
+        No data, no data object.
+        """
+        if not data:
+            return b""
+        cryptogram = self._encrypt(data)
+        if odd_ins:
+            return encode_tlv(TAG_CRYPTOGRAM_TLV, cryptogram)
+        return encode_tlv(TAG_CRYPTOGRAM, bytes((PADDING_INDICATOR,)) + cryptogram)
+
     def _decrypt(self, cryptogram: bytes, where: str) -> bytes:
         block = self._cipher.block_size
         if not cryptogram or len(cryptogram) % block:
@@ -250,17 +251,11 @@ class SecureChannel:
         self._increment()
         cla = command.cla | CLA_SM
         header = bytes((cla, command.ins, command.p1, command.p2))
-        objects = b""
-        if command.data:
-            cryptogram = self._encrypt(command.data)
-            if command.ins & 1:
-                objects += _encode_do(TAG_CRYPTOGRAM_TLV, cryptogram)
-            else:
-                objects += _encode_do(TAG_CRYPTOGRAM, bytes((PADDING_INDICATOR,)) + cryptogram)
+        objects = self._cryptogram(command.data, odd_ins=bool(command.ins & 1))
         if command.ne:
-            objects += _encode_do(TAG_LE, _encode_le(command.ne))
+            objects += encode_tlv(TAG_LE, _encode_le(command.ne))
         mac = self._mac(pad(header, self._cipher.block_size) + objects)
-        data = objects + _encode_do(TAG_MAC, mac)
+        data = objects + encode_tlv(TAG_MAC, mac)
         extended = command.extended or len(data) > SHORT_MAX_LC
         ne = EXTENDED_MAX_NE if extended else SHORT_MAX_NE
         return CommandApdu(cla, command.ins, command.p1, command.p2, data, ne)
@@ -316,15 +311,9 @@ class SecureChannel:
     def wrap_response(self, response: ResponseApdu) -> ResponseApdu:
         """The protected form of the chip's ``response`` to the last unwrapped command."""
         self._increment()
-        objects = b""
-        if response.data:
-            cryptogram = self._encrypt(response.data)
-            if self._odd_ins:
-                objects += _encode_do(TAG_CRYPTOGRAM_TLV, cryptogram)
-            else:
-                objects += _encode_do(TAG_CRYPTOGRAM, bytes((PADDING_INDICATOR,)) + cryptogram)
-        objects += _encode_do(TAG_STATUS, response.sw.to_bytes(2, "big"))
-        return ResponseApdu(objects + _encode_do(TAG_MAC, self._mac(objects)), response.sw)
+        objects = self._cryptogram(response.data, odd_ins=self._odd_ins)
+        objects += encode_tlv(TAG_STATUS, response.sw.to_bytes(2, "big"))
+        return ResponseApdu(objects + encode_tlv(TAG_MAC, self._mac(objects)), response.sw)
 
 
 class SecureTransport:

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.protocols import ECDSA_PLAIN_HASHES
+from egate.documents.lds.tlv import encode_tlv
 from egate.documents.pki.errors import PkiError
 
 # What a parse error is made of: (message, byte offset or None).
@@ -136,15 +137,6 @@ def check_der(data: bytes, fail: Fail, base: int = 0) -> None:
             walk(data, contents, stop, shifted, 1)
     if stop != len(data):
         shifted(f"{len(data) - stop} bytes after the end of the value", stop)
-
-
-def tlv(tag: int, contents: bytes) -> bytes:
-    """One DER TLV with a one-byte tag."""
-    length = len(contents)
-    if length < 0x80:
-        return bytes([tag, length]) + contents
-    size = (length.bit_length() + 7) // 8
-    return bytes([tag, 0x80 | size]) + length.to_bytes(size, "big") + contents
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -291,7 +283,7 @@ def _signer(info: cms.SignerInfo, fail: Fail) -> SignerInfo:
     signed_attributes = content_type = message_digest = signing_time = None
     attributes = info["signed_attrs"]
     if isinstance(attributes, cms.CMSAttributes) and attributes.contents is not None:
-        signed_attributes = tlv(0x31, bytes(attributes.contents))
+        signed_attributes = encode_tlv(0x31, bytes(attributes.contents))
         for attribute in attributes:
             kind = attribute["type"].dotted
             values = list(attribute["values"])

@@ -50,6 +50,7 @@ from typing import Any, ClassVar, NoReturn
 from asn1crypto import algos, core
 from cryptography import x509
 
+from egate.documents.lds.tlv import encode_tlv
 from egate.documents.pki._cms import (
     DIGESTS,
     Fail,
@@ -61,7 +62,6 @@ from egate.documents.pki._cms import (
     parse_signed_data,
     read_header,
     sign_content,
-    tlv,
 )
 from egate.documents.pki.errors import SodError
 
@@ -172,7 +172,7 @@ def unwrap_sod(data: bytes) -> bytes:
 
 def wrap_sod(cms: bytes) -> bytes:
     """EF.SOD's bytes: the CMS ContentInfo under tag 77."""
-    return tlv(SOD_TAG, cms)
+    return encode_tlv(SOD_TAG, cms)
 
 
 def parse_sod(data: bytes) -> Sod:
