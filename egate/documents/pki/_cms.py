@@ -1,24 +1,23 @@
-"""CMS SignedData as ICAO uses it (EF.SOD, CSCA master lists): read, check, sign.
+"""CMS SignedData as ICAO uses it (EF.SOD, CSCA master lists): read and check.
 
-Private to the PKI package.  Parsing goes through asn1crypto, which is lax
-about where things are; a structural walk of the DER first gives parse errors
-a byte offset.  Signatures are made and checked with cryptography:
-RSA PKCS#1 v1.5, RSA-PSS, ECDSA (X9.62 DER, or the plain r||s form of BSI
-TR-03111) on any named curve cryptography knows, Brainpool included.
+Private to the PKI package (``_cmssign`` makes SignedData).  Parsing goes
+through asn1crypto, which is lax about where things are; a structural walk
+of the DER first gives parse errors a byte offset.  Signatures are checked
+with cryptography: RSA PKCS#1 v1.5, RSA-PSS, ECDSA (X9.62 DER, or the plain
+r||s form of BSI TR-03111) on any named curve cryptography knows, Brainpool
+included.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import NoReturn
+from datetime import datetime
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -28,10 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.protocols import ECDSA_PLAIN_HASHES
 from egate.documents.lds.tlv import encode_tlv
+from egate.documents.pki._der import Fail, check_der
 from egate.documents.pki.errors import PkiError
-
-# What a parse error is made of: (message, byte offset or None).
-Fail = Callable[[str, "int | None"], NoReturn]
 
 DIGESTS: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -55,88 +52,6 @@ _SHORT_NAMES = {
     "surname": "SN",
     "given_name": "GN",
 }
-
-
-# --- DER structure ------------------------------------------------------------------------
-
-
-def read_header(data: bytes, offset: int, end: int, fail: Fail) -> tuple[int, int, int, bool]:
-    """(first tag byte, contents offset, contents length or -1 if indefinite, constructed)."""
-    if offset >= end:
-        fail("data ends where a tag was expected", offset)
-    tag = data[offset]
-    position = offset + 1
-    if tag & 0x1F == 0x1F:  # high tag number: base-128 octets, the last without bit 8
-        while True:
-            if position >= end:
-                fail("data ends inside a multi-byte tag", offset)
-            more = data[position] & 0x80
-            position += 1
-            if not more:
-                break
-            if position - offset > 5:
-                fail("tag number too long", offset)
-    if position >= end:
-        fail("data ends where a length was expected", position)
-    first = data[position]
-    position += 1
-    constructed = bool(tag & 0x20)
-    if first == 0x80:
-        if not constructed:
-            fail("indefinite length on a primitive value", position - 1)
-        return tag, position, -1, True
-    if first & 0x80:
-        count = first & 0x7F
-        if count > 4:
-            fail(f"length field of {count} bytes", position - 1)
-        if position + count > end:
-            fail("data ends inside a length field", position - 1)
-        length = int.from_bytes(data[position : position + count], "big")
-        position += count
-    else:
-        length = first
-    if position + length > end:
-        fail(f"length {length} runs past the end of the data", offset)
-    return tag, position, length, constructed
-
-
-def walk(data: bytes, offset: int, end: int, fail: Fail, depth: int = 0) -> int:
-    """Check that data[offset:end] is a sequence of well-formed TLVs; return where they end.
-
-    Descends into constructed values so that the offset of a broken inner
-    length is the one reported.  Returns the offset after an end-of-contents
-    marker when one closes the run (indefinite lengths).
-    """
-    if depth > 40:
-        fail("values nested too deep", offset)
-    while offset < end:
-        if data[offset] == 0x00 and offset + 1 < end and data[offset + 1] == 0x00 and depth:
-            return offset + 2
-        _, contents, length, constructed = read_header(data, offset, end, fail)
-        if length < 0:
-            offset = walk(data, contents, end, fail, depth + 1)
-            continue
-        if constructed:
-            walk(data, contents, contents + length, fail, depth + 1)
-        offset = contents + length
-    return offset
-
-
-def check_der(data: bytes, fail: Fail, base: int = 0) -> None:
-    """Check that ``data`` is exactly one well-formed TLV (offsets reported from ``base``)."""
-
-    def shifted(message: str, offset: int | None) -> NoReturn:
-        fail(message, None if offset is None else offset + base)
-
-    _, contents, length, constructed = read_header(data, 0, len(data), shifted)
-    if length < 0:
-        stop = walk(data, contents, len(data), shifted, 1)
-    else:
-        stop = contents + length
-        if constructed:
-            walk(data, contents, stop, shifted, 1)
-    if stop != len(data):
-        shifted(f"{len(data) - stop} bytes after the end of the value", stop)
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -457,114 +372,3 @@ def certificate_signed_by(
     except (InvalidSignature, ValueError, TypeError, KeyError, UnsupportedAlgorithm):
         return False
     return True
-
-
-# --- signing -------------------------------------------------------------------------------
-
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-def sign_content(
-    content_type: str,
-    content: bytes,
-    certificate: x509.Certificate,
-    key: SigningKey,
-    *,
-    digest: str,
-    signing_time: datetime | None,
-    pss: bool,
-    extra_certificates: Sequence[x509.Certificate] = (),
-) -> bytes:
-    """A DER ContentInfo: SignedData v3 over ``content`` with signed attributes, one signer."""
-    if digest not in DIGESTS:
-        raise ValueError(f"digest {digest!r} is not one of {', '.join(DIGESTS)}")
-    if pss and not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("RSA-PSS needs an RSA key")
-    hash_algorithm = DIGESTS[digest]()
-    attributes = [
-        cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
-        cms.CMSAttribute(
-            {"type": "message_digest", "values": [hashlib.new(digest, content).digest()]}
-        ),
-    ]
-    if signing_time is not None:
-        if signing_time.utcoffset() is None:
-            raise ValueError("signing_time must be timezone-aware")
-        attributes.append(
-            cms.CMSAttribute(
-                {
-                    "type": "signing_time",
-                    "values": [cms.Time({"utc_time": signing_time.astimezone(UTC)})],
-                }
-            )
-        )
-    signed_attributes = cms.CMSAttributes(attributes)
-    to_sign = signed_attributes.dump()  # DER SET OF: asn1crypto sorts the attributes
-    if isinstance(key, rsa.RSAPrivateKey):
-        if pss:
-            salt = hash_algorithm.digest_size
-            signature = key.sign(
-                to_sign,
-                padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=salt),
-                hash_algorithm,
-            )
-            signature_algorithm = algos.SignedDigestAlgorithm(
-                {
-                    "algorithm": "rsassa_pss",
-                    "parameters": algos.RSASSAPSSParams(
-                        {
-                            "hash_algorithm": {"algorithm": digest},
-                            "mask_gen_algorithm": {
-                                "algorithm": "mgf1",
-                                "parameters": {"algorithm": digest},
-                            },
-                            "salt_length": salt,
-                            "trailer_field": "trailer_field_bc",
-                        }
-                    ),
-                }
-            )
-        else:
-            signature = key.sign(to_sign, padding.PKCS1v15(), hash_algorithm)
-            signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": f"{digest}_rsa"})
-    elif isinstance(key, ec.EllipticCurvePrivateKey):
-        signature = key.sign(to_sign, ec.ECDSA(hash_algorithm))
-        signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": f"{digest}_ecdsa"})
-    else:
-        raise TypeError(f"unsupported signing key {type(key).__name__}")
-    asn1_certificate = asn1_x509.Certificate.load(
-        certificate.public_bytes(serialization.Encoding.DER)
-    )
-    signer = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                {
-                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                        {
-                            "issuer": asn1_certificate.issuer,
-                            "serial_number": asn1_certificate.serial_number,
-                        }
-                    )
-                }
-            ),
-            "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest}),
-            "signed_attrs": signed_attributes,
-            "signature_algorithm": signature_algorithm,
-            "signature": signature,
-        }
-    )
-    certificates = [asn1_certificate] + [
-        asn1_x509.Certificate.load(extra.public_bytes(serialization.Encoding.DER))
-        for extra in extra_certificates
-    ]
-    signed_data = cms.SignedData(
-        {
-            "version": "v3",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest})],
-            "encap_content_info": {"content_type": content_type, "content": content},
-            "certificates": certificates,
-            "signer_infos": [signer],
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())

@@ -53,16 +53,13 @@ from cryptography import x509
 from egate.documents.lds.tlv import encode_tlv
 from egate.documents.pki._cms import (
     DIGESTS,
-    Fail,
     SignedContent,
     SignerInfo,
-    SigningKey,
-    check_der,
     find_signer_certificate,
     parse_signed_data,
-    read_header,
-    sign_content,
 )
+from egate.documents.pki._cmssign import SigningKey, sign_content
+from egate.documents.pki._der import Fail, check_der, read_header
 from egate.documents.pki.errors import SodError
 
 __all__ = [

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from egate.documents.pki._cmssign import SigningKey
 from egate.documents.pki.errors import TestPkiError
 
 __all__ = [
@@ -68,7 +69,8 @@ KeyType = Literal[
 ]
 KEY_TYPES: tuple[str, ...] = get_args(KeyType)
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# The keys of a CSCA and a DS: those CMS SignedData is signed with.
+PrivateKey = SigningKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 _CURVES: dict[str, type[ec.EllipticCurve]] = {

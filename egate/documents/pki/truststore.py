@@ -40,15 +40,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from egate.documents.pki._cms import (
-    SigningKey,
     certificate_signed_by,
     check_signature,
     find_signer_certificate,
     name_country,
     name_text,
     parse_signed_data,
-    sign_content,
 )
+from egate.documents.pki._cmssign import SigningKey, sign_content
 from egate.documents.pki.errors import TrustStoreError
 
 __all__ = [

@@ -19,7 +19,7 @@ from pki_vectors import HJP_EF_SOD
 
 from egate.documents.lds.errors import LdsError
 from egate.documents.lds.tlv import encode_tlv as tlv
-from egate.documents.pki._cms import sign_content
+from egate.documents.pki._cmssign import sign_content
 from egate.documents.pki.errors import SodError
 from egate.documents.pki.sod import (
     LDS_SECURITY_OBJECT,
