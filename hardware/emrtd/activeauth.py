@@ -1,5 +1,9 @@
 """Active authentication (ICAO Doc 9303 part 11, section 6.1): the chip signs a fresh challenge.
 
+(Past the ~400-line guideline with both sides of one short protocol, as
+chipauth.py: the chip's signature and the terminal's check share the
+ISO/IEC 9796-2 representative, the trailers and the hashes.)
+
 A copied chip carries the data groups but not the private key, which never
 leaves the chip.  The inspection system sends INTERNAL AUTHENTICATE
 (``00 88 00 00``) with 8 random bytes; the chip signs them with the key whose

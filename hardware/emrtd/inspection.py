@@ -1,5 +1,9 @@
 """The inspection of one eMRTD chip: access control, the files, and the chip checks, timed.
 
+(One concept past the ~400-line guideline: the order of one whole read,
+from access control to passive authentication, with the result and timings
+it gives; each protocol it runs is a module of its own.)
+
 The order follows Doc 9303 part 11 and what inspection systems do:
 
 1. **Access control.**  EF.CardAccess is read from the master file; when it

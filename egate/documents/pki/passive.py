@@ -1,5 +1,9 @@
 """Passive authentication (ICAO Doc 9303 part 11 §5.1): is the chip's data what its state signed?
 
+(One concept past the ~400-line guideline: the verdict of passive
+authentication, check by check, EF.SOD, its signature, the DS certificate's
+path to a CSCA and each data group's hash, with the verdict's own types.)
+
 :func:`verify_passive` takes EF.SOD's bytes, the data groups read and a
 :class:`TrustStore`, and answers a :class:`PassiveVerdict`: an overall
 :class:`PaStatus` and one :class:`PaCheck` per check, in this order:

@@ -1,5 +1,10 @@
 """The trust store of passive authentication: CSCA certificates and their CRLs.
 
+(One concept past the ~400-line guideline: every source a trust store is
+loaded from, certificate and CRL files, folders and master lists, read into
+the same CSCA entries with one-line errors naming the file; the CMS beneath
+a master list is ``_cms`` and ``_cmssign``.)
+
 Loaded from a folder or from an ICAO master list:
 
 * a folder holds CSCA certificates (``*.pem`` ``*.crt`` ``*.cer`` ``*.der``,
