@@ -60,6 +60,7 @@ from hardware.emrtd.iso7816 import (
     SW_SUCCESS,
     SW_WRONG_DATA,
     SW_WRONG_P1P2,
+    TAG_DYNAMIC_AUTHENTICATION,
 )
 from hardware.emrtd.securemessaging import SecureChannel, SecureTransport
 
@@ -76,7 +77,6 @@ CA_PROTOCOLS = {ca_protocol("ECDH", cipher.value): cipher for cipher in Cipher}
 TAG_OID = 0x80
 TAG_KEY_REFERENCE = 0x84
 TAG_EPHEMERAL_KEY_KAT = 0x91
-TAG_DYNAMIC_AUTHENTICATION = 0x7C
 TAG_EPHEMERAL_KEY_GA = 0x80
 # The answer under the new keys that proves them: SELECT EF.DG14, no answer data.
 _CONFIRM = select_command(lds_file("DG14"))

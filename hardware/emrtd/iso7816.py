@@ -28,6 +28,8 @@ INS_GET_RESPONSE = 0xC0
 # The data objects of the odd-INS READ BINARY.
 TAG_OFFSET = 0x54
 TAG_DISCRETIONARY = 0x53
+# GENERAL AUTHENTICATE's data field: the dynamic authentication data template.
+TAG_DYNAMIC_AUTHENTICATION = 0x7C
 
 # MSE (MANAGE SECURITY ENVIRONMENT) P1-P2: Set AT for mutual authentication
 # (PACE), Set AT for internal authentication (chip authentication with AES),

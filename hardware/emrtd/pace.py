@@ -72,6 +72,7 @@ from hardware.emrtd.iso7816 import (
     MSE_SET_AT_PACE,
     SW_SUCCESS,
     SW_TRIES_LEFT,
+    TAG_DYNAMIC_AUTHENTICATION,
 )
 from hardware.emrtd.securemessaging import SecureChannel
 
@@ -170,7 +171,7 @@ class PaceParameters:
 
 def dynamic_data(tag: int | None = None, value: bytes = b"") -> bytes:
     """Dynamic authentication data: 7C around one data object (or empty)."""
-    return encode_tlv(0x7C, b"" if tag is None else encode_tlv(tag, value))
+    return encode_tlv(TAG_DYNAMIC_AUTHENTICATION, b"" if tag is None else encode_tlv(tag, value))
 
 
 def data_objects(data: bytes, where: str) -> list[Tlv]:
@@ -184,7 +185,7 @@ def data_objects(data: bytes, where: str) -> list[Tlv]:
 def parse_dynamic_data(data: bytes, where: str) -> dict[int, bytes]:
     """The data objects in a 7C template: {tag: value} (ProtocolError naming ``where``)."""
     outer = data_objects(data, where)
-    if len(outer) != 1 or outer[0].tag != 0x7C:
+    if len(outer) != 1 or outer[0].tag != TAG_DYNAMIC_AUTHENTICATION:
         raise ProtocolError(f"{where}: expected one dynamic authentication data object 7C")
     objects: dict[int, bytes] = {}
     try:
