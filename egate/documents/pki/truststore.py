@@ -21,8 +21,10 @@ Loaded from a folder or from an ICAO master list:
   loader checks that signature; entries that are not CA certificates are
   skipped and listed in :attr:`TrustStore.skipped`.
 
-Any file that cannot be used raises :class:`TrustStoreError`, one line
-naming the file.  :attr:`TrustStore.certificates` lists the CSCAs (country,
+:func:`read_trust_file` reads one such file (one of another suffix is taken
+for what its content is: ``egate pki import`` reads what an operator was
+handed).  Any file that cannot be used raises :class:`TrustStoreError`, one
+line naming the file.  :attr:`TrustStore.certificates` lists the CSCAs (country,
 subject, serial, validity, key identifier) and :attr:`TrustStore.skipped`
 what was left out, for listings.
 
@@ -60,12 +62,15 @@ __all__ = [
     "CRL_SUFFIXES",
     "CSCA_MASTER_LIST",
     "MASTER_LIST_SUFFIXES",
+    "TRUST_SUFFIXES",
     "CscaCertificate",
     "MasterList",
     "RevocationList",
+    "TrustFile",
     "TrustStore",
     "TrustStoreError",
     "read_master_list",
+    "read_trust_file",
     "write_master_list",
 ]
 
@@ -73,6 +78,8 @@ CSCA_MASTER_LIST = "2.23.136.1.1.2"
 CERTIFICATE_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 CRL_SUFFIXES = (".crl",)
 MASTER_LIST_SUFFIXES = (".ml",)
+# The files a trust folder's loader reads; it leaves others (keys, notes) alone.
+TRUST_SUFFIXES = CERTIFICATE_SUFFIXES + CRL_SUFFIXES + MASTER_LIST_SUFFIXES
 
 # asn1crypto parses lazily and reports malformed content with any of these.
 _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
@@ -228,28 +235,12 @@ class TrustStore:
         crls: list[RevocationList] = []
         skipped: list[str] = []
         for path in paths:
-            suffix = path.suffix.lower()
-            if suffix not in CERTIFICATE_SUFFIXES + CRL_SUFFIXES + MASTER_LIST_SUFFIXES:
+            if path.suffix.lower() not in TRUST_SUFFIXES:
                 continue
-            try:
-                data = path.read_bytes()
-            except OSError as error:
-                raise TrustStoreError(str(path), error.strerror or str(error)) from None
-            if suffix in CERTIFICATE_SUFFIXES:
-                for index, der in enumerate(_blocks(data, str(path), "CERTIFICATE")):
-                    source = path.name if index == 0 else f"{path.name}#{index + 1}"
-                    try:
-                        certificates.append(_csca(der, source, str(path)))
-                    except _NotCa as refusal:
-                        skipped.append(f"{source}: {refusal.reason}")
-            elif suffix in CRL_SUFFIXES:
-                for index, der in enumerate(_blocks(data, str(path), "X509 CRL")):
-                    source = path.name if index == 0 else f"{path.name}#{index + 1}"
-                    crls.append(_revocation_list(der, source, str(path)))
-            else:
-                master = read_master_list(data, source=str(path))
-                certificates.extend(master.certificates)
-                skipped.extend(master.skipped)
+            found = read_trust_file(path)
+            certificates.extend(found.certificates)
+            crls.extend(found.crls)
+            skipped.extend(found.skipped)
         return cls(certificates, crls, skipped=skipped)
 
     @classmethod
@@ -347,8 +338,8 @@ def _fail(source: str, message: str, offset: int | None = None) -> NoReturn:
     raise TrustStoreError(source, message, offset)
 
 
-def _blocks(data: bytes, source: str, kind: str) -> list[bytes]:
-    """The DER of each PEM block of ``kind`` in ``data``, or ``data`` itself when it is DER."""
+def _blocks(data: bytes, source: str, kinds: tuple[str, ...]) -> list[bytes]:
+    """The DER of each PEM block of one of ``kinds`` in ``data``, or ``data`` itself if DER."""
     if not pem.detect(data):
         return [data]
     try:
@@ -358,10 +349,10 @@ def _blocks(data: bytes, source: str, kind: str) -> list[bytes]:
     except (ValueError, TypeError) as error:
         _fail(source, f"not valid PEM: {_one_line(error)}")
     for kind_found, _ in found:
-        if kind_found != kind:
-            _fail(source, f"PEM block {kind_found!r} where {kind!r} was expected")
+        if kind_found not in kinds:
+            _fail(source, f"PEM block {kind_found!r} where {kinds[0]!r} was expected")
     if not found:
-        _fail(source, f"no PEM {kind} block")
+        _fail(source, f"no PEM {kinds[0]} block")
     return [der for _, der in found]
 
 
@@ -421,6 +412,107 @@ def _revocation_list(der: bytes, source: str, path: str) -> RevocationList:
         )
     except _ASN1_ERRORS as error:
         _fail(path, f"not a CRL: {_one_line(error)}")
+
+
+@dataclass(frozen=True)
+class TrustFile:
+    """What one file of a trust store holds: CSCAs, CRLs, or the CSCAs of a master list."""
+
+    certificates: tuple[CscaCertificate, ...] = ()
+    crls: tuple[RevocationList, ...] = ()
+    # Certificates left out (not CAs), each "label: why".
+    skipped: tuple[str, ...] = ()
+    master_list: MasterList | None = None
+
+
+def read_trust_file(path: Path, *, label: str | None = None) -> TrustFile:
+    """Read one certificate, CRL or master list file; TrustStoreError names ``path``.
+
+    The suffix says what the file is (:data:`CERTIFICATE_SUFFIXES`,
+    :data:`CRL_SUFFIXES`, :data:`MASTER_LIST_SUFFIXES`); a file with another
+    suffix is taken for what its content is.  ``label`` names the entries
+    (``source``, skipped lines): the file's name unless given.
+    """
+    name = path.name if label is None else label
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise TrustStoreError(str(path), error.strerror or str(error)) from None
+    suffix = path.suffix.lower()
+    kind = (
+        "certificate"
+        if suffix in CERTIFICATE_SUFFIXES
+        else "crl"
+        if suffix in CRL_SUFFIXES
+        else "master list"
+        if suffix in MASTER_LIST_SUFFIXES
+        else _sniff(data, str(path))
+    )
+    if kind == "master list":
+        if pem.detect(data):
+            data = _blocks(data, str(path), ("CMS", "PKCS7"))[0]
+        master = read_master_list(data, source=str(path))
+        return TrustFile(master.certificates, skipped=master.skipped, master_list=master)
+    if kind == "crl":
+        blocks = _blocks(data, str(path), ("X509 CRL",))
+        return TrustFile(
+            crls=tuple(
+                _revocation_list(der, _label(name, index), str(path))
+                for index, der in enumerate(blocks)
+            )
+        )
+    certificates: list[CscaCertificate] = []
+    skipped: list[str] = []
+    for index, der in enumerate(_blocks(data, str(path), ("CERTIFICATE",))):
+        source = _label(name, index)
+        try:
+            certificates.append(_csca(der, source, str(path)))
+        except _NotCa as refusal:
+            skipped.append(f"{source}: {refusal.reason}")
+    return TrustFile(tuple(certificates), skipped=tuple(skipped))
+
+
+def _label(name: str, index: int) -> str:
+    return name if index == 0 else f"{name}#{index + 1}"
+
+
+def _sniff(data: bytes, source: str) -> str:
+    """What a file of no known suffix holds: "certificate", "crl" or "master list"."""
+    if pem.detect(data):
+        try:
+            kind = next(pem.unarmor(data, multiple=True))[0]
+        except (ValueError, TypeError, StopIteration) as error:
+            _fail(source, f"not valid PEM: {_one_line(error)}")
+        found = {
+            "CERTIFICATE": "certificate",
+            "X509 CRL": "crl",
+            "CMS": "master list",
+            "PKCS7": "master list",
+        }
+        if kind not in found:
+            _fail(source, f"PEM block {kind!r}: neither a certificate, a CRL nor a master list")
+        return found[kind]
+    try:
+        outer = core.Sequence.load(data, strict=True)
+        first = outer[0]
+    except _ASN1_ERRORS:
+        _fail(source, "neither a certificate, a CRL nor a master list (not DER)")
+    # CMS ContentInfo starts with its content type; a certificate's and a CRL's
+    # to-be-signed part is a SEQUENCE.
+    if first.tag == 6 and first.class_ == 0:
+        return "master list"
+    try:
+        certificate = asn1_x509.Certificate.load(data, strict=True)
+        _ = certificate["tbs_certificate"]["subject_public_key_info"].native
+    except _ASN1_ERRORS:
+        pass
+    else:
+        return "certificate"
+    try:
+        _ = crl.CertificateList.load(data, strict=True)["tbs_cert_list"]["this_update"].native
+    except _ASN1_ERRORS:
+        _fail(source, "neither a certificate, a CRL nor a master list")
+    return "crl"
 
 
 def read_master_list(data: bytes, *, source: str = "master list") -> MasterList:
