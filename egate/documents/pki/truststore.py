@@ -425,13 +425,14 @@ class TrustFile:
     master_list: MasterList | None = None
 
 
-def read_trust_file(path: Path, *, label: str | None = None) -> TrustFile:
+def read_trust_file(path: Path, *, label: str | None = None, sniff: bool = False) -> TrustFile:
     """Read one certificate, CRL or master list file; TrustStoreError names ``path``.
 
     The suffix says what the file is (:data:`CERTIFICATE_SUFFIXES`,
     :data:`CRL_SUFFIXES`, :data:`MASTER_LIST_SUFFIXES`); a file with another
-    suffix is taken for what its content is.  ``label`` names the entries
-    (``source``, skipped lines): the file's name unless given.
+    suffix, or any file with ``sniff``, is taken for what its content is (a
+    CRL handed over as ``.der``).  ``label`` names the entries (``source``,
+    skipped lines): the file's name unless given.
     """
     name = path.name if label is None else label
     try:
@@ -440,7 +441,9 @@ def read_trust_file(path: Path, *, label: str | None = None) -> TrustFile:
         raise TrustStoreError(str(path), error.strerror or str(error)) from None
     suffix = path.suffix.lower()
     kind = (
-        "certificate"
+        _sniff(data, str(path))
+        if sniff
+        else "certificate"
         if suffix in CERTIFICATE_SUFFIXES
         else "crl"
         if suffix in CRL_SUFFIXES
