@@ -6,7 +6,9 @@ gate from starting: its driver keeps trying to reach it, and ``health``
 reports it down, which puts the gate in its closed, degraded state until it
 is back.  A device that is not configured at all, where the service needs
 one, is a configuration error, and so is a chip reader's folder (test documents,
-virtual chips, the trust store) with a file that cannot be used.
+virtual chips, the trust store) with a file that cannot be used.  The chip
+reader's trust store is kept as ``GateDevices.chip_trust``, which ``egate
+run`` reads again on SIGHUP.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from egate.config import ConfigError
 from hardware.camera import Camera, CameraError, CameraState, Frame
@@ -36,6 +39,11 @@ from hardware.occupancy import OccupancySensor
 from hardware.opencvcamera import OpenCvCamera
 from hardware.reader import SerialMrzReader
 
+if TYPE_CHECKING:
+    from egate.documents.pki.truststore import TrustStore
+    from hardware.emrtd.chipreader import InspectingChipReader
+    from hardware.emulators.emrtd.chipreader import FolderChipReader
+
 
 def open_chip_reader(device: ChipDevice) -> ChipReader:
     """The chip reader of the gate file's ``chip:`` (ConfigError when it cannot be opened).
@@ -46,6 +54,42 @@ def open_chip_reader(device: ChipDevice) -> ChipReader:
     if device.kind == "mock":
         documents = open_chip_documents(device)
         return documents if documents is not None else MockChipReader()
+    return _open_stack_reader(device)
+
+
+@dataclass(frozen=True)
+class ChipTrust:
+    """The chip reader's trust store file, which SIGHUP reads again (``egate run``)."""
+
+    path: Path
+    reader: InspectingChipReader | FolderChipReader
+
+    def load(self) -> TrustStore:
+        """Read the trust store again (PkiError, one line naming the file, when it cannot)."""
+        from egate.documents.pki.truststore import TrustStore
+
+        return TrustStore.load(self.path)
+
+    @property
+    def store(self) -> TrustStore | None:
+        """The store the reader judges by now."""
+        return self.reader.trust
+
+    def use(self, store: TrustStore) -> None:
+        """Judge the next chip read by ``store``: safe while the chip thread reads."""
+        self.reader.trust = store
+
+
+def _open_chip(device: ChipDevice) -> tuple[ChipReader, ChipTrust | None]:
+    """The chip reader, and its trust store to reload when the gate file names one."""
+    if device.kind == "mock" or device.trust is None:
+        return open_chip_reader(device), None
+    reader = _open_stack_reader(device)
+    return reader, ChipTrust(device.trust, reader)
+
+
+def _open_stack_reader(device: ChipDevice) -> InspectingChipReader | FolderChipReader:
+    """A ``pcsc`` or ``virtual`` reader on the chip stack, with its trust store loaded."""
     # The chip stack (cryptography, the PKI) is loaded only for a gate that reads chips.
     from egate.documents.pki.errors import PkiError
     from egate.documents.pki.truststore import TrustStore
@@ -125,6 +169,8 @@ class GateDevices:
     indicator: Indicator
     chip: ChipReader | None = None
     occupancy: OccupancySensor | None = None
+    # The chip reader's trust store, when the gate file names one: SIGHUP reloads it.
+    chip_trust: ChipTrust | None = None
 
     def names(self) -> list[str]:
         """The devices whose health counts, in a fixed order."""
@@ -205,8 +251,9 @@ def open_gate_devices(
     assert settings.reader is not None and settings.doors is not None
     if camera is None:
         camera = _open_camera(settings, base_dir, clock)
+    chip_trust = None
     if chip is None and settings.chip is not None:
-        chip = open_chip_reader(settings.chip)
+        chip, chip_trust = _open_chip(settings.chip)
     occupancy = None
     if settings.occupancy is not None:
         sensor = occupancy_device(settings.occupancy)
@@ -226,6 +273,7 @@ def open_gate_devices(
         indicator=indicator,
         chip=chip,
         occupancy=occupancy,
+        chip_trust=chip_trust,
     )
 
 

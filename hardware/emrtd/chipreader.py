@@ -8,7 +8,8 @@ there is none); the inspection runs, the transport is closed, and the
 ``ChipRead`` carries the DG1 MRZ, the DG2 image and the whole inspection
 with its verdicts.  A reader that fails outright (pcscd gone, the reader
 unplugged) reads ``unreadable``: the gate refers the traveller and carries
-on.
+on.  ``trust`` may be replaced while the reader is in use (``egate run``
+does on SIGHUP): the next read judges by the new store.
 """
 
 from __future__ import annotations
@@ -49,9 +50,22 @@ class InspectingChipReader:
         self._clock = clock
         self._chunk = chunk
 
+    @property
+    def trust(self) -> TrustStore | None:
+        """The trust store passive authentication judges by (None: no signer is trusted)."""
+        return self._trust
+
+    @trust.setter
+    def trust(self, store: TrustStore | None) -> None:
+        # SIGHUP's reload sets it from the service loop while the chip thread may
+        # be reading: rebinding an attribute is atomic, and a read takes the store
+        # once, at its start, so every read judges by one store, the old or the new.
+        self._trust = store
+
     def read(self, access_key: str) -> ChipRead:
         """Inspect the chip on the reader, opened with ``access_key`` (the MRZ information)."""
         started = self._clock()
+        trust = self._trust
         try:
             transport = self._connect()
         except CardAbsent:
@@ -65,7 +79,7 @@ class InspectingChipReader:
                 random=self._random,
                 clock=self._clock,
                 chunk=self._chunk,
-                trust=self._trust,
+                trust=trust,
                 at=self._now(),
             )
         finally:

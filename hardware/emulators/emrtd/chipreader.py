@@ -187,6 +187,16 @@ class FolderChipReader:
     def __len__(self) -> int:
         return len(self._chips)
 
+    @property
+    def trust(self) -> TrustStore | None:
+        """The trust store passive authentication judges by (None: no signer is trusted)."""
+        return self._trust
+
+    @trust.setter
+    def trust(self, store: TrustStore | None) -> None:
+        # As InspectingChipReader's: an atomic rebinding, taken once per read.
+        self._trust = store
+
     def folder_for(self, access_key: str) -> Path | None:
         """The chip folder of the document whose access key is ``access_key`` (see the class)."""
         for path, key in self._keys.items():
