@@ -5,9 +5,9 @@ emulators with sample travellers), the matching core, the gate controller,
 the audit trail and the metrics endpoint (with ``/healthz`` and
 ``/readyz``).  SIGTERM or SIGINT stops the service: the transaction in
 progress may finish briefly, else it is aborted with the exit closed, and
-the command exits 0.  SIGHUP reads the stop list again.  Under systemd
-(``Type=notify``) it reports READY, STOPPING, a status line and watchdog
-pings through ``$NOTIFY_SOCKET``.
+the command exits 0.  SIGHUP reads the stop list and the chip's trust store
+again.  Under systemd (``Type=notify``) it reports READY, STOPPING, a
+status line and watchdog pings through ``$NOTIFY_SOCKET``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from egate.audit import AuditError, AuditFormatError, AuditTrail, last_transacti
 from egate.biometrics.matching import MatchingCore
 from egate.cli.devices import load_gate, stop_on_signals
 from egate.cli.errors import EXIT_OK, InputError
-from egate.cli.reload import HangupRequests, StopListReload
+from egate.cli.reload import HangupRequests, Reload
 from egate.cli.vitals import Vitals
 from egate.documents.policy import DocumentPolicy
 from egate.endpoint import MetricsError, MetricsServer, serve_metrics
@@ -151,8 +151,9 @@ def run(
     core. Every transaction, device fault and officer command is appended to
     the audit trail (no names, no MRZ, salted document hashes); metrics are
     served for Prometheus on 127.0.0.1 unless configured otherwise, with
-    /healthz and /readyz for probes. SIGHUP reads the stop list again; under
-    systemd (Type=notify) the service reports ready, watchdog and status.
+    /healthz and /readyz for probes. SIGHUP reads the stop list and the chip
+    reader's trust store again; under systemd (Type=notify) the service
+    reports ready, watchdog and status.
 
     With --mock (or a gate file with `devices: {emulated: true}`) every device
     is an emulator and sample travellers walk through the gate: genuine ones,
@@ -243,7 +244,9 @@ def run(
             except ConsoleError as error:
                 raise InputError(str(error)) from None
             out.print(f"egate run: officer console on {console}", markup=False)
-        reload = StopListReload(policy, hangups, audit, gate.gate_id, vitals.notifier)
+        reload = Reload(
+            policy, hangups, audit, gate.gate_id, vitals.notifier, trust=devices.devices.chip_trust
+        )
         service.start()
         vitals.starting("waiting for the devices")
 
