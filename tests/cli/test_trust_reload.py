@@ -2,7 +2,8 @@
 
 The reload runs in this process on real signals, files and virtual chips: a
 gate file's ``chip: {kind: virtual, trust: DIR}`` reader, ``egate pki
-import`` into DIR, SIGHUP, and the same chip read before and after.
+import`` into DIR, SIGHUP, and the same chip read before and after; then
+once in a real ``egate run --config`` process, which says it reloaded.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import io
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from egate.audit import AuditTrail, read_audit
@@ -43,8 +48,9 @@ ANNA = (
 )
 # The gate judges certificates at the wall clock: the PKIs are issued just before it.
 ISSUED = datetime.now(UTC) - timedelta(days=1)
-# A hang guard for the reload thread, never a measure.
+# Hang guards for the reload thread and for egate run, never measures.
 PATIENCE_S = 30.0
+PROCESS_PATIENCE_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +247,77 @@ def test_a_gate_file_with_a_chip_trust_store_gives_the_reload_its_store(site, tr
         assert devices.chip_trust is None
     finally:
         devices.close()
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + PROCESS_PATIENCE_S
+    while not condition():
+        assert process.poll() is None, "egate run ended early"
+        assert time.monotonic() < deadline, "egate run never got there"
+        time.sleep(0.05)
+
+
+def service_events(audit: Path) -> list[dict[str, object]]:
+    if not audit.exists():
+        return []
+    return [record for record in read_audit(audit) if record["kind"] == "service"]
+
+
+@pytest.mark.slow
+def test_a_running_gate_reloads_its_trust_folder_on_sighup(cli, site, trust, tmp_path):
+    """``egate run --config`` with a virtual chip reader: import, SIGHUP, the store in force.
+
+    The reader and doors are absent (the gate waits degraded): what is tested
+    is the reload, not a transaction.
+    """
+    missing = str(tmp_path / "ttyUSB9")
+    (tmp_path / "salt.hex").write_text("5eed" * 16, "ascii")
+    config = {
+        "gate_id": GATE,
+        "privacy": {"salt_file": "salt.hex"},
+        "devices": {
+            "reader": {"serial": {"port": missing}},
+            "doors": {"serial": {"port": missing}},
+            "mock_camera": {},
+            "chip": {"kind": "virtual", "chips": str(site / "chips"), "trust": str(trust)},
+        },
+        "service": {
+            "audit": {"path": "audit.jsonl"},
+            "metrics": {"enabled": False},
+            "matching": {"workers": 1},
+            "startup_grace_s": 0.5,
+        },
+    }
+    (tmp_path / "gate.yaml").write_text(yaml.safe_dump(config), "utf-8")
+    audit = tmp_path / "audit.jsonl"
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR", "EGATE_SALT")
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "egate", "run", "--config", "gate.yaml"],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "1000"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: len(service_events(audit)) == 1, process)
+        assert cli("pki", "import", str(site / "pki"), "--trust", str(trust)).status == 0
+        # The loop serves SIGHUP once the devices were waited for; until then it counts.
+        process.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(service_events(audit)) == 2, process)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=PROCESS_PATIENCE_S)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, err.decode()
+    line = f"trust store reloaded: 2 CSCA certificates of 2 countries, 0 CRLs from {trust}"
+    assert f"egate run: {line}\n" in out.decode()
+    assert [(record["event"], record["detail"]) for record in service_events(audit)][1:] == [
+        ("reload", line),
+        ("stop", ""),
+    ]
