@@ -107,7 +107,7 @@ def import_(sources: tuple[Path, ...], folder: Path, dry_run: bool, as_json: boo
     cannot be used (a master list whose signature fails is refused whole).
     """
     try:
-        plan = plan_import(folder, list(sources))
+        plan = plan_import(folder, list(sources), at=datetime.now(UTC))
         if not dry_run:
             write_import(plan)
     except PkiError as error:
@@ -143,7 +143,7 @@ def _summary(plan: ImportPlan, dry_run: bool) -> str:
         (plan.count(Action.REPLACED, "crl"), "CRL", "replaced an older one"),
         (plan.count(Action.PRESENT, "csca"), "CSCA certificate", "already there"),
         (plan.count(Action.PRESENT, "crl"), "CRL", "already there"),
-        (plan.count(Action.KEPT_NEWER, "crl"), "CRL", "older than one kept, not written"),
+        (plan.count(Action.OLDER, "crl"), "CRL", "older than one kept, not written"),
         (len(plan.skipped), "certificate", "skipped (no CA)"),
     ]
     said = "; ".join(f"{_count(n, thing)} {what}" for n, thing, what in parts if n)

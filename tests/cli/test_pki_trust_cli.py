@@ -138,7 +138,8 @@ def test_a_crl_import_and_a_stale_crl(cli, tmp_path, master_list, utopia):
     assert ran.status == 0, ran.err
     assert re.search(
         r"^added: CRL of CN=egate TEST CSCA UTO,O=egate TEST PKI,C=UT, issued \S+, next update "
-        r"\S+, 1 certificate revoked \(UT-crl-[0-9a-f]{16}\.crl\)$",
+        r"\S+, 1 certificate revoked \(UT-crl-[0-9a-f]{16}\.crl; WARNING past its next update: "
+        r"documents of this CSCA key will read DS_UNTRUSTED until a newer CRL is imported\)$",
         ran.out,
         re.M,
     )

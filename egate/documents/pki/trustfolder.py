@@ -35,6 +35,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -77,7 +78,7 @@ class Action(StrEnum):
     # A CRL newer than the folder's of the same CSCA key: written over it.
     REPLACED = "replaced"
     # A CRL no newer than the folder's (or than another of the import): not written.
-    KEPT_NEWER = "kept newer"
+    OLDER = "not written"
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,11 @@ def _read_sources(sources: Sequence[Path]) -> _Incoming:
     return incoming
 
 
-def plan_import(folder: Path, sources: Sequence[Path]) -> ImportPlan:
+def plan_import(folder: Path, sources: Sequence[Path], *, at: datetime | None = None) -> ImportPlan:
     """Read ``sources`` and the trust ``folder`` (which may not exist yet); what to write.
+
+    ``at``, when given, is now: a CRL written though past its next update
+    then carries a note saying what it will do to the gate.
 
     Raises TrustStoreError (one line, naming the file) for a source that
     cannot be used, a trust folder with a file that cannot, or a CRL whose
@@ -229,7 +233,7 @@ def plan_import(folder: Path, sources: Sequence[Path]) -> ImportPlan:
         entries.append(Imported(Action.ADDED, name, certificate))
         added.append(certificate)
     cscas = present.certificates + tuple(added)
-    entries.extend(_plan_crls(folder, incoming.crls, present, cscas, writes))
+    entries.extend(_plan_crls(folder, incoming.crls, present, cscas, writes, at))
     return ImportPlan(
         folder,
         tuple(entries),
@@ -245,6 +249,7 @@ def _plan_crls(
     present: TrustStore,
     cscas: Sequence[CscaCertificate],
     writes: dict[str, bytes],
+    at: datetime | None,
 ) -> list[Imported]:
     entries: list[Imported] = []
     holder = {item.der: _file_of(item.source) for item in present.crls}
@@ -269,7 +274,7 @@ def _plan_crls(
         name = crl_file_name(item)
         if newest[name] is not item:
             note = "another CRL of the same CSCA key in this import is newer"
-            entries.append(Imported(Action.KEPT_NEWER, name, crl=item, note=note))
+            entries.append(Imported(Action.OLDER, name, crl=item, note=note))
             continue
         existing = _existing_crl(folder / name)
         if existing is not None and existing.this_update >= item.this_update:
@@ -277,16 +282,19 @@ def _plan_crls(
                 f"the folder's CRL of this CSCA key, issued "
                 f"{existing.this_update:%Y-%m-%d %H:%M} UTC, is as new or newer"
             )
-            entries.append(Imported(Action.KEPT_NEWER, name, crl=item, note=note))
+            entries.append(Imported(Action.OLDER, name, crl=item, note=note))
             continue
         writes[name] = pem.armor("X509 CRL", item.der)
         action = Action.ADDED if existing is None else Action.REPLACED
-        note_or_none = (
-            None
-            if issuing_cscas(item, cscas)
-            else "no CSCA of its issuer in the trust folder: used once one is imported"
-        )
-        entries.append(Imported(action, name, crl=item, note=note_or_none))
+        notes = []
+        if not issuing_cscas(item, cscas):
+            notes.append("no CSCA of its issuer in the trust folder: used once one is imported")
+        if at is not None and item.next_update is not None and item.next_update < at:
+            notes.append(
+                "WARNING past its next update: documents of this CSCA key will read "
+                "DS_UNTRUSTED until a newer CRL is imported"
+            )
+        entries.append(Imported(action, name, crl=item, note="; ".join(notes) or None))
     return entries
 
 

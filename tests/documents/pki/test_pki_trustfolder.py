@@ -219,14 +219,14 @@ def test_crls_one_file_per_csca_key_the_newest_kept(tmp_path, master_list, brain
     assert name.startswith("UT-crl-")
     newer = crl_file(tmp_path, "b.crl", brainpool_pki, [7, 9], now=ISSUED + timedelta(days=30))
     assert imported(trust, newer) == [(Action.REPLACED, name)]
-    assert imported(trust, first) == [(Action.KEPT_NEWER, name)]
+    assert imported(trust, first) == [(Action.OLDER, name)]
     assert imported(trust, newer) == [(Action.PRESENT, name)]
     (loaded,) = TrustStore.load(trust).crls
     assert loaded.revoked_serials == frozenset({7, 9})
     # Two of the same key in one import: the newer goes in, whatever the order.
     newest = crl_file(tmp_path, "c.crl", brainpool_pki, [], now=ISSUED + timedelta(days=60))
     assert sorted(imported(trust, first, newest)) == [
-        (Action.KEPT_NEWER, name),
+        (Action.OLDER, name),
         (Action.REPLACED, name),
     ]
     assert TrustStore.load(trust).crls[0].revoked_serials == frozenset()
