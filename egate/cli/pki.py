@@ -244,12 +244,13 @@ def list_(path: Path, soon_days: int, as_json: bool) -> int:
 
 def _csca_line(status: CscaStatus) -> str:
     certificate = status.certificate
-    state = status.state.value
+    left = ""
     if status.state is CscaState.EXPIRES_SOON:
-        state = f"{state} (in {_count(status.days_left, 'day')})"
+        left = f" ({_count(status.days_left, 'day')} left)"
     return (
-        f"{state:<13} {certificate.not_before:%Y-%m-%d} to {certificate.not_after:%Y-%m-%d}  "
-        f"{certificate.subject}  serial {certificate.serial_number:X}"
+        f"{status.state.value:<13} {certificate.not_before:%Y-%m-%d} to "
+        f"{certificate.not_after:%Y-%m-%d}{left}  {certificate.subject}  "
+        f"serial {certificate.serial_number:X}"
         f"{'' if certificate.self_signed else '  (link certificate)'}  [{certificate.source}]"
     )
 

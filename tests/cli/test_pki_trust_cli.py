@@ -183,7 +183,9 @@ def test_list_flags_expired_and_soon_expiring_cscas(cli, tmp_path):
     lines = ran.out.splitlines()
     assert lines[1] == "FR"
     assert lines[2].startswith("  EXPIRED       ") and lines[2].endswith("[old.pem]")
-    assert re.match(r"  EXPIRES SOON \(in (29|30) days\) ", lines[3])
+    assert re.match(
+        r"  EXPIRES SOON  \S+ to \S+ \((29|30) days left\)  CN=egate TEST CSCA FR,", lines[3]
+    )
     assert lines[3].endswith("[soon.pem]")
     assert lines[4] == "NL" and lines[5].startswith("  OK  ")
     assert lines[-1] == "1 expired, 1 expiring within 90 days, 0 not yet valid; 0 stale CRLs"

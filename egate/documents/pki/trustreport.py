@@ -132,7 +132,7 @@ class TrustReport:
         """JSON-ready: the moment, the CSCAs and CRLs with their states, skipped, problems."""
         return {
             "at": self.at.isoformat(),
-            "soon_days": self.soon / _DAY,
+            "soon_days": self.soon // _DAY,
             "certificates": [status.to_dict() for status in self.cscas],
             "crls": [status.to_dict() for status in self.crls],
             "skipped": list(self.skipped),
