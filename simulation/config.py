@@ -57,6 +57,7 @@ from egate.config import load_config
 from egate.gate.settings import Topology
 from egate.paths import ConfigFile
 from egate.shipped import shipped_file
+from simulation.chip_specs import ChipStepSpec
 from simulation.distribution_specs import DeterministicSpec, DistributionSpec
 from simulation.rates import interpolate, read_rates
 
@@ -278,13 +279,16 @@ def _share_classes(egate_share: float) -> tuple[TravellerClass, ...]:
 class StepsConfig(_Model):
     """How long each step of a gate transaction takes; an omitted step takes no time.
 
-    ``document``: placing the passport until MRZ and chip are read and judged;
-    ``entry``: walking into the gate; ``capture``: one face capture attempt
-    (repeated on a failure to acquire); ``verify``: the 1:1 comparison;
-    ``exit``: leaving through the exit door.
+    ``document``: placing the passport until MRZ and chip are read and judged
+    (with a ``chip`` step: all of that but the chip read); ``chip``: reading
+    the chip, from the chips travellers carry or measured reads
+    (``simulation.chip_specs``); ``entry``: walking into the gate;
+    ``capture``: one face capture attempt (repeated on a failure to acquire);
+    ``verify``: the 1:1 comparison; ``exit``: leaving through the exit door.
     """
 
     document: DistributionSpec = Field(default_factory=_zero)
+    chip: ChipStepSpec = Field(default_factory=_zero)
     entry: DistributionSpec = Field(default_factory=_zero)
     capture: DistributionSpec = Field(default_factory=_zero)
     verify: DistributionSpec = Field(default_factory=_zero)

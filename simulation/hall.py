@@ -71,8 +71,8 @@ from egate.gate.controller import GateController
 from egate.gate.events import OfficerAction
 from egate.gate.settings import ControllerSettings, State
 from simulation.arrivals import generate_arrivals
+from simulation.chip_specs import ChipStepSpec
 from simulation.config import HallConfig, Period, period_bounds
-from simulation.distribution_specs import DistributionSpec
 from simulation.distributions import Deterministic, Distribution, Exponential, Stream
 from simulation.fates import DOCUMENT_EVENTS, Plan, Plans, decode, draw_fates
 from simulation.records import GateDecision, HallRecords
@@ -80,15 +80,17 @@ from simulation.servers import Pool, Server
 
 __all__ = ["Hall", "simulate"]
 
-# The steps a transaction can spend time in.  CORE is the verify step when it
-# is served by the central matching core.
-DOCUMENT, ENTRY, CAPTURE, VERIFY, EXIT, RETREAT, CORE = range(7)
+# The steps a transaction can spend time in.  CHIP follows DOCUMENT (both
+# while the controller is READING); CORE is the verify step when it is served
+# by the central matching core.
+DOCUMENT, ENTRY, CAPTURE, VERIFY, EXIT, RETREAT, CHIP, CORE = range(8)
 _STEP_NAMES = ("document", "entry", "capture", "verify", "exit")
 
 # Random streams, by purpose: a stream keeps its number when others are added,
 # so a configuration's arrivals (say) stay the same across a sweep.
 _ARRIVALS, _FATES, _STEP0 = 0, 1, 2  # steps take 2..6
-_RETREAT, _WALK, _DESK, _REFERRAL, _CORE, _FAILURE, _REPAIR = range(7, 14)
+_RETREAT, _WALK, _DESK, _REFERRAL, _CORE, _FAILURE, _REPAIR, _CHIP = range(7, 15)
+
 
 def child_seed(seed: np.random.SeedSequence, purpose: int) -> np.random.SeedSequence:
     """The seed of one random stream of a replication (the same as ``seed.spawn``'s child)."""
@@ -160,7 +162,7 @@ class Hall:
             np.random.default_rng(child_seed(seed, _FATES)),
         )
 
-        def build(spec: DistributionSpec, purpose: int) -> Callable[[], float] | None:
+        def build(spec: ChipStepSpec, purpose: int) -> Callable[[], float] | None:
             return _draw(spec.build(base_dir), child_seed(seed, purpose))
 
         self.draws: list[Callable[[], float] | None] = [
@@ -168,6 +170,7 @@ class Hall:
             for index, name in enumerate(_STEP_NAMES)
         ]
         self.draws.append(build(gates.retreat, _RETREAT))
+        self.draws.append(build(gates.steps.chip, _CHIP))
         self.walk = build(gates.referral_walk, _WALK)
         self.core: simpy.Resource | None = None
         self.core_draw: Callable[[], float] | None = None
@@ -346,6 +349,10 @@ class Hall:
                 if draw is not None:
                     pending += draw()
                     steps.append(step)
+                chip = draws[CHIP] if step == DOCUMENT else None
+                if chip is not None:  # the chip is read once the document lies on the reader
+                    pending += chip()
+                    steps.append(CHIP)
             for event in answer:
                 feed(event)
         if pending > 0:
