@@ -26,6 +26,7 @@ import re
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info
 
 from egate import __version__
+from egate.documents.chippolicy import ChipCheck
 from egate.gate.commands import Outcome
 from egate.gate.settings import State
 from egate.gate.transaction import STEPS, TransactionRecord
@@ -149,6 +150,12 @@ class GateMetrics:
             gate,
             registry=registry,
         )
+        self._chip_checks = Counter(
+            "egate_gate_chip_checks",
+            "Chips read, by the check they failed (ok: none failed); a chip may fail several.",
+            [*gate, "check"],
+            registry=registry,
+        )
         # Series that exist from the start read 0 rather than missing, so that
         # rate() and the dashboard see the first transaction of each kind.
         for outcome in Outcome:
@@ -156,6 +163,8 @@ class GateMetrics:
             self._durations.labels(gate_id, outcome.value)
         for step in STEPS:
             self._steps.labels(gate_id, step)
+        for check in ("ok", *(check.value for check in ChipCheck)):
+            self._chip_checks.labels(gate_id, check)
         for child in (
             self._distances,
             self._captures,
@@ -178,6 +187,11 @@ class GateMetrics:
         if record.match_distance is not None:
             self._distances.labels(gate).observe(record.match_distance)
         self._captures.labels(gate).inc(record.capture_attempts)
+
+    def chip_checks(self, failed: tuple[ChipCheck, ...]) -> None:
+        """Count one chip read by the checks it failed (the label set is the ChipCheck codes)."""
+        for check in failed or ("ok",):
+            self._chip_checks.labels(self.gate_id, str(check)).inc()
 
     def own_time(self, seconds: float) -> None:
         """The CPU time the controller and the service spent on one transaction."""

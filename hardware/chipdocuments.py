@@ -158,13 +158,21 @@ def _document_number(access_key: str) -> str:
 
 
 class DocumentFolderChipReader:
-    """A mock chip reader holding test documents: the chip on it is the document just read.
+    """A test reader holding test documents: the chip on it is the document just read.
 
-    It reads at once (no chip time), never fails by itself, and answers as
+    Each document becomes a virtual chip, personalised and signed by the
+    reader's own test PKI and read through the chip stack (access control,
+    secure messaging, passive, active and chip authentication), so a test
+    traveller passes the gate's chip checks as a genuine passport does.  It
+    reads at once (no air time), and answers as
     :class:`~hardware.chip.ChipReader` requires.
     """
 
     def __init__(self, documents: Sequence[ChipDocument]) -> None:
+        # The chip stack loads only for a gate with test documents.
+        from hardware.emulators.emrtd.chipreader import VirtualChipReader
+
+        self._stand = VirtualChipReader()
         self._by_key = {document.access_key: document.chip for document in documents}
         self._numbers = {document.chip.document_number for document in documents}
 
@@ -172,14 +180,23 @@ class DocumentFolderChipReader:
         return len(self._by_key)
 
     def read(self, access_key: str) -> ChipRead:
-        """The chip that ``access_key`` (the MRZ information of the document read) opens."""
+        """The chip of the document ``access_key`` (the MRZ information read) belongs to."""
         chip = self._by_key.get(access_key)
-        if chip is not None and chip.opens_with(access_key):
-            return ChipRead(ChipStatus.OK, chip.dg1_mrz, chip.dg2_image)
-        if len(access_key) > 15 and _document_number(access_key) in self._numbers:
-            # That passport's chip, but the printed dates are not the ones it was issued with.
-            return ChipRead(ChipStatus.ACCESS_DENIED)
-        return ChipRead(ChipStatus.ABSENT)
+        if chip is None and len(access_key) > 15:
+            # That passport's chip, if its number is known: the printed dates may
+            # not be the ones it was issued with, and access control will say so.
+            number = _document_number(access_key)
+            chip = next((c for c in self._by_key.values() if c.document_number == number), None)
+        if chip is None:
+            return ChipRead(ChipStatus.ABSENT)
+        # Issued afresh for each read: two test passports may share a number
+        # (a genuine one and its forged page).
+        self._stand.load(chip)
+        self._stand.present(chip.document_number)
+        try:
+            return self._stand.read(access_key)
+        finally:
+            self._stand.present(None)
 
     def __repr__(self) -> str:
         return f"DocumentFolderChipReader(<{len(self)} test documents>)"

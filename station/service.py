@@ -31,6 +31,7 @@ from datetime import datetime, tzinfo
 
 from egate.audit import AuditTrail
 from egate.biometrics.matching import MatchingCore
+from egate.documents.chippolicy import ChipPolicy
 from egate.documents.policy import DocumentPolicy
 from egate.gate import commands as c
 from egate.gate import events as e
@@ -168,6 +169,9 @@ class GateService:
         self._work = TransactionWork(
             devices, matching, self._steps, self._own_time, feed=self._feed, alarm=self._alarm,
             grab=self._watch.grab, deadline_s=timing.match_deadline_s, log=log,
+            # The policy in force when the chip is judged (SIGHUP may replace it).
+            chip_policy=lambda: ChipPolicy(self.policy.settings.chip),
+            audit=self._audit, count_chip=metrics.chip_checks,
         )  # fmt: skip
         self._first_step = True
         self._stale_seen = controller.stale_results

@@ -24,7 +24,9 @@ from egate.biometrics.decision import Decision
 from egate.biometrics.image import ImageError, RgbImage, decode_chip_photo
 from egate.biometrics.matching import MatchingCore, MatchingCoreBusy, WorkerDied
 from egate.biometrics.verifier import Enrollment, Template, Verification
+from egate.documents.chippolicy import ChipCheck, ChipPolicy, ChipPolicySettings, ChipVerdicts
 from egate.documents.mrz import MrzResult
+from egate.documents.verdict import Verdict
 from egate.gate import events as e
 from egate.gate.transaction import StepClock
 from hardware import chip as hwchip
@@ -80,6 +82,9 @@ class TransactionWork:
         grab: Callable[[float], Frame | None],
         deadline_s: float,
         log: logging.Logger,
+        chip_policy: Callable[[], ChipPolicy] = lambda: ChipPolicy(ChipPolicySettings()),
+        audit: Callable[[dict[str, object]], None] = lambda record: None,
+        count_chip: Callable[[tuple[ChipCheck, ...]], None] = lambda failed: None,
     ) -> None:
         self.matching = matching
         self.current: Transaction | None = None
@@ -91,6 +96,9 @@ class TransactionWork:
         self._grab = grab
         self._deadline_s = deadline_s
         self._log = log
+        self._chip_policy = chip_policy
+        self._audit = audit
+        self._count_chip = count_chip
         self._presented: Transaction | None = None
         self._chip_pool = ThreadPoolExecutor(1, thread_name_prefix="egate-chip")
 
@@ -175,10 +183,42 @@ class TransactionWork:
             read, photo = hwchip.ChipRead(e.ChipStatus.UNREADABLE), None
         status = read.status
         matches = read.dg1_mrz is None or _same_mrz(read.dg1_mrz, tx.mrz.lines)
+        check = e.DocumentCheck(Verdict.ACCEPT)
         if status is e.ChipStatus.OK:
+            verdicts = read.inspection.verdicts() if read.inspection is not None else ChipVerdicts()
+            policy = self._chip_policy()
+            check = e.DocumentCheck.from_decision(policy.judge(verdicts))
+            self._record_chip(tx, read, verdicts, policy)
             with self._own_time.own():  # handing the chip photo over is the service's own work
-                self._enrol(tx, photo, now)
-        self._feed(e.ChipRead(status, matches), now)
+                if verdicts.proves(2):
+                    self._enrol(tx, photo, now)
+                else:
+                    # The face is compared only with a photo proven to be the issuer's.
+                    tx.reference_failure = "REFERENCE_UNVERIFIED"
+        self._feed(e.ChipRead(status, matches, check), now)
+
+    def _record_chip(
+        self, tx: Transaction, read: hwchip.ChipRead, verdicts: ChipVerdicts, policy: ChipPolicy
+    ) -> None:
+        """The chip's verdicts in the audit trail and the metrics: codes, state, fingerprint."""
+        failed = policy.required_failures(verdicts)
+        self._count_chip(failed)
+        inspection = read.inspection
+        self._audit(
+            {
+                "kind": "chip",
+                "transaction": tx.id,
+                "access": None if inspection is None else inspection.access,
+                "inspected": verdicts.inspected,
+                "failed": [check.value for check in failed],
+                "hash_mismatch": list(verdicts.mismatched_data_groups),
+                "active_authentication": verdicts.active_authentication.value,
+                "chip_authentication": verdicts.chip_authentication.value,
+                "issuing_state": verdicts.issuing_state,
+                "ds_fingerprint": verdicts.ds_fingerprint,
+                "read_s": round(read.read_seconds, 3),
+            }
+        )
 
     def _enrol(self, tx: Transaction, photo: RgbImage | str | None, now: float) -> None:
         if photo is None or isinstance(photo, str):

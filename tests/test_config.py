@@ -112,7 +112,7 @@ BAD_FILES = {
         "gate_id: g1\npolicy:\n  min_age: 10\n",
         "3: policy.min_age: unknown field (expected one of: min_age_years, "
         "eligible_nationalities, eligible_document_types, min_remaining_validity_days, "
-        "duplicate_window_s, stop_list)",
+        "duplicate_window_s, stop_list, chip)",
     ),
     "unknown top-level field": (
         "gate_id: g1\n\ngates: 3\n",

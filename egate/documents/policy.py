@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from pydantic import (
     BaseModel,
@@ -30,9 +28,12 @@ from pydantic import (
     field_validator,
 )
 
+from egate.documents.chippolicy import ChipPolicySettings
 from egate.documents.mrz import MrzResult
 from egate.documents.states import is_known_state
 from egate.documents.stoplist import StopList
+from egate.documents.verdict import PolicyDecision as PolicyDecision
+from egate.documents.verdict import Verdict as Verdict
 from egate.paths import ConfigFile
 from egate.privacy import Pseudonymizer
 
@@ -43,14 +44,6 @@ ANY = "*"
 MAX_VALIDITY_DAYS = 3660
 MAX_DUPLICATE_WINDOW_S = 31 * 24 * 3600.0
 _DOCUMENT_CODE = re.compile(r"[A-Z][A-Z<]?")
-
-
-class Verdict(StrEnum):
-    """What the policy answers, from best to worst."""
-
-    ACCEPT = "accept"
-    REFER = "refer"
-    REJECT = "reject"
 
 
 class DocumentPolicySettings(BaseModel):
@@ -96,6 +89,10 @@ class DocumentPolicySettings(BaseModel):
         default=None,
         description="CSV file of lost and stolen documents (relative to the configuration file).",
     )
+    chip: ChipPolicySettings = Field(
+        default_factory=ChipPolicySettings,
+        description="What the chip's checks must show (passive, active, chip authentication).",
+    )
 
     @field_validator("eligible_nationalities")
     @classmethod
@@ -112,15 +109,6 @@ class DocumentPolicySettings(BaseModel):
             if not (code == ANY or _DOCUMENT_CODE.fullmatch(code)):
                 raise ValueError(f"{code!r} is not a document code such as P, P< or ID")
         return codes
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyDecision:
-    """The verdict on one document, the reasons for it and the document's pseudonym."""
-
-    verdict: Verdict
-    reasons: tuple[str, ...]
-    document_key: str | None
 
 
 def _type_allowed(document_type: str, allowed: tuple[str, ...]) -> bool:

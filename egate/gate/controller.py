@@ -285,6 +285,11 @@ class GateController:
             rejected.append("CHIP_MRZ_MISMATCH")
         elif chip.status in _CHIP_REFERRAL:
             referred.append(_CHIP_REFERRAL[chip.status])
+        if chip.status is ChipStatus.OK and chip.check.verdict is not Verdict.ACCEPT:
+            # A chip that failed a required check: its data, or the chip itself, is not genuine.
+            (rejected if chip.check.verdict is Verdict.REJECT else referred).extend(
+                chip.check.reasons
+            )
         if check.verdict is Verdict.REJECT and not check.reasons:
             rejected.append("DOCUMENT_REJECTED")
         if check.verdict is Verdict.REFER and not check.reasons:

@@ -77,10 +77,16 @@ class DocumentRead:
 
 @dataclass(frozen=True, slots=True)
 class ChipRead:
-    """The chip was read (or not); whether its DG1 agrees with the printed MRZ."""
+    """The chip was read (or not); whether its DG1 agrees with the printed MRZ.
+
+    ``check`` is the chip policy's answer on the chip's verdicts (passive,
+    active and chip authentication; ``egate.documents.chippolicy``), for a
+    chip that was read.
+    """
 
     status: ChipStatus
     dg1_matches_mrz: bool = True
+    check: DocumentCheck = DocumentCheck(Verdict.ACCEPT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.x509.oid import NameOID
 
+from egate.documents.chippolicy import ChipCheck, ChipFinding, ChipVerdicts, Proof
 from egate.documents.lds.com import parse_com
 from egate.documents.lds.dg1 import Dg1, parse_dg1
 from egate.documents.lds.dg2 import FaceImage, parse_dg2
@@ -60,7 +63,7 @@ from egate.documents.lds.securityinfos import (
     parse_security_infos,
 )
 from egate.documents.pki.errors import SodError
-from egate.documents.pki.passive import PassiveVerdict, verify_passive
+from egate.documents.pki.passive import PassiveVerdict, PaStatus, verify_passive
 from egate.documents.pki.sod import parse_sod
 from egate.documents.pki.truststore import TrustStore
 from egate.gate.events import ChipStatus
@@ -157,6 +160,35 @@ class ChipInspection:
             found.append(f"{chip_auth.status.value}: {chip_auth.reason}")
         return found
 
+    def verdicts(self) -> ChipVerdicts:
+        """The checks' findings in the gate's words, without personal data (for the policy)."""
+        findings: list[ChipFinding] = []
+        passive = self.passive_authentication
+        if passive is None:
+            findings.append(ChipFinding(ChipCheck.PA_NOT_RUN))
+        else:
+            findings += [
+                ChipFinding(_PASSIVE_CODES[check.status], check.data_group)
+                for check in passive.checks
+                if check.status in _PASSIVE_CODES
+            ]
+        if self.downgrade:
+            findings.append(ChipFinding(ChipCheck.ACCESS_DOWNGRADED))
+        active, chip_auth = self.active_authentication, self.chip_authentication
+        state, fingerprint = _signer(self.files.get("EF.SOD"))
+        return ChipVerdicts(
+            inspected=self.status is ChipStatus.OK,
+            findings=tuple(findings),
+            active_authentication=Proof.NOT_OFFERED
+            if active is None
+            else _PROOFS[active.status.value],
+            chip_authentication=(
+                Proof.NOT_OFFERED if chip_auth is None else _PROOFS[chip_auth.status.value]
+            ),
+            issuing_state=state,
+            ds_fingerprint=fingerprint,
+        )
+
     @property
     def seconds(self) -> float:
         """The time of the whole inspection."""
@@ -173,6 +205,40 @@ class ChipInspection:
             f"ChipInspection(status={self.status.value}, access={self.access}, "
             f"files=[{files}], seconds={self.seconds:.3f})"
         )
+
+
+# Passive authentication's statuses as the gate's reason codes (OK and NOT_CHECKED are none).
+_PASSIVE_CODES = {
+    PaStatus.SOD_MISSING: ChipCheck.SOD_MISSING,
+    PaStatus.SOD_INVALID: ChipCheck.SOD_INVALID,
+    PaStatus.SIGNATURE_INVALID: ChipCheck.SIGNATURE_INVALID,
+    PaStatus.DS_UNTRUSTED: ChipCheck.DS_UNTRUSTED,
+    PaStatus.DS_EXPIRED: ChipCheck.DS_EXPIRED,
+    PaStatus.DS_REVOKED: ChipCheck.DS_REVOKED,
+    PaStatus.HASH_MISMATCH: ChipCheck.HASH_MISMATCH,
+}
+# AaStatus and CaStatus values (OK, AA_FAILED/CA_FAILED, UNSUPPORTED) as proofs.
+_PROOFS = {
+    "OK": Proof.OK,
+    "AA_FAILED": Proof.FAILED,
+    "CA_FAILED": Proof.FAILED,
+    "UNSUPPORTED": Proof.UNSUPPORTED,
+}
+
+
+def _signer(sod: bytes | None) -> tuple[str | None, str | None]:
+    """The document signer's country and SHA-256 fingerprint, from EF.SOD (None when unknown)."""
+    if sod is None:
+        return None, None
+    try:
+        certificate = parse_sod(sod).ds_certificate()
+    except (SodError, ValueError):
+        return None, None
+    if certificate is None:
+        return None, None
+    countries = certificate.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
+    country = str(countries[0].value) if countries else None
+    return country, certificate.fingerprint(hashes.SHA256()).hex()
 
 
 class _Counting:

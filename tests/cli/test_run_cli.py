@@ -388,9 +388,15 @@ def test_eight_travellers_end_to_end(eight_travellers):
     records = list(read_audit(ran.audit))
     assert is_service(records[0], "start")
     assert is_service(records[-1], "stop")
-    assert {record["kind"] for record in records} <= {"service", "transaction", "alarm"}
+    assert {record["kind"] for record in records} <= {"service", "transaction", "alarm", "chip"}
     done = transactions(records)
     assert len(done) == 8
+    # Each traveller's chip checks are in the trail, as codes and a signer's fingerprint.
+    chips = [record for record in records if record["kind"] == "chip"]
+    assert {record["transaction"] for record in chips} <= {r["transaction"] for r in done}
+    for record in chips:
+        assert record["inspected"] is True
+        assert len(record["ds_fingerprint"]) == 64 and record["issuing_state"] is not None
     assert numbers(done) == list(range(1, 9))
     assert len({record["transaction"] for record in done}) == 8
     assert [record["time"] for record in records] == sorted(record["time"] for record in records)
@@ -812,7 +818,7 @@ KILL_AFTER_ALARM = textwrap.dedent(
 
     def write_then_die(self, record):
         write(self, record)
-        if record.get("kind") != "transaction" and record.get("transaction"):
+        if record.get("kind") == "alarm" and record.get("transaction"):
             os.killpg(os.getpgrp(), signal.SIGKILL)
 
     # Matching workers are spawned: they import this file, and must not run it.

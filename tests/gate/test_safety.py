@@ -16,7 +16,9 @@ Its reports reach the controller late but in order.  After every step:
 3. a device fault or a stopping service orders the exit shut and the way
    back open (now or once the exit is reported closed) for anyone inside;
 4. every transaction ends in exactly one ``Finish``;
-5. ``handle`` never raises.
+5. ``handle`` never raises;
+6. the exit is never opened by a match for a traveller whose chip failed a
+   check the chip policy requires (forged data, an untrusted signer, a clone).
 
 A ``cooperate`` rule sends the event the current step waits for, so random
 runs also reach the deep states (exit open, retreat) often.
@@ -32,6 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from egate.biometrics.decision import Decision
+from egate.documents.chippolicy import ChipCheck
 from egate.documents.policy import Verdict
 from egate.gate import (
     ChipStatus,
@@ -68,10 +71,21 @@ checks = st.builds(
     st.sampled_from([None, "k1", "k2"]),
 )
 # Everything but the board's door reports, which come from the board model.
+# The chip policy's answer: mostly a genuine chip, sometimes a forged or cloned one.
+chip_checks = st.one_of(
+    st.just(DocumentCheck(Verdict.ACCEPT)),
+    st.just(DocumentCheck(Verdict.ACCEPT)),
+    st.builds(
+        DocumentCheck,
+        st.sampled_from([Verdict.REFER, Verdict.REJECT]),
+        st.lists(st.sampled_from([c.value for c in ChipCheck]), min_size=1, max_size=2).map(tuple),
+    ),
+)
+
 events = st.one_of(
     st.just(e.DocumentPresented()),
     st.builds(e.DocumentRead, st.booleans(), checks),
-    st.builds(e.ChipRead, st.sampled_from(ChipStatus), st.booleans()),
+    st.builds(e.ChipRead, st.sampled_from(ChipStatus), st.booleans(), chip_checks),
     st.just(e.EntryPassed()),
     st.builds(e.OccupancyChanged, st.integers(0, 3)),
     st.just(e.ExitPassed()),
@@ -158,7 +172,7 @@ def expected(gate: GateController, draw: st.DataObject) -> e.Event:
                 st.sampled_from(
                     [
                         e.DocumentRead(True, DocumentCheck(Verdict.ACCEPT, (), "k1")),
-                        e.ChipRead(ChipStatus.OK, True),
+                        e.ChipRead(ChipStatus.OK, True, draw.draw(chip_checks)),
                         e.EntryPassed(),
                     ]
                 )
@@ -191,6 +205,10 @@ class GateSafety(RuleBasedStateMachine):
         self.timers: list[str] = []
         self.started: set[str] = set()
         self.finished: dict[str, int] = {}
+        # Transactions whose chip read (the one the controller took) failed a required check.
+        self.chip_failed: set[str] = set()
+        self.chip_taken: set[str] = set()
+        self.allowed_by_officer = False
         self.previous: str | None = None
 
     @initialize(
@@ -211,6 +229,15 @@ class GateSafety(RuleBasedStateMachine):
 
     def send(self, event: e.Event, data: st.DataObject) -> None:
         transaction = self.gate.transaction
+        if (
+            isinstance(event, e.ChipRead)
+            and transaction is not None
+            and self.gate.state is State.READING
+            and transaction not in self.chip_taken
+        ):
+            self.chip_taken.add(transaction)
+            if event.status is ChipStatus.OK and event.check.verdict is not Verdict.ACCEPT:
+                self.chip_failed.add(transaction)
         out = self.gate.handle(event, self.board.now)  # property 5: never raises
         match event:
             case e.DeviceFault(device=device):
@@ -222,6 +249,7 @@ class GateSafety(RuleBasedStateMachine):
                 self.occupancy = count
         if self.allows_exit(event, transaction):
             self.allowed = self.gate.transaction
+            self.allowed_by_officer = event == e.OfficerCommand(OfficerAction.OPEN_EXIT)
         for command in out:
             self.apply(command, data)
         if isinstance(event, e.DeviceFault | e.ServiceStopping) and self.occupancy > 0:
@@ -251,6 +279,11 @@ class GateSafety(RuleBasedStateMachine):
                 assert not self.faults, "exit ordered open while a device is down"
                 assert self.allowed is not None, "exit ordered open without a match or officer"
                 assert self.allowed == self.gate.transaction, "exit opened for another traveller"
+                # Property 6: never for a traveller whose chip failed a required check
+                # (an officer who opens it has seen the traveller and decided).
+                assert self.allowed_by_officer or self.allowed not in self.chip_failed, (
+                    "exit ordered open after a failed chip check"
+                )
             self.board.order(
                 door, opening, data.draw(st.floats(0, 0.3)), data.draw(st.integers(0, 9)) == 0
             )
