@@ -46,6 +46,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -60,6 +61,7 @@ from egate.shipped import shipped_file
 from simulation.chip_specs import ChipStepSpec
 from simulation.distribution_specs import DeterministicSpec, DistributionSpec
 from simulation.rates import interpolate, read_rates
+from simulation.variants import FIXED, depth_within, merged
 
 __all__ = [
     "DEFAULT_HALL",
@@ -114,6 +116,7 @@ def parse_clock(value: object) -> float:
 ClockTime = Annotated[float, BeforeValidator(parse_clock), PlainSerializer(clock, return_type=str)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 ClassName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+VariantName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
 
 
 def _zero() -> DistributionSpec:
@@ -593,9 +596,15 @@ class HallConfig(_Model):
     interval_min: float = Field(default=15.0, gt=0, le=24 * 60)
     replications: int = Field(default=10, ge=1, le=100_000)
     seed: int = Field(default=0, ge=0)
+    variants: dict[VariantName, dict[str, Any]] | None = Field(
+        default=None,
+        min_length=2,
+        description="Named overrides of these settings, run side by side (simulation.variants).",
+    )
+    _variants: tuple[tuple[str, HallConfig], ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
-    def _consistent(self) -> HallConfig:
+    def _consistent(self, info: ValidationInfo) -> HallConfig:
         self._check_times()
         self._check_channels()
         if self.matching is not None:
@@ -606,7 +615,41 @@ class HallConfig(_Model):
                     "the matching core's service time is the verify step: leave this out",
                     verify.kind,
                 )
+        if self.variants is not None:
+            self._variants = tuple(
+                (name, self._variant(name, override, info))
+                for name, override in self.variants.items()
+            )
         return self
+
+    def _variant(self, name: str, override: dict[str, Any], info: ValidationInfo) -> HallConfig:
+        """This hall with the override of variant ``name`` merged in, validated."""
+        for key in FIXED:
+            if key in override:
+                _fail(
+                    ("variants", name, key),
+                    "the same in every variant: set it above",
+                    override[key],
+                )
+        base = self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"variants"})
+        data = merged(base, override)
+        if "name" not in override:
+            data["name"] = f"{self.name} [{name}]"[:200]
+        try:
+            return HallConfig.model_validate(data, context=info.context)
+        except ValidationError as error:
+            first = error.errors()[0]
+            location = tuple(first["loc"])
+            message = str(first["msg"]).removeprefix("Value error, ")
+            if depth_within(override, location):
+                _fail(("variants", name, *location), message, first.get("input"))
+            field = ".".join(str(step) for step in location) or "(top level)"
+            _fail(("variants", name), f"{field}: {message}", None)
+            raise  # (never reached: _fail raises)
+
+    def variant_configs(self) -> tuple[tuple[str, HallConfig], ...]:
+        """(name, configuration) of each variant, in the file's order; empty without variants."""
+        return self._variants
 
     def _check_times(self) -> None:
         start, horizon = self.start, self.horizon

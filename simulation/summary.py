@@ -109,6 +109,11 @@ class Summary:
     def __getitem__(self, key: str) -> Estimate:
         return self.metrics[key]
 
+    def values(self, key: str) -> list[float]:
+        """The figure ``key`` of each run, in the runs' order (NaN where a run has none)."""
+        missing = 0.0 if key.startswith(_COUNTERS) else math.nan
+        return [_flatten(run.to_json()).get(key, missing) for run in self.runs]
+
     def to_json(self, include_runs: bool = False) -> dict[str, Any]:
         """Plain data: metrics and interval table as ``{mean, low, high, replications}``."""
         data: dict[str, Any] = {

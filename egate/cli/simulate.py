@@ -12,6 +12,14 @@ from rich.console import Console
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
+from simulation.compare import (
+    CompareResult,
+    compare_answer,
+    compare_csv,
+    compare_json,
+    compare_table,
+    step_mean,
+)
 from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
 from simulation.plots import day_png, sweep_png
 from simulation.replications import run_configurations
@@ -142,6 +150,12 @@ def simulate(
     summary.json and day.png (queues and p95 wait through the day); with
     --sweep, sweep.csv, sweep.json and sweep.png.
 
+    A file with variants (a mapping of names to overrides of its settings)
+    runs each variant with the same travellers and reports each one's
+    figures and its difference from the first, with confidence intervals
+    over the paired replications (--out: compare.csv, compare.json;
+    --check-sla: exit 1 when any variant misses).
+
     Exit status: 0 done; 1 the service level is missed and --check-sla was
     given; 2 bad options or a bad configuration file.
     """
@@ -153,7 +167,28 @@ def simulate(
     count = hall.replications if replications is None else replications
     chosen_seed = hall.seed if seed is None else seed
     started = time.perf_counter()
-    if sweep is not None:
+    variants = hall.variant_configs()
+    if variants:
+        if sweep is not None:
+            raise click.UsageError(
+                f"{source} has variants, which it compares: --sweep needs a file without them"
+            )
+        names = tuple(name for name, _ in variants)
+        chosen = tuple(
+            variant if gates is None else _applied(variant, "gates", gates)
+            for _, variant in variants
+        )
+        compared = CompareResult(
+            names,
+            chosen,
+            tuple(_run(list(chosen), base_dir, count, chosen_seed, processes)),
+            tuple(step_mean(variant, base_dir, "chip") for variant in chosen),
+        )
+        _compare_output(
+            compared, source, chosen_seed, as_json, out_dir, time.perf_counter() - started
+        )
+        failed = not all(compared.met)
+    elif sweep is not None:
         try:
             configs = sweep_configs(hall, sweep)
         except ValueError as error:
@@ -204,6 +239,26 @@ def _footer(console: Console, out_dir: Path | None, names: tuple[str, ...], seco
     if out_dir is not None:
         console.print(f"wrote {', '.join(names)} to {out_dir}")
     console.print(f"[dim]simulated in {seconds:.1f} s[/]")
+
+
+def _compare_output(
+    result: CompareResult,
+    source: str,
+    seed: int,
+    as_json: bool,
+    out_dir: Path | None,
+    seconds: float,
+) -> None:
+    data = compare_json(result, source, seed)
+    if out_dir is not None:
+        _write(out_dir, {"compare.csv": compare_csv(result), "compare.json": _json_bytes(data)})
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    console = Console(highlight=False)
+    console.print(compare_table(result))
+    console.print(compare_answer(result))
+    _footer(console, out_dir, ("compare.csv", "compare.json"), seconds)
 
 
 def _sweep_output(
