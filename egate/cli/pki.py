@@ -146,7 +146,7 @@ def _summary(plan: ImportPlan, dry_run: bool) -> str:
         (plan.count(Action.OLDER, "crl"), "CRL", "older than one kept, not written"),
         (len(plan.skipped), "certificate", "skipped (no CA)"),
     ]
-    said = "; ".join(f"{_count(n, thing)} {what}" for n, thing, what in parts if n)
+    said = "; ".join(f"{_count(n, thing)} {what}" for n, thing, what in parts if n) or "nothing"
     if dry_run:
         return f"{said} (dry run: nothing written)"
     return said if plan.writes else f"{said} (nothing changed)"
