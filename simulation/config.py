@@ -55,6 +55,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from egate.clocktime import format_clock as clock
 from egate.clocktime import parse_clock as parse_time
 from egate.config import load_config
+from egate.documents.chippolicy import ChipCheck, ChipPolicySettings
 from egate.gate.settings import Topology
 from egate.paths import ConfigFile
 from egate.shipped import shipped_file
@@ -68,6 +69,7 @@ __all__ = [
     "ArrivalsConfig",
     "BankPeriod",
     "BiometricRates",
+    "ChipChecksConfig",
     "DesksConfig",
     "FailuresConfig",
     "Flight",
@@ -367,6 +369,66 @@ class BiometricRates(_Model):
         return self._fmr
 
 
+# What passive authentication can find wrong with a chip that was read.
+PA_REASONS = (
+    ChipCheck.SOD_MISSING,
+    ChipCheck.SOD_INVALID,
+    ChipCheck.SIGNATURE_INVALID,
+    ChipCheck.DS_UNTRUSTED,
+    ChipCheck.DS_EXPIRED,
+    ChipCheck.DS_REVOKED,
+    ChipCheck.HASH_MISMATCH,
+)
+
+
+def _default_pa_reasons() -> dict[ChipCheck, float]:
+    return {ChipCheck.DS_UNTRUSTED: 1.0}
+
+
+class ChipChecksConfig(_Model):
+    """Chips that fail their checks: how often, why, and what the gate's chip policy does.
+
+    ``pa_failure`` is the share of gate users whose chip fails passive
+    authentication, split by ``pa_reasons`` (shares adding up to 1; by default
+    all of them an untrusted document signer, the usual case: a state whose
+    CSCA is not in the trust store); ``clone`` the share whose chip is a copy
+    that fails active and chip authentication (``CHIP_CLONE_SUSPECTED``).
+    ``policy`` is the gate file's ``policy.chip``: it decides whether each
+    failure rejects or refers (``egate.documents.chippolicy``).
+    """
+
+    pa_failure: Probability = 0.0
+    pa_reasons: dict[ChipCheck, Probability] = Field(default_factory=_default_pa_reasons)
+    clone: Probability = 0.0
+    policy: ChipPolicySettings = Field(default_factory=ChipPolicySettings)
+
+    @field_validator("pa_reasons")
+    @classmethod
+    def _reasons(cls, reasons: dict[ChipCheck, float]) -> dict[ChipCheck, float]:
+        for reason in reasons:
+            if reason not in PA_REASONS:
+                _fail(
+                    (str(reason),),
+                    f"not a failure of passive authentication (one of {', '.join(PA_REASONS)})",
+                    str(reason),
+                )
+        total = math.fsum(reasons.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"the reasons' shares must add up to 1 (they add up to {total:.6g})")
+        return reasons
+
+    def failures(self) -> tuple[tuple[ChipCheck, float], ...]:
+        """(reason code, share of gate users) of each way a chip fails, in a stable order."""
+        failures = [
+            (reason, self.pa_failure * self.pa_reasons[reason])
+            for reason in PA_REASONS
+            if self.pa_reasons.get(reason, 0) > 0 and self.pa_failure > 0
+        ]
+        if self.clone > 0:
+            failures.append((ChipCheck.CLONE_SUSPECTED, self.clone))
+        return tuple(failures)
+
+
 class GateRates(_Model):
     """The rates a gate runs with, once ``outcomes`` and ``biometrics`` are combined."""
 
@@ -378,6 +440,8 @@ class GateRates(_Model):
     document_referral: float
     chip_unreadable: float
     tailgating: float
+    # Chips that fail a check, by the check that fails: (reason code, share of gate users).
+    chip_failures: tuple[tuple[ChipCheck, float], ...] = ()
 
     def any_referral(self) -> bool:
         """Whether any gate user can end up at a desk."""
@@ -387,6 +451,7 @@ class GateRates(_Model):
             or (self.impostor_share > 0 and self.fmr < 1)
             or self.document_rejection + self.document_referral + self.chip_unreadable > 0
             or self.tailgating > 0
+            or any(rate > 0 for _, rate in self.chip_failures)
         )
 
 
@@ -465,6 +530,9 @@ class GatesConfig(_Model):
     )
     banks: tuple[BankPeriod, ...] | None = None
     failures: FailuresConfig | None = None
+    chip_checks: ChipChecksConfig | None = Field(
+        default=None, description="Chips failing passive authentication, and clones."
+    )
 
     @field_validator("banks")
     @classmethod
@@ -481,6 +549,22 @@ class GatesConfig(_Model):
                     ("banks", index, "open"),
                     f"opens {bank.open} gates but there are {self.count}",
                     bank.open,
+                )
+        if self.chip_checks is not None:
+            outcomes = self.outcomes
+            total = (
+                outcomes.document_rejection
+                + outcomes.document_referral
+                + outcomes.chip_unreadable
+                + self.chip_checks.pa_failure
+                + self.chip_checks.clone
+            )
+            if total > 1:
+                _fail(
+                    ("chip_checks", "pa_failure"),
+                    f"with the document rates and the clones, {total:.6g} of gate users: "
+                    "more than 1",
+                    self.chip_checks.pa_failure,
                 )
         if self.biometrics is not None:
             for name in ("biometric_mismatch", "false_match"):
@@ -509,6 +593,7 @@ class GatesConfig(_Model):
             document_referral=outcomes.document_referral,
             chip_unreadable=outcomes.chip_unreadable,
             tailgating=outcomes.tailgating,
+            chip_failures=() if self.chip_checks is None else self.chip_checks.failures(),
         )
 
 

@@ -74,7 +74,7 @@ from simulation.arrivals import generate_arrivals
 from simulation.chip_specs import ChipStepSpec
 from simulation.config import HallConfig, Period, period_bounds
 from simulation.distributions import Deterministic, Distribution, Exponential, Stream
-from simulation.fates import DOCUMENT_EVENTS, Plan, Plans, decode, draw_fates
+from simulation.fates import Plan, Plans, decode, document_outcomes, draw_fates
 from simulation.records import GateDecision, HallRecords
 from simulation.servers import Pool, Server
 
@@ -155,8 +155,14 @@ class Hall:
         )
         gates, desks = config.gates, config.desks
         self.capture_attempts = gates.capture_attempts
+        rates = gates.rates()
+        checks = gates.chip_checks
+        self.documents = document_outcomes(
+            [failure for failure, _ in rates.chip_failures],
+            None if checks is None else checks.policy,
+        )
         self.fates = draw_fates(
-            gates.rates(),
+            rates,
             len(self.arrivals),
             gates.capture_attempts,
             np.random.default_rng(child_seed(seed, _FATES)),
@@ -296,7 +302,8 @@ class Hall:
         env, draws = self.env, self.draws
         controller = server.controller
         assert controller is not None
-        fate = decode(code, self.capture_attempts)
+        fate = decode(code, self.capture_attempts, len(self.documents) - 4)
+        document = self.documents[fate.document]
         decision = Decision.NO_MATCH if fate.no_match else Decision.MATCH
         elapsed = env.now  # the moment the next event happens
         pending = 0.0  # time spent since the last yield
@@ -304,6 +311,7 @@ class Hall:
         steps: list[int] = []
         captures = 0
         answer: tuple[e.Event, ...]
+        step: int | None
 
         requested = ""
 
@@ -319,11 +327,18 @@ class Hall:
         while controller.state is not State.IDLE:
             match controller.state:
                 case State.READING:
-                    step, answer = DOCUMENT, DOCUMENT_EVENTS[fate.document]
+                    step, answer = DOCUMENT, document.events
                 case State.ENTERING:
                     step, answer = ENTRY, (e.EntryPassed(),)
                     if fate.tailgated:  # someone followed them in
                         answer += (e.OccupancyChanged(2),)
+                case State.CAPTURING if document.reference_failure is not None:
+                    # No photo to compare the face with: the service says so at once.
+                    reference = document.reference_failure
+                    failure = e.FaceVerified(
+                        Decision.FAILURE_TO_ACQUIRE, reference, request=requested
+                    )
+                    step, answer = None, (failure,)
                 case State.CAPTURING:
                     captures += 1
                     faces = 0 if captures <= fate.failed_captures else 1
@@ -344,7 +359,7 @@ class Hall:
                 yield from self._verify_at_core()
                 elapsed = env.now
                 steps.append(step)
-            else:
+            elif step is not None:
                 draw = draws[step]
                 if draw is not None:
                     pending += draw()
