@@ -39,7 +39,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from egate.documents.layout import LAYOUTS, long_number_extension
 from egate.documents.mrz import MrzResult, parse_mrz
@@ -137,6 +138,30 @@ def mrz_information(result: MrzResult) -> str:
     return number + birth + expiry
 
 
+class ChipForgery(StrEnum):
+    """How a drill's chip was forged; the virtual chip reader makes each for real.
+
+    Each fails a chip check of the inspection (``ChipCheck``): a substituted
+    photo or altered DG1 under the genuine EF.SOD (a hash mismatch), a chip
+    re-signed by a forger's own CSCA (untrusted signer), one signed under an
+    expired or a revoked Document Signer, a copy of a genuine chip without
+    its private keys (active and chip authentication fail), no EF.SOD at all.
+    """
+
+    PHOTO_SUBSTITUTED = "photo_substituted"  # DG2 replaced, EF.SOD kept
+    DATA_ALTERED = "data_altered"  # DG1 edited to agree with an altered page, EF.SOD kept
+    RESIGNED_UNKNOWN_CSCA = "resigned_unknown_csca"  # signed by a forger's own PKI
+    DS_EXPIRED = "ds_expired"  # signed under a DS certificate that has expired
+    DS_REVOKED = "ds_revoked"  # signed under a DS certificate its CSCA revoked
+    CLONED = "cloned"  # a genuine chip's files with other AA/CA private keys
+    NO_SOD = "no_sod"  # EF.SOD removed
+
+
+ChipProtocol = Literal["bac", "pace"]
+# ISO/IEC 14443's bit rates.
+AIR_RATES_KBPS = (106, 212, 424, 848)
+
+
 # The access key is built from raw MRZ characters: the century of a date, the
 # only thing parse_mrz needs "today" for, plays no part in it.
 _ANY_DAY = date(2000, 1, 1)
@@ -155,12 +180,30 @@ class MockChip:
     # The key that opens the chip; by default the MRZ information of DG1.
     # Set it apart from DG1 to model a printed MRZ that was altered.
     access_key: str | None = None
+    # A forged chip (made for real by the virtual chip reader; the mock reader ignores it).
+    forgery: ChipForgery | None = None
+    # DATA_ALTERED: the DG1 the chip was issued (and its EF.SOD signed) with;
+    # ``dg1_mrz`` is then the altered DG1 the forger wrote, which opens the chip.
+    issued_mrz: tuple[str, ...] | None = None
+    # The chip's access control (None: the reader's default) and its air rate in
+    # kbit/s (None: no air time, ``read_seconds`` instead).
+    protocol: ChipProtocol | None = None
+    air_kbps: int | None = None
+    # Air time runs this many times faster (a replay's speed).
+    speed: float = 1.0
     document_number: str = field(init=False)
     _keys: tuple[bytes, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.read_seconds < 0:
             raise ValueError("read_seconds must be 0 or more")
+        if self.air_kbps is not None and self.air_kbps not in AIR_RATES_KBPS:
+            rates = ", ".join(map(str, AIR_RATES_KBPS))
+            raise ValueError(f"air_kbps is one of {rates}, not {self.air_kbps}")
+        if not self.speed > 0:
+            raise ValueError("speed must be positive")
+        if (self.issued_mrz is not None) != (self.forgery is ChipForgery.DATA_ALTERED):
+            raise ValueError("issued_mrz is given exactly for a data_altered chip")
         result = parse_mrz(self.dg1_mrz, _ANY_DAY, repair=False)
         key = self.access_key if self.access_key is not None else mrz_information(result)
         object.__setattr__(self, "document_number", result.fields.document_number)
@@ -175,9 +218,25 @@ class MockChip:
         unreadable: bool = False,
         read_seconds: float = 0.0,
         access_key: str | None = None,
+        forgery: ChipForgery | None = None,
+        issued_mrz: Sequence[str] | None = None,
+        protocol: ChipProtocol | None = None,
+        air_kbps: int | None = None,
+        speed: float = 1.0,
     ) -> MockChip:
         """A chip from MRZ lines in any sequence."""
-        return cls(tuple(dg1_mrz), dg2_image, unreadable, read_seconds, access_key)
+        return cls(
+            tuple(dg1_mrz),
+            dg2_image,
+            unreadable,
+            read_seconds,
+            access_key,
+            forgery,
+            None if issued_mrz is None else tuple(issued_mrz),
+            protocol,
+            air_kbps,
+            speed,
+        )
 
     def opens_with(self, access_key: str) -> bool:
         """Whether BAC with ``access_key`` succeeds: the derived keys are the chip's."""
@@ -188,7 +247,8 @@ class MockChip:
         return keys == self._keys
 
     def __repr__(self) -> str:
-        return f"MockChip(<personal data redacted>, unreadable={self.unreadable})"
+        forgery = "" if self.forgery is None else f", forgery={self.forgery.value}"
+        return f"MockChip(<personal data redacted>, unreadable={self.unreadable}{forgery})"
 
 
 class ChipStandBase(Generic[ChipT]):
