@@ -147,8 +147,8 @@ def compare_table(result: CompareResult) -> Table:
     return table
 
 
-def _seconds(value: float) -> str:
-    return f"{value:+.1f} s" if math.isfinite(value) else "-"
+def _seconds(value: float, sign: str = "+") -> str:
+    return f"{value:{sign}.1f}" if math.isfinite(value) else "-"
 
 
 def compare_answer(result: CompareResult) -> str:
@@ -157,13 +157,13 @@ def compare_answer(result: CompareResult) -> str:
     for index, name in enumerate(result.names[1:], start=1):
         delta = result.difference(index, "waits.p95_s")
         interval = (
-            f"95% CI {_seconds(delta.low)} to {_seconds(delta.high)}"
+            f"95% CI {_seconds(delta.low)} to {_seconds(delta.high)} s"
             if math.isfinite(delta.low)
-            else "no interval with one replication"
+            else "no interval from one replication"
         )
         lines.append(
-            f"p95 wait, {name} minus {result.names[0]}: {_seconds(delta.mean)} ({interval}, "
-            f"paired over {delta.replications} replications)"
+            f"{name} vs {result.names[0]}: p95 wait {_seconds(delta.mean)} s, {interval} "
+            f"({delta.replications} paired runs)"
         )
     return "\n".join(lines)
 

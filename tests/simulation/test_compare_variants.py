@@ -135,8 +135,8 @@ def test_the_shipped_bac_vs_pace_model_reports_the_p95_difference(cli):
 
     table = cli("simulate", str(SHIPPED), "-r", "2", "--processes", "1")
     assert table.status == 0, table.err
-    line = next(text for text in table.out.splitlines() if "pace minus bac" in text)
-    assert "95% CI +" in line and "paired over 2 replications" in line
+    line = next(text for text in table.out.splitlines() if text.startswith("pace vs bac"))
+    assert "p95 wait +" in line and "s, 95% CI +" in line and line.endswith("(2 paired runs)")
     assert math.isfinite(delta["mean"])
 
 
