@@ -36,6 +36,28 @@ class Defect(StrEnum):
     ALTERED_EXPIRY = "altered_expiry"  # printed expiry extended, check digits recomputed
     ALTERED_BIRTH_DATE = "altered_birth_date"  # printed birth date changed, check digits fixed
     CHIP_MISMATCH = "chip_mismatch"  # the chip's DG1 holds another name than the page
+    # Forged chips (made by the virtual chip reader; see hardware.chip.ChipForgery).
+    CHIP_PHOTO_SUBSTITUTED = "chip_photo_substituted"  # DG2 replaced, EF.SOD unchanged
+    CHIP_DATA_ALTERED = "chip_data_altered"  # page and DG1 altered alike, EF.SOD unchanged
+    CHIP_RESIGNED_UNKNOWN_CSCA = "chip_resigned_unknown_csca"  # a forger's own PKI signs
+    CHIP_DS_EXPIRED = "chip_ds_expired"  # signed under an expired Document Signer
+    CHIP_DS_REVOKED = "chip_ds_revoked"  # signed under a revoked Document Signer
+    CHIP_CLONED = "chip_cloned"  # a copy without the chip's AA/CA private keys
+    CHIP_NO_SOD = "chip_no_sod"  # EF.SOD removed
+
+
+# The defects that forge the chip itself (one at most per document).
+CHIP_FORGERIES = frozenset(
+    {
+        Defect.CHIP_PHOTO_SUBSTITUTED,
+        Defect.CHIP_DATA_ALTERED,
+        Defect.CHIP_RESIGNED_UNKNOWN_CSCA,
+        Defect.CHIP_DS_EXPIRED,
+        Defect.CHIP_DS_REVOKED,
+        Defect.CHIP_CLONED,
+        Defect.CHIP_NO_SOD,
+    }
+)
 
 
 def forged_page(
@@ -47,10 +69,12 @@ def forged_page(
     """The MRZ printed on the data page of ``data`` with ``defects`` written into it.
 
     A substituted page (``CHIP_MISMATCH``) prints the true data: it is the
-    chip that holds someone else's (:func:`forged_chip`).
+    chip that holds someone else's (:func:`forged_chip`).  An altered chip
+    (``CHIP_DATA_ALTERED``) goes with a page whose expiry was moved, as
+    ``ALTERED_EXPIRY``'s.
     """
     printed = data
-    if Defect.ALTERED_EXPIRY in defects:
+    if Defect.ALTERED_EXPIRY in defects or Defect.CHIP_DATA_ALTERED in defects:
         printed = altered_expiry(printed, EXPIRY_LATER_BY_YEARS)
     if Defect.ALTERED_BIRTH_DATE in defects:
         printed = altered_birth_date(printed, birth_date_earlier_by)
@@ -64,8 +88,21 @@ def forged_chip(data: DocumentData, defects: Collection[Defect]) -> tuple[str, .
     """The DG1 on the chip of a document of ``data`` with ``defects``: the true data.
 
     When the data page was substituted (``CHIP_MISMATCH``) the chip still
-    holds the first holder's name.
+    holds the first holder's name.  An altered chip (``CHIP_DATA_ALTERED``)
+    holds DG1 edited to agree with the altered page; it was issued with
+    :func:`issued_chip`'s.
     """
+    if Defect.CHIP_DATA_ALTERED in defects:
+        data = altered_expiry(data, EXPIRY_LATER_BY_YEARS)
+    if Defect.CHIP_MISMATCH in defects:
+        data = replace(data, surname=other_surname(data.surname))
+    return compose_mrz(data)
+
+
+def issued_chip(data: DocumentData, defects: Collection[Defect]) -> tuple[str, ...] | None:
+    """The DG1 an altered chip (``CHIP_DATA_ALTERED``) was issued with; None for any other."""
+    if Defect.CHIP_DATA_ALTERED not in defects:
+        return None
     if Defect.CHIP_MISMATCH in defects:
         data = replace(data, surname=other_surname(data.surname))
     return compose_mrz(data)

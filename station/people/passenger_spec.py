@@ -43,7 +43,7 @@ from pydantic import (
 from egate.clocktime import parse_time_of_day
 from egate.config import LocatedError
 from egate.documents.composer import DocumentData, MrzCompositionError
-from egate.documents.forgery import Defect, forged_chip, forged_page
+from egate.documents.forgery import CHIP_FORGERIES, Defect, forged_chip, forged_page, issued_chip
 from egate.documents.layout import MrzFormat
 from egate.documents.states import is_known_state
 from egate.samples import SAMPLES_PREFIX, SampleError, installed_samples
@@ -166,6 +166,11 @@ class DocumentSpec(StrictModel):
         for name in ("issuing_state", "surname", "number", "birth_date", "expiry_date"):
             if getattr(self, name) is None:
                 raise LocatedError((name,), "required to compose the MRZ (or give mrz lines)")
+        forgeries = sorted(CHIP_FORGERIES.intersection(self.defects))
+        if len(forgeries) > 1:
+            raise LocatedError(
+                ("defects",), f"one chip forgery at most, not {', '.join(forgeries)}"
+            )
         try:
             self.printed()
         except MrzCompositionError as error:
@@ -194,6 +199,16 @@ class DocumentSpec(StrictModel):
             return self.mrz
         return forged_chip(self._data(), self.defects)
 
+    def chip_forgery(self) -> Defect | None:
+        """The chip forgery among the defects (``chip_photo_substituted``, ...), if any."""
+        return next((d for d in self.defects if d in CHIP_FORGERIES), None)
+
+    def issued_mrz(self) -> tuple[str, ...] | None:
+        """The DG1 an altered chip was issued with (``chip_data_altered``); None otherwise."""
+        if self.mrz is not None:
+            return None
+        return issued_chip(self._data(), self.defects)
+
     def printed(self) -> tuple[str, ...]:
         """The MRZ printed on the data page, as the reader sees it (defects applied)."""
         if self.mrz is not None:
@@ -215,6 +230,13 @@ class ChipSpec(StrictModel):
         default="jpeg", description="How DG2 stores the photo (many passports use JPEG 2000)."
     )
     read_s: Duration = Field(default=0.0, description="How long a read takes.")
+    protocol: Literal["bac", "pace"] | None = Field(
+        default=None, description="The chip's access control; default: PACE (the reader's)."
+    )
+    air_kbps: Literal[106, 212, 424, 848] | None = Field(
+        default=None,
+        description="The chip's air rate: the read takes the air time at this rate, not read_s.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -412,6 +434,10 @@ class PassengerSpec(StrictModel):
             if getattr(self, name) is None:
                 hint = {"chip": " (a photo, unreadable or none)", "face": " (a photo, or none)"}
                 raise LocatedError((name,), f"required{hint.get(name, '')}")
+        assert self.document is not None and self.chip is not None
+        forgery = self.document.chip_forgery()
+        if forgery is not None and self.chip.state != "ok":
+            raise LocatedError(("document", "defects"), f"{forgery.value} needs a chip in state ok")
         return self
 
     @property

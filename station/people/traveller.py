@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egate.biometrics.image import RgbImage
-from hardware.chip import ChipStand, MockChip
+from hardware.chip import ChipForgery, ChipStand, MockChip
 from hardware.emulators.camera import MockCamera
 from hardware.emulators.reader import ReaderEmulator
 from station.people.passenger import Behaviour
@@ -82,18 +82,26 @@ def mock_document(
     true DG1 and ``dg2`` (the photo as the chip stores it) unless there is
     none, and the camera shows ``faces``, one per capture attempt (none:
     nobody in view).  A chip read takes the passenger's ``read_s`` divided
-    by ``speed``.  A tailgater brings no document: ``ValueError``.
+    by ``speed`` (or its air time at ``air_kbps``, as fast); a chip forgery
+    among the defects becomes the chip's ``forgery``.  A tailgater brings no
+    document: ``ValueError``.
     """
     document, chip = passenger.document, passenger.chip
     if document is None or chip is None:
         raise ValueError(f"passenger {passenger.id} brings no document of their own")
     on_chip = None
     if chip.state != "absent":
+        defect = document.chip_forgery()
         on_chip = MockChip.of(
             document.chip_mrz(),
             dg2,
             unreadable=chip.state == "unreadable",
             read_seconds=chip.read_s / speed,
+            forgery=None if defect is None else ChipForgery(defect.value.removeprefix("chip_")),
+            issued_mrz=document.issued_mrz(),
+            protocol=chip.protocol,
+            air_kbps=chip.air_kbps,
+            speed=speed,
         )
     return MockDocument(document.printed(), on_chip, tuple(faces) if faces else (None,))
 

@@ -20,6 +20,7 @@ from html import escape
 from pathlib import Path
 
 from egate.outputs import atomic_write
+from station.training.lookat import look_at
 from station.training.scorecard import (
     Scorecard,
     outcome_text,
@@ -239,7 +240,7 @@ def _passengers(scorecard: Scorecard) -> str:
             f"<tr{row_class}>{mark}"
             f"{_cell(result.id, 'mono')}{_cell(kind)}{_cell(result.gate or '-')}"
             f"{_cell(expected, 'mono')}{_cell(actual, 'mono')}"
-            f"{_cell(result.learn)}</tr>"
+            f"{_cell(result.learn)}{_cell(look_at(result.reasons))}</tr>"
         )
     head = (
         ("", False),
@@ -249,6 +250,7 @@ def _passengers(scorecard: Scorecard) -> str:
         ("expected", False),
         ("actual", False),
         ("what to learn", False),
+        ("what the officer should look at", False),
     )
     return f'<section id="passengers"><h2>Passengers</h2>{_table(head, rows)}</section>'
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from station.training.lookat import look_at
 from station.training.scenario import Expectation, PassengerKind, Scenario
 
 
@@ -114,6 +115,7 @@ class PassengerResult:
             "match_distance": _rounded(self.match_distance, 4),
             "capture_attempts": self.capture_attempts,
             "learn": self.learn,
+            "look_at": look_at(self.reasons),
         }
 
 

@@ -36,7 +36,12 @@ def core() -> Iterator[tuple[MatchingCore, CollectorRegistry]]:
 
 
 def test_the_drills_are_shipped() -> None:
-    assert DRILLS == ["document-fraud.yaml", "impostor-drill.yaml", "tailgating-and-faults.yaml"]
+    assert DRILLS == [
+        "document-fraud.yaml",
+        "fraud-workshop.yaml",
+        "impostor-drill.yaml",
+        "tailgating-and-faults.yaml",
+    ]
 
 
 @pytest.mark.parametrize("name", DRILLS)

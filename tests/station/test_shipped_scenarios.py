@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from egate.cli.replay import DEFAULT_SCENARIO, SCENARIO_FOLDER
+from egate.documents.forgery import CHIP_FORGERIES
 from egate.documents.mrz import parse_mrz
 from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples
 from station.training.scenario import (
@@ -31,6 +32,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "configs" / "scenarios"
 SHIPPED = {
     "pudong-morning.yaml",
     "document-fraud.yaml",
+    "fraud-workshop.yaml",
     "impostor-drill.yaml",
     "tailgating-and-faults.yaml",
 }
@@ -154,7 +156,8 @@ def test_the_documents_fit_the_story(scenarios: dict[str, Scenario], name: str):
         assert document.birth_date < today
         expired = document.expiry_date < today
         # Only a passport meant to be expired is (an altered expiry hides a past one).
-        meant = "EXPIRED" in reasons or Defect.ALTERED_EXPIRY in document.defects
+        altered = {Defect.ALTERED_EXPIRY, Defect.CHIP_DATA_ALTERED}
+        meant = "EXPIRED" in reasons or bool(altered.intersection(document.defects))
         assert expired == meant, passenger.id
 
 
@@ -254,7 +257,7 @@ def test_the_fraud_drill_has_every_defect(scenarios: dict[str, Scenario]):
     assert 10 <= len(drill.passengers) <= 15
     documents = [p.document for p in travellers(drill) if p.document is not None]
     defects = {defect for document in documents for defect in document.defects}
-    assert defects == set(Defect)
+    assert defects == set(Defect) - CHIP_FORGERIES
     verbatim = [p for p in travellers(drill) if p.document and p.document.mrz is not None]
     assert len(verbatim) == 1
     assert verbatim[0].expected.outcome is Expected.REJECTED
@@ -269,6 +272,41 @@ def test_the_fraud_drill_has_every_defect(scenarios: dict[str, Scenario]):
     # Genuine travellers come in between, not all at one end.
     order = [p.kind is PassengerKind.GENUINE for p in drill.passengers]
     assert order[0] and not all(order[: len(genuine)])
+
+
+# What a correct gate makes of each chip forgery (default policy).
+FORGERY_ANSWERS = {
+    Defect.CHIP_PHOTO_SUBSTITUTED: ("rejected", {"CHIP_HASH_MISMATCH"}),
+    Defect.CHIP_DATA_ALTERED: ("rejected", {"CHIP_HASH_MISMATCH"}),
+    Defect.CHIP_RESIGNED_UNKNOWN_CSCA: ("referred", {"CHIP_DS_UNTRUSTED"}),
+    Defect.CHIP_DS_EXPIRED: ("referred", {"CHIP_DS_EXPIRED"}),
+    Defect.CHIP_DS_REVOKED: ("rejected", {"CHIP_DS_REVOKED"}),
+    Defect.CHIP_CLONED: ("rejected", {"CHIP_CLONE_SUSPECTED"}),
+    Defect.CHIP_NO_SOD: ("referred", {"CHIP_SOD_MISSING"}),
+}
+
+
+def test_the_fraud_workshop_has_every_chip_forgery(scenarios: dict[str, Scenario]):
+    drill = scenarios["fraud-workshop.yaml"]
+    assert len(drill.passengers) >= 20
+    forged = [p for p in travellers(drill) if p.document and p.document.chip_forgery()]
+    seen = set()
+    for passenger in forged:
+        assert passenger.document is not None
+        forgery = passenger.document.chip_forgery()
+        assert forgery is not None
+        seen.add(forgery)
+        assert passenger.kind is PassengerKind.DOCUMENT_FRAUD
+        assert expected(passenger) == FORGERY_ANSWERS[forgery], passenger.id
+    assert seen == CHIP_FORGERIES
+    page = {d for p in travellers(drill) if p.document for d in p.document.defects}
+    assert page - CHIP_FORGERIES  # printed-page frauds too
+    kinds = [p.kind for p in drill.passengers]
+    assert kinds.count(PassengerKind.GENUINE) >= 5
+    assert kinds.count(PassengerKind.IMPOSTOR) >= 2
+    chips = [p.chip for p in travellers(drill) if p.chip is not None]
+    assert {chip.protocol for chip in chips} >= {"bac", "pace"}
+    assert any(chip.air_kbps for chip in chips)
 
 
 def test_the_impostor_drill(scenarios: dict[str, Scenario]):
