@@ -83,6 +83,21 @@ class SampleCase(Enum):
     _value_: Case
 
     GENUINE = Case(PassengerKind.GENUINE, _expect(Expected.ACCEPTED))
+    # Forged chips (made for real by the virtual chip reader): the photo in DG2
+    # substituted under the genuine security object fails passive
+    # authentication; a copy of a genuine chip without its private keys fails
+    # chip (or active) authentication.  Drawn from the genuine share, right
+    # after it, so that a seed draws every other case as before.
+    PHOTO_SUBSTITUTED = Case(
+        PassengerKind.DOCUMENT_FRAUD,
+        _expect(Expected.REJECTED, "CHIP_HASH_MISMATCH"),
+        defects=(Defect.CHIP_PHOTO_SUBSTITUTED,),
+    )
+    CLONED = Case(
+        PassengerKind.DOCUMENT_FRAUD,
+        _expect(Expected.REJECTED, "CHIP_CLONE_SUSPECTED"),
+        defects=(Defect.CHIP_CLONED,),
+    )
     IMPOSTOR = Case(
         PassengerKind.IMPOSTOR,
         _expect(Expected.REFERRED, "BIOMETRIC_MISMATCH"),
@@ -116,9 +131,16 @@ class SampleCase(Enum):
 
 
 GENUINE_SHARE = 0.7
+# Of the genuine-looking share, forged chips: a PA failure (photo substituted) and a clone.
+FORGED_CHIP_SHARE = 0.04
+_FORGED_CHIPS = (SampleCase.PHOTO_SUBSTITUTED, SampleCase.CLONED)
 # Most travellers are genuine; the rest is spread evenly over the exception cases.
 DEFAULT_MIX: dict[SampleCase, float] = {
-    case: GENUINE_SHARE if case is SampleCase.GENUINE else (1 - GENUINE_SHARE) / 7
+    case: GENUINE_SHARE - FORGED_CHIP_SHARE * len(_FORGED_CHIPS)
+    if case is SampleCase.GENUINE
+    else FORGED_CHIP_SHARE
+    if case in _FORGED_CHIPS
+    else (1 - GENUINE_SHARE) / (len(SampleCase) - 1 - len(_FORGED_CHIPS))
     for case in SampleCase
 }
 

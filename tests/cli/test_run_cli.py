@@ -54,6 +54,8 @@ GATE = "test-gate"
 SEED = 1602
 # P0002 of this seed is genuine: a long transaction to interrupt.
 SEED_GENUINE_SECOND = 30
+# The first two travellers of this seed carry a cloned chip and a substituted chip photo.
+SEED_FORGED_CHIPS = 226
 PACE = 0.05
 SALT = "5eed" * 16
 # Waiting limits for processes, generous on purpose; never performance assertions.
@@ -431,6 +433,23 @@ def test_eight_travellers_end_to_end(eight_travellers):
     alarms = [record for record in records if record["kind"] == "alarm"]
     tailgaters = [line["id"] for line in ran.lines if followed(ran, line)]
     assert [alarm["reason"] for alarm in alarms] == ["TAILGATING"] * len(tailgaters)
+
+
+@pytest.mark.slow
+def test_the_mock_gate_catches_a_pa_failure_and_a_clone(sample_photos, tmp_path):
+    config = gate_file(tmp_path, {"devices": {"emulation": {"seed": SEED_FORGED_CHIPS}}})
+    with running_gate("--config", config, "--max-passengers", 2, cwd=tmp_path) as gate:
+        assert gate.finish() == 0, gate.err
+        assert wait_until_gone(gate.pgid) == []
+    drawn = travellers(sample_photos, SEED_FORGED_CHIPS, 3)
+    lines = list(TRANSACTION_LINE.finditer(gate.out))
+    assert [line["label"] for line in lines] == ["P0001", "P0002"], gate.out
+    for line in lines:
+        traveller = drawn[line["label"]]
+        assert line["kind"] == "document_fraud"
+        assert line["outcome"] == traveller.expected == "rejected", gate.out
+        assert line["reasons"] == " ".join(traveller.expected_reasons)
+    assert {line["reasons"] for line in lines} == {"CHIP_CLONE_SUSPECTED", "CHIP_HASH_MISMATCH"}
 
 
 @pytest.mark.slow
