@@ -24,6 +24,7 @@ from types import TracebackType
 import numpy as np
 
 from egate.config import ConfigError
+from egate.documents.pki.testpki import TestPki
 from hardware.camera import CameraError
 from hardware.devices import (
     ChipDevice,
@@ -89,8 +90,12 @@ class MockGate:
         photos: SamplePhotos | None = None,
         stream: bool = True,
         chip_sleep: Callable[[float], None] = time.sleep,
+        pki: TestPki | None = None,
     ) -> None:
-        """``stream``: send sample travellers; without it the caller admits each one."""
+        """``stream``: send sample travellers; without it the caller admits each one.
+
+        ``pki`` signs the travellers' virtual chips and is the trust store's
+        CSCA (default: a test PKI made for this gate)."""
         missing = [
             name for name in ("reader", "doors", "occupancy") if getattr(devices, name) is None
         ]
@@ -105,6 +110,7 @@ class MockGate:
         self._photos = photos
         self._stream = stream
         self._chip_sleep = chip_sleep
+        self._pki = pki
         self._stack = contextlib.ExitStack()
         self._passenger: MockPassenger | None = None
         self._next_at = 0.0
@@ -148,7 +154,7 @@ class MockGate:
         )
         assert started.reader and started.doors and started.occupancy
         self.emulators = started
-        chips = self.chips = VirtualChipReader(sleep=self._chip_sleep)
+        chips = self.chips = VirtualChipReader(sleep=self._chip_sleep, pki=self._pki)
         camera = self.camera = self._camera()
         self._stack.callback(camera.close)
         feed = MockDocumentFeed(started.reader, chips, camera)

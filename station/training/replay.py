@@ -32,12 +32,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from egate.biometrics.matching import MatchingCore
 from egate.config import ConfigError
+from egate.documents.pki.testpki import generate_test_pki, load_test_pki
 from egate.documents.policy import DocumentPolicy
 from egate.gate import commands as c
 from egate.gate import events as e
@@ -48,6 +50,7 @@ from egate.metrics import GateMetrics
 from egate.privacy import Pseudonymizer
 from hardware.devices import EmulationSettings
 from hardware.doorprotocol import Door
+from hardware.emulators.emrtd.chipreader import PKI_BACKDATE
 from hardware.indicator import RecordingIndicator
 from station.mockgate import MockGate, mock_devices
 from station.people.passenger import PassengerPhase
@@ -173,6 +176,12 @@ class Replay:
         self._recording = True
         self._on_line = on_line
         self._base_dir = base_dir or Path.cwd()
+        # The PKI signing every gate's chips: the scenario's, else one made for the run.
+        self.pki = (
+            load_test_pki(scenario.pki)
+            if scenario.pki is not None
+            else generate_test_pki(now=datetime.now(UTC) - PKI_BACKDATE)
+        )
         self._clock = clock
         self._sleep = sleep
         self._zone = scenario.start.tzinfo
@@ -242,6 +251,7 @@ class Replay:
             base_dir=self._base_dir,
             clock=self._clock,
             stream=False,
+            pki=self.pki,
         )
         stack.enter_context(mock)
         assert mock.devices is not None

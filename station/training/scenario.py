@@ -18,11 +18,14 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from egate.config import ConfigError, ControllerConfig, LocatedError, MatchingConfig, load_config
 from egate.documents.forgery import Defect
+from egate.documents.pki.errors import PkiError
+from egate.documents.pki.testpki import load_test_pki
 from egate.documents.policy import DocumentPolicySettings
 from station.people.passenger_spec import (
     Arrival,
@@ -113,6 +116,18 @@ class FaultSpec(StrictModel):
         return self
 
 
+def _test_pki_folder(folder: Path, info: ValidationInfo) -> Path:
+    """A test PKI folder, relative to the scenario file; its four files must load."""
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not folder.is_absolute():
+        folder = Path(base) / folder
+    try:
+        load_test_pki(folder)
+    except PkiError as error:
+        raise ValueError(str(error)) from None
+    return folder
+
+
 class Scenario(StrictModel):
     """A whole training scenario; see the module docstring."""
 
@@ -124,6 +139,14 @@ class Scenario(StrictModel):
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     stop_list: tuple[StopListEntry, ...] = ()
     faults: tuple[FaultSpec, ...] = ()
+    pki: Annotated[Path, AfterValidator(_test_pki_folder)] | None = Field(
+        default=None,
+        description=(
+            "A test PKI folder (egate pki init), relative to the scenario: its document signer "
+            "signs the genuine chips and its CSCA is the gates' trust store. Default: a test "
+            "PKI made for the run."
+        ),
+    )
     passengers: tuple[PassengerSpec, ...] = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")

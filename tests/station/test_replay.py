@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from egate.biometrics.matching import MatchingCore
 from egate.config import ConfigError
@@ -333,3 +334,40 @@ def test_fast_jumps_over_idle_time_to_the_next_fault(
     assert lines["camera plugged back"] >= 630
     # The scenario clock ran further than the machine's at 20x: idle time was skipped.
     assert run.timing["replay"] * run.speed < run.duration
+
+
+def test_a_scenario_names_the_pki_that_signs_its_chips(core, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from egate.documents.pki.testpki import init_test_pki
+
+    made = init_test_pki(tmp_path / "pki", now=datetime.now(UTC) - timedelta(days=30))
+    built = Scenario.model_validate(
+        {
+            "name": "test drill",
+            "start": "2026-03-14T07:30:00+08:00",
+            "gates": {"count": 1, "door_travel_s": 1.0},
+            "pki": "pki",
+            "passengers": [traveller("P01", 1, "accepted")],
+        },
+        context={"base_dir": tmp_path},
+    )
+    assert built.pki == tmp_path / "pki"
+    matching, registry = core
+    run = Replay(built, "test", core=matching, core_registry=registry, fast=True)
+    assert run.pki.ds_certificate == made.ds_certificate
+    # The genuine chip, signed by the scenario's DS, passes the gate's chip checks.
+    assert by_id(run.run())["P01"] == ("accepted", ())
+
+
+def test_a_scenario_pki_folder_that_does_not_load_is_refused(tmp_path):
+    with pytest.raises(ValidationError, match=r"pki\n.*csca\.pem: No such file"):
+        Scenario.model_validate(
+            {
+                "name": "test drill",
+                "start": "2026-03-14T07:30:00+08:00",
+                "pki": "nowhere",
+                "passengers": [traveller("P01", 1, "accepted")],
+            },
+            context={"base_dir": tmp_path},
+        )
