@@ -1,5 +1,8 @@
 """egate's own CPU time for one eMRTD chip read, against the plain read of the same bytes.
 
+(Past the ~400-line guideline: one benchmark, its two parts measured and
+printed side by side; the PC/SC part needs its own pcscd and vpcd handling.)
+
 Usage: ``python benchmarks/chip_read.py [--runs N] [--chunk BYTES] [--pcsc-runs M]
 [--no-pcsc]``
 

@@ -1,5 +1,8 @@
 """A gate's devices as its gate file describes them, and the few opened straight from that.
 
+(A little past the ~400-line guideline: the gate file's device settings are
+one schema, each device's model beside the others it is checked with.)
+
 A gate configuration file (``configs/gates/*.yaml``) names the gate, its
 document policy and, under ``devices:``, how each device is reached:
 

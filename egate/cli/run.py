@@ -1,5 +1,8 @@
 """``egate run``: the on-gate service, on gate hardware or on a mock gate.
 
+(Just past the ~400-line guideline: the wiring of the on-gate service is one
+place by design, the composition root.)
+
 This is where the parts meet: the gate file's devices (or a mock gate of
 emulators with sample travellers), the matching core, the gate controller,
 the audit trail and the metrics endpoint (with ``/healthz`` and
