@@ -23,6 +23,7 @@ when a replay is prepared (or, for the mock stream, by the mock camera).
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, time
 from enum import StrEnum
@@ -381,16 +382,34 @@ class Expectation(StrictModel):
         return actual == self.outcome.value and set(self.reasons) <= set(reasons)
 
 
+# The latest a number of seconds after the start may say: a drill spans a day at most.
+MAX_ARRIVAL_S = 24 * 3600
+
+
 def _arrival(value: object) -> object:
-    """Seconds after the start (a number), or a time of day ``"HH:MM[:SS]"`` (a string)."""
+    """Seconds after the start (a number), or a time of day ``"HH:MM[:SS]"`` (a string).
+
+    Seconds are finite and within a day of the start (0 to ``MAX_ARRIVAL_S``):
+    an infinite or huge time would never come and hang a real-time replay.
+    """
     if isinstance(value, bool):
         raise ValueError('expected seconds after the start, or a time of day such as "07:31:20"')
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a time: give seconds after the start (0 to 86400)")
+        if not 0 <= value <= MAX_ARRIVAL_S:
+            raise ValueError(
+                f"{value:g} s is not within a day of the start: give 0 to {MAX_ARRIVAL_S} seconds"
+            )
         return value
     if isinstance(value, time):
         return value
     if isinstance(value, str):
-        return parse_time_of_day(value)  # egate.clocktime's grammar, hours up to 23
+        try:  # YAML reads 1e29 (no dot) as a string: a number all the same
+            number = float(value)
+        except ValueError:
+            return parse_time_of_day(value)  # egate.clocktime's grammar, hours up to 23
+        return _arrival(number)
     raise ValueError('expected seconds after the start, or a time of day such as "07:31:20"')
 
 
@@ -447,6 +466,7 @@ class PassengerSpec(StrictModel):
 
 
 __all__ = [
+    "MAX_ARRIVAL_S",
     "Arrival",
     "BehaviourSpec",
     "ChipSpec",

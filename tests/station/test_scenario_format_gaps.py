@@ -1,0 +1,70 @@
+"""The scenario format's gaps of issue 16: bounded arrivals, past birth dates, check digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from egate.config import ConfigError
+from station.training.scenario import load_scenario
+
+BASE = """\
+name: drill
+start: 2026-03-14T07:30:00+08:00
+passengers:
+  - id: P1
+    arrives: 5
+    document: {issuing_state: CHN, surname: ZHANG, given_names: WEI, number: EA1234567,
+               birth_date: 1985-04-12, sex: M, expiry_date: 2031-06-30}
+    chip: face.jpg
+    face: face.jpg
+    expected: accepted
+"""
+
+
+@pytest.fixture
+def drill(tmp_path: Path) -> Path:
+    cv2.imwrite(str(tmp_path / "face.jpg"), np.full((40, 30, 3), 128, np.uint8))
+    return tmp_path / "drill.yaml"
+
+
+def error_of(drill: Path, old: str, new: str) -> str:
+    assert old in BASE, old
+    drill.write_text(BASE.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(drill)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (".nan", "nan is not a time: give seconds after the start (0 to 86400)"),
+        (".inf", "inf is not a time: give seconds after the start (0 to 86400)"),
+        ("-.inf", "-inf is not a time"),
+        ("1e29", "1e+29 s is not within a day of the start: give 0 to 86400 seconds"),
+        ("1.0e29", "1e+29 s is not within a day"),
+        ("86401", "86401 s is not within a day of the start"),
+        ("-3", "-3 s is not within a day of the start"),
+    ],
+)
+def test_arrival_seconds_are_finite_and_within_a_day(drill: Path, value: str, says: str) -> None:
+    message = error_of(drill, "arrives: 5", f"arrives: {value}")
+    assert message.startswith(f"{drill}:5: passenger P1: arrives: "), message
+    assert says in message, message
+
+
+def test_a_fault_time_is_bounded_too(drill: Path) -> None:
+    drill.write_text(BASE + "faults: [{device: camera, at: .inf}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"drill.yaml:11: faults.0.at: .*inf is not a time"):
+        load_scenario(drill)
+
+
+def test_a_day_of_seconds_is_allowed(drill: Path) -> None:
+    drill.write_text(BASE.replace("arrives: 5", "arrives: 86400"), encoding="utf-8")
+    assert load_scenario(drill).arrivals() == {"P1": 86400.0}
