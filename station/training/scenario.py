@@ -165,6 +165,17 @@ class Scenario(StrictModel):
         last_arrival = 0.0
         for number, passenger in enumerate(self.passengers):
             where = ("passengers", number)
+            document = passenger.document
+            if (
+                document is not None
+                and document.birth_date is not None
+                and document.birth_date > self.today
+            ):
+                # Two-digit MRZ years would read it a century earlier: a "child" passes.
+                raise LocatedError(
+                    (*where, "document", "birth_date"),
+                    f"{document.birth_date} is after the scenario's start ({self.today})",
+                )
             if passenger.gate is not None and passenger.gate not in gates:
                 raise LocatedError((*where, "gate"), f"no gate {passenger.gate!r} in gates")
             leader = passenger.behaviour.tailgates

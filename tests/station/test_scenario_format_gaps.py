@@ -68,3 +68,21 @@ def test_a_fault_time_is_bounded_too(drill: Path) -> None:
 def test_a_day_of_seconds_is_allowed(drill: Path) -> None:
     drill.write_text(BASE.replace("arrives: 5", "arrives: 86400"), encoding="utf-8")
     assert load_scenario(drill).arrivals() == {"P1": 86400.0}
+
+
+# -- birth dates ---------------------------------------------------------------------------
+
+
+def test_a_birth_date_after_the_start_is_refused(drill: Path) -> None:
+    message = error_of(drill, "birth_date: 1985-04-12", "birth_date: 2026-03-15")
+    assert message == (
+        f"{drill}:7: passenger P1: document.birth_date: "
+        "2026-03-15 is after the scenario's start (2026-03-14)"
+    )
+
+
+def test_a_birth_on_the_day_of_the_start_is_allowed(drill: Path) -> None:
+    drill.write_text(BASE.replace("1985-04-12", "2026-03-14"), encoding="utf-8")
+    passenger = load_scenario(drill).passengers[0]
+    assert passenger.document is not None
+    assert str(passenger.document.birth_date) == "2026-03-14"
