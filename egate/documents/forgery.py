@@ -33,6 +33,9 @@ class Defect(StrEnum):
     """A deliberate fault written into a composed document."""
 
     BAD_CHECK_DIGIT = "bad_check_digit"  # the printed document number's check digit is wrong
+    BAD_BIRTH_DATE_CHECK_DIGIT = "bad_birth_date_check_digit"  # the birth date's (and composite)
+    BAD_EXPIRY_CHECK_DIGIT = "bad_expiry_check_digit"  # the expiry date's (and composite)
+    BAD_COMPOSITE_CHECK_DIGIT = "bad_composite_check_digit"  # only the composite digit is wrong
     ALTERED_EXPIRY = "altered_expiry"  # printed expiry extended, check digits recomputed
     ALTERED_BIRTH_DATE = "altered_birth_date"  # printed birth date changed, check digits fixed
     CHIP_MISMATCH = "chip_mismatch"  # the chip's DG1 holds another name than the page
@@ -45,6 +48,15 @@ class Defect(StrEnum):
     CHIP_CLONED = "chip_cloned"  # a copy without the chip's AA/CA private keys
     CHIP_NO_SOD = "chip_no_sod"  # EF.SOD removed
 
+
+# The check-digit defects: which digit of the layout each makes wrong.  A
+# date's digit counts in the composite too, so that one fails with it.
+BAD_CHECK_DIGITS = {
+    Defect.BAD_CHECK_DIGIT: "document_number_check",
+    Defect.BAD_BIRTH_DATE_CHECK_DIGIT: "birth_date_check",
+    Defect.BAD_EXPIRY_CHECK_DIGIT: "expiry_date_check",
+    Defect.BAD_COMPOSITE_CHECK_DIGIT: "composite_check",
+}
 
 # The defects that forge the chip itself (one at most per document).
 CHIP_FORGERIES = frozenset(
@@ -79,8 +91,9 @@ def forged_page(
     if Defect.ALTERED_BIRTH_DATE in defects:
         printed = altered_birth_date(printed, birth_date_earlier_by)
     lines = compose_mrz(printed)
-    if Defect.BAD_CHECK_DIGIT in defects:
-        lines = wrong_check_digit(lines, data.format)
+    for defect, digit in BAD_CHECK_DIGITS.items():
+        if defect in defects:
+            lines = wrong_check_digit(lines, data.format, digit)
     return lines
 
 
@@ -134,10 +147,18 @@ def years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def wrong_check_digit(lines: tuple[str, ...], fmt: MrzFormat) -> tuple[str, ...]:
-    """``lines`` with the document number's check digit off by one."""
+def wrong_check_digit(
+    lines: tuple[str, ...], fmt: MrzFormat, digit: str = "document_number_check"
+) -> tuple[str, ...]:
+    """``lines`` with one check digit off by one: by default the document number's.
+
+    ``digit`` names the layout's position (``birth_date_check``,
+    ``expiry_date_check``, ``composite_check``, ...).
+    """
     text = "".join(lines)
-    at = LAYOUTS[fmt].document_number_check
+    at = getattr(LAYOUTS[fmt], digit)
+    if not isinstance(at, int):
+        raise ValueError(f"a {fmt.value} MRZ has no {digit.replace('_', ' ')} digit")
     digit = str((int(text[at]) + 1) % 10)
     text = text[:at] + digit + text[at + 1 :]
     width = len(lines[0])

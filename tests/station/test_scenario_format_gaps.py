@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,10 @@ import numpy as np
 import pytest
 
 from egate.config import ConfigError
-from station.training.scenario import load_scenario
+from egate.documents.mrz import parse_mrz
+from egate.documents.policy import DocumentPolicy, DocumentPolicySettings, Verdict
+from egate.privacy import Pseudonymizer
+from station.training.scenario import Defect, DocumentSpec, load_scenario
 
 BASE = """\
 name: drill
@@ -86,3 +90,63 @@ def test_a_birth_on_the_day_of_the_start_is_allowed(drill: Path) -> None:
     passenger = load_scenario(drill).passengers[0]
     assert passenger.document is not None
     assert str(passenger.document.birth_date) == "2026-03-14"
+
+
+# -- check-digit defects -------------------------------------------------------------------
+
+TODAY = date(2026, 3, 14)
+
+
+def composed(fmt: str, *defects: Defect) -> DocumentSpec:
+    return DocumentSpec(
+        format=fmt,  # type: ignore[arg-type]
+        type="P" if fmt == "TD3" else "I",
+        issuing_state="CHN",
+        surname="ZHANG",
+        given_names="WEI",
+        number="EA1234567",
+        birth_date=date(1985, 4, 12),
+        sex="M",
+        expiry_date=date(2031, 6, 30),
+        defects=defects,
+    )
+
+
+@pytest.mark.parametrize("fmt", ["TD1", "TD2", "TD3"])
+@pytest.mark.parametrize(
+    ("defect", "fails"),
+    [
+        (Defect.BAD_BIRTH_DATE_CHECK_DIGIT, ["CHECK_DIGIT_BIRTH_DATE", "CHECK_DIGIT_COMPOSITE"]),
+        (Defect.BAD_EXPIRY_CHECK_DIGIT, ["CHECK_DIGIT_EXPIRY_DATE", "CHECK_DIGIT_COMPOSITE"]),
+        (Defect.BAD_COMPOSITE_CHECK_DIGIT, ["CHECK_DIGIT_COMPOSITE"]),
+    ],
+)
+def test_each_check_digit_defect_breaks_its_digit_and_the_gate_rejects(
+    fmt: str, defect: Defect, fails: list[str]
+) -> None:
+    document = composed(fmt, defect)
+    sound = composed(fmt)
+    printed, true = document.printed(), sound.printed()
+    # Exactly the one digit differs from the true page; the chip holds the true data.
+    assert sum(a != b for a, b in zip("".join(printed), "".join(true), strict=True)) == 1
+    assert document.chip_mrz() == true
+    result = parse_mrz(printed, TODAY)  # the gate's read, repair on
+    assert not result.valid
+    assert sorted(result.failures) == sorted(fails)
+    assert result.repairs == ()
+    policy = DocumentPolicy(DocumentPolicySettings(), Pseudonymizer(bytes(32)))
+    decision = policy.evaluate(result, datetime(2026, 3, 14, 8, 0))
+    assert decision.verdict is Verdict.REJECT
+    assert decision.reasons[0] == "MRZ_INVALID"
+
+
+def test_the_check_digit_defects_are_scenario_words(drill: Path) -> None:
+    drill.write_text(
+        BASE.replace(
+            "expiry_date: 2031-06-30}",
+            "expiry_date: 2031-06-30,\n               defects: [bad_composite_check_digit]}",
+        ),
+        encoding="utf-8",
+    )
+    document = load_scenario(drill).passengers[0].document
+    assert document is not None and document.defects == (Defect.BAD_COMPOSITE_CHECK_DIGIT,)
