@@ -128,6 +128,23 @@ class StrictModel(BaseModel):
 # -- documents ---------------------------------------------------------------------
 
 
+MRZ_CHARACTER = r"^[A-Z0-9<]$"
+
+
+class OcrMisread(StrictModel):
+    """One character the reader gets wrong: line and position count from 1."""
+
+    line: int = Field(ge=1, le=3)
+    position: int = Field(ge=1, le=44)
+    read_as: str = Field(pattern=MRZ_CHARACTER, description="One MRZ character: A-Z, 0-9 or <.")
+
+    def apply(self, lines: tuple[str, ...]) -> tuple[str, ...]:
+        """``lines`` as the reader sends them: the one character read as ``read_as``."""
+        index, at = self.line - 1, self.position - 1
+        text = lines[index]
+        return (*lines[:index], text[:at] + self.read_as + text[at + 1 :], *lines[index + 1 :])
+
+
 class DocumentSpec(StrictModel):
     """A passenger's document: printed MRZ lines, or the fields an MRZ is composed from."""
 
@@ -145,6 +162,10 @@ class DocumentSpec(StrictModel):
     sex: Literal["F", "M", "X", "<"] = "<"
     expiry_date: date | None = None
     defects: tuple[Defect, ...] = ()
+    ocr_misread: OcrMisread | None = Field(
+        default=None,
+        description="The reader's copy differs in one character; page and chip hold the truth.",
+    )
 
     @field_validator("issuing_state", "nationality")
     @classmethod
@@ -163,6 +184,7 @@ class DocumentSpec(StrictModel):
                 raise LocatedError(
                     (extra[0],), "give either mrz lines or the fields to compose one, not both"
                 )
+            self._check_misread()
             return self
         for name in ("issuing_state", "surname", "number", "birth_date", "expiry_date"):
             if getattr(self, name) is None:
@@ -176,7 +198,29 @@ class DocumentSpec(StrictModel):
             self.printed()
         except MrzCompositionError as error:
             raise ValueError(f"cannot compose an MRZ: {error}") from None
+        self._check_misread()
         return self
+
+    def _check_misread(self) -> None:
+        misread = self.ocr_misread
+        if misread is None:
+            return
+        lines = self.printed()
+        if misread.line > len(lines):
+            raise LocatedError(
+                ("ocr_misread", "line"), f"line {misread.line}, but the MRZ has {len(lines)} lines"
+            )
+        width = len(lines[misread.line - 1])
+        if misread.position > width:
+            raise LocatedError(
+                ("ocr_misread", "position"),
+                f"position {misread.position}, but line {misread.line} has {width} characters",
+            )
+        if lines[misread.line - 1][misread.position - 1] == misread.read_as:
+            raise LocatedError(
+                ("ocr_misread", "read_as"),
+                f"{misread.read_as!r} is what is printed there: a misread reads another character",
+            )
 
     def _data(self) -> DocumentData:
         assert self.issuing_state and self.surname and self.number
@@ -211,10 +255,15 @@ class DocumentSpec(StrictModel):
         return issued_chip(self._data(), self.defects)
 
     def printed(self) -> tuple[str, ...]:
-        """The MRZ printed on the data page, as the reader sees it (defects applied)."""
+        """The MRZ printed on the data page (defects applied)."""
         if self.mrz is not None:
             return self.mrz
         return forged_page(self._data(), self.defects)
+
+    def read(self) -> tuple[str, ...]:
+        """The MRZ as the reader sends it: the printed page, with any ``ocr_misread``."""
+        page = self.printed()
+        return page if self.ocr_misread is None else self.ocr_misread.apply(page)
 
 
 # -- chip, face, behaviour, expectation -------------------------------------------------
@@ -477,6 +526,7 @@ __all__ = [
     "Expected",
     "FaceSpec",
     "Identifier",
+    "OcrMisread",
     "PassengerKind",
     "PassengerSpec",
     "StrictModel",

@@ -78,9 +78,10 @@ def mock_document(
 ) -> MockDocument:
     """The document ``passenger`` lays on the reader, with their chip and face.
 
-    The reader gets the printed MRZ (defects and all), the chip holds the
-    true DG1 and ``dg2`` (the photo as the chip stores it) unless there is
-    none, and the camera shows ``faces``, one per capture attempt (none:
+    The reader gets the printed MRZ (defects and all) as it reads it (with
+    the document's ``ocr_misread``, if any), the chip holds the true DG1 and
+    ``dg2`` (the photo as the chip stores it) unless there is none, and the
+    camera shows ``faces``, one per capture attempt (none:
     nobody in view).  A chip read takes the passenger's ``read_s`` divided
     by ``speed`` (or its air time at ``air_kbps``, as fast); a chip forgery
     among the defects becomes the chip's ``forgery``.  A tailgater brings no
@@ -103,7 +104,7 @@ def mock_document(
             air_kbps=chip.air_kbps,
             speed=speed,
         )
-    return MockDocument(document.printed(), on_chip, tuple(faces) if faces else (None,))
+    return MockDocument(document.read(), on_chip, tuple(faces) if faces else (None,))
 
 
 def mock_behaviour(

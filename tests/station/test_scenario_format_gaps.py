@@ -150,3 +150,89 @@ def test_the_check_digit_defects_are_scenario_words(drill: Path) -> None:
     )
     document = load_scenario(drill).passengers[0].document
     assert document is not None and document.defects == (Defect.BAD_COMPOSITE_CHECK_DIGIT,)
+
+
+# -- OCR misreads --------------------------------------------------------------------------
+
+MISREAD = "ocr_misread: {line: 2, position: 14, read_as: B}"  # the 8 of 85 (1985) read as B
+
+
+def with_misread(drill: Path, misread: str) -> str:
+    return error_of(drill, "expiry_date: 2031-06-30}", f"expiry_date: 2031-06-30, {misread}}}")
+
+
+def test_a_misread_changes_only_the_readers_copy(drill: Path) -> None:
+    drill.write_text(
+        BASE.replace("expiry_date: 2031-06-30}", f"expiry_date: 2031-06-30, {MISREAD}}}"),
+        encoding="utf-8",
+    )
+    document = load_scenario(drill).passengers[0].document
+    assert document is not None
+    page, read = document.printed(), document.read()
+    assert page == document.chip_mrz() == composed("TD3").printed()
+    assert read[0] == page[0]
+    assert read[1][13] == "B" and page[1][13] == "8"
+    assert read[1][:13] + read[1][14:] == page[1][:13] + page[1][14:]
+    # The gate's repair turns the B back into the 8 of the birth date, and the page is valid.
+    result = parse_mrz(read, TODAY)
+    assert result.valid, result.failures
+    assert [(r.field, r.found, r.replaced_by) for r in result.repairs] == [("birth_date", "B", "8")]
+    assert "CHECK_DIGIT_BIRTH_DATE" in parse_mrz(read, TODAY, repair=False).failures
+
+
+def test_a_misread_of_verbatim_lines_leaves_the_chip_the_lines(drill: Path) -> None:
+    lines = composed("TD3").printed()
+    text = BASE.replace(
+        "document: {issuing_state: CHN, surname: ZHANG, given_names: WEI, number: EA1234567,\n"
+        "               birth_date: 1985-04-12, sex: M, expiry_date: 2031-06-30}",
+        f"document: {{mrz: ['{lines[0]}', '{lines[1]}'],\n               {MISREAD}}}",
+    )
+    drill.write_text(text, encoding="utf-8")
+    document = load_scenario(drill).passengers[0].document
+    assert document is not None
+    assert document.chip_mrz() == document.printed() == lines
+    assert document.read()[1][13] == "B"
+
+
+@pytest.mark.parametrize(
+    ("misread", "says"),
+    [
+        (
+            "ocr_misread: {line: 3, position: 1, read_as: B}",
+            ":7: passenger P1: document.ocr_misread.line: line 3, but the MRZ has 2 lines",
+        ),
+        (
+            "ocr_misread: {line: 2, position: 45, read_as: B}",
+            ":7: passenger P1: document.ocr_misread.position: Input should be less than or "
+            "equal to 44",
+        ),
+        (
+            "ocr_misread: {line: 2, position: 0, read_as: B}",
+            ":7: passenger P1: document.ocr_misread.position: Input should be greater than or "
+            "equal to 1",
+        ),
+        (
+            "ocr_misread: {line: 2, position: 14, read_as: b}",
+            ":7: passenger P1: document.ocr_misread.read_as: String should match pattern "
+            "'^[A-Z0-9<]$'",
+        ),
+        (
+            "ocr_misread: {line: 2, position: 14, read_as: BB}",
+            ":7: passenger P1: document.ocr_misread.read_as: String should match pattern",
+        ),
+        (
+            "ocr_misread: {line: 2, position: 14, read_as: '8'}",
+            ":7: passenger P1: document.ocr_misread.read_as: '8' is what is printed there: "
+            "a misread reads another character",
+        ),
+        (
+            "ocr_misread: {line: 2, position: 14}",
+            ":7: passenger P1: document.ocr_misread.read_as: required field is missing",
+        ),
+    ],
+)
+def test_a_misread_lies_within_the_mrz_and_reads_one_mrz_character(
+    drill: Path, misread: str, says: str
+) -> None:
+    message = with_misread(drill, misread)
+    assert message.startswith(f"{drill}{says}"), message
