@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import reprlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -272,14 +272,21 @@ def _one_line(text: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
-def load_config(path: Path, model: type[Model], *, namer: LocationNamer | None = None) -> Model:
+def load_config(
+    path: Path,
+    model: type[Model],
+    *,
+    namer: LocationNamer | None = None,
+    context: Mapping[str, object] | None = None,
+) -> Model:
     """Read ``path`` as YAML into ``model``; raises ``ConfigError`` with a one-line message.
 
     ``namer`` turns an error's location (and the file's data) into the text
-    the message shows; the default joins it with dots.
+    the message shows; the default joins it with dots.  ``context`` adds to
+    the validation context (``base_dir``, the file's folder, is always there).
     """
     try:
-        return _load(path, model, namer)
+        return _load(path, model, namer, context or {})
     except ConfigError as error:
         raise ConfigError(_one_line(str(error))) from None
 
@@ -288,7 +295,9 @@ def _dotted(data: object, location: tuple[int | str, ...]) -> str:
     return ".".join(str(step) for step in location) or "(top level)"
 
 
-def _load(path: Path, model: type[Model], namer: LocationNamer | None) -> Model:
+def _load(
+    path: Path, model: type[Model], namer: LocationNamer | None, context: Mapping[str, object]
+) -> Model:
     try:
         with path.open("rb") as stream:
             # One byte more than allowed tells a file that is too big, whatever
@@ -328,7 +337,7 @@ def _load(path: Path, model: type[Model], namer: LocationNamer | None) -> Model:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
     try:
-        return model.model_validate(data, context={"base_dir": path.parent})
+        return model.model_validate(data, context={**context, "base_dir": path.parent})
     except ValidationError as error:
         errors = error.errors()
         first_error = errors[0]

@@ -94,6 +94,12 @@ def _check_out(folder: Path | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Write transcript.jsonl, scorecard.json and report.html into this folder.",
 )
+@click.option(
+    "--photos",
+    "photos",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Resolve the scenario's photo paths in this folder (over its photos: key).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live transcript, the scorecard only.")
 @click.option("--verbose", "-v", is_flag=True, help="Log device and service events to stderr.")
 def replay(
@@ -102,6 +108,7 @@ def replay(
     fast: bool,
     as_json: bool,
     out_dir: Path | None,
+    photos: Path | None,
     quiet: bool,
     verbose: bool,
 ) -> int:
@@ -132,7 +139,7 @@ def replay(
         out.width = max(out.width, _PIPE_WIDTH)
     with ExitStack() as files:
         path = scenario_path or default_scenario(files)
-        return _replay(path, out, speed, fast, as_json, out_dir, quiet)
+        return _replay(path, out, speed, fast, as_json, out_dir, quiet, photos)
 
 
 def _replay(
@@ -143,11 +150,12 @@ def _replay(
     as_json: bool,
     out_dir: Path | None,
     quiet: bool,
+    photos: Path | None = None,
 ) -> int:
     """Replay the scenario file at ``path``; the exit status."""
     _check_out(out_dir)
     _ensure_samples(path, out)
-    scenario = load_scenario(path)
+    scenario = load_scenario(path, photos=photos)
     source = str(path)
     live = not (quiet or as_json)
     _announce(out, scenario, source, speed or 1.0, fast)

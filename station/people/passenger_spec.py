@@ -94,7 +94,9 @@ def _image_paths(text: str, info: ValidationInfo) -> tuple[Path, ...]:
         known = ", ".join(path.stem for path in samples.images())
         raise ValueError(f"no sample photo {name!r} (there are: {known})")
     path = Path(text)
-    base = (info.context or {}).get("base_dir")
+    context = info.context or {}
+    # The scenario's photo root (photos:, or egate replay --photos), else its folder.
+    base = context.get("photo_dir") or context.get("base_dir")
     if base is not None and not path.is_absolute():
         path = Path(base) / path
     if path.is_dir():

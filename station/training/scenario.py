@@ -128,6 +128,15 @@ def _test_pki_folder(folder: Path, info: ValidationInfo) -> Path:
     return folder
 
 
+def photo_root(folder: Path, base: object = None) -> Path | str:
+    """``folder`` (relative to ``base``, the scenario's folder), or why it is no photo root."""
+    if isinstance(base, Path) and not folder.is_absolute():
+        folder = base / folder
+    if not folder.is_dir():
+        return f"no such folder: {folder}"
+    return folder
+
+
 class Scenario(StrictModel):
     """A whole training scenario; see the module docstring."""
 
@@ -147,7 +156,30 @@ class Scenario(StrictModel):
             "PKI made for the run."
         ),
     )
+    photos: Path | None = Field(
+        default=None,
+        description=(
+            "The folder photo paths resolve against, relative to the scenario (egate replay "
+            "--photos overrides it). Default: the scenario's folder."
+        ),
+    )
     passengers: tuple[PassengerSpec, ...] = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _photo_root(cls, data: object, info: ValidationInfo) -> object:
+        # The photo root must be known before the passengers' photos are checked.
+        context = info.context
+        if not isinstance(data, dict) or not isinstance(context, dict):
+            return data
+        given = data.get("photos")
+        if isinstance(given, str | Path):
+            root = photo_root(Path(given), context.get("base_dir"))
+            if isinstance(root, str):
+                raise LocatedError(("photos",), root)
+            context.setdefault("photo_dir", root)
+            data = {**data, "photos": root}
+        return data
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -265,8 +297,17 @@ def _name_location(data: object, location: tuple[int | str, ...]) -> str:
     return dotted
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and check a scenario file; ``ConfigError`` with a one-line message when it is bad."""
+def load_scenario(path: Path, *, photos: Path | None = None) -> Scenario:
+    """Read and check a scenario file; ``ConfigError`` with a one-line message when it is bad.
+
+    ``photos`` (egate replay --photos) is the folder photo paths resolve
+    against, over the file's own ``photos:`` and its folder.
+    """
+    if photos is not None:
+        root = photo_root(photos)
+        if isinstance(root, str):
+            raise ConfigError(f"--photos {photos}: {root}")
+        return load_config(path, Scenario, namer=_name_location, context={"photo_dir": root})
     return load_config(path, Scenario, namer=_name_location)
 
 
@@ -288,4 +329,5 @@ __all__ = [
     "StopListEntry",
     "Variation",
     "load_scenario",
+    "photo_root",
 ]

@@ -236,3 +236,66 @@ def test_a_misread_lies_within_the_mrz_and_reads_one_mrz_character(
 ) -> None:
     message = with_misread(drill, misread)
     assert message.startswith(f"{drill}{says}"), message
+
+
+# -- the photo root ------------------------------------------------------------------------
+
+
+def library(tmp_path: Path, name: str) -> Path:
+    """A shared photo library folder holding face.jpg, away from the scenario."""
+    folder = tmp_path / name
+    folder.mkdir()
+    cv2.imwrite(str(folder / "face.jpg"), np.full((40, 30, 3), 90, np.uint8))
+    return folder
+
+
+def nested(tmp_path: Path, text: str) -> Path:
+    """The drill two folders down, with no photo beside it."""
+    folder = tmp_path / "drills" / "week1"
+    folder.mkdir(parents=True)
+    path = folder / "drill.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_photos_resolve_against_the_scenarios_photos_root(tmp_path: Path) -> None:
+    shared = library(tmp_path, "library")
+    path = nested(tmp_path, "photos: ../../library\n" + BASE)
+    scenario = load_scenario(path)
+    assert scenario.photos == path.parent / "../../library"
+    passenger = scenario.passengers[0]
+    assert passenger.chip is not None and passenger.face is not None
+    assert passenger.chip.photo == path.parent / "../../library" / "face.jpg"
+    assert [p.resolve() for p in passenger.face.resolved] == [(shared / "face.jpg").resolve()]
+
+
+def test_without_a_root_photos_resolve_beside_the_scenario(tmp_path: Path) -> None:
+    library(tmp_path, "library")
+    path = nested(tmp_path, BASE)
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(
+        f"{path}:8: passenger P1: chip.photo: no such image file: {path.parent}/face.jpg"
+    ), caught.value
+
+
+def test_the_photos_option_wins_over_the_key(tmp_path: Path) -> None:
+    library(tmp_path, "library")
+    other = library(tmp_path, "other")
+    path = nested(tmp_path, "photos: ../../library\n" + BASE)
+    passenger = load_scenario(path, photos=other).passengers[0]
+    assert passenger.chip is not None and passenger.chip.photo == other / "face.jpg"
+    # Without the key too: the option alone is the root.
+    plain = nested(tmp_path / "again", BASE)
+    passenger = load_scenario(plain, photos=other).passengers[0]
+    assert passenger.chip is not None and passenger.chip.photo == other / "face.jpg"
+
+
+def test_a_photo_root_that_is_no_folder_is_refused(tmp_path: Path) -> None:
+    path = nested(tmp_path, "photos: ../nowhere\n" + BASE)
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert str(caught.value) == f"{path}:1: photos: no such folder: {path.parent}/../nowhere"
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path, photos=tmp_path / "missing")
+    assert str(caught.value) == f"--photos {tmp_path}/missing: no such folder: {tmp_path}/missing"
