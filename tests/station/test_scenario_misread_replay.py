@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
 from egate.biometrics.matching import MatchingCore
 from egate.documents.composer import DocumentData, compose_mrz
 from egate.documents.layout import MrzFormat
-from egate.samples import SampleError, fetch_samples
+from egate.samples import SampleError, fetch_samples, installed_samples
 from station.training.replay import Replay
 from station.training.scenario import Scenario
+from station.training.scorecard import Scorecard
 from station.training.transcript import ReplayRun
 
 
@@ -72,14 +76,33 @@ B_FOR_8 = {"line": 2, "position": 14, "read_as": "B"}
 
 
 @pytest.fixture(scope="module")
-def run(core: tuple[MatchingCore, CollectorRegistry]) -> ReplayRun:
+def two_faces(tmp_path_factory: pytest.TempPathFactory, core: object) -> Path:
+    """Two sample faces side by side: a traveller with a companion in view."""
+    samples = installed_samples()
+    assert samples is not None
+    left, right = (cv2.imread(str(samples.image(f"{name}.jpg"))) for name in ("obama", "biden"))
+    height = min(left.shape[0], right.shape[0])
+    left, right = (
+        cv2.resize(image, (image.shape[1] * height // image.shape[0], height))
+        for image in (left, right)
+    )
+    path = tmp_path_factory.mktemp("faces") / "two.jpg"
+    cv2.imwrite(str(path), np.hstack([left, right]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(core: tuple[MatchingCore, CollectorRegistry], two_faces: Path) -> ReplayRun:
     built = Scenario.model_validate(
         {
             "name": "misreads",
             "start": "2026-03-14T07:30:00+08:00",
             "gates": {"count": 2, "door_travel_s": 1.0},
             "passengers": [
-                passenger("M1", {**fields(1), "ocr_misread": B_FOR_8}, "accepted"),
+                {
+                    **passenger("M1", {**fields(1), "ocr_misread": B_FOR_8}, "accepted"),
+                    "gate": "G1",
+                },
                 passenger("M2", {"mrz": list(verbatim(2)), "ocr_misread": B_FOR_8}, "accepted"),
                 passenger(  # a misread in the number: no repair, the reader's copy is invalid
                     "M5",
@@ -96,6 +119,24 @@ def run(core: tuple[MatchingCore, CollectorRegistry]) -> ReplayRun:
                     {**fields(4), "defects": ["bad_composite_check_digit"]},
                     {"outcome": "rejected", "reason": "MRZ_INVALID"},
                 ),
+                {  # M1's passport passed back over the barrier to someone else
+                    **passenger(
+                        "M6",
+                        fields(1),
+                        {"outcome": "rejected", "reason": "DUPLICATE_DOCUMENT"},
+                    ),
+                    "kind": "impostor",
+                    "gate": "G1",
+                    "face": "samples:biden",
+                },
+                {
+                    **passenger(
+                        "M7",
+                        fields(7),
+                        {"outcome": "referred", "reasons": ["TAILGATING", "MULTIPLE_FACES"]},
+                    ),
+                    "face": str(two_faces),
+                },
             ],
         }
     )
@@ -122,3 +163,16 @@ def test_wrong_check_digits_are_rejected_as_invalid(run: ReplayRun) -> None:
     assert outcomes["M4"][1][:1] == ("MRZ_INVALID",)
     assert "CHECK_DIGIT_COMPOSITE" in outcomes["M4"][1]
     assert run.all_matched, [r.id for r in run.results if not r.matched]
+
+
+def test_a_passed_back_passport_and_two_faces_in_view(run: ReplayRun) -> None:
+    results = {result.id: result for result in run.results}
+    assert (results["M6"].outcome, results["M6"].reasons) == ("rejected", ("DUPLICATE_DOCUMENT",))
+    assert results["M6"].kind.value == "impostor"
+    assert (results["M7"].outcome, results["M7"].reasons) == (
+        "referred",
+        ("TAILGATING", "MULTIPLE_FACES"),
+    )
+    card = Scorecard.of(run)
+    impostors = next(count for count in card.counts if count.key == "impostors_caught")
+    assert (impostors.n, impostors.of) == (1, 1)
