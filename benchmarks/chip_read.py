@@ -44,22 +44,16 @@ for the run and stopped after.  Without them the part is skipped, saying why.
 from __future__ import annotations
 
 import argparse
-import glob
-import importlib.util
 import io
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from PIL import Image
 
@@ -74,10 +68,11 @@ from hardware.emrtd.chipauth import ChipAuthenticator
 from hardware.emrtd.errors import ChipError, TransportError
 from hardware.emrtd.filereader import SM_SHORT_CHUNK, read_file, select_application
 from hardware.emrtd.inspection import AccessKey, ChipInspection, inspect_chip
-from hardware.emrtd.pcsc import PcscTransport, list_readers
+from hardware.emrtd.pcsc import PcscTransport
 from hardware.emrtd.transport import VirtualTransport
 from hardware.emulators.emrtd.airtime import AirTime
 from hardware.emulators.emrtd.card import ChipSettings, VirtualChip, pace_parameters_of
+from hardware.emulators.emrtd.pcscd import SETTLE_SECONDS, PcscdUnavailable, running_pcscd
 from hardware.emulators.emrtd.personalisation import (
     AaKeyType,
     IssuedChip,
@@ -96,8 +91,6 @@ DG2_BYTES = 20 * 1024
 TARGET_MS = 100.0
 AID = bytes.fromhex("A0000002471001")
 SELECT_AID = CommandApdu(0x00, 0xA4, 0x04, 0x0C, AID)
-VPCD_READER = "Virtual PCD 00 00"
-SETTLE_SECONDS = 15.0
 ROUND_TRIPS = 500
 
 
@@ -272,61 +265,8 @@ def measure_baseline(issued: IssuedChip, names: Sequence[str], runs: int, chunk:
 # -- the PC/SC stack -----------------------------------------------------------------
 
 
-def pcsc_missing() -> list[str]:
-    missing = []
-    if importlib.util.find_spec("smartcard") is None:
-        missing.append("pyscard (pip install 'egate[pcsc]')")
-    if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
-        missing.append("pcscd (apt-get install pcscd)")
-    if not glob.glob("/etc/reader.conf.d/*vpcd*"):
-        missing.append("vpcd (apt-get install vsmartcard-vpcd)")
-    return missing
-
-
-def readers() -> list[str] | None:
-    try:
-        return list_readers()
-    except TransportError:
-        return None
-
-
 class Skipped(Exception):
     """The PC/SC part cannot run here; the message says why."""
-
-
-@contextmanager
-def pcscd() -> Iterator[str]:
-    """pcscd with vpcd's reader; yields how it came to run."""
-    missing = pcsc_missing()
-    if missing:
-        raise Skipped("missing " + ", ".join(missing))
-    started: subprocess.Popen[bytes] | None = None
-    how = "the running pcscd"
-    if readers() is None:
-        if os.geteuid() != 0:
-            raise Skipped("pcscd is not running, and only root may start it")
-        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-        started = subprocess.Popen(
-            [binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        how = f"pcscd started for this run (pid {started.pid})"
-    try:
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while VPCD_READER not in (readers() or []):
-            if started is not None and started.poll() is not None:
-                raise Skipped(f"pcscd exited with status {started.returncode}")
-            if time.monotonic() > deadline:
-                raise Skipped(f"pcscd lists no reader {VPCD_READER!r}: is vpcd configured?")
-            time.sleep(0.1)
-        yield how
-    finally:
-        if started is not None:
-            started.terminate()
-            try:
-                started.wait(10)
-            except subprocess.TimeoutExpired:
-                started.kill()
-                started.wait()
 
 
 def connect() -> PcscTransport:
@@ -380,7 +320,7 @@ def pcsc_part(issued: IssuedChip, trust: TrustStore, runs: int, chunk: int) -> b
     trips: dict[str, list[float]] = {"in-process": [], "PC/SC": []}
     apdus: dict[str, int] = {}
     try:
-        with pcscd() as how:
+        with running_pcscd() as how:
             chip = virtual_chip(issued)
             stop = threading.Event()
             server = threading.Thread(
@@ -407,7 +347,7 @@ def pcsc_part(issued: IssuedChip, trust: TrustStore, runs: int, chunk: int) -> b
             finally:
                 stop.set()
                 server.join(SETTLE_SECONDS)
-    except (Skipped, ChipError, OSError) as error:
+    except (Skipped, PcscdUnavailable, ChipError, OSError) as error:
         print(f"  skipped: {error}")
         return True
     except RuntimeError as error:

@@ -12,12 +12,9 @@ tests skip saying what is missing, except under CI=true, where they fail.
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import json
 import os
 import random as random_module
-import shutil
 import subprocess
 import sys
 import threading
@@ -35,6 +32,12 @@ from hardware.emrtd.pcsc import PcscTransport, list_readers
 from hardware.emrtd.securemessaging import SecureTransport
 from hardware.emulators.emrtd.airtime import AirTime
 from hardware.emulators.emrtd.card import ChipSettings, VirtualChip
+from hardware.emulators.emrtd.pcscd import (
+    SETTLE_SECONDS,
+    VPCD_READER,
+    PcscdUnavailable,
+    running_pcscd,
+)
 from hardware.emulators.emrtd.vpcd import DEFAULT_ATR, VPCD_PORT, serve_vpcd
 
 SPECIMEN = (
@@ -43,10 +46,7 @@ SPECIMEN = (
 )
 MRZ_INFORMATION = "L898902C<369080619406236"
 AID = bytes.fromhex("A0000002471001")
-# vpcd's first slot, the one listening on port 35963.
-READER = "Virtual PCD 00 00"
-# How long pcscd may take to start, or to notice a card arrive (it polls).
-SETTLE_SECONDS = 15.0
+READER = VPCD_READER
 
 
 def unavailable(reason: str) -> None:
@@ -56,64 +56,14 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def missing_parts() -> list[str]:
-    missing = []
-    if importlib.util.find_spec("smartcard") is None:
-        missing.append("pyscard (pip install 'egate[pcsc]')")
-    if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
-        missing.append("pcscd (apt-get install pcscd)")
-    if not glob.glob("/etc/reader.conf.d/*vpcd*"):
-        missing.append("vpcd (apt-get install vsmartcard-vpcd)")
-    return missing
-
-
-def vpcd_reader_listed() -> bool:
-    try:
-        return READER in list_readers()
-    except TransportError:
-        return False
-
-
-def pcscd_running() -> bool:
-    try:
-        list_readers()
-    except TransportError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    missing = missing_parts()
-    if missing:
-        unavailable("missing " + ", ".join(missing))
-    started: subprocess.Popen[bytes] | None = None
     log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
-    if not pcscd_running():
-        if os.geteuid() != 0:
-            unavailable("pcscd is not running, and only root may start it")
-        pcscd_binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-        with log.open("wb") as output:
-            started = subprocess.Popen(
-                [pcscd_binary, "--foreground"], stdout=output, stderr=subprocess.STDOUT
-            )
     try:
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while not vpcd_reader_listed():
-            if started is not None and started.poll() is not None:
-                unavailable(f"pcscd exited with {started.returncode}: {log.read_text()[-500:]}")
-            if time.monotonic() > deadline:
-                unavailable(f"pcscd lists no reader {READER!r}: is vpcd configured?")
-            time.sleep(0.1)
-        yield
-    finally:
-        if started is not None:
-            started.terminate()
-            try:
-                started.wait(10)
-            except subprocess.TimeoutExpired:
-                started.kill()
-                started.wait()
+        with running_pcscd(log):
+            yield
+    except PcscdUnavailable as error:
+        unavailable(str(error))
 
 
 @pytest.fixture
