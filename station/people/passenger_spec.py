@@ -2,7 +2,7 @@
 
 (One concept past the ~400-line guideline: one passenger as a scenario file
 writes it, a tree of pydantic models whose sections, document, chip, face,
-behaviour and expectation, are validated against each other.)
+behaviour, expectation and desk answer, are validated against each other.)
 
 ``PassengerSpec`` is the one traveller model.  A scenario file lists its
 passengers in it (:mod:`station.training.scenario`), and the mock gate's
@@ -13,9 +13,11 @@ in it, so both speak of the same kinds (``PassengerKind``), document defects
 from which a valid MRZ is composed, forged with deliberate defects on
 request), a chip (the DG2 photo, ``unreadable`` or ``none``), a live face
 (photos with an optional variation, or ``none``), a behaviour (normal, slow,
-retreats, tailgates behind someone) and the outcome and reasons a correct
-gate reaches.  :mod:`station.people.traveller` turns one into what the mock
-gate's devices need.
+retreats, tailgates behind someone), the outcome and reasons a correct
+gate reaches, and what an officer should decide at the desk
+(``DeskExpectation``: the ``desk:`` key, else by kind).
+:mod:`station.people.traveller` turns one into what the mock gate's
+devices need.
 
 Photos are checked to exist when a passenger is validated; they are decoded
 when a replay is prepared (or, for the mock stream, by the mock camera).
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
@@ -433,6 +436,90 @@ class Expectation(StrictModel):
         return actual == self.outcome.value and set(self.reasons) <= set(reasons)
 
 
+# -- the officer's desk ------------------------------------------------------------------
+
+
+class DeskDecision(StrEnum):
+    """What an officer decides about a traveller the gate sent to the desk."""
+
+    ADMIT = "admit"
+    REFUSE = "refuse"
+    SUPERVISOR = "supervisor"  # call a supervisor: the officer cannot decide alone
+
+
+class RefusalReason(StrEnum):
+    """Why an officer refuses entry."""
+
+    IMPOSTOR = "impostor"  # not the holder of the passport
+    FORGED_DOCUMENT = "forged_document"  # forged or altered document or chip
+    INVALID_DOCUMENT = "invalid_document"  # expired, not valid for travel
+    STOP_LIST = "stop_list"  # reported lost or stolen
+    NOT_ENTITLED = "not_entitled"  # no right of entry by this route
+
+
+@dataclass(frozen=True, slots=True)
+class DeskExpectation:
+    """The officer's right answer for a passenger: a refusal has a reason, nothing else has."""
+
+    decision: DeskDecision
+    reason: RefusalReason | None = None
+
+    def __post_init__(self) -> None:
+        if (self.decision is DeskDecision.REFUSE) != (self.reason is not None):
+            raise ValueError("a refusal, and only a refusal, has a reason")
+
+    def to_json(self) -> dict[str, str | None]:
+        """``{"decision": "refuse", "reason": "impostor"}``."""
+        return {
+            "decision": self.decision.value,
+            "reason": None if self.reason is None else self.reason.value,
+        }
+
+
+# The right answer at the desk when a passenger's scenario says none: the kind's.
+# An ineligible traveller (a child, a nationality the gate does not serve) may
+# enter through a desk; a stop-list hit and a tailgater are a supervisor's.
+DESK_BY_KIND: dict[PassengerKind, DeskExpectation] = {
+    PassengerKind.GENUINE: DeskExpectation(DeskDecision.ADMIT),
+    PassengerKind.INELIGIBLE: DeskExpectation(DeskDecision.ADMIT),
+    PassengerKind.IMPOSTOR: DeskExpectation(DeskDecision.REFUSE, RefusalReason.IMPOSTOR),
+    PassengerKind.DOCUMENT_FRAUD: DeskExpectation(
+        DeskDecision.REFUSE, RefusalReason.FORGED_DOCUMENT
+    ),
+    PassengerKind.STOP_LIST: DeskExpectation(DeskDecision.SUPERVISOR),
+    PassengerKind.TAILGATER: DeskExpectation(DeskDecision.SUPERVISOR),
+}
+
+
+class DeskSpec(StrictModel):
+    """The scenario's ``desk:`` key: what an officer should decide if the gate sends them."""
+
+    decision: DeskDecision
+    reason: RefusalReason | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        # desk: admit | supervisor | refuse (the last one then asks for its reason)
+        if isinstance(value, str):
+            return {"decision": value}
+        return value
+
+    @model_validator(mode="after")
+    def _reason(self) -> DeskSpec:
+        if self.decision is DeskDecision.REFUSE and self.reason is None:
+            choices = ", ".join(reason.value for reason in RefusalReason)
+            raise LocatedError(("reason",), f"refuse needs a reason: {choices}")
+        if self.decision is not DeskDecision.REFUSE and self.reason is not None:
+            raise LocatedError(("reason",), f"only refuse has a reason, not {self.decision.value}")
+        return self
+
+    @property
+    def expectation(self) -> DeskExpectation:
+        """The answer this key asks of the officer."""
+        return DeskExpectation(self.decision, self.reason)
+
+
 # The latest a number of seconds after the start may say: a drill spans a day at most.
 MAX_ARRIVAL_S = 24 * 3600
 
@@ -483,6 +570,9 @@ class PassengerSpec(StrictModel):
     behaviour: BehaviourField = Field(default_factory=BehaviourSpec)
     expected: Expectation
     learn: str = Field(default="", description="What the trainee should take from this passenger.")
+    desk: DeskSpec | None = Field(
+        default=None, description="The officer's right answer at the desk; default: by kind."
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> PassengerSpec:
@@ -515,13 +605,22 @@ class PassengerSpec(StrictModel):
         """Whether this passenger follows someone else in."""
         return self.behaviour.tailgates is not None
 
+    @property
+    def desk_expectation(self) -> DeskExpectation:
+        """What an officer should decide if the gate sends this passenger to the desk."""
+        return DESK_BY_KIND[self.kind] if self.desk is None else self.desk.expectation
+
 
 __all__ = [
+    "DESK_BY_KIND",
     "MAX_ARRIVAL_S",
     "Arrival",
     "BehaviourSpec",
     "ChipSpec",
     "Defect",
+    "DeskDecision",
+    "DeskExpectation",
+    "DeskSpec",
     "DocumentSpec",
     "Duration",
     "Expectation",
@@ -531,6 +630,7 @@ __all__ = [
     "OcrMisread",
     "PassengerKind",
     "PassengerSpec",
+    "RefusalReason",
     "StrictModel",
     "Variation",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from station.training.desk import DeskScore
 from station.training.lookat import look_at
 from station.training.scenario import Expectation, PassengerKind, Scenario
 
@@ -139,6 +140,8 @@ class ReplayRun:
     timing: dict[str, float] = field(default_factory=dict)
     # Scenario seconds from the start to the last passenger's departure.
     duration: float = 0.0
+    # The trainee desk's cases and verdicts; None when no desk was used.
+    desk: DeskScore | None = None
 
     @property
     def all_matched(self) -> bool:
