@@ -7,9 +7,11 @@
 * ``report.html``: one self-contained page (inline CSS and SVG, no script, no
   external resource) with the scenario, the counts, a timeline of each gate,
   the passengers' expected and actual outcomes with what to learn from them,
-  the step timings and the whole transcript.
+  each face decision with thumbnails of the chip photo and the live capture
+  (``data:`` URIs) and a warning when its distance came near the threshold
+  (``NearThreshold``), the step timings and the whole transcript.
 
-Every text that reaches the page is escaped.
+Every text that reaches the page is escaped; passengers are their scenario ids.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from html import escape
 from pathlib import Path
 
 from egate.outputs import atomic_write
+from station.training.facedecisions import (
+    FaceDecision,
+    NearThreshold,
+    face_decisions,
+    near_threshold_notes,
+)
 from station.training.lookat import look_at
+from station.training.reportphotos import PassengerPhotos, jpeg_data_uri
+from station.training.reportstyle import REPORT_CSS
 from station.training.scorecard import (
     Scorecard,
     outcome_text,
@@ -30,9 +40,12 @@ from station.training.timeline import EVENT_STEPS, OUTCOMES, timeline_svg
 from station.training.transcript import ReplayRun, clock_text
 
 __all__ = [
+    "DEFAULT_NEAR_THRESHOLD",
     "HTML_FILE",
+    "MAX_PHOTO_ROWS",
     "SCORECARD_FILE",
     "TRANSCRIPT_FILE",
+    "NearThreshold",
     "report_html",
     "scorecard_json",
     "transcript_jsonl",
@@ -42,9 +55,19 @@ __all__ = [
 TRANSCRIPT_FILE = "transcript.jsonl"
 SCORECARD_FILE = "scorecard.json"
 HTML_FILE = "report.html"
+DEFAULT_NEAR_THRESHOLD = NearThreshold()
+# Past this many face decisions, only those warned about or not as expected get
+# thumbnails: a few kB each, thousands would make the page heavy.
+MAX_PHOTO_ROWS = 300
 
 
-def write_outputs(run: ReplayRun, scorecard: Scorecard, folder: Path) -> list[Path]:
+def write_outputs(
+    run: ReplayRun,
+    scorecard: Scorecard,
+    folder: Path,
+    *,
+    near_threshold: NearThreshold = DEFAULT_NEAR_THRESHOLD,
+) -> list[Path]:
     """Write the transcript, the scorecard and the HTML report into ``folder``.
 
     Everything is rendered before the first file is written; each file is
@@ -55,7 +78,7 @@ def write_outputs(run: ReplayRun, scorecard: Scorecard, folder: Path) -> list[Pa
     files = {
         TRANSCRIPT_FILE: transcript_jsonl(run),
         SCORECARD_FILE: scorecard_json(scorecard),
-        HTML_FILE: report_html(run, scorecard).encode("utf-8"),
+        HTML_FILE: report_html(run, scorecard, near_threshold=near_threshold).encode("utf-8"),
     }
     written = []
     for name, data in files.items():
@@ -82,66 +105,16 @@ def scorecard_json(scorecard: Scorecard) -> bytes:
 
 # -- the page ----------------------------------------------------------------------
 
-_CSS = """
-:root { --ok: #2e7d32; --bad: #c62828; --ink: #1f2933; --muted: #616e7c; --rule: #d9e2ec; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  color: var(--ink); background: #f5f7fa; }
-header, main, footer { max-width: 1200px; margin: 0 auto; padding: 0 24px; }
-header { padding-top: 24px; }
-h1 { margin: 0 0 4px; font-size: 24px; }
-h2 { margin: 32px 0 8px; font-size: 18px; border-bottom: 1px solid var(--rule); }
-.description { white-space: pre-line; color: var(--muted); margin: 4px 0 12px; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
-dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; }
-.verdict { display: inline-block; margin: 12px 0 0; padding: 4px 12px; border-radius: 4px;
-  font-weight: 600; color: #fff; }
-.verdict.ok { background: var(--ok); }
-.verdict.bad { background: var(--bad); }
-.note { color: var(--muted); font-size: 13px; }
-table { border-collapse: collapse; background: #fff; margin: 8px 0; }
-th, td { padding: 4px 10px; border-bottom: 1px solid var(--rule); text-align: left;
-  vertical-align: top; }
-th { background: #e4e7eb; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.miss td { background: #fdecea; }
-td.mark { font-weight: 700; text-align: center; }
-td.mark.ok, .good { color: var(--ok); }
-td.mark.bad, .poor { color: var(--bad); font-weight: 600; }
-code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
-  font-size: 12.5px; }
-.transcript td { padding: 1px 8px; }
-.transcript tr.line-event td { color: var(--bad); font-weight: 600; }
-.transcript tr.line-decision td { font-weight: 600; }
-.grid { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-.timeline-scroll { overflow-x: auto; background: #fff; border: 1px solid var(--rule); }
-.legend { display: flex; flex-wrap: wrap; gap: 16px; margin: 4px 0 8px; font-size: 13px; }
-.swatch { display: inline-block; width: 14px; height: 10px; margin-right: 4px;
-  vertical-align: middle; border-radius: 2px; }
-.outcome-accepted { fill: #2e7d32; background: #2e7d32; }
-.outcome-referred { fill: #ef6c00; background: #ef6c00; }
-.outcome-rejected { fill: #c62828; background: #c62828; }
-.outcome-aborted { fill: #757575; background: #757575; }
-.outcome-other { fill: #90a4ae; background: #90a4ae; }
-svg text { font: 11px system-ui, sans-serif; fill: var(--ink); }
-svg .lane-bg { fill: #f0f4f8; }
-svg .lane-bg.odd { fill: #e6ecf2; }
-svg .gate-label { font-weight: 600; }
-svg .tick { stroke: #cbd2d9; stroke-width: 1; }
-svg .bar.miss { stroke: #000; stroke-width: 2; stroke-dasharray: 4 2; }
-svg .bar-label { fill: #fff; font-weight: 600; pointer-events: none; }
-svg .mismatch { fill: #fff; stroke: var(--bad); stroke-width: 2; }
-svg .mismatch-mark { fill: var(--bad); font-weight: 700; text-anchor: middle; }
-svg .event line { stroke: #6a1b9a; stroke-width: 2; }
-svg .event path { fill: #6a1b9a; }
-footer { margin: 32px auto 24px; color: var(--muted); font-size: 12px; }
-"""
 
-
-def report_html(run: ReplayRun, scorecard: Scorecard) -> str:
-    """The whole report page."""
+def report_html(
+    run: ReplayRun,
+    scorecard: Scorecard,
+    *,
+    near_threshold: NearThreshold = DEFAULT_NEAR_THRESHOLD,
+) -> str:
+    """The whole report page; ``near_threshold`` says which face distances to warn about."""
     title = f"egate replay: {scorecard.scenario}"
+    faces = face_decisions(run, near_threshold)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -149,14 +122,15 @@ def report_html(run: ReplayRun, scorecard: Scorecard) -> str:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{REPORT_CSS}</style>",
         "</head>",
         "<body>",
         _header(run, scorecard),
         "<main>",
-        _summary(scorecard),
+        _summary(scorecard, near_threshold_notes(faces, near_threshold)),
         _timeline_section(run),
-        _passengers(scorecard),
+        _passengers(scorecard, faces),
+        _faces(run, faces),
         _timings(scorecard),
         _transcript(run),
         "</main>",
@@ -183,6 +157,7 @@ def _header(run: ReplayRun, scorecard: Scorecard) -> str:
         ("speed", speed + (", fast" if scorecard.fast else "")),
         ("lasted", f"{scorecard.scenario_s:,.0f} s of scenario time"),
         ("gates", ", ".join(run.scenario.gates.names)),
+        ("face threshold", f"{run.scenario.matching.verifier.threshold:g}"),
         ("passengers", str(scorecard.total)),
     ]
     verdict = f"{scorecard.matched} of {scorecard.total} passengers as expected"
@@ -214,7 +189,7 @@ def _cell(text: str, css: str = "") -> str:
     return f"<td{klass}>{escape(text)}</td>"
 
 
-def _summary(scorecard: Scorecard) -> str:
+def _summary(scorecard: Scorecard, warnings: Sequence[str]) -> str:
     matched = f"{scorecard.matched} of {scorecard.total}"
     rows = [f"<tr>{_cell('as expected')}{_cell(matched, 'num')}</tr>"]
     for count in scorecard.counts:
@@ -223,10 +198,23 @@ def _summary(scorecard: Scorecard) -> str:
         css = "num good" if count.ok else "num poor"
         rows.append(f"<tr>{_cell(count.label)}{_cell(count.text, css)}</tr>")
     table = _table((("count", False), ("passengers", True)), rows)
-    return f'<section id="summary"><h2>Summary</h2>{table}</section>'
+    notes = "".join(f'<p class="near-threshold">⚠ {escape(note)}</p>' for note in warnings)
+    return f'<section id="summary"><h2>Summary</h2>{table}{notes}</section>'
 
 
-def _passengers(scorecard: Scorecard) -> str:
+def _distance_cell(decision: FaceDecision | None) -> str:
+    """A passenger's face distance, with the near-threshold warning when there is one."""
+    if decision is None or decision.distance is None:
+        return _cell("-", "num")
+    text = escape(f"{decision.distance:.3f}")
+    if not decision.warned:
+        return f'<td class="num">{text}</td>'
+    warning = escape(decision.warning)
+    return f'<td class="num near-threshold" title="{warning}">{text} ⚠<br>{warning}</td>'
+
+
+def _passengers(scorecard: Scorecard, faces: Sequence[FaceDecision]) -> str:
+    face_of = {decision.passenger: decision for decision in faces}
     rows = []
     for result in scorecard.results:
         kind = result.kind.value.replace("_", " ")
@@ -240,6 +228,7 @@ def _passengers(scorecard: Scorecard) -> str:
             f"<tr{row_class}>{mark}"
             f"{_cell(result.id, 'mono')}{_cell(kind)}{_cell(result.gate or '-')}"
             f"{_cell(expected, 'mono')}{_cell(actual, 'mono')}"
+            f"{_distance_cell(face_of.get(result.id))}"
             f"{_cell(result.learn)}{_cell(look_at(result.reasons))}</tr>"
         )
     head = (
@@ -249,10 +238,61 @@ def _passengers(scorecard: Scorecard) -> str:
         ("gate", False),
         ("expected", False),
         ("actual", False),
+        ("face distance", True),
         ("what to learn", False),
         ("what the officer should look at", False),
     )
     return f'<section id="passengers"><h2>Passengers</h2>{_table(head, rows)}</section>'
+
+
+def _photo_cell(jpeg: bytes | None, css: str, alt: str) -> str:
+    if jpeg is None:
+        return '<td><span class="no-photo">no photo</span></td>'
+    return f'<td><img class="{css}" src="{jpeg_data_uri(jpeg)}" alt="{escape(alt)}"></td>'
+
+
+def _faces(run: ReplayRun, faces: Sequence[FaceDecision]) -> str:
+    """Each face decision beside the chip photo and the live capture it compared."""
+    if not faces:
+        return ""
+    photos = PassengerPhotos(run.scenario)
+    matched = {result.id: result.matched for result in run.results}
+    everyone = len(faces) <= MAX_PHOTO_ROWS
+    rows = []
+    for decision in faces:
+        who = decision.passenger
+        if everyone or decision.warned or not matched.get(who, True):
+            chip = _photo_cell(photos.chip(who), "chip-photo", f"chip photo of {who}")
+            live = _photo_cell(photos.capture(who), "capture-photo", f"live capture of {who}")
+        else:
+            chip = live = _cell("left out", "note")
+        css = ' class="near-threshold"' if decision.warned else ""
+        rows.append(
+            f'<tr{css} data-passenger="{escape(who)}">{_cell(who, "mono")}'
+            f"{_cell(decision.gate or '-')}{_cell(decision.decision or '-')}"
+            f"{_cell(_number(decision.distance, '{:.3f}'), 'num')}{chip}{live}"
+            f"{_cell(decision.warning)}</tr>"
+        )
+    head = (
+        ("passenger", False),
+        ("gate", False),
+        ("decision", False),
+        ("distance", True),
+        ("chip photo", False),
+        ("live capture", False),
+        ("", False),
+    )
+    threshold = run.scenario.matching.verifier.threshold
+    note = f"A distance up to the threshold {threshold:g} is a match."
+    if not everyone:
+        note += (
+            f" With more than {MAX_PHOTO_ROWS} face decisions, only those near the threshold or "
+            "not as expected show their photos."
+        )
+    return (
+        f'<section id="faces"><h2>Face decisions</h2><p class="note">{escape(note)}</p>'
+        f"{_table(head, rows, 'faces')}</section>"
+    )
 
 
 def _number(value: float | None, fmt: str = "{:.2f}") -> str:
@@ -323,7 +363,8 @@ def _timeline_section(run: ReplayRun) -> str:
     )
     legend = (
         f'<div class="legend">{swatches}<span><b class="poor">!</b> outcome not as expected'
-        '</span><span><b style="color:#6a1b9a">|</b> device event or alarm</span></div>'
+        '</span><span><b style="color:#6a1b9a">|</b> device event or alarm</span>'
+        '<span><span class="swatch fault"></span>device out of order</span></div>'
     )
     return (
         f'<section id="timeline"><h2>Timeline</h2>{legend}'

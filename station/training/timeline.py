@@ -1,31 +1,130 @@
 """The replay report's timeline: the gates over scenario time, drawn as an inline SVG.
 
 A lane per gate, a bar per transaction coloured by outcome, a marker on each
-transaction not as expected and on each device event or alarm.  The page
-around it is ``station.training.report``'s.
+transaction not as expected and on each device event or alarm, and a shaded
+band for each device fault from its failure to its recovery (``fault_spans``).
+The page around it is ``station.training.report``'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 
 from station.training.scorecard import Transaction, transactions
-from station.training.transcript import Line, ReplayRun, Step, clock_text
+from station.training.transcript import Line, PassengerResult, ReplayRun, Step, clock_text
+
+__all__ = ["EVENT_STEPS", "OUTCOMES", "FaultSpan", "fault_spans", "timeline_svg"]
 
 # Outcomes with a colour of their own (any other is drawn as "other").
 OUTCOMES = ("accepted", "referred", "rejected", "aborted")
 # Transcript steps drawn on the timeline as markers.
 EVENT_STEPS = (Step.DEVICE, Step.ALARM)
 
-# Timeline geometry, in SVG user units (pixels at 100%).
-_LEFT, _RIGHT, _TOP, _LANE, _AXIS = 64, 24, 12, 40, 28
+# Timeline geometry, in SVG user units (pixels at 100%).  Bars sit in the upper
+# part of a lane; a fault band's label goes below them.
+_LEFT, _RIGHT, _TOP, _LANE, _AXIS = 64, 24, 12, 44, 28
+_BAR_TOP, _BAR_HEIGHT, _FAULT_LABEL = 8, 22, 40
 _MIN_PLOT, _MAX_PLOT, _PX_PER_S = 880.0, 24_000.0, 8.0
 _TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400)
 _CHAR_PX = 6.6  # width of a label character at the bar label's size
+_FAULT_CHAR_PX = 5.4  # at the fault label's smaller size
+# A transaction of a fraction of a second still shows as a bar this wide.
+MIN_BAR_PX = 6.0
 # Scenario seconds to a horizontal position on the timeline.
 _Scale = Callable[[float], float]
+
+# -- device faults -------------------------------------------------------------------
+
+# The scenario's fault lines carry no detail: what they name, and the device
+# the gate's own "down"/"back" lines call it (a jammed door is the door board's).
+_SCENARIO_FAULT = "scenario fault: "
+_NAMED = (
+    ("camera", "camera"),
+    ("reader", "reader"),
+    ("entry door", "doors"),
+    ("exit door", "doors"),
+    ("door board", "doors"),
+    ("board", "doors"),
+)
+_RECOVERED = (" back", " cleared")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpan:
+    """A device out of order on a gate, from its failure to its recovery."""
+
+    gate: str
+    device: str  # as the gate names it: camera, reader, doors, ...
+    begin: float  # scenario seconds
+    end: float | None  # None: not recovered by the end of the run
+    text: str  # what failed: "camera unplugged", "reader down: no answer"
+
+
+def _device_of(name: str) -> str | None:
+    """The gate's name of the device that ``name`` (a device or a line's text) starts with."""
+    words = name.lower().replace("_", " ")
+    for prefix, device in _NAMED:
+        if words.startswith(prefix):
+            return device
+    return None
+
+
+def _fault_change(line: Line) -> tuple[str, bool, str, str] | None:
+    """A device line as (device, up, source, text), or None when it is no failure or recovery."""
+    device, up = line.detail.get("device"), line.detail.get("up")
+    if isinstance(device, str) and isinstance(up, bool):
+        source = "scenario" if line.detail.get("scenario") else "gate"
+        return _device_of(device) or device, up, source, line.text
+    if line.text.startswith(_SCENARIO_FAULT):
+        what = line.text.removeprefix(_SCENARIO_FAULT)
+        # "camera unplugged for 20 s": the band shows how long by itself.
+        what = what.rsplit(" for ", 1)[0] if what.endswith(" s") else what
+        named = _device_of(what)
+        return None if named is None else (named, False, "scenario", what)
+    named = _device_of(line.text)
+    if named is not None and line.text.endswith(_RECOVERED):
+        return named, True, "scenario", line.text
+    return None
+
+
+def fault_spans(run: ReplayRun) -> list[FaultSpan]:
+    """The run's device faults per gate and device, in order of failure.
+
+    A scenario's injected fault and the gate's own report of the same device
+    overlap: they make one span, which ends when every line that opened it
+    has seen the device back.  A failure never recovered ends at ``None``.
+    """
+    spans: list[FaultSpan] = []
+    # (gate, device) -> (index in spans, the sources still reporting it down)
+    open_: dict[tuple[str, str], tuple[int, set[str]]] = {}
+    for line in sorted(run.lines, key=lambda line: line.at):
+        if line.step != Step.DEVICE:
+            continue
+        change = _fault_change(line)
+        if change is None:
+            continue
+        device, up, source, text = change
+        key = (line.gate, device)
+        if not up:
+            if key in open_:
+                open_[key][1].add(source)
+            else:
+                open_[key] = (len(spans), {source})
+                spans.append(FaultSpan(line.gate, device, line.at, None, text))
+        elif key in open_:
+            index, sources = open_[key]
+            sources.discard(source)
+            if not sources:
+                del open_[key]
+                span = spans[index]
+                spans[index] = FaultSpan(span.gate, span.device, span.begin, line.at, span.text)
+    return spans
+
+
+# -- the drawing ---------------------------------------------------------------------
 
 
 def _lanes(run: ReplayRun, found: Sequence[Transaction]) -> list[str]:
@@ -54,23 +153,55 @@ def _bounds(transaction: Transaction) -> tuple[float, float] | None:
     return begin, max(end, begin)
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A transaction where it is drawn: its bar's left edge and width, and the room after it."""
+
+    transaction: Transaction
+    begin: float
+    end: float
+    left: float
+    width: float
+    room: float  # pixels free to the right, up to the next bar in the lane or the plot's end
+
+
+def _place(
+    found: Sequence[Transaction], lanes: Sequence[str], x: _Scale, right: float
+) -> list[tuple[_Placed, int]]:
+    """Each transaction that can be drawn, with its lane index."""
+    placed: list[tuple[_Placed, int]] = []
+    for gate_index, gate in enumerate(lanes):
+        mine = sorted(
+            ((t, b) for t in found if t.gate == gate and (b := _bounds(t)) is not None),
+            key=lambda item: item[1][0],
+        )
+        lefts = [x(begin) for _, (begin, _) in mine] + [right]
+        for index, (transaction, (begin, end)) in enumerate(mine):
+            left = lefts[index]
+            width = max(x(end) - left, MIN_BAR_PX)
+            room = max(lefts[index + 1] - (left + width), 0.0)
+            placed.append((_Placed(transaction, begin, end, left, width, room), gate_index))
+    return placed
+
+
 def timeline_svg(run: ReplayRun) -> str:
     """An SVG of the gates over scenario time: a lane per gate, a bar per transaction.
 
-    Bars are coloured by outcome and labelled with the passengers' ids (in the
-    bar's tooltip too, for a bar too short to hold them); a bar whose outcome
-    was not as expected carries a ``!`` marker; device events and alarms of the
-    transcript are vertical markers.  Long runs widen the drawing (the page
-    scrolls it) rather than squeeze the bars.  A transaction with no start time
-    or no gate cannot be placed and is left out.
+    Bars are coloured by outcome; each has a tooltip (passengers, outcome,
+    reasons, duration, times) and a label with the passengers' ids inside it,
+    or beside it when the bar is too short and there is room.  A bar is at
+    least ``MIN_BAR_PX`` wide.  A bar whose outcome was not as expected
+    carries a ``!`` marker; device events and alarms of the transcript are
+    vertical markers; device faults are shaded bands across their gate's
+    lane, to the end when not recovered.  Long runs widen the drawing (the
+    page scrolls it) rather than squeeze the bars.  A transaction with no
+    start time or no gate cannot be placed and is left out.
     """
     found = transactions(run)
     lanes = _lanes(run, found)
-    placed = [(t, bounds) for t in found if (bounds := _bounds(t)) is not None]
     events = [line for line in run.lines if line.step in EVENT_STEPS]
-    span = max(
-        [run.duration, 1.0] + [end for _, (_, end) in placed] + [line.at for line in run.lines]
-    )
+    ends = [end for t in found if (bounds := _bounds(t)) is not None for end in bounds]
+    span = max([run.duration, 1.0, *ends] + [line.at for line in run.lines])
     plot = min(max(_MIN_PLOT, span * _PX_PER_S), _MAX_PLOT)
     scale = plot / span
     width = _LEFT + plot + _RIGHT
@@ -103,45 +234,85 @@ def timeline_svg(run: ReplayRun) -> str:
             f'<line class="tick" x1="{px:.1f}" y1="{_TOP}" x2="{px:.1f}" y2="{bottom + 4}"/>'
             f'<text x="{px:.1f}" y="{bottom + 18}" text-anchor="middle">{label}</text>'
         )
-    for transaction, (begin, end) in placed:
-        if transaction.gate not in lane_of:
-            continue
-        out.append(_bar(transaction, begin, end, x, lane_of[transaction.gate], start))
+    for fault in fault_spans(run):
+        if fault.gate in lane_of:
+            out.append(_fault(fault, x, x(span), lane_of[fault.gate], start))
+    results = {result.id: result for result in run.results}
+    for placed, lane in _place(found, lanes, x, _LEFT + plot):
+        out.append(_bar(placed, lane, start, results))
     for line in events:
         out.append(_event(line, x, lane_of, len(lanes), start))
     out.append("</svg>")
     return "".join(out)
 
 
-def _bar(
-    transaction: Transaction,
-    begin: float,
-    end: float,
-    x: _Scale,
-    lane: int,
-    start: datetime,
-) -> str:
-    top = _TOP + lane * _LANE + 8
-    height = _LANE - 16
-    left = x(begin)
-    span = max(x(end) - left, 3.0)
+def _fault(fault: FaultSpan, x: _Scale, right: float, lane: int, start: datetime) -> str:
+    top = _TOP + lane * _LANE
+    left = x(fault.begin)
+    end = right if fault.end is None else x(fault.end)
+    width = max(end - left, 2.0)
+    until = "not recovered" if fault.end is None else f"until {clock_text(start, fault.end)}"
+    tip = f"{fault.gate} {fault.text}: from {clock_text(start, fault.begin)}, {until}"
+    open_end = " open" if fault.end is None else ""
+    parts = [
+        f'<g class="fault-span{open_end}" data-gate="{escape(fault.gate)}" '
+        f'data-device="{escape(fault.device)}"><title>{escape(tip)}</title>'
+        f'<rect class="fault" x="{left:.1f}" y="{top + 1}" width="{width:.1f}" '
+        f'height="{_LANE - 2}"/>'
+    ]
+    for label in (fault.text, fault.device):
+        if len(label) * _FAULT_CHAR_PX + 6 <= width:
+            parts.append(
+                f'<text class="fault-label" x="{left + 3:.1f}" y="{top + _FAULT_LABEL}">'
+                f"{escape(label)}</text>"
+            )
+            break
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _tooltip(placed: _Placed, start: datetime, results: dict[str, PassengerResult]) -> str:
+    transaction = placed.transaction
+    lead = results.get(transaction.passengers[0]) if transaction.passengers else None
+    reasons = ", ".join(lead.reasons) if lead is not None else ""
+    outcome = transaction.outcome or "no outcome"
+    seconds = transaction.duration_s
+    if seconds is None:
+        seconds = placed.end - placed.begin
+    return (
+        f"{'+'.join(transaction.passengers)}: {outcome}"
+        + (f" ({reasons})" if reasons else "")
+        + f", {seconds:.1f} s, {clock_text(start, placed.begin)}-{clock_text(start, placed.end)}"
+        + ("" if transaction.matched else ", not as expected")
+    )
+
+
+def _bar(placed: _Placed, lane: int, start: datetime, results: dict[str, PassengerResult]) -> str:
+    transaction = placed.transaction
+    top = _TOP + lane * _LANE + _BAR_TOP
+    left, span = placed.left, placed.width
     outcome = transaction.outcome if transaction.outcome in OUTCOMES else "other"
     miss = "" if transaction.matched else " miss"
     label = "+".join(transaction.passengers)
-    tip = (
-        f"{label}: {transaction.outcome or 'no outcome'} "
-        f"{clock_text(start, begin)}-{clock_text(start, end)}"
-        + ("" if transaction.matched else " (not as expected)")
-    )
     parts = [
-        f'<g class="transaction"><rect class="bar outcome-{outcome}{miss}" x="{left:.1f}" '
-        f'y="{top}" width="{span:.1f}" height="{height}" rx="3"><title>{escape(tip)}</title></rect>'
+        f'<g class="transaction"><title>{escape(_tooltip(placed, start, results))}</title>'
+        f'<rect class="bar outcome-{outcome}{miss}" x="{left:.1f}" '
+        f'y="{top}" width="{span:.1f}" height="{_BAR_HEIGHT}" rx="3"/>'
     ]
-    if span >= len(label) * _CHAR_PX + 6:
+    needed = len(label) * _CHAR_PX + 6
+    baseline = top + _BAR_HEIGHT / 2 + 4
+    if span >= needed:
         parts.append(
-            f'<text class="bar-label" x="{left + 4:.1f}" y="{top + height / 2 + 4:.1f}">'
-            f"{escape(label)}</text>"
+            f'<text class="bar-label" x="{left + 4:.1f}" y="{baseline:.1f}">{escape(label)}</text>'
         )
+    else:
+        # Too short to hold its label: beside it, clear of the "!" marker, if there is room.
+        gap = 3.0 if transaction.matched else 9.0
+        if placed.room >= needed + gap:
+            parts.append(
+                f'<text class="bar-label outside" x="{left + span + gap:.1f}" '
+                f'y="{baseline:.1f}">{escape(label)}</text>'
+            )
     if not transaction.matched:
         cx, cy = left + span, top
         parts.append(

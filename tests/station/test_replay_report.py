@@ -213,7 +213,12 @@ def test_the_page_is_well_formed_and_self_contained(run):
     assert "script" not in page.tags
     for attrs in page.classes.get("lane", []) + page.classes.get("bar", []):
         assert not any(str(value).startswith("http") for value in attrs.values())
-    assert "src=" not in html
+    # The only sources are the thumbnails, inline.
+    sources = [attrs.get("src") for attrs in page.classes.get("chip-photo", [])]
+    sources += [attrs.get("src") for attrs in page.classes.get("capture-photo", [])]
+    assert sources
+    assert all(str(source).startswith("data:image/jpeg;base64,") for source in sources)
+    assert html.count("src=") == len(sources)
     assert "href=" not in html
     assert "url(" not in html
     assert page.tags.count("svg") == 1
@@ -343,7 +348,7 @@ def test_a_failed_write_leaves_no_partial_file(run, tmp_path, monkeypatch):
 
 
 def test_a_failure_while_rendering_writes_nothing(run, tmp_path, monkeypatch):
-    def broken(*args: object) -> str:
+    def broken(*args: object, **kwargs: object) -> str:
         raise RuntimeError("cannot render")
 
     monkeypatch.setattr(report, "report_html", broken)
