@@ -50,6 +50,7 @@ __all__ = [
     "DeskVerdict",
     "RefusalReason",
     "ScoredCase",
+    "answer_text",
     "desk_case",
     "judge",
     "officer_view",
@@ -158,6 +159,13 @@ def desk_case(
     )
 
 
+def answer_text(decision: DeskDecision | None, reason: RefusalReason | None) -> str:
+    """An answer in words: ``refuse: impostor``, ``admit``; ``-`` for none yet."""
+    if decision is None:
+        return "-"
+    return decision.value if reason is None else f"{decision.value}: {reason.value}"
+
+
 @dataclass(frozen=True, slots=True)
 class DeskVerdict:
     """The judgement of one case: what was decided (None: nothing yet), its mark and points."""
@@ -244,12 +252,18 @@ class DeskScore:
         """How many cases the trainee decided."""
         return sum(case.verdict.decided for case in self.cases)
 
+    @property
+    def text(self) -> str:
+        """``2.5 of 4``: the points of the most there were."""
+        return f"{self.points:g} of {self.of}"
+
     def to_json(self) -> dict[str, object]:
         """The desk section of ``scorecard.json``."""
         return {
             "points": self.points,
             "of": self.of,
             "decided": self.decided,
+            "text": self.text,
             "cases": [case.to_json() for case in self.cases],
         }
 

@@ -5,8 +5,11 @@ figures a trainer reads: every passenger's expected and actual outcome, the
 counts that matter at a border (impostors caught, false accepts, ...), each as
 "n of m", the step timings over the transactions (median and p95), each
 gate's throughput at scenario time, and where the wall-clock time of the
-replay went.  It renders as rich tables for the terminal and as plain data
-for ``scorecard.json``.  Passengers are named by their scenario id only.
+replay went, and, when the trainee sat at the officer desk, each desk
+case with the expected and the decided answer and its points
+(:mod:`station.training.desk`).  It renders as rich tables for the terminal
+and as plain data for ``scorecard.json``.  Passengers are named by their
+scenario id only.
 
 A tailgater has no transaction of their own: they share the one of the
 passenger they followed, so they count as caught when that transaction did
@@ -20,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from station.training.desk import DeskScore
 from station.training.scenario import Expected, PassengerKind
 from station.training.transcript import PassengerResult, ReplayRun
 
@@ -327,6 +331,7 @@ class Scorecard:
     throughput: tuple[GateThroughput, ...]  # per gate, then "all"
     scenario_s: float
     time_spent: tuple[TimeShare, ...]  # the parts, then the total when there is one
+    desk: DeskScore | None = None  # the trainee desk's cases; None when no desk was used
 
     @classmethod
     def of(cls, run: ReplayRun) -> Scorecard:
@@ -346,6 +351,7 @@ class Scorecard:
             throughput=_throughput(run, found),
             scenario_s=run.duration,
             time_spent=_time_shares(run.timing),
+            desk=run.desk,
         )
 
     @property
@@ -389,4 +395,5 @@ class Scorecard:
                 "all": self.throughput[-1].to_json(),
             },
             "where_time_went": {part.key: part.to_json() for part in self.time_spent},
+            "desk": None if self.desk is None else self.desk.to_json(),
         }

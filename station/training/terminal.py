@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from station.training.desk import DeskMark, DeskScore, answer_text
 from station.training.scorecard import ACCEPTED, Scorecard, outcome_text, speed_note
 from station.training.transcript import Line, Step, clock_text
 
@@ -20,6 +21,8 @@ def render_scorecard(card: Scorecard, console: Console) -> None:
     console.print(Text(f"{card.scenario}: {verdict}", style=style))
     console.print(_passenger_table(card))
     console.print(_count_table(card))
+    if card.desk is not None:
+        console.print(_desk_table(card.desk))
     console.print(_timing_table(card))
     console.print(_throughput_table(card))
     note = speed_note(card.speed)
@@ -64,6 +67,40 @@ def _count_table(card: Scorecard) -> Table:
         if count.of == 0:
             continue
         table.add_row(count.label, Text(count.text, style="green" if count.ok else "bold red"))
+    return table
+
+
+# How each desk verdict stands out: full marks green, half yellow, none red.
+_MARK_STYLES = {
+    DeskMark.CORRECT: "green",
+    DeskMark.REASON_WRONG: "yellow",
+    DeskMark.ESCALATED: "yellow",
+    DeskMark.WRONG: "bold red",
+    DeskMark.UNDECIDED: "red",
+}
+
+
+def _desk_table(desk: DeskScore) -> Table:
+    title = f"Trainee desk: {desk.text} points, {desk.decided} of {desk.of} decided"
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("gate", no_wrap=True)
+    table.add_column("the gate said", overflow="fold")
+    table.add_column("expected", overflow="fold")
+    table.add_column("decided", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("points", justify="right", no_wrap=True)
+    for case in desk.cases:
+        verdict = case.verdict
+        table.add_row(
+            case.passenger,
+            case.gate or "-",
+            outcome_text(case.outcome, case.reasons),
+            answer_text(verdict.expected.decision, verdict.expected.reason),
+            answer_text(verdict.decision, verdict.reason),
+            Text(verdict.mark.value.replace("_", " "), style=_MARK_STYLES[verdict.mark]),
+            f"{verdict.points:g}",
+        )
     return table
 
 
