@@ -144,13 +144,13 @@ class MockGate:
             raise ConfigError("mock gate: no sample photos (run `egate samples fetch`)")
         # The board's interlock and the sensor's order of events come from
         # devices.emulation; the identities from the gate file's devices.
-        # The sensor's settings are passed only when they are not the default
-        # ones (tests stand in for emulators() with a two-argument double).
+        # The sensor's settings are passed only when they are not the default ones.
         emulation = self._emulation
         sensor = emulation.occupancy_sensor()
         other = {} if sensor == OccupancySensorSettings() else {"occupancy_sensor": sensor}
+        # The devices keep the gate's time: a replay's clock may be paused by a console.
         started = self._stack.enter_context(
-            emulators(self._settings, emulation.door_board(), **other)
+            emulators(self._settings, emulation.door_board(), clock=self._clock, **other)
         )
         assert started.reader and started.doors and started.occupancy
         self.emulators = started

@@ -32,6 +32,7 @@ from datetime import datetime, tzinfo
 from egate.audit import AuditTrail
 from egate.biometrics.matching import MatchingCore
 from egate.documents.chippolicy import ChipPolicy
+from egate.documents.mrz import MrzResult
 from egate.documents.policy import DocumentPolicy
 from egate.gate import commands as c
 from egate.gate import events as e
@@ -141,11 +142,14 @@ class GateService:
         log: logging.Logger | None = None,
         on_record: Callable[[TransactionRecord], None] | None = None,
         observer: Callable[[float, e.Event | c.Command], None] | None = None,
+        on_mrz: Callable[[float, MrzResult], None] | None = None,
         zone: tzinfo | None = None,
     ) -> None:
         """``observer`` sees every event the controller gets and every command it gives
-        (a training replay's transcript); ``zone``: the time zone documents are judged
-        in (default: the machine's)."""
+        (a training replay's transcript); ``on_mrz`` sees each MRZ read that opens a
+        transaction, repairs included, before its verdict reaches the controller (a
+        training console shows it; personal data: never for a log); ``zone``: the
+        time zone documents are judged in (default: the machine's)."""
         self.controller = controller
         self.devices = devices
         self.policy = policy
@@ -157,6 +161,7 @@ class GateService:
         self._log = log = log or logging.getLogger("egate.service")
         self._on_record = on_record
         self._observer = observer
+        self._on_mrz = on_mrz
         self._zone = zone
         self._steps = StepClock(controller.gate_id)
         self._own_time = OwnTime()
@@ -310,6 +315,9 @@ class GateService:
         self._steps.note_document(
             fields.document_type or None, fields.issuing_state or None, decision.document_key
         )
+        if self._on_mrz is not None:
+            with self._own_time.device():
+                self._on_mrz(now, read.result)
         self._feed(e.DocumentRead(read.result.valid, e.DocumentCheck.from_decision(decision)), now)
 
     # -- the controller and its commands -------------------------------------

@@ -10,7 +10,8 @@ and passes real settings through.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from hardware.devices import DeviceSettings
@@ -40,18 +41,23 @@ def emulators(
     devices: DeviceSettings,
     door_board: DoorBoardSettings | None = None,
     occupancy_sensor: OccupancySensorSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Emulators]:
     """Start an emulator for each serial device on a pseudo-terminal of its own.
 
     ``door_board`` and ``occupancy_sensor`` say how the emulated devices
     behave; a configured ``identity`` is the one they answer HELLO with.
+    ``clock`` is the devices' time (a replay's, which a console may pause).
     """
     with contextlib.ExitStack() as stack:
         update: dict[str, object] = {}
         reader = doors = occupancy = None
         if devices.reader is not None:
             pty = stack.enter_context(PseudoTerminal(watch_flushes=True))
-            reader = stack.enter_context(ReaderEmulator(devices.reader.make_framing(), pty))
+            reader = stack.enter_context(
+                ReaderEmulator(devices.reader.make_framing(), pty, clock=clock)
+            )
             update["reader"] = devices.reader.model_copy(
                 update={"serial": _on_pty(devices.reader.serial, pty)}
             )
@@ -60,7 +66,7 @@ def emulators(
             board = door_board or DoorBoardSettings()
             if devices.doors.identity is not None:
                 board = board.model_copy(update={"identity": devices.doors.identity})
-            doors = stack.enter_context(DoorEmulator(pty, board))
+            doors = stack.enter_context(DoorEmulator(pty, board, clock=clock))
             update["doors"] = devices.doors.model_copy(
                 update={"serial": _on_pty(devices.doors.serial, pty)}
             )
@@ -69,7 +75,7 @@ def emulators(
             sensor = occupancy_sensor or OccupancySensorSettings()
             if devices.occupancy.identity is not None:
                 sensor = sensor.model_copy(update={"identity": devices.occupancy.identity})
-            occupancy = stack.enter_context(OccupancyEmulator(pty, sensor))
+            occupancy = stack.enter_context(OccupancyEmulator(pty, sensor, clock=clock))
             update["occupancy"] = devices.occupancy.model_copy(
                 update={"serial": _on_pty(devices.occupancy.serial, pty)}
             )

@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry
 
 from egate.biometrics.matching import MatchingCore
 from egate.config import ConfigError
+from egate.documents.mrz import MrzResult
 from egate.documents.pki.testpki import generate_test_pki, load_test_pki
 from egate.documents.policy import DocumentPolicy
 from egate.gate import commands as c
@@ -55,13 +56,22 @@ from hardware.indicator import RecordingIndicator
 from station.mockgate import MockGate, mock_devices
 from station.people.passenger import PassengerPhase
 from station.service import GateService, ServiceTiming
+from station.training.control import AddPassenger, InjectFault, ReplayControl
+from station.training.desk import desk_case
+from station.training.live import LaneState, LiveView
 from station.training.narration import describe
 from station.training.scenario import (
     FaultDevice,
     FaultSpec,
+    PassengerKind,
     Scenario,
 )
-from station.training.scenario_travellers import PreparedPassenger, prepare, stop_list
+from station.training.scenario_travellers import (
+    PreparedPassenger,
+    prepare,
+    prepare_passenger,
+    stop_list,
+)
 from station.training.transcript import Line, PassengerResult, ReplayRun, Step
 
 # People and doors move this many times faster with --fast.
@@ -71,6 +81,12 @@ _POLL_S = 0.002
 # A replay gives up when nothing has happened for this long (scenario seconds,
 # or longer than the longest fault): a gate closed for good, say.
 _STALLED_AFTER_S = 600.0
+# How often a console's view of the lanes is brought up to date (machine seconds).
+_LIVE_EVERY_S = 0.05
+# While a console holds the replay paused, how long to wait before looking again.
+_HOLD_S = 0.05
+# Outcomes that send a traveller to the officer's desk.
+_TO_THE_DESK = frozenset({"referred", "rejected"})
 
 _PHASE_TEXT = {
     PassengerPhase.PRESENTED: "lays the passport on the reader",
@@ -116,6 +132,7 @@ class _Fault:
     starts_at: float | None  # scenario seconds; None: when the passenger walks in
     ends_at: float | None = None
     restored: bool = False
+    by_instructor: bool = False
 
 
 @dataclass(slots=True)
@@ -163,7 +180,11 @@ class Replay:
         base_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        control: ReplayControl | None = None,
+        live: LiveView | None = None,
     ) -> None:
+        """``control``: a console's remote control (its clock becomes the replay's);
+        ``live``: the console's view, fed as the replay goes."""
         if not speed > 0:
             raise ValueError("speed must be positive")
         self.scenario = scenario
@@ -182,11 +203,16 @@ class Replay:
             if scenario.pki is not None
             else generate_test_pki(now=datetime.now(UTC) - PKI_BACKDATE)
         )
-        self._clock = clock
+        self._control = control
+        self._live = live
+        self._clock = clock if control is None else control.clock
         self._sleep = sleep
+        self._live_at = -_LIVE_EVERY_S
+        self._passengers: list[PreparedPassenger] = []
+        self._faults_now: list[_Fault] = []
         self._zone = scenario.start.tzinfo
         self._epoch = scenario.start.timestamp()
-        self._t0 = clock()
+        self._t0 = self._clock()
         self.run_record = ReplayRun(scenario, source, self.speed, fast)
 
     # -- time ------------------------------------------------------------------
@@ -203,10 +229,12 @@ class Replay:
     def run(self, stop: threading.Event | None = None) -> ReplayRun:
         """Replay every passenger (or until ``stop`` is set); the finished run."""
         started = self._clock()
-        passengers = prepare(self.scenario, self.source, self.speed)
+        passengers = self._passengers = prepare(self.scenario, self.source, self.speed)
         for passenger in passengers:
             if passenger.result.follows is not None:
                 self._followers.setdefault(passenger.result.follows, []).append(passenger.result)
+            if self._live is not None:
+                self._live.passenger(passenger.spec.id, passenger.chip_photo, passenger.capture)
         pseudonymizer = Pseudonymizer.ephemeral()
         policy = DocumentPolicy(
             self.scenario.policy,
@@ -225,8 +253,12 @@ class Replay:
             self._recording = False
             for gate in gates:
                 gate.service.stop(functools.partial(self._pause, gate))
+        if self._control is not None:
+            self._control.finish()
         run = self.run_record
-        run.results = [passenger.result for passenger in passengers]
+        run.results = [passenger.result for passenger in self._passengers]
+        if self._live is not None:
+            run.desk = self._live.desk.score()
         run.timing = {
             "total": self._clock() - started,
             "setup": setup,
@@ -278,6 +310,7 @@ class Replay:
             ),
             on_record=lambda record: self._on_record(gate_ref[0], record),
             observer=lambda now, item: self._observe(gate_ref[0], now, item),
+            on_mrz=lambda now, result: self._on_mrz(gate_ref[0], now, result),
             zone=self._zone,
         )
         stack.callback(service.close)
@@ -294,9 +327,16 @@ class Replay:
     ) -> None:
         queue: deque[PreparedPassenger] = deque(p for p in passengers if p.traveller is not None)
         waiting: list[_Waiting] = []
-        faults = [self._fault(spec, gates) for spec in self.scenario.faults]
+        faults = self._faults_now = [self._fault(spec, gates) for spec in self.scenario.faults]
         stalled_after = max([_STALLED_AFTER_S, *(f.lasts_s + 60 for f in self.scenario.faults)])
+        control = self._control
         while not stop.is_set():
+            if control is not None:
+                if control.stopped:
+                    break
+                self._take_actions(control, gates, faults, waiting)
+                if control.hold(_HOLD_S):
+                    continue  # paused: nothing moves, the gates included
             now = self._clock()
             at = self._at(now)
             while queue and (self.fast or queue[0].arrival <= at):
@@ -309,6 +349,7 @@ class Replay:
                 self._send_elsewhere(gate, waiting, at, now)
                 gate.service.step()
             self._faults(faults, at)
+            self._publish(gates, waiting, at, now)
             if not queue and not waiting and self._all_done(gates, faults):
                 break
             if self.fast and not queue and not waiting:
@@ -322,6 +363,101 @@ class Replay:
                 break
             self._sleep(_POLL_S)
         self.run_record.duration = self._at(self._clock())
+
+    # -- a console ---------------------------------------------------------------
+
+    def _take_actions(
+        self,
+        control: ReplayControl,
+        gates: list[_Gate],
+        faults: list[_Fault],
+        waiting: list[_Waiting],
+    ) -> None:
+        """Carry out what the instructor asked for since the last round."""
+        at = self._at(self._clock())
+        for action in control.take_actions():
+            match action:
+                case InjectFault(gate=name, device=device, lasts_s=lasts):
+                    gate = next(g for g in gates if g.name == name)
+                    # Built as validated by the control; a scenario's own faults name a time.
+                    spec = FaultSpec.model_construct(
+                        device=device, gate=name, during=None, at=None, lasts_s=lasts
+                    )
+                    faults.append(_Fault(spec, gate, at, by_instructor=True))
+                case AddPassenger(template=template, id=new_id):
+                    self._add_passenger(template, new_id, at, waiting, gates[0])
+
+    def _add_passenger(
+        self, template: str, new_id: str, at: float, waiting: list[_Waiting], gate: _Gate
+    ) -> None:
+        """A copy of passenger ``template`` joins the queue now, as ``new_id``."""
+        spec = next(p.spec for p in self._passengers if p.spec.id == template)
+        copy = spec.model_copy(update={"id": new_id})
+        document = copy.document
+        # Another traveller of the same kind: a passport of their own (the same
+        # number would be a passed-back passport), except a listed one.
+        if document is not None and document.number and spec.kind is not PassengerKind.STOP_LIST:
+            suffix = new_id.rsplit("+", 1)[-1]
+            number = (document.number[: 9 - len(suffix)] + suffix)[:9]
+            copy = copy.model_copy(
+                update={"document": document.model_copy(update={"number": number})}
+            )
+        try:
+            passenger = prepare_passenger(copy, self.source, self.speed, arrival=at)
+        except ConfigError as error:
+            self._line(
+                gate, None, Step.DEVICE, f"instructor's passenger {new_id} cannot come: {error}"
+            )
+            return
+        self._passengers.append(passenger)
+        if self._live is not None:
+            self._live.passenger(new_id, passenger.chip_photo, passenger.capture)
+        waiting.append(_Waiting(passenger, at))
+        self._line(
+            gate, new_id, Step.ARRIVAL, f"joins the queue (sent by the instructor, like {template})"
+        )
+
+    def _publish(self, gates: list[_Gate], waiting: list[_Waiting], at: float, now: float) -> None:
+        """Bring a console's view of the lanes and the queue up to date (a few times a second)."""
+        live = self._live
+        if live is None or now - self._live_at < _LIVE_EVERY_S:
+            return
+        self._live_at = now
+        lanes = []
+        for gate in gates:
+            emulators = gate.mock.emulators
+            doors = {}
+            if emulators is not None and emulators.doors is not None:
+                doors = {
+                    door.value: emulators.doors.state(door).value.lower()
+                    for door in (Door.ENTRY, Door.EXIT)
+                }
+            state = gate.service.controller.state.value
+            lanes.append(LaneState(gate.name, state, self._current(gate), doors))
+        at_gate = {who: gate.name for gate in gates if (who := self._current(gate)) is not None}
+        queued = {entry.passenger.spec.id for entry in waiting}
+        decided = {case.passenger for case in live.desk.score().cases if case.verdict.decided}
+        statuses: dict[str, tuple[str, str | None, str | None]] = {}
+        for passenger in self._passengers:
+            result = passenger.result
+            who = result.id
+            if who in at_gate:
+                status = "at_gate"
+            elif who in queued:
+                status = "waiting"
+            elif result.outcome in _TO_THE_DESK and who not in decided:
+                status = "at_desk"
+            elif result.outcome is not None or result.arrived_at is not None:
+                status = "done"
+            else:
+                status = "not_arrived"
+            statuses[who] = (status, result.gate, result.outcome)
+        live.lanes(
+            at,
+            lanes,
+            [(entry.passenger.spec.id, entry.since) for entry in waiting],
+            statuses,
+        )
 
     def _skip_idle_time(self, gates: list[_Gate], faults: list[_Fault], at: float) -> None:
         """With --fast, nobody waits: while the gates stand idle, jump to the next fault time."""
@@ -443,6 +579,8 @@ class Replay:
                     continue
                 fault.ends_at = at + fault.spec.lasts_s
                 self._inject(fault, failing=True)
+                if self._live is not None:
+                    self._live.fault(fault.gate.name, fault.spec.device.value, at, fault.ends_at)
             elif at >= fault.ends_at:
                 fault.restored = True
                 self._inject(fault, failing=False)
@@ -468,13 +606,20 @@ class Replay:
                     doors.jam(door, "JAMMED")
                 else:
                     doors.unjam(door)
+            case FaultDevice.BOARD, True:
+                doors.mute()  # switched off: it hears and says nothing
+            case FaultDevice.BOARD, False:
+                doors.mute(False)
+                doors.power_cycle()  # on again: state lost, doors closed, READY
         what = {
             FaultDevice.CAMERA: ("camera unplugged", "camera plugged back"),
             FaultDevice.READER: ("reader cable pulled", "reader cable back"),
             FaultDevice.ENTRY_DOOR: ("entry door jams", "entry door jam cleared"),
             FaultDevice.EXIT_DOOR: ("exit door jams", "exit door jam cleared"),
+            FaultDevice.BOARD: ("door board switched off", "door board switched on again"),
         }[device]
-        text = f"scenario fault: {what[0]} for {fault.spec.lasts_s:g} s" if failing else what[1]
+        who = "instructor" if fault.by_instructor else "scenario"
+        text = f"{who} fault: {what[0]} for {fault.spec.lasts_s:g} s" if failing else what[1]
         self._line(fault.gate, self._current(fault.gate), Step.DEVICE, text)
 
     # -- what the service reports --------------------------------------------------
@@ -491,10 +636,48 @@ class Replay:
             gate.started_at = self._at(now)
         if isinstance(item, c.Finish):
             gate.finished_at = self._at(now)
+        if self._live is not None and self._recording:
+            self._live.gate_item(gate.name, self._at(now), self._current(gate), item)
         described = describe(item)
         if described is not None:
             step, text, detail = described
             self._line(gate, self._current(gate), step, text, detail, at=self._at(now))
+
+    def _on_mrz(self, gate: _Gate, now: float, result: MrzResult) -> None:
+        """The MRZ the gate read: a repair becomes a transcript line of its own."""
+        if self._live is not None:
+            self._live.document(gate.name, result)
+        if result.repairs:
+            changes = "; ".join(repair.describe() for repair in result.repairs)
+            self._line(
+                gate,
+                self._current(gate),
+                Step.DOCUMENT,
+                f"MRZ repaired: {changes}",
+                {"repairs": [repair.to_json() for repair in result.repairs]},
+                at=self._at(now),
+            )
+
+    def _to_desk(
+        self, gate: _Gate, passenger: PreparedPassenger, record: TransactionRecord, at: float
+    ) -> None:
+        """A traveller the gate did not let through goes to the officer's desk (and anyone
+        who followed them in)."""
+        live = self._live
+        if live is None or record.outcome.value not in _TO_THE_DESK:
+            return
+        followers = [p.spec for p in self._passengers if p.result.follows == passenger.spec.id]
+        for spec in (passenger.spec, *followers):
+            live.desk.refer(
+                desk_case(
+                    spec,
+                    gate=gate.name,
+                    at_s=at,
+                    outcome=record.outcome.value,
+                    reasons=record.reasons,
+                    today=self.scenario.today,
+                )
+            )
 
     def _on_record(self, gate: _Gate, record: TransactionRecord) -> None:
         passenger = gate.presenter
@@ -531,6 +714,7 @@ class Replay:
                     "reasons": list(expected.reasons),
                 }
                 detail["matched"] = result.matched
+                self._to_desk(gate, passenger, record, at)
         self._line(
             gate, passenger.spec.id if passenger else None, Step.DECISION, text, detail, at=at
         )
@@ -558,6 +742,10 @@ class Replay:
         self.run_record.lines.append(line)
         if self._on_line is not None:
             self._on_line(line)
+        if self._live is not None:
+            self._live.line(line)
+        if self._control is not None:
+            self._control.noted(step)
 
     def _matching_seconds(self) -> float:
         """The matching core's workers' busy seconds so far (0 without its registry)."""

@@ -50,6 +50,7 @@ class FaultDevice(StrEnum):
     READER = "reader"  # its serial link lost
     ENTRY_DOOR = "entry_door"  # jammed
     EXIT_DOOR = "exit_door"  # jammed
+    BOARD = "board"  # the door board switched off, then on again (power-cycled)
 
 
 class GatesSpec(StrictModel):

@@ -48,6 +48,9 @@ class PreparedPassenger:
     traveller: ScenarioTraveller | None  # None for a tailgater
     arrival: float  # scenario seconds after the start
     result: PassengerResult
+    # What an officer compares: the chip's photo as stored (DG2) and the first capture.
+    chip_photo: bytes | None = None
+    capture: RgbImage | None = None
 
 
 def vary(image: RgbImage, variation: Variation) -> RgbImage:
@@ -78,48 +81,68 @@ def prepare(scenario: Scenario, source: str, speed: float) -> list[PreparedPasse
     be read as one.
     """
     arrivals = scenario.arrivals()
-    followers = {
-        passenger.behaviour.tailgates: passenger.id
+    followed = {
+        passenger.behaviour.tailgates
         for passenger in scenario.passengers
         if passenger.behaviour.tailgates is not None
     }
     chips: dict[tuple[Path, str], bytes] = {}
-    prepared: list[PreparedPassenger] = []
-    for spec in scenario.passengers:
-        result = PassengerResult(spec.id, spec.kind, spec.expected, spec.learn)
-        if spec.tailgater:
-            result.follows = spec.behaviour.tailgates
-            prepared.append(PreparedPassenger(spec, None, 0.0, result))
-            continue
-        assert spec.document is not None and spec.chip is not None and spec.face is not None
-
-        def fail(field: str, error: Exception, who: str = spec.id) -> ConfigError:
-            return ConfigError(f"{source}: passenger {who}: {field}: {error}")
-
-        dg2 = None
-        if spec.chip.state != "absent" and spec.chip.photo is not None:
-            key = (spec.chip.photo, spec.chip.format)
-            if key not in chips:
-                try:
-                    chips[key] = chip_photo(
-                        spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000"
-                    )
-                except ValueError as error:  # ImageError included
-                    raise fail("chip.photo", error) from None
-            dg2 = chips[key]
-        faces: list[RgbImage] = []
-        for index, path in enumerate(spec.face.resolved):
-            try:
-                faces.append(vary(read_image_file(path), spec.face.variation))
-            except ImageError as error:
-                raise fail(f"face.photos.{index}", error) from None
-        traveller = ScenarioTraveller(
-            spec.id,
-            mock_document(spec, dg2, faces, speed=speed),
-            mock_behaviour(spec.behaviour, followed=spec.id in followers, speed=speed),
+    return [
+        prepare_passenger(
+            spec,
+            source,
+            speed,
+            arrival=0.0 if spec.tailgater else arrivals[spec.id],
+            followed=spec.id in followed,
+            chips=chips,
         )
-        prepared.append(PreparedPassenger(spec, traveller, arrivals[spec.id], result))
-    return prepared
+        for spec in scenario.passengers
+    ]
+
+
+def prepare_passenger(
+    spec: PassengerSpec,
+    source: str,
+    speed: float,
+    *,
+    arrival: float,
+    followed: bool = False,
+    chips: dict[tuple[Path, str], bytes] | None = None,
+) -> PreparedPassenger:
+    """One passenger's document, chip and faces (``chips``: DG2 images already made)."""
+    chips = {} if chips is None else chips
+    result = PassengerResult(spec.id, spec.kind, spec.expected, spec.learn)
+    if spec.tailgater:
+        result.follows = spec.behaviour.tailgates
+        return PreparedPassenger(spec, None, arrival, result)
+    assert spec.document is not None and spec.chip is not None and spec.face is not None
+
+    def fail(field: str, error: Exception) -> ConfigError:
+        return ConfigError(f"{source}: passenger {spec.id}: {field}: {error}")
+
+    dg2 = None
+    if spec.chip.state != "absent" and spec.chip.photo is not None:
+        key = (spec.chip.photo, spec.chip.format)
+        if key not in chips:
+            try:
+                chips[key] = chip_photo(spec.chip.photo, jpeg2000=spec.chip.format == "jpeg2000")
+            except ValueError as error:  # ImageError included
+                raise fail("chip.photo", error) from None
+        dg2 = chips[key]
+    faces: list[RgbImage] = []
+    for index, path in enumerate(spec.face.resolved):
+        try:
+            faces.append(vary(read_image_file(path), spec.face.variation))
+        except ImageError as error:
+            raise fail(f"face.photos.{index}", error) from None
+    traveller = ScenarioTraveller(
+        spec.id,
+        mock_document(spec, dg2, faces, speed=speed),
+        mock_behaviour(spec.behaviour, followed=followed, speed=speed),
+    )
+    return PreparedPassenger(
+        spec, traveller, arrival, result, dg2, faces[0] if faces else None
+    )
 
 
 def stop_list(

@@ -154,6 +154,25 @@ def test_a_misread_the_gate_repairs_ends_accepted(run: ReplayRun) -> None:
     assert "CHECK_DIGIT_DOCUMENT_NUMBER" in outcomes["M5"][1]
 
 
+def test_a_repair_is_a_transcript_line_of_its_own(run: ReplayRun) -> None:
+    repaired = [line for line in run.lines if line.text.startswith("MRZ repaired")]
+    # The birth date's B read for an 8, on both misread passports; none on the others.
+    assert sorted(line.passenger or "" for line in repaired) == ["M1", "M2"]
+    for line in repaired:
+        assert line.step == "document"
+        assert "birth_date: line 2 column 14 'B' -> '8'" in line.text
+        assert line.detail["repairs"] == [
+            {"field": "birth_date", "line": 2, "column": 14, "found": "B", "replaced_by": "8"}
+        ]
+        # The repair comes before the verdict on the repaired MRZ.
+        verdict = next(
+            later
+            for later in run.lines
+            if later.passenger == line.passenger and later.text.startswith("MRZ valid")
+        )
+        assert run.lines.index(line) < run.lines.index(verdict)
+
+
 def test_wrong_check_digits_are_rejected_as_invalid(run: ReplayRun) -> None:
     outcomes = {result.id: (result.outcome, result.reasons) for result in run.results}
     assert outcomes["M3"][0] == "rejected"

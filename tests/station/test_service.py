@@ -227,8 +227,10 @@ def _gate(
     started: list[Emulators] = []
 
     @contextlib.contextmanager
-    def keeping(devices: DeviceSettings, board: DoorBoardSettings | None) -> Iterator[Emulators]:
-        with emulators(devices, board) as found:
+    def keeping(
+        devices: DeviceSettings, board: DoorBoardSettings | None, **options: Any
+    ) -> Iterator[Emulators]:
+        with emulators(devices, board, **options) as found:
             started.append(found)
             yield found
 
