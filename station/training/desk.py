@@ -141,15 +141,17 @@ def desk_case(
     outcome: str,
     reasons: Sequence[str],
     today: date,
+    passenger: str | None = None,
 ) -> DeskCase:
     """The desk case of scenario passenger ``spec`` whose transaction ended ``outcome``.
 
-    ``today`` is the scenario's day (``Scenario.today``).  A tailgater
-    brings no document: their page is empty.
+    ``today`` is the scenario's day (``Scenario.today``); ``passenger`` the
+    id at the desk when it is not ``spec.id`` (a copy the instructor added).
+    A tailgater brings no document: their page is empty.
     """
     page = {} if spec.document is None else officer_view(spec.document.printed(), today)
     return DeskCase(
-        passenger=spec.id,
+        passenger=spec.id if passenger is None else passenger,
         gate=gate,
         at_s=at_s,
         outcome=outcome,
@@ -240,7 +242,7 @@ class DeskScore:
     @property
     def points(self) -> float:
         """The points of every case together."""
-        return sum(case.verdict.points for case in self.cases)
+        return sum((case.verdict.points for case in self.cases), 0.0)
 
     @property
     def of(self) -> int:
@@ -278,6 +280,20 @@ def _choice(kind: type[_Choice], value: _Choice | str, what: str) -> _Choice:
     except ValueError:
         choices = ", ".join(member.value for member in kind)
         raise ValueError(f"unknown {what} {value!r}: one of {choices}") from None
+
+
+def _answer(
+    decision: DeskDecision | str, reason: RefusalReason | str | None
+) -> tuple[DeskDecision, RefusalReason | None]:
+    """A decision and its reason as the desk takes them; ValueError for one it cannot."""
+    chosen = _choice(DeskDecision, decision, "decision")
+    why = None if reason is None else _choice(RefusalReason, reason, "reason")
+    if chosen is DeskDecision.REFUSE and why is None:
+        choices = ", ".join(member.value for member in RefusalReason)
+        raise ValueError(f"refuse needs a reason: one of {choices}")
+    if chosen is not DeskDecision.REFUSE and why is not None:
+        raise ValueError(f"{chosen.value} takes no reason (got {why.value}): only refuse has")
+    return chosen, why
 
 
 class Desk:
@@ -335,28 +351,23 @@ class Desk:
     ) -> DeskVerdict:
         """Record the trainee's decision on ``passenger``'s case and judge it.
 
-        ValueError (one line) for a passenger not at the desk, a case decided
-        before, an unknown decision or reason, a refusal without a reason, a
-        reason with admit or supervisor, or a closed desk.
+        ValueError (one line, checked in this order) for a closed desk, a
+        passenger not at the desk, a case decided before, an unknown decision
+        or reason, a refusal without a reason, a reason with admit or
+        supervisor.  Decision and reason may be given as their values.
         """
-        chosen = _choice(DeskDecision, decision, "decision")
-        why = None if reason is None else _choice(RefusalReason, reason, "reason")
-        if chosen is DeskDecision.REFUSE and why is None:
-            choices = ", ".join(member.value for member in RefusalReason)
-            raise ValueError(f"refuse needs a reason: one of {choices}")
-        if chosen is not DeskDecision.REFUSE and why is not None:
-            raise ValueError(f"{chosen.value} takes no reason (got {why.value}): only refuse has")
         with self._lock:
             # Check and record under one lock: two decisions racing for a
             # case cannot both be scored.
             if self._closed:
                 raise ValueError("the desk is closed: the replay has ended")
-            case = self._cases.get(passenger)
+            case = self._cases.get(passenger) if isinstance(passenger, str) else None
             if case is None:
                 raise ValueError(f"{passenger!r} was not sent to the desk")
             earlier = self._verdicts.get(passenger)
             if earlier is not None:
                 raise ValueError(f"{passenger} is already decided ({earlier.decision})")
+            chosen, why = _answer(decision, reason)
             verdict = DeskVerdict(
                 passenger, case.expected, chosen, why, judge(case.expected, chosen, why)
             )
@@ -407,7 +418,7 @@ class Desk:
         return {
             "cases": cases,
             "score": {
-                "points": sum(verdict.points for verdict in verdicts),
+                "points": sum((verdict.points for verdict in verdicts), 0.0),
                 "of": referred,
                 "decided": len(verdicts),
             },

@@ -129,6 +129,14 @@ def test_misuse_is_a_one_line_value_error_and_changes_nothing(
     assert desk.score().decided == 0
 
 
+def test_a_passenger_that_is_no_id_is_not_at_the_desk() -> None:
+    desk = Desk()
+    desk.refer(case("P1"))
+    for strange in (5, ["P1"], None):
+        with pytest.raises(ValueError, match="was not sent to the desk"):
+            desk.decide(strange, "admit")  # type: ignore[arg-type]
+
+
 def test_a_case_is_decided_once() -> None:
     desk = Desk()
     desk.refer(case("P1", REFUSE_IMPOSTOR))
@@ -363,6 +371,10 @@ def test_a_scenario_passenger_becomes_a_case() -> None:
     assert made.document["surname"] == "ZHANG"
     assert made.document["birth_date"] == "1985-04-12"
     assert made.document["document_number"] == "EA1234567"
+    copy = desk_case(
+        spec, gate="G1", at_s=9.0, outcome="rejected", reasons=(), today=TODAY, passenger="P3+1"
+    )
+    assert (copy.passenger, copy.expected, copy.document) == ("P3+1", made.expected, made.document)
 
 
 # -- the scorecard's desk section ---------------------------------------------------------
