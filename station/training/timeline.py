@@ -271,6 +271,11 @@ def _fault(fault: FaultSpan, x: _Scale, right: float, lane: int, start: datetime
     return "".join(parts)
 
 
+def _seconds(seconds: float) -> str:
+    # A short transaction is the one a tooltip is read for: give it its hundredths.
+    return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def _tooltip(placed: _Placed, start: datetime, results: dict[str, PassengerResult]) -> str:
     transaction = placed.transaction
     lead = results.get(transaction.passengers[0]) if transaction.passengers else None
@@ -279,10 +284,11 @@ def _tooltip(placed: _Placed, start: datetime, results: dict[str, PassengerResul
     seconds = transaction.duration_s
     if seconds is None:
         seconds = placed.end - placed.begin
+    when = f"{clock_text(start, placed.begin)}-{clock_text(start, placed.end)}"
     return (
         f"{'+'.join(transaction.passengers)}: {outcome}"
         + (f" ({reasons})" if reasons else "")
-        + f", {seconds:.1f} s, {clock_text(start, placed.begin)}-{clock_text(start, placed.end)}"
+        + f", {_seconds(seconds)}, {when}"
         + ("" if transaction.matched else ", not as expected")
     )
 
