@@ -299,26 +299,12 @@ def _bar(placed: _Placed, lane: int, start: datetime, results: dict[str, Passeng
     left, span = placed.left, placed.width
     outcome = transaction.outcome if transaction.outcome in OUTCOMES else "other"
     miss = "" if transaction.matched else " miss"
-    label = "+".join(transaction.passengers)
     parts = [
         f'<g class="transaction"><title>{escape(_tooltip(placed, start, results))}</title>'
         f'<rect class="bar outcome-{outcome}{miss}" x="{left:.1f}" '
         f'y="{top}" width="{span:.1f}" height="{_BAR_HEIGHT}" rx="3"/>'
     ]
-    needed = len(label) * _CHAR_PX + 6
-    baseline = top + _BAR_HEIGHT / 2 + 4
-    if span >= needed:
-        parts.append(
-            f'<text class="bar-label" x="{left + 4:.1f}" y="{baseline:.1f}">{escape(label)}</text>'
-        )
-    else:
-        # Too short to hold its label: beside it, clear of the "!" marker, if there is room.
-        gap = 3.0 if transaction.matched else 9.0
-        if placed.room >= needed + gap:
-            parts.append(
-                f'<text class="bar-label outside" x="{left + span + gap:.1f}" '
-                f'y="{baseline:.1f}">{escape(label)}</text>'
-            )
+    parts.append(_bar_label(placed, top + _BAR_HEIGHT / 2 + 4))
     if not transaction.matched:
         cx, cy = left + span, top
         parts.append(
@@ -327,6 +313,29 @@ def _bar(placed: _Placed, lane: int, start: datetime, results: dict[str, Passeng
         )
     parts.append("</g>")
     return "".join(parts)
+
+
+def _bar_label(placed: _Placed, baseline: float) -> str:
+    """The passengers' ids in the bar, else beside it (clear of the ``!`` marker), else none.
+
+    A tailgated transaction too short for ``P03+P04`` may still hold ``P03+``.
+    """
+    passengers = placed.transaction.passengers
+    labels = ["+".join(passengers)] + ([passengers[0] + "+"] if len(passengers) > 1 else [])
+    gap = 3.0 if placed.transaction.matched else 9.0
+    for label in labels:
+        needed = len(label) * _CHAR_PX + 6
+        if placed.width >= needed:
+            return (
+                f'<text class="bar-label" x="{placed.left + 4:.1f}" y="{baseline:.1f}">'
+                f"{escape(label)}</text>"
+            )
+        if placed.room >= needed + gap:
+            return (
+                f'<text class="bar-label outside" x="{placed.left + placed.width + gap:.1f}" '
+                f'y="{baseline:.1f}">{escape(label)}</text>'
+            )
+    return ""
 
 
 def _event(line: Line, x: _Scale, lane_of: dict[str, int], lanes: int, start: datetime) -> str:

@@ -172,6 +172,18 @@ def test_a_long_bar_holds_its_label_and_a_crowded_short_one_has_its_tooltip_only
     assert title(bars["B5"]).startswith("B5: rejected")
 
 
+def test_a_short_tailgated_transaction_shows_at_least_its_first_passenger(tmp_path):
+    run = make_run(tmp_path)
+    by_id = {result.id: result for result in run.results}
+    # B3's transaction lasts half a second; B5 starts 5.2 s after it: some 40 px of room.
+    by_id["B3"].ended_at, by_id["B3"].duration_s = 16.5, 0.5
+    by_id["B5"].started_at, by_id["B5"].ended_at = 21.2, 21.4
+    bars = {title(bar).split(":")[0]: bar for bar in groups(svg_of(run), "transaction")}
+    ((text, css, x),) = labels(bars["B3+B9"])
+    assert (text, css) == ("B3+", ["bar-label", "outside"])
+    assert x == pytest.approx(x_of(16.0) + MIN_BAR_PX + 9, abs=0.1)  # clear of the "!"
+
+
 # -- device faults --------------------------------------------------------------------
 
 FAULT_LINES = [
