@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from station.training.scenario import Expected, PassengerKind
-from station.training.transcript import Line, PassengerResult, ReplayRun, Step
+from station.training.scenario import Expectation, Expected, PassengerKind
+from station.training.transcript import Line, ReplayRun, Step
 
 __all__ = [
     "Face",
@@ -26,6 +26,8 @@ __all__ = [
     "Margin",
     "NearThreshold",
     "face_decisions",
+    "face_of",
+    "margin_of",
     "near_threshold_notes",
 ]
 
@@ -102,16 +104,20 @@ class FaceDecision:
         return f"matched, at or under the threshold {self.threshold:g}: {self.distance:.3f}"
 
 
-def _face(result: PassengerResult) -> Face:
+def face_of(kind: PassengerKind, expected: Expectation) -> Face:
+    """Whose face a scenario passenger of ``kind`` expecting ``expected`` shows the camera."""
     # A look-alike expected to pass is still someone else's face: impostor first.
-    if result.kind is PassengerKind.IMPOSTOR or _MISMATCH_REASON in result.expected.reasons:
+    if kind is PassengerKind.IMPOSTOR or _MISMATCH_REASON in expected.reasons:
         return Face.IMPOSTOR
-    if result.kind is PassengerKind.GENUINE or result.expected.outcome is Expected.ACCEPTED:
+    if kind is PassengerKind.GENUINE or expected.outcome is Expected.ACCEPTED:
         return Face.GENUINE
     return Face.OTHER
 
 
-def _margin(face: Face, distance: float | None, threshold: float, limits: NearThreshold) -> Margin:
+def margin_of(
+    face: Face, distance: float | None, threshold: float, limits: NearThreshold
+) -> Margin:
+    """Where ``distance`` fell for that ``face``: clear, near the threshold, or across it."""
     if distance is None or face is Face.OTHER:
         return Margin.CLEAR
     # The verifier matches at a distance up to and including the threshold.
@@ -150,7 +156,7 @@ def face_decisions(run: ReplayRun, limits: NearThreshold | None = None) -> list[
             continue
         last = lines[-1] if lines else None
         decision = None if last is None else last.detail.get("decision")
-        face = _face(result)
+        face = face_of(result.kind, result.expected)
         found.append(
             FaceDecision(
                 passenger=result.id,
@@ -160,7 +166,7 @@ def face_decisions(run: ReplayRun, limits: NearThreshold | None = None) -> list[
                 distance=distance,
                 threshold=threshold,
                 face=face,
-                margin=_margin(face, distance, threshold, limits),
+                margin=margin_of(face, distance, threshold, limits),
             )
         )
     return found

@@ -12,10 +12,17 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from station.training.facedecisions import Face, Margin, face_decisions, near_threshold_notes
+from station.training.facedecisions import (
+    Face,
+    Margin,
+    face_decisions,
+    face_of,
+    margin_of,
+    near_threshold_notes,
+)
 from station.training.report import NearThreshold, report_html, write_outputs
 from station.training.reportphotos import PassengerPhotos, thumbnail_jpeg
-from station.training.scenario import Scenario
+from station.training.scenario import Expectation, PassengerKind, Scenario
 from station.training.scorecard import Scorecard
 from station.training.transcript import Line, PassengerResult, ReplayRun, Step
 
@@ -243,6 +250,38 @@ def test_an_impostor_under_the_threshold_is_a_look_alike_that_matched(tmp_path):
     limits = NearThreshold()
     notes = near_threshold_notes(face_decisions(run, limits), limits)
     assert notes[0] == "1 look-alike matched, at or under the threshold 0.6: I2 at 0.600"
+
+
+@pytest.mark.parametrize(
+    ("face", "distance", "margin"),
+    [
+        (Face.GENUINE, 0.5, Margin.CLEAR),  # the limit itself is not near
+        (Face.GENUINE, 0.6, Margin.NEAR),  # the threshold itself still matches
+        (Face.GENUINE, 0.6001, Margin.CROSSED),
+        (Face.IMPOSTOR, 0.7, Margin.CLEAR),
+        (Face.IMPOSTOR, 0.6001, Margin.NEAR),
+        (Face.IMPOSTOR, 0.6, Margin.CROSSED),
+        (Face.OTHER, 0.6, Margin.CLEAR),
+        (Face.GENUINE, None, Margin.CLEAR),
+    ],
+)
+def test_margins_at_their_edges(face, distance, margin):
+    assert margin_of(face, distance, 0.6, NearThreshold()) is margin
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "face"),
+    [
+        ("genuine", "accepted", Face.GENUINE),
+        ("impostor", {"outcome": "referred", "reason": "BIOMETRIC_MISMATCH"}, Face.IMPOSTOR),
+        ("impostor", "accepted", Face.IMPOSTOR),  # a look-alike the trainer expects to pass
+        ("ineligible", "accepted", Face.GENUINE),
+        ("document_fraud", {"outcome": "referred", "reason": "BIOMETRIC_MISMATCH"}, Face.IMPOSTOR),
+        ("stop_list", {"outcome": "referred", "reason": "STOP_LIST_HIT"}, Face.OTHER),
+    ],
+)
+def test_whose_face_it_is(kind, expected, face):
+    assert face_of(PassengerKind(kind), Expectation.model_validate(expected)) is face
 
 
 @pytest.mark.parametrize(
