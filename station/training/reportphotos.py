@@ -66,7 +66,7 @@ class PassengerPhotos:
         chip = None if spec is None else spec.chip
         if chip is None or chip.state != "ok" or chip.photo is None:
             return None
-        return self._thumbnail(chip.photo, None)
+        return self._thumbnail(passenger, chip.photo, None)
 
     def capture(self, passenger: str) -> bytes | None:
         """The passenger's first live capture as the camera saw it, or ``None``."""
@@ -74,24 +74,25 @@ class PassengerPhotos:
         face = None if spec is None else spec.face
         if face is None or not face.resolved:
             return None
-        return self._thumbnail(face.resolved[0], face.variation)
+        return self._thumbnail(passenger, face.resolved[0], face.variation)
 
     def spec(self, passenger: str) -> PassengerSpec | None:
         """The scenario passenger of that id, if any."""
         return self._specs.get(passenger)
 
-    def _thumbnail(self, path: Path, variation: Variation | None) -> bytes | None:
+    def _thumbnail(self, passenger: str, path: Path, variation: Variation | None) -> bytes | None:
         key = (path, variation)
         if key not in self._cache:
-            self._cache[key] = self._render(path, variation)
+            self._cache[key] = self._render(passenger, path, variation)
         return self._cache[key]
 
-    def _render(self, path: Path, variation: Variation | None) -> bytes | None:
+    def _render(self, passenger: str, path: Path, variation: Variation | None) -> bytes | None:
         try:
             image = read_image_file(path)
             if variation is not None:
                 image = vary(image, variation)
             return thumbnail_jpeg(image, self._height)
         except Exception as error:  # a moved file, a bad image, an OpenCV error: "no photo"
-            _log.warning("no thumbnail of %s: %s", path, str(error)[:200])
+            # The error's text names the file, and a photo's file name may be a person's.
+            _log.warning("passenger %s: no thumbnail (%s)", passenger, type(error).__name__)
             return None

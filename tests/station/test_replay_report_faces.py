@@ -321,7 +321,7 @@ def test_the_capture_shows_the_scenarios_variation(tmp_path):
     assert live[:, -20:].mean() < 80 < live[:, :20].mean()
 
 
-def test_an_unreadable_or_missing_photo_is_a_no_photo_cell(tmp_path):
+def test_an_unreadable_or_missing_photo_is_a_no_photo_cell(tmp_path, caplog):
     run = make_run(tmp_path)
     (tmp_path / "chip.png").write_bytes(b"not an image")
     (tmp_path / "face.png").unlink()
@@ -329,6 +329,9 @@ def test_an_unreadable_or_missing_photo_is_a_no_photo_cell(tmp_path):
     assert page.images == []
     assert html.count('<span class="no-photo">no photo</span>') == 10
     assert page.face_rows["G1"][4:6] == ["no photo", "no photo"]
+    # Logged by passenger id, not by the file's name (which may be a person's).
+    assert "passenger G1: no thumbnail (ImageError)" in caplog.text
+    assert "chip.png" not in caplog.text
     # write_outputs renders the same page without raising.
     written = write_outputs(run, Scorecard.of(run), tmp_path / "out")
     assert written[-1].read_text(encoding="utf-8").count("no photo") >= 10
