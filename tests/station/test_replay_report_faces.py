@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+import station.training.report as report
 from station.training.facedecisions import (
     Face,
     Margin,
@@ -369,3 +370,15 @@ def test_a_real_face_photo_makes_a_small_thumbnail(face_folder, tmp_path):
     assert len(jpeg) < 20_000
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[0] == min(96, cv2.imread(str(found[0])).shape[0])
+
+
+def test_past_the_photo_limit_only_the_warned_and_the_missed_keep_their_photos(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(report, "MAX_PHOTO_ROWS", 2)
+    _, page = page_of(make_run(tmp_path))
+    shown = sorted(str(img["alt"]).rsplit(" ", 1)[1] for img in page.images)
+    # G1, I1 near the threshold; G3 over it (and referred, not as expected).
+    assert shown == ["G1", "G1", "G3", "G3", "I1", "I1"]
+    assert page.face_rows["G2"][4:6] == ["left out", "left out"]
+    assert any("only those near the threshold" in text for text in page.paragraphs)
