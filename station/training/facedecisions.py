@@ -91,17 +91,26 @@ class FaceDecision:
         return self.margin is not Margin.CLEAR
 
     @property
-    def warning(self) -> str:
-        """A short warning for the passenger's row; empty when clear."""
+    def flag(self) -> str:
+        """The warning beside a distance already shown: ``0.041 over 0.6``; empty when clear."""
         if not self.warned or self.distance is None:
             return ""
-        gap = abs(self.distance - self.threshold)
         if self.margin is Margin.NEAR:
+            gap = abs(self.distance - self.threshold)
             side = "under" if self.face is Face.GENUINE else "over"
-            return f"near the threshold: {self.distance:.3f}, {gap:.3f} {side} {self.threshold:g}"
+            return f"near the threshold: {gap:.3f} {side} {self.threshold:g}"
         if self.face is Face.GENUINE:
-            return f"over the threshold {self.threshold:g}: {self.distance:.3f}"
-        return f"matched, at or under the threshold {self.threshold:g}: {self.distance:.3f}"
+            return f"over the threshold {self.threshold:g}"
+        return f"matched, at or under the threshold {self.threshold:g}"
+
+    @property
+    def warning(self) -> str:
+        """The warning with the distance: ``near the threshold: 0.641, 0.041 over 0.6``."""
+        if not self.warned or self.distance is None:
+            return ""
+        if self.margin is Margin.NEAR:
+            return self.flag.replace(": ", f": {self.distance:.3f}, ", 1)
+        return f"{self.flag}: {self.distance:.3f}"
 
 
 def face_of(kind: PassengerKind, expected: Expectation) -> Face:

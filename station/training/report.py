@@ -209,8 +209,8 @@ def _distance_cell(decision: FaceDecision | None) -> str:
     text = escape(f"{decision.distance:.3f}")
     if not decision.warned:
         return f'<td class="num">{text}</td>'
-    warning = escape(decision.warning)
-    return f'<td class="num near-threshold" title="{warning}">{text} ⚠<br>{warning}</td>'
+    title, flag = escape(decision.warning), escape(decision.flag)
+    return f'<td class="num near-threshold" title="{title}">{text} ⚠<br>{flag}</td>'
 
 
 def _passengers(scorecard: Scorecard, faces: Sequence[FaceDecision]) -> str:

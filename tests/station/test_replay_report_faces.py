@@ -207,12 +207,12 @@ def test_the_summary_names_who_came_near_the_threshold(tmp_path):
 
 
 def test_the_passenger_table_warns_on_the_near_ones_only(tmp_path):
-    _, page = page_of(make_run(tmp_path))
+    html, page = page_of(make_run(tmp_path))
+    assert 'title="near the threshold: 0.641, 0.041 over 0.6"' in html
     warned = " | ".join(page.warned_cells)
-    assert "0.641 ⚠" in warned
-    assert "near the threshold: 0.641, 0.041 over 0.6" in warned
-    assert "near the threshold: 0.550, 0.050 under 0.6" in warned
-    assert "over the threshold 0.6: 0.650" in warned
+    assert "0.641 ⚠near the threshold: 0.041 over 0.6" in warned
+    assert "0.550 ⚠near the threshold: 0.050 under 0.6" in warned
+    assert "0.650 ⚠over the threshold 0.6" in warned
     assert "0.310" not in warned
     assert "0.820" not in warned
     assert len(page.warned_cells) == 3
