@@ -187,7 +187,7 @@ function connect() {
     try {
       message = JSON.parse(event.data);
     } catch (error) {
-      console.warn("console: ignoring a message that is not JSON");
+      console.debug("console: ignoring a message that is not JSON");
       return;
     }
     handle(message);
@@ -245,7 +245,8 @@ function handle(message) {
       onAnswer(message.request, String(message.error ?? "error"));
       break;
     default:
-      console.warn("console: unknown message type", message && message.type);
+      // A newer server may send more kinds of message; this page shows what it knows.
+      console.debug("console: unknown message type", message && message.type);
   }
 }
 
@@ -261,7 +262,8 @@ function onAnswer(request, error, result = null) {
     setText($("#errors"), error);
     setText($("#status"), "");
   } else if (pending) {
-    const added = result && typeof result.passenger === "string" ? ` as ${result.passenger}` : "";
+    // An added passenger's new id ("P03+1") is worth telling; other results are not.
+    const added = pending.added && result && typeof result.passenger === "string" ? ` as ${result.passenger}` : "";
     showStatus(`Done: ${pending.label}${added}`);
   }
 }
@@ -376,7 +378,7 @@ function createLane(lane) {
       el("h3", { class: "lane-name", text: lane.gate }),
       el("span", { class: "lane-state" }),
       el("span", { class: "degraded-badge", text: "DEGRADED" })),
-    el("div", { class: "plan", "aria-hidden": "false" },
+    el("div", { class: "plan" },
       el("span", { class: "plan-side plan-in", text: "in" }),
       createDoor("entry"),
       el("div", { class: "cabin" },
@@ -785,7 +787,8 @@ function renderFinished(state) {
       el("strong", { text: `${card.matched} of ${card.total}` }), " passengers as expected"));
   }
   for (const [key, count] of Object.entries(card.counts || {})) {
-    if (!count || typeof count !== "object") continue;
+    // "0 of 0" (no such traveller in this scenario) says nothing on a projector.
+    if (!count || typeof count !== "object" || count.of === 0) continue;
     items.push(el("li", { "data-count": key },
       el("strong", { text: count.text ?? `${count.n} of ${count.of}` }), ` ${count.label ?? key}`));
   }
@@ -967,7 +970,7 @@ function wire() {
   $("#add-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const template = $("#add-template").value;
-    if (template) send({ type: "add_passenger", template }, `passenger like ${template} added`);
+    if (template) send({ type: "add_passenger", template }, `passenger like ${template} added`, { added: true });
   });
   for (const id of ["#filter-gate", "#filter-passenger", "#filter-step"]) {
     $(id).addEventListener("change", applyFilter);
