@@ -217,6 +217,8 @@ class ReplayControl:
                 " (any scenario passenger who is not a tailgater)"
             )
         with self._lock:
+            if self._finished or self._stopped:
+                raise ValueError("the replay has ended: nothing more can happen at its gates")
             counter = self._copies.setdefault(template, itertools.count(1))
             new_id = next(
                 f"{template}+{n}" for n in counter if f"{template}+{n}" not in self._taken
@@ -279,6 +281,8 @@ class ReplayControl:
 
     def _queue(self, action: Action) -> None:
         with self._wake:
+            if self._finished or self._stopped:
+                raise ValueError("the replay has ended: nothing more can happen at its gates")
             self._actions.append(action)
             self._wake.notify_all()
 

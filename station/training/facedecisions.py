@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from station.training.scenario import Expectation, Expected, PassengerKind
+from station.training.scenario import Expectation, Expected, NearThreshold, PassengerKind
 from station.training.transcript import Line, ReplayRun, Step
 
 __all__ = [
@@ -33,27 +31,6 @@ __all__ = [
 
 # The reason a correct gate gives for a face that is not the holder's.
 _MISMATCH_REASON = "BIOMETRIC_MISMATCH"
-
-
-class NearThreshold(BaseModel):
-    """How close to the threshold a face distance must come for the report to point it out."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    genuine_above: float = Field(
-        default=0.5,
-        ge=0,
-        lt=2,
-        allow_inf_nan=False,
-        description="A genuine traveller's distance above this is near the threshold.",
-    )
-    impostor_below: float = Field(
-        default=0.7,
-        ge=0,
-        lt=2,
-        allow_inf_nan=False,
-        description="An impostor's distance below this is near the threshold.",
-    )
 
 
 class Face(StrEnum):

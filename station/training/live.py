@@ -30,7 +30,10 @@ from egate.documents.layout import LAYOUTS
 from egate.documents.mrz import MrzResult
 from egate.gate import commands as c
 from egate.gate import events as e
+from station.training.control import RATES, ReplayControl
 from station.training.desk import Desk
+from station.training.facedecisions import Face, Margin, NearThreshold, margin_of
+from station.training.scenario import FaultDevice, Scenario
 from station.training.transcript import Line, clock_text
 
 PhotoKind = Literal["chip", "capture"]
@@ -41,24 +44,6 @@ MAX_DECISIONS = 300
 PHOTO_SIDE = 480
 # The devices a lane shows as up or down, by the names the service reports faults under.
 LANE_DEVICES = ("reader", "chip", "doors", "occupancy", "camera")
-
-
-@dataclass(frozen=True, slots=True)
-class NearThreshold:
-    """When a face decision counts as near the threshold, for a warning.
-
-    A genuine traveller's distance above ``genuine_above``, or an impostor's
-    below ``impostor_below``: the comparison came close to deciding wrongly.
-    """
-
-    genuine_above: float = 0.5
-    impostor_below: float = 0.7
-
-    def near(self, distance: float | None, impostor: bool) -> bool:
-        """Whether ``distance`` came near the threshold for this kind of traveller."""
-        if distance is None:
-            return False
-        return distance < self.impostor_below if impostor else distance > self.genuine_above
 
 
 @dataclass(slots=True)
@@ -130,7 +115,6 @@ class LiveView:
         gates: Sequence[str],
         start: datetime,
         threshold: float,
-        impostors: frozenset[str] = frozenset(),
         near_threshold: NearThreshold | None = None,
         fault_devices: Sequence[str] = (),
         catalogue: Callable[[], list[dict[str, str]]] | None = None,
@@ -143,7 +127,7 @@ class LiveView:
         self._gates = tuple(gates)
         self._start = start
         self._threshold = threshold
-        self._impostors = impostors
+        self._faces: dict[str, Face] = {}
         self._near = near_threshold or NearThreshold()
         self._fault_devices = tuple(fault_devices)
         self._catalogue = catalogue or list
@@ -229,10 +213,18 @@ class LiveView:
 
     # -- what the replay feeds -------------------------------------------------
 
-    def passenger(self, passenger: str, chip: bytes | None, capture: RgbImage | None) -> None:
-        """A passenger the replay knows of, with the photos an officer would compare."""
+    def passenger(
+        self,
+        passenger: str,
+        chip: bytes | None,
+        capture: RgbImage | None,
+        face: Face = Face.OTHER,
+    ) -> None:
+        """A passenger the replay knows of, with the photos an officer would compare and
+        whose face the camera sees (for the near-threshold warning)."""
         with self._lock:
             self._photos[passenger] = _Photos(chip, capture)
+            self._faces[passenger] = face
             self._passengers[passenger] = {
                 "id": passenger,
                 "gate": None,
@@ -289,6 +281,8 @@ class LiveView:
                 case e.DeviceRecovered(device=device):
                     lane.devices[device] = True
                 case e.FaceVerified(decision=decision, distance=distance, reason=reason):
+                    face = self._faces.get(passenger or "", Face.OTHER)
+                    margin = margin_of(face, distance, self._threshold, self._near)
                     self._decision(
                         {
                             "kind": "face",
@@ -299,9 +293,8 @@ class LiveView:
                             "reason": reason,
                             "distance": None if distance is None else round(distance, 4),
                             "threshold": self._threshold,
-                            "near_threshold": self._near.near(
-                                distance, passenger in self._impostors
-                            ),
+                            "margin": margin.value,
+                            "near_threshold": margin is not Margin.CLEAR,
                             "chip_photo": _photo_url(passenger, "chip"),
                             "capture_photo": _photo_url(passenger, "capture"),
                         }
@@ -425,4 +418,40 @@ def _jpeg(image: RgbImage) -> bytes | None:
     return bytes(encoded) if ok else None
 
 
-__all__ = ["LANE_DEVICES", "MAX_DECISIONS", "LaneState", "LiveView", "NearThreshold"]
+def live_view(
+    scenario: Scenario,
+    source: str,
+    control: ReplayControl,
+    *,
+    near_threshold: NearThreshold | None = None,
+) -> LiveView:
+    """The live view of replaying ``scenario`` under ``control``, with a desk of its own."""
+
+    def control_state() -> dict[str, object]:
+        return {
+            "paused": control.paused,
+            "rate": control.rate,
+            "rates": list(RATES),
+            "finished": control.finished,
+        }
+
+    return LiveView(
+        name=scenario.name,
+        source=source,
+        gates=scenario.gates.names,
+        start=scenario.start,
+        threshold=scenario.matching.verifier.threshold,
+        near_threshold=near_threshold or scenario.report.near_threshold,
+        fault_devices=[device.value for device in FaultDevice],
+        catalogue=control.catalogue,
+        control_state=control_state,
+    )
+
+
+__all__ = [
+    "LANE_DEVICES",
+    "MAX_DECISIONS",
+    "LaneState",
+    "LiveView",
+    "live_view",
+]

@@ -58,6 +58,7 @@ from station.people.passenger import PassengerPhase
 from station.service import GateService, ServiceTiming
 from station.training.control import AddPassenger, InjectFault, ReplayControl
 from station.training.desk import desk_case
+from station.training.facedecisions import face_of
 from station.training.live import LaneState, LiveView
 from station.training.narration import describe
 from station.training.scenario import (
@@ -72,6 +73,7 @@ from station.training.scenario_travellers import (
     prepare_passenger,
     stop_list,
 )
+from station.training.scorecard import Scorecard
 from station.training.transcript import Line, PassengerResult, ReplayRun, Step
 
 # People and doors move this many times faster with --fast.
@@ -234,7 +236,12 @@ class Replay:
             if passenger.result.follows is not None:
                 self._followers.setdefault(passenger.result.follows, []).append(passenger.result)
             if self._live is not None:
-                self._live.passenger(passenger.spec.id, passenger.chip_photo, passenger.capture)
+                self._live.passenger(
+                    passenger.spec.id,
+                    passenger.chip_photo,
+                    passenger.capture,
+                    face_of(passenger.spec.kind, passenger.spec.expected),
+                )
         pseudonymizer = Pseudonymizer.ephemeral()
         policy = DocumentPolicy(
             self.scenario.policy,
@@ -265,6 +272,8 @@ class Replay:
             "replay": replay,
             "matching": self._matching_seconds() - matching_before,
         }
+        if self._live is not None:
+            self._live.finished(Scorecard.of(run).to_json())
         return run
 
     def _pause(self, gate: _Gate, seconds: float) -> None:
@@ -363,6 +372,8 @@ class Replay:
                 break
             self._sleep(_POLL_S)
         self.run_record.duration = self._at(self._clock())
+        self._live_at = -_LIVE_EVERY_S  # the last view of the lanes, whenever it falls
+        self._publish(gates, waiting, self.run_record.duration, self._clock())
 
     # -- a console ---------------------------------------------------------------
 
@@ -397,8 +408,7 @@ class Replay:
         # Another traveller of the same kind: a passport of their own (the same
         # number would be a passed-back passport), except a listed one.
         if document is not None and document.number and spec.kind is not PassengerKind.STOP_LIST:
-            suffix = new_id.rsplit("+", 1)[-1]
-            number = (document.number[: 9 - len(suffix)] + suffix)[:9]
+            number = self._new_number(document.number, new_id.rsplit("+", 1)[-1])
             copy = copy.model_copy(
                 update={"document": document.model_copy(update={"number": number})}
             )
@@ -411,11 +421,27 @@ class Replay:
             return
         self._passengers.append(passenger)
         if self._live is not None:
-            self._live.passenger(new_id, passenger.chip_photo, passenger.capture)
+            self._live.passenger(
+                new_id, passenger.chip_photo, passenger.capture, face_of(spec.kind, spec.expected)
+            )
         waiting.append(_Waiting(passenger, at))
         self._line(
             gate, new_id, Step.ARRIVAL, f"joins the queue (sent by the instructor, like {template})"
         )
+
+    def _new_number(self, number: str, copy: str) -> str:
+        """A document number like ``number`` that no passenger of the replay holds."""
+        taken = {
+            p.spec.document.number
+            for p in self._passengers
+            if p.spec.document is not None and p.spec.document.number
+        }
+        for letter in "XYZW":
+            tail = f"{letter}{copy}"[-8:]
+            candidate = number[: 9 - len(tail)] + tail
+            if candidate not in taken:
+                return candidate
+        return number  # no other number left: the gate will see a passport used twice
 
     def _publish(self, gates: list[_Gate], waiting: list[_Waiting], at: float, now: float) -> None:
         """Bring a console's view of the lanes and the queue up to date (a few times a second)."""
@@ -429,7 +455,7 @@ class Replay:
             doors = {}
             if emulators is not None and emulators.doors is not None:
                 doors = {
-                    door.value: emulators.doors.state(door).value.lower()
+                    door.value.lower(): emulators.doors.state(door).value.lower()
                     for door in (Door.ENTRY, Door.EXIT)
                 }
             state = gate.service.controller.state.value
@@ -470,7 +496,8 @@ class Replay:
         due = [
             moment
             for fault in faults
-            if not fault.restored
+            # An instructor's fault is there to be watched: no skipping through it.
+            if not fault.restored and not fault.by_instructor
             for moment in (fault.starts_at if fault.ends_at is None else fault.ends_at,)
             if moment is not None and moment > at
         ]
@@ -620,7 +647,13 @@ class Replay:
         }[device]
         who = "instructor" if fault.by_instructor else "scenario"
         text = f"{who} fault: {what[0]} for {fault.spec.lasts_s:g} s" if failing else what[1]
-        self._line(fault.gate, self._current(fault.gate), Step.DEVICE, text)
+        detail: dict[str, object] = {
+            "device": device.value,
+            "up": not failing,
+            "scenario": True,
+            "by": who,
+        }
+        self._line(fault.gate, self._current(fault.gate), Step.DEVICE, text, detail)
 
     # -- what the service reports --------------------------------------------------
 

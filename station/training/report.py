@@ -40,7 +40,6 @@ from station.training.timeline import EVENT_STEPS, OUTCOMES, timeline_svg
 from station.training.transcript import ReplayRun, clock_text
 
 __all__ = [
-    "DEFAULT_NEAR_THRESHOLD",
     "HTML_FILE",
     "MAX_PHOTO_ROWS",
     "SCORECARD_FILE",
@@ -55,7 +54,6 @@ __all__ = [
 TRANSCRIPT_FILE = "transcript.jsonl"
 SCORECARD_FILE = "scorecard.json"
 HTML_FILE = "report.html"
-DEFAULT_NEAR_THRESHOLD = NearThreshold()
 # Past this many face decisions, only those warned about or not as expected get
 # thumbnails: a few kB each, thousands would make the page heavy.
 MAX_PHOTO_ROWS = 300
@@ -66,7 +64,7 @@ def write_outputs(
     scorecard: Scorecard,
     folder: Path,
     *,
-    near_threshold: NearThreshold = DEFAULT_NEAR_THRESHOLD,
+    near_threshold: NearThreshold | None = None,
 ) -> list[Path]:
     """Write the transcript, the scorecard and the HTML report into ``folder``.
 
@@ -110,9 +108,11 @@ def report_html(
     run: ReplayRun,
     scorecard: Scorecard,
     *,
-    near_threshold: NearThreshold = DEFAULT_NEAR_THRESHOLD,
+    near_threshold: NearThreshold | None = None,
 ) -> str:
-    """The whole report page; ``near_threshold`` says which face distances to warn about."""
+    """The whole report page; ``near_threshold`` says which face distances to warn about
+    (default: the scenario's ``report.near_threshold``)."""
+    near_threshold = near_threshold or run.scenario.report.near_threshold
     title = f"egate replay: {scorecard.scenario}"
     faces = face_decisions(run, near_threshold)
     parts = [

@@ -138,6 +138,31 @@ def photo_root(folder: Path, base: object = None) -> Path | str:
     return folder
 
 
+class NearThreshold(StrictModel):
+    """How close to the threshold a face distance must come for the report to point it out."""
+
+    genuine_above: float = Field(
+        default=0.5,
+        ge=0,
+        lt=2,
+        allow_inf_nan=False,
+        description="A genuine traveller's distance above this is near the threshold.",
+    )
+    impostor_below: float = Field(
+        default=0.7,
+        ge=0,
+        lt=2,
+        allow_inf_nan=False,
+        description="An impostor's distance below this is near the threshold.",
+    )
+
+
+class ReportSpec(StrictModel):
+    """How the replay's report and console point out what a trainer should look at."""
+
+    near_threshold: NearThreshold = Field(default_factory=NearThreshold)
+
+
 class Scenario(StrictModel):
     """A whole training scenario; see the module docstring."""
 
@@ -149,6 +174,7 @@ class Scenario(StrictModel):
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     stop_list: tuple[StopListEntry, ...] = ()
     faults: tuple[FaultSpec, ...] = ()
+    report: ReportSpec = Field(default_factory=ReportSpec)
     pki: Annotated[Path, AfterValidator(_test_pki_folder)] | None = Field(
         default=None,
         description=(
