@@ -140,9 +140,7 @@ def prepare_passenger(
         mock_document(spec, dg2, faces, speed=speed),
         mock_behaviour(spec.behaviour, followed=followed, speed=speed),
     )
-    return PreparedPassenger(
-        spec, traveller, arrival, result, dg2, faces[0] if faces else None
-    )
+    return PreparedPassenger(spec, traveller, arrival, result, dg2, faces[0] if faces else None)
 
 
 def stop_list(
