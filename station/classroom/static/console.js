@@ -655,6 +655,12 @@ function renderInstructor(state) {
   fillSelect($("#fault-device"), devices.map((d) => [d, d.replace("_", " ")]));
   const catalogue = state.catalogue || [];
   fillSelect($("#add-template"), catalogue.map((c) => [c.id, c.label || c.id]));
+  // Nothing is left to disturb once the replay has ended.
+  const finished = Boolean(state.clock && state.clock.finished);
+  for (const id of ["#inject-fault", "#add-passenger"]) {
+    const button = $(id);
+    if (button.disabled !== finished) button.disabled = finished;
+  }
   const now = state.clock ? state.clock.at_s : 0;
   const active = (state.faults && state.faults.active) || [];
   reconcile($("#active-faults"), client.faultNodes, active, (f) => `${f.gate}/${f.device}/${f.until_s}`,
@@ -694,9 +700,9 @@ function createCase(c) {
     img.addEventListener("error", () => img.classList.add("missing"));
     img.addEventListener("load", () => img.classList.remove("missing"));
   });
+  // Refuse needs a reason: the button follows the select (through the one place that decides).
   reason.addEventListener("change", () => {
-    $('button[data-decision="refuse"]', node).disabled =
-      !reason.value || client.pendingDesk.has(c.passenger);
+    if (client.state) renderDesk(client.state);
   });
   node.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-decision]");
@@ -740,7 +746,9 @@ function updateCase(node, c) {
   setText($(".case-lookat", node), c.look_at ? `Look at: ${c.look_at}` : "");
 
   const decided = c.decided || null;
-  const pending = client.pendingDesk.has(c.passenger);
+  // Once the replay has ended the desk takes no more decisions (the server says "closed").
+  const closed = Boolean(client.state?.desk?.closed);
+  const pending = client.pendingDesk.has(c.passenger) || closed;
   const actions = $(".case-actions", node);
   setHidden(actions, Boolean(decided));
   const reason = $("select.reason", node);
@@ -767,6 +775,7 @@ function updateCase(node, c) {
 
 function renderDesk(state) {
   if (client.role === "viewer") return;
+  setHidden($("#desk-closed"), !(state.desk && state.desk.closed));
   const cases = (state.desk && state.desk.cases) || [];
   reconcile($("#cases"), client.caseNodes, cases, (c) => c.passenger, createCase, updateCase);
 }
