@@ -186,7 +186,7 @@ class LiveView:
                     "active": [dict(f) for f in self._faults if float(f["until_s"]) > self._at],  # type: ignore[arg-type]
                 },
                 "catalogue": self._catalogue(),
-                "desk": self.desk.to_json(),
+                "desk": self._desk_json(),
                 "role": "viewer",
                 "scorecard": self._scorecard,
             }
@@ -295,8 +295,8 @@ class LiveView:
                             "threshold": self._threshold,
                             "margin": margin.value,
                             "near_threshold": margin is not Margin.CLEAR,
-                            "chip_photo": _photo_url(passenger, "chip"),
-                            "capture_photo": _photo_url(passenger, "capture"),
+                            "chip_photo": self._photo_url(passenger, "chip"),
+                            "capture_photo": self._photo_url(passenger, "capture"),
                         }
                     )
                 case e.DocumentRead(mrz_valid=valid, check=check):
@@ -343,6 +343,25 @@ class LiveView:
             self._changed()
 
     # -- inside ------------------------------------------------------------------
+
+    def _photo_url(self, passenger: str | None, which: PhotoKind) -> str | None:
+        """Where a browser gets the photo, or None when there is none to get."""
+        photos = None if passenger is None else self._photos.get(passenger)
+        if photos is None or (photos.chip if which == "chip" else photos.capture) is None:
+            return None
+        return _photo_url(passenger, which)
+
+    def _desk_json(self) -> dict[str, object]:
+        """The desk, with no address for a photo the traveller does not have."""
+        desk = self.desk.to_json()
+        cases = desk.get("cases")
+        for case in cases if isinstance(cases, list) else ():
+            who = case.get("passenger")
+            for which in PHOTO_KINDS:
+                case[f"{which}_photo"] = self._photo_url(
+                    who if isinstance(who, str) else None, which
+                )
+        return desk
 
     def _decision(self, decision: dict[str, object]) -> None:
         self._decision_ids += 1
