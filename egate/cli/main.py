@@ -24,6 +24,7 @@ COMMANDS = {
     "officer": "egate.cli.officer",
     "config": "egate.cli.config",
     "replay": "egate.cli.replay",
+    "console": "egate.cli.console",
     "simulate": "egate.cli.simulate",
     "devices": "egate.cli.devices",
     "biometrics": "egate.cli.biometrics",
@@ -56,7 +57,8 @@ def cli() -> None:
     """egate: controller and simulator for automated border control e-gates.
 
     Airport engineers run it on gate hardware (run, devices, config), trainers replay
-    passenger scenarios through a mock gate (replay), capacity planners model
+    passenger scenarios through a mock gate (replay) and run drills in a
+    classroom web console (console), capacity planners model
     immigration halls (simulate). Documents and faces are checked by mrz and
     biometrics.
 

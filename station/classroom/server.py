@@ -46,7 +46,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from station.classroom import protocol
+from station.classroom import DEFAULT_HOST, DEFAULT_PORT, protocol
 from station.classroom.protocol import (
     AddPassenger,
     ClientMessage,
@@ -64,8 +64,6 @@ from station.training.scenario import FaultDevice
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 # How often the broadcaster looks at the view: quick enough for a door's travel,
 # and at most this many state messages a second per browser.
 BROADCAST_INTERVAL_S = 0.15
