@@ -41,13 +41,8 @@ from egate.cli.replay import (
 )
 from egate.shipped import ShippedFileError, shipped_file, shipped_folder
 from station.classroom import DEFAULT_HOST, DEFAULT_PORT
-from station.classroom.server import (
-    ConsoleAddressError,
-    ConsoleRunner,
-    ConsoleServer,
-    ConsoleUrls,
-    listen,
-)
+from station.classroom.runner import ConsoleAddressError, ConsoleRunner, listen
+from station.classroom.server import ConsoleServer, ConsoleUrls
 from station.training.control import ReplayControl
 from station.training.desk import DeskScore
 from station.training.live import live_view

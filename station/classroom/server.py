@@ -15,29 +15,21 @@ socket never holds up the others or the replay: each has its own bounded
 outbox drained by its own sender, a send that takes too long or an outbox
 that overflows drops that socket alone, and every call into the replay runs
 on a worker thread.  What a browser sends is parsed by ``protocol``; a bad
-message gets an ``error`` reply and the socket stays open.
-
-``ConsoleRunner`` serves the app with uvicorn on a thread of its own, on a
-socket bound beforehand (so a port in use is an error the command line can
-word); no access log, since URLs carry tokens and photos are personal data,
-even made-up ones.
+message gets an ``error`` reply and the socket stays open.  What the server
+calls on the replay is in ``ports``; ``runner`` serves the app.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import socket
-import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import anyio
 import anyio.to_thread
-import uvicorn
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,7 +38,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from station.classroom import DEFAULT_HOST, DEFAULT_PORT, protocol
+from station.classroom import protocol
+from station.classroom.ports import ControlPort, LivePort
 from station.classroom.protocol import (
     AddPassenger,
     ClientMessage,
@@ -58,8 +51,6 @@ from station.classroom.protocol import (
     Role,
 )
 from station.training.control import StepUntil
-from station.training.desk import DeskDecision, RefusalReason
-from station.training.scenario import FaultDevice
 
 log = logging.getLogger(__name__)
 
@@ -71,101 +62,8 @@ BROADCAST_INTERVAL_S = 0.15
 SEND_TIMEOUT_S = 5.0
 # Messages waiting for one browser; a browser this far behind is dropped.
 OUTBOX = 256
-# Frames above this are closed by the WebSocket layer itself; between
-# protocol.MAX_MESSAGE_BYTES and this they get an error reply.
-WS_MAX_FRAME = 16 * protocol.MAX_MESSAGE_BYTES
 PHOTO_KINDS = ("chip", "capture")
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-# -- what the server needs of the replay (station.training's classes provide it) ----------
-
-
-class Verdict(Protocol):
-    """The judgement of a desk decision."""
-
-    def to_json(self) -> dict[str, object]:
-        """The decision, its verdict and points, as JSON."""
-        ...
-
-
-class DeskPort(Protocol):
-    """The trainee desk, as the server uses it."""
-
-    def decide(
-        self, passenger: str, decision: DeskDecision, reason: RefusalReason | None = None
-    ) -> Verdict:
-        """Judge the trainee's decision; ValueError when it cannot be taken."""
-        ...
-
-
-class LivePort(Protocol):
-    """What the class sees of the replay (``LiveView``)."""
-
-    @property
-    def version(self) -> int:
-        """Changes whenever the view does."""
-        ...
-
-    @property
-    def desk(self) -> DeskPort:
-        """The trainee desk of the replay."""
-        ...
-
-    def snapshot(self) -> dict[str, object]:
-        """The state JSON (role "viewer", catalogue included)."""
-        ...
-
-    def lines_since(self, seq: int) -> list[dict[str, object]]:
-        """Transcript lines numbered above ``seq``."""
-        ...
-
-    def photo(self, passenger: str, which: str) -> bytes | None:
-        """A passenger's "chip" or "capture" photo as JPEG, or None."""
-        ...
-
-
-class ControlPort(Protocol):
-    """The replay's remote control (``ReplayControl``)."""
-
-    @property
-    def paused(self) -> bool:
-        """Whether the replay stands still."""
-        ...
-
-    @property
-    def rate(self) -> float:
-        """How many times its own pace the replay runs."""
-        ...
-
-    @property
-    def finished(self) -> bool:
-        """Whether the replay's loop has ended."""
-        ...
-
-    def play(self) -> None:
-        """Run on."""
-        ...
-
-    def pause(self) -> None:
-        """Stand still."""
-        ...
-
-    def step(self, until: StepUntil) -> None:
-        """Run to the next line or decision, then pause."""
-        ...
-
-    def set_rate(self, rate: float) -> None:
-        """Run at ``rate``; ValueError for a rate not offered."""
-        ...
-
-    def inject_fault(self, gate: str, device: FaultDevice, lasts_s: float) -> None:
-        """Fail a device now; ValueError for an unknown gate or a bad duration."""
-        ...
-
-    def add_passenger(self, template: str) -> str:
-        """Send a copy of a passenger; the copy's id, ValueError for an unknown one."""
-        ...
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -502,108 +400,12 @@ def _json(value: object, status_code: int = 200) -> Response:
     )
 
 
-# -- serving ---------------------------------------------------------------------------------
-
-
-class ConsoleAddressError(OSError):
-    """The console cannot listen where it was asked to; the message is one line."""
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host``:``port`` (0: any free port); ``ConsoleAddressError``."""
-    where = f"{host}:{port}"
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except (OSError, UnicodeError) as error:
-        raise ConsoleAddressError(f"cannot listen on {where}: {_reason(error)}") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        # As uvicorn does: a restart reuses the port at once (a live listener still refuses).
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as error:
-        sock.close()
-        raise ConsoleAddressError(f"cannot listen on {where}: {_reason(error)}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def _reason(error: BaseException) -> str:
-    return (error.strerror if isinstance(error, OSError) else None) or str(error) or "unknown"
-
-
-class ConsoleRunner:
-    """Serves a ``ConsoleServer`` with uvicorn on a thread of its own, on a bound socket."""
-
-    def __init__(self, server: ConsoleServer, sock: socket.socket) -> None:
-        self.server = server
-        self._socket = sock
-        config = uvicorn.Config(
-            server.app,
-            log_level="warning",
-            access_log=False,  # URLs carry tokens
-            lifespan="on",
-            ws_max_size=WS_MAX_FRAME,
-            timeout_graceful_shutdown=2,
-        )
-        self._uvicorn = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._uvicorn.run,
-            kwargs={"sockets": [sock]},
-            name="egate-console",
-            daemon=True,
-        )
-
-    @property
-    def host(self) -> str:
-        """The address the console listens on."""
-        return str(self._socket.getsockname()[0])
-
-    @property
-    def port(self) -> int:
-        """The port the console listens on (the real one when 0 was asked for)."""
-        return int(self._socket.getsockname()[1])
-
-    def urls(self, host: str | None = None) -> ConsoleUrls:
-        """The console's URLs, naming ``host`` (default: the address listened on)."""
-        return ConsoleUrls.of(host or self.host, self.port, self.server.tokens)
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        """Start serving; RuntimeError when uvicorn did not come up within ``timeout_s``."""
-        self._thread.start()
-        waited = 0.0
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or waited >= timeout_s:
-                raise RuntimeError("the console's web server did not start")
-            self._thread.join(0.02)
-            waited += 0.02
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Close every connection and stop serving."""
-        self._uvicorn.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            self._uvicorn.force_exit = True
-            self._thread.join(timeout_s)
-        self._socket.close()
-
-
 __all__ = [
-    "DEFAULT_HOST",
-    "DEFAULT_PORT",
+    "BROADCAST_INTERVAL_S",
+    "OUTBOX",
+    "SEND_TIMEOUT_S",
     "STATIC_DIR",
-    "ConsoleAddressError",
-    "ConsoleRunner",
     "ConsoleServer",
     "ConsoleUrls",
-    "ControlPort",
-    "DeskPort",
-    "LivePort",
     "Tokens",
-    "Verdict",
-    "listen",
 ]

@@ -22,7 +22,7 @@ from egate.cli.console import Address, Drill, choose, drill_list, shipped_drills
 from egate.cli.errors import InputError
 from egate.samples import installed_samples
 from egate.shipped import shipped_file
-from station.classroom.server import listen
+from station.classroom.runner import listen
 from station.training.transcript import ReplayRun
 
 DRILLS = {

@@ -21,15 +21,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from station.classroom import protocol
-from station.classroom.server import (
-    ConsoleAddressError,
-    ConsoleRunner,
-    ConsoleServer,
-    ConsoleUrls,
-    Tokens,
-    _Client,
-    listen,
-)
+from station.classroom.runner import ConsoleAddressError, ConsoleRunner, listen
+from station.classroom.server import ConsoleServer, ConsoleUrls, Tokens, _Client
 from station.training.control import StepUntil
 from station.training.desk import DeskDecision, RefusalReason
 from station.training.scenario import FaultDevice
