@@ -1,4 +1,4 @@
-"""Replications: many independent runs of a configuration, spread over the machine's cores.
+"""Replications: many independent runs of a configuration, spread over cores or a cluster.
 
 One run of a stochastic model is one sample; its figures are only
 estimates. Running the model again with independent random numbers (a
@@ -16,28 +16,32 @@ configurations run with the same seed see the same travellers arrive as
 long as their arrivals are configured alike (common random numbers: a
 sweep compares configurations rather than luck).
 
-Runs go to a pool of worker processes (the ``spawn`` start method, which
-behaves the same on every platform and inherits no state) when there is
-more than one, one per core by default.
+Where the runs go is ``simulation.backend``'s choice: in this process, a
+pool of worker processes, an embedded Dask ``LocalCluster``, or a Dask
+scheduler with workers on other machines (``cluster=``). Results are put
+back in job order whatever order they finish in, so the summaries are the
+same bit for bit on all of them. With a ``RunStore`` each finished run is
+kept on disk as it comes, and a later call with the same store computes only
+the runs it lacks (``simulation.runstore``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
+from simulation.backend import Job, open_backend
 from simulation.config import HallConfig
 from simulation.hall import simulate
+from simulation.runstore import RunStore, config_digest
 from simulation.statistics import RunResult, summarise_run
 from simulation.summary import Summary
 
 __all__ = [
     "Progress",
+    "plan_jobs",
     "replication_seeds",
     "run_configurations",
     "run_replication",
@@ -74,16 +78,34 @@ def run_replication(
     return summarise_run(records)
 
 
-def _job(config: HallConfig, base_dir: Path, seed: np.random.SeedSequence) -> RunResult:
-    """What a worker process runs (module level, so that it pickles by name)."""
-    return run_replication(config, base_dir, seed)
+def plan_jobs(
+    configs: Sequence[HallConfig],
+    base_dirs: Path | Sequence[Path] = Path(),
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+) -> list[tuple[int, Job]]:
+    """Every replication of every configuration as (configuration number, job), in order.
 
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    The arguments are ``run_configurations``'s. Each job's key is its run
+    key (``simulation.runstore.run_key``), under which a store keeps it.
+    """
+    if isinstance(base_dirs, Path):
+        folders = [base_dirs] * len(configs)
+    else:
+        folders = list(base_dirs)
+        if len(folders) != len(configs):
+            raise ValueError(f"{len(configs)} configurations but {len(folders)} base folders")
+    jobs: list[tuple[int, Job]] = []
+    for number, (config, folder) in enumerate(zip(configs, folders, strict=True)):
+        count = config.replications if replications is None else replications
+        if count < 1:
+            raise ValueError(f"replications must be at least 1 (got {count})")
+        chosen = config.seed if seed is None else seed
+        digest = config_digest(config, chosen)
+        for index, child in enumerate(replication_seeds(chosen, count)):
+            jobs.append((number, Job(config, folder, child, f"{digest}-r{index}")))
+    return jobs
 
 
 def run_configurations(
@@ -94,69 +116,59 @@ def run_configurations(
     seed: int | None = None,
     processes: int | None = None,
     progress: Progress | None = None,
+    cluster: str | None = None,
+    store: RunStore | None = None,
+    retries: int = 2,
 ) -> list[Summary]:
-    """Run every configuration's replications in one pool; a ``Summary`` per configuration.
+    """Run every configuration's replications in one go; a ``Summary`` per configuration.
 
     ``replications`` and ``seed`` override each configuration's own;
     ``processes`` defaults to the number of cores (1 runs everything in this
     process). ``base_dirs`` is one folder for all, or one per configuration.
+    ``cluster`` is the address of a Dask scheduler to run on
+    (``simulation.cluster``; ``ClusterError`` when it cannot be used), and
+    ``retries`` how often a job whose worker was lost is run again. With
+    ``store``, runs it holds are taken from it, and each new run is saved
+    in it as soon as it finishes.
     """
-    if isinstance(base_dirs, Path):
-        folders = [base_dirs] * len(configs)
-    else:
-        folders = list(base_dirs)
-        if len(folders) != len(configs):
-            raise ValueError(f"{len(configs)} configurations but {len(folders)} base folders")
-    jobs: list[tuple[int, HallConfig, Path, np.random.SeedSequence]] = []
-    for number, (config, folder) in enumerate(zip(configs, folders, strict=True)):
-        count = config.replications if replications is None else replications
-        if count < 1:
-            raise ValueError(f"replications must be at least 1 (got {count})")
-        for child in replication_seeds(config.seed if seed is None else seed, count):
-            jobs.append((number, config, folder, child))
-    workers = min(_cores() if processes is None else processes, len(jobs))
-    if workers < 1:
+    planned = plan_jobs(configs, base_dirs, replications=replications, seed=seed)
+    if processes is not None and processes < 1:
         raise ValueError(f"processes must be at least 1 (got {processes})")
-    results: list[RunResult | None] = [None] * len(jobs)
-    if workers == 1:
-        for index, (_, config, folder, child) in enumerate(jobs):
-            results[index] = _job(config, folder, child)
-            if progress is not None:
-                progress(index + 1, len(jobs))
-    else:
-        _in_pool(jobs, workers, results, progress)
+    results: list[RunResult | None] = [None] * len(planned)
+    done = 0
+    if store is not None:
+        for index, (_, job) in enumerate(planned):
+            results[index] = store.load(job.key)
+            if results[index] is not None:
+                done += 1
+                if progress is not None:
+                    progress(done, len(planned))
+    missing = [index for index, result in enumerate(results) if result is None]
+
+    def finished(position: int, result: RunResult) -> None:
+        nonlocal done
+        index = missing[position]
+        results[index] = result
+        if store is not None:
+            store.save(planned[index][1].key, result)
+        done += 1
+        if progress is not None:
+            progress(done, len(planned))
+
+    if missing:
+        with open_backend(
+            len(missing), processes=processes, cluster=cluster, retries=retries
+        ) as backend:
+            backend.run([planned[index][1] for index in missing], finished)
     summaries = []
     for number in range(len(configs)):
         runs = [
             result
-            for result, job in zip(results, jobs, strict=True)
-            if job[0] == number and result is not None
+            for result, (owner, _) in zip(results, planned, strict=True)
+            if owner == number and result is not None
         ]
         summaries.append(Summary.of(runs))
     return summaries
-
-
-def _in_pool(
-    jobs: Sequence[tuple[int, HallConfig, Path, np.random.SeedSequence]],
-    workers: int,
-    results: list[RunResult | None],
-    progress: Progress | None,
-) -> None:
-    """Fill ``results`` (in job order) from a pool of ``workers`` processes."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures: dict[Future[RunResult], int] = {
-            pool.submit(_job, config, folder, child): index
-            for index, (_, config, folder, child) in enumerate(jobs)
-        }
-        try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[futures[future]] = future.result()
-                if progress is not None:
-                    progress(done, len(jobs))
-        except BaseException:
-            # An error or an interrupt: do not start what is still queued.
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
 
 
 def run_replications(

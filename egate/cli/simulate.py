@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,7 +24,7 @@ from simulation.compare import (
 )
 from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
 from simulation.plots import day_png, sweep_png
-from simulation.replications import run_configurations
+from simulation.replications import plan_jobs, run_configurations
 from simulation.report import (
     class_table,
     intervals_csv,
@@ -35,6 +37,7 @@ from simulation.report import (
     sweep_table,
     verdict,
 )
+from simulation.runstore import RunStore
 from simulation.summary import Summary
 from simulation.sweep import Sweep, SweepResult, apply_setting, parse_sweep, sweep_configs
 
@@ -56,20 +59,119 @@ def _load(path: Path | None) -> tuple[HallConfig, Path, str]:
     return load_hall(path), path.parent, str(path)
 
 
-def _run(
-    configs: list[HallConfig], base_dir: Path, replications: int, seed: int, processes: int | None
-) -> list[Summary]:
-    total = len(configs) * replications
-    what = configs[0].name if len(configs) == 1 else f"{len(configs)} configurations"
-    with progress_bar(total, f"{what}: {replications} replications") as advance:
-        return run_configurations(
-            configs,
-            base_dir,
-            replications=replications,
-            seed=seed,
-            processes=processes,
-            progress=lambda done, total: advance(),
+def _parse_cluster(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A Dask scheduler's address: ``tcp://HOST:PORT`` (a bare ``HOST:PORT`` means tcp)."""
+    if value is None or not value.strip():
+        return None
+    address = value.strip()
+    if "://" not in address:
+        address = f"tcp://{address}"
+    scheme, _, rest = address.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if not host or not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(
+            f"{value!r}: expected a Dask scheduler's address, tcp://HOST:PORT", ctx, param
         )
+    if scheme not in ("tcp", "tls"):
+        raise click.BadParameter(
+            f"{value!r}: expected tcp:// or tls://, not {scheme}://", ctx, param
+        )
+    return address
+
+
+def _store(out_dir: Path) -> RunStore | None:
+    """The run store in ``out_dir``; None when its folder cannot be made (then writing the
+    reports fails with the reason, as without a store)."""
+    store = RunStore(out_dir)
+    try:
+        store.folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return store
+
+
+class _Runner:
+    """Where and how the runs of this command go: processes or a cluster, and the run store."""
+
+    def __init__(
+        self, processes: int | None, cluster: str | None, out_dir: Path | None, keep: bool
+    ) -> None:
+        self.processes = processes
+        self.cluster = cluster
+        self.store = None if out_dir is None else _store(out_dir)
+        self.keep = keep  # the kept runs outlive the run
+
+    def run(
+        self, configs: list[HallConfig], base_dir: Path, replications: int, seed: int
+    ) -> list[Summary]:
+        total = len(configs) * replications
+        what = configs[0].name if len(configs) == 1 else f"{len(configs)} configurations"
+        keys = [
+            job.key for _, job in plan_jobs(configs, base_dir, replications=replications, seed=seed)
+        ]
+        if self.store is not None:
+            kept = sum(self.store.path(key).is_file() for key in keys)
+            if kept:
+                click.echo(
+                    f"resuming: {kept} of {total} runs already in {self.store.folder}", err=True
+                )
+        where = f" on {self.cluster}" if self.cluster else ""
+        with progress_bar(total, f"{what}: {replications} replications{where}") as advance:
+            summaries = self._summaries(configs, base_dir, replications, seed, advance)
+        if self.store is not None and not self.keep:
+            self._forget(keys)
+        return summaries
+
+    def _summaries(
+        self,
+        configs: list[HallConfig],
+        base_dir: Path,
+        replications: int,
+        seed: int,
+        advance: Callable[[], None],
+    ) -> list[Summary]:
+        if self.cluster is not None:
+            # Imported only for a cluster: distributed takes a while to import.
+            from simulation.cluster import ClusterError
+
+            try:
+                return self._run_configurations(configs, base_dir, replications, seed, advance)
+            except ClusterError as error:
+                raise InputError(str(error)) from None
+        return self._run_configurations(configs, base_dir, replications, seed, advance)
+
+    def _run_configurations(
+        self,
+        configs: list[HallConfig],
+        base_dir: Path,
+        replications: int,
+        seed: int,
+        advance: Callable[[], None],
+    ) -> list[Summary]:
+        try:
+            return run_configurations(
+                configs,
+                base_dir,
+                replications=replications,
+                seed=seed,
+                processes=self.processes,
+                cluster=self.cluster,
+                store=self.store,
+                progress=lambda done, total: advance(),
+            )
+        except OSError as error:
+            if self.store is None or error.filename is None:
+                raise
+            raise InputError(f"{error.filename}: cannot write: {error.strerror or error}") from None
+
+    def _forget(self, keys: list[str]) -> None:
+        """Remove this run's kept runs: the reports now hold what they were kept for."""
+        assert self.store is not None
+        for key in keys:
+            self.store.path(key).unlink(missing_ok=True)
+        # Left when not empty: runs of another configuration, kept for their own resume.
+        with contextlib.suppress(OSError):
+            self.store.folder.rmdir()
 
 
 def _write(out_dir: Path, files: dict[str, bytes]) -> None:
@@ -109,7 +211,22 @@ def _json_bytes(data: object) -> bytes:
 @click.option(
     "--processes",
     type=click.IntRange(1, 1024),
-    help="Worker processes. Default: one per core.",
+    help="Worker processes on this machine. Default: one per core.",
+)
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:PORT",
+    envvar="EGATE_DASK_SCHEDULER",
+    callback=_parse_cluster,
+    help="Run on the Dask scheduler at this address and its workers, on any machines "
+    "(egate installed on each, at this version). Default: $EGATE_DASK_SCHEDULER, "
+    "else this machine.",
+)
+@click.option(
+    "--keep-runs",
+    is_flag=True,
+    help="With --out: keep each replication's result in DIR/runs/ after the run "
+    "(a rerun with more replications or sweep values then computes only the new ones).",
 )
 @click.option(
     "--check-sla",
@@ -130,6 +247,8 @@ def simulate(
     seed: int | None,
     sweep: Sweep | None,
     processes: int | None,
+    cluster: str | None,
+    keep_runs: bool,
     check_sla: bool,
     as_json: bool,
     out_dir: Path | None,
@@ -156,9 +275,23 @@ def simulate(
     over the paired replications (--out: compare.csv, compare.json;
     --check-sla: exit 1 when any variant misses).
 
+    Runs go to the machine's cores, or with --cluster to a Dask scheduler
+    and its workers on other machines; the results are the same bit for
+    bit. With --out, each finished replication is kept in DIR/runs/ until
+    the run is over: a run interrupted (Ctrl-C, a machine lost) and started
+    again with the same --out computes only the replications it lacks.
+
     Exit status: 0 done; 1 the service level is missed and --check-sla was
-    given; 2 bad options or a bad configuration file.
+    given; 2 bad options, a bad configuration file or a cluster that cannot
+    be reached.
     """
+    if cluster is not None and processes is not None:
+        raise click.UsageError(
+            "give either --processes (workers on this machine) or --cluster, not both"
+        )
+    if keep_runs and out_dir is None:
+        raise click.UsageError("--keep-runs keeps runs in --out DIR: give --out too")
+    runner = _Runner(processes, cluster, out_dir, keep_runs)
     hall, base_dir, source = _load(config)
     if gates is not None:
         if sweep is not None and sweep.parameter == "gates":
@@ -181,7 +314,7 @@ def simulate(
         compared = CompareResult(
             names,
             chosen,
-            tuple(_run(list(chosen), base_dir, count, chosen_seed, processes)),
+            tuple(runner.run(list(chosen), base_dir, count, chosen_seed)),
             tuple(step_mean(variant, base_dir, "chip") for variant in chosen),
         )
         _compare_output(
@@ -193,12 +326,12 @@ def simulate(
             configs = sweep_configs(hall, sweep)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="'--sweep'") from None
-        summaries = _run(list(configs), base_dir, count, chosen_seed, processes)
+        summaries = runner.run(list(configs), base_dir, count, chosen_seed)
         result = SweepResult(sweep, configs, tuple(summaries))
         _sweep_output(result, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
         failed = result.smallest is None
     else:
-        summary = _run([hall], base_dir, count, chosen_seed, processes)[0]
+        summary = runner.run([hall], base_dir, count, chosen_seed)[0]
         data = report_json(summary, hall, source, chosen_seed)
         if out_dir is not None:
             _write(
