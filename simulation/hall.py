@@ -39,7 +39,10 @@ The model (``Hall``) has these processes:
   down for a repair (``DeviceFault``/``DeviceRecovered``); both let the
   traveller in the gate finish first.
 * **Matching core** (optional): the verify step queues for one of ``K``
-  workers of a shared ``simpy.Resource``.
+  workers of a shared ``simpy.Resource``. The traveller stands in the gate
+  meanwhile; when they asked and when a worker took them is kept per
+  traveller, with the number waiting for a worker over time, because that
+  queue is waiting, not service (``simulation.statistics``).
 
 Speed. Only three things cost events: an arrival, handing a traveller to an
 idle server, and the time a service takes. Steps that follow one another
@@ -218,7 +221,14 @@ class Hall:
         self.hall_area = 0.0
         self.hall_last = 0.0
         self.departed = 0
-        self.core_wait = 0.0
+        # The matching core: per traveller when they asked for a worker and when
+        # one took them (a transaction verifies at most once), and the queue's books.
+        self.core_asked = [nan] * count
+        self.core_start = [nan] * count
+        self.core_waiting = 0
+        self.core_area = 0.0
+        self.core_last = 0.0
+        self.core_most = 0
         self.core_busy = 0.0
         self.core_requests = 0
         self.done = env.event()
@@ -273,7 +283,7 @@ class Hall:
             gate_of[traveller] = index
             plan = plans.get(fates[traveller]) if replay else None
             if plan is None:
-                plan = yield from self._transaction(server, fates[traveller])
+                plan = yield from self._transaction(server, traveller)
             else:
                 pending = 0.0
                 for step in plan.steps:
@@ -281,7 +291,7 @@ class Hall:
                         if pending > 0:
                             yield timeout(pending)
                             pending = 0.0
-                        yield from self._verify_at_core()
+                        yield from self._verify_at_core(traveller)
                     else:
                         pending += draws[step]()  # type: ignore[misc]  # (never None here)
                 if pending > 0:
@@ -297,9 +307,10 @@ class Hall:
                 self._depart(traveller)
             traveller = pool.done(server)
 
-    def _transaction(self, server: Server, code: int) -> Generator[simpy.Event, Any, Plan]:
+    def _transaction(self, server: Server, traveller: int) -> Generator[simpy.Event, Any, Plan]:
         """Run one transaction through the gate's controller, event by event; its path."""
         env, draws = self.env, self.draws
+        code = self.fates[traveller]
         controller = server.controller
         assert controller is not None
         fate = decode(code, self.capture_attempts, len(self.documents) - 4)
@@ -356,7 +367,7 @@ class Hall:
                 if pending > 0:
                     yield env.timeout(pending)
                     pending = 0.0
-                yield from self._verify_at_core()
+                yield from self._verify_at_core(traveller)
                 elapsed = env.now
                 steps.append(step)
             elif step is not None:
@@ -376,18 +387,33 @@ class Hall:
             raise RuntimeError(f"gate {controller.gate_id}: transaction ended without Finish")
         return self.plans.learn(code, tuple(steps), finish, fate.impostor)
 
-    def _verify_at_core(self) -> Generator[simpy.Event, Any, None]:
+    def _verify_at_core(self, traveller: int) -> Generator[simpy.Event, Any, None]:
+        """The verify step at the central core: wait for a worker inside the gate, then verify."""
         core, env = self.core, self.env
         assert core is not None and self.core_draw is not None
-        asked = env.now
+        self.core_asked[traveller] = env.now
         with core.request() as request:
-            yield request
-            self.core_wait += env.now - asked
+            if request.triggered:  # a worker was free
+                yield request
+            else:
+                self._core_queue(1)
+                yield request
+                self._core_queue(-1)
+            self.core_start[traveller] = env.now
             self.core_requests += 1
             duration = self.core_draw()
             if duration > 0:
                 yield env.timeout(duration)
             self.core_busy += duration
+
+    def _core_queue(self, change: int) -> None:
+        """The number waiting for a core worker changes: keep its integral and its maximum."""
+        now = self.env.now
+        self.core_area += self.core_waiting * (now - self.core_last)
+        self.core_last = now
+        self.core_waiting += change
+        if self.core_waiting > self.core_most:
+            self.core_most = self.core_waiting
 
     def _refer(self, traveller: int) -> None:
         self.referred[traveller] = True
@@ -550,6 +576,7 @@ class Hall:
     def _records(self) -> HallRecords:
         self.gates.close_books()
         self.desks.close_books()
+        self._core_queue(0)
         now = self.env.now
         self.hall_area += self.in_hall * (now - self.hall_last)
         self.hall_last = now
@@ -595,8 +622,11 @@ class Hall:
             desk_availability=tuple(self.desks.availability),
             core_workers=0 if matching is None else matching.workers,
             core_busy_s=self.core_busy,
-            core_wait_s=self.core_wait,
             core_requests=self.core_requests,
+            core_asked=floats(self.core_asked),
+            core_start=floats(self.core_start),
+            core_queue_area=self.core_area,
+            core_queue_max=self.core_most,
         )
 
 

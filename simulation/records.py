@@ -71,5 +71,11 @@ class HallRecords:
     desk_availability: tuple[tuple[float, int], ...]
     core_workers: int
     core_busy_s: float
-    core_wait_s: float
     core_requests: int
+    # When each traveller asked the matching core for a worker and when one took
+    # them (NaN: never, or still waiting at the end), and the time integral and
+    # maximum of the number waiting for a worker, kept during the run.
+    core_asked: FloatArray
+    core_start: FloatArray
+    core_queue_area: float
+    core_queue_max: int

@@ -7,11 +7,16 @@ the same records and the same level curves.)
 SimPy keeps no statistics; this module makes them from the raw records of a
 replication (``simulation.records``, filled by ``simulation.hall``):
 
-* **Waiting** is time spent queuing: in the gate queue, plus in the desk
-  queue for those who end up at a desk (desk travellers and referrals).
-  Time in service (at a gate, a desk, or waiting for the matching core
-  inside a gate) is not waiting. A traveller still queuing when the run was
-  cut off counts with the wait so far.
+* **Waiting** is time spent queuing, in up to three queues: for a gate
+  (from arrival to the gate taking the traveller), for a worker of the
+  central matching core (inside the gate, from asking for a verification to
+  a worker taking it up), and for a desk (desk travellers and referrals,
+  from reaching the desk queue to an officer). A traveller's wait is the sum
+  of the three; the service level and the percentiles of ``waits`` are of
+  that sum, and ``gate_waits``, ``core_waits`` and ``desk_waits`` show each
+  queue apart, over the travellers who joined it. Time in service (at a
+  gate's steps, the verification itself, a desk) is not waiting. A traveller
+  still queuing when the run was cut off counts with the wait so far.
 * **Percentiles** use numpy's default rule ("linear"): the p-th percentile
   of n sorted values is interpolated at position ``p/100 * (n - 1)``.
 * **Time-weighted** means weigh each value by how long it held: the mean
@@ -20,18 +25,21 @@ replication (``simulation.records``, filled by ``simulation.hall``):
 * **Utilisation** is busy time over available time: a gate is available
   while open and not failed, a desk while on duty (each including the time
   spent finishing a traveller after closing); the matching core over the
-  whole run.
+  whole run. A gate whose traveller waits for the core is busy.
 * **Little's law**, L = lambda W, links three measurements taken
   independently: L from the queue-length curve kept during the run, lambda
   from the number of travellers, W from their own waits. Over a run that
   starts and ends empty it holds exactly, so ``RunResult.little`` is a
   check that the books balance.
-* The **interval table** cuts the run into ``interval_min`` slices: arrivals
-  and departures in each, the mean and p95 total wait of travellers whose
-  last wait ended in it, time-weighted queue lengths, servers available and
-  utilisation.
+* The **interval table** cuts the run into ``interval_min`` slices: demand
+  (arrivals, and who joined the gate and the desk queues), departures, the
+  mean and p95 total wait of travellers whose last wait ended in it, each
+  queue's own wait by the slice it ended in, time-weighted queue lengths,
+  capacity (gates open, desks on duty) and utilisation.
 
-Several replications together: ``simulation.summary``.
+Every figure of a run is a count, a duration, a length, a rate or a share:
+none is negative, and shares (``SHARES``) lie within [0, 1]. Several
+replications together: ``simulation.summary``.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ from egate.clocktime import format_clock as clock
 from simulation.records import FloatArray, HallRecords, IntArray
 
 __all__ = [
+    "INTERVAL_SHARES",
+    "SHARES",
     "Interval",
     "LittleCheck",
     "QueueLengths",
@@ -59,6 +69,21 @@ __all__ = [
 ]
 
 PERCENTILES = (50, 90, 95, 99)
+
+# The figures of ``RunResult.to_json()`` (dotted) and the interval table's columns
+# that are shares, within [0, 1]; every other figure is at least 0.
+SHARES = frozenset(
+    {
+        "service_level.share",
+        "service_level.clearance_share",
+        "service_level.target_share",
+        "service_level.met",
+        "utilisation.gates",
+        "utilisation.desks",
+        "utilisation.matching",
+    }
+)
+INTERVAL_SHARES = frozenset({"gate_utilisation", "desk_utilisation"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +122,16 @@ class ServiceLevelResult:
 
 @dataclass(frozen=True, slots=True)
 class QueueLengths:
-    """Time-weighted mean and maximum number of travellers waiting."""
+    """Time-weighted mean and maximum number of travellers waiting, per queue.
+
+    The core's queue is of travellers standing in a gate for a matching worker
+    (0 without a central core).
+    """
 
     gate_mean: float
     gate_max: int
+    core_mean: float
+    core_max: int
     desk_mean: float
     desk_max: int
 
@@ -131,10 +162,19 @@ class Interval:
     start_s: float
     clock: str
     arrivals: int
+    gate_joins: int  # joined the gate queue (demand on the gates)
+    desk_joins: int  # joined the desk queue: desk travellers and referrals
     departures: int
-    wait_mean_s: float
+    wait_mean_s: float  # total waits, by the slice the traveller's last wait ended in
     wait_p95_s: float
+    gate_wait_mean_s: float  # each queue's waits, by the slice they ended in
+    gate_wait_p95_s: float
+    core_wait_mean_s: float
+    core_wait_p95_s: float
+    desk_wait_mean_s: float
+    desk_wait_p95_s: float
     gate_queue_mean: float
+    core_queue_mean: float
     desk_queue_mean: float
     gates_open_mean: float
     desks_on_duty_mean: float
@@ -157,18 +197,19 @@ class RunResult:
     peak_throughput_per_hour: float
     gate_transactions: int
     gate_throughput_per_hour: dict[str, float]  # per gate, per hour it was available
-    waits: WaitStats
+    waits: WaitStats  # each traveller's total: gate queue + matching core + desk queue
     waits_by_class: dict[str, WaitStats]
-    gate_waits: WaitStats
-    desk_waits: WaitStats
+    gate_waits: WaitStats  # the queue for a gate, of those who joined it
+    core_waits: WaitStats  # for a matching core worker, of those who asked one
+    desk_waits: WaitStats  # the desk queue, of those who joined it
     time_in_hall: WaitStats
-    matching_wait_mean_s: float
     service_level: ServiceLevelResult
     queue: QueueLengths
     utilisation: Utilisation
     outcomes: dict[str, int]  # gate transactions by outcome
     referral_reasons: dict[str, int]  # by the first reason the controller gave
     referrals: int  # travellers the gates sent to the desks
+    impostors: int  # gate transactions of impostors
     false_accepts: int  # impostors the gates let through
     intervals: tuple[Interval, ...]
     little: dict[str, LittleCheck]
@@ -247,9 +288,12 @@ def summarise_run(records: HallRecords) -> RunResult:
     # Waits, with those cut off by the end of the run counted up to it.
     gate_started = np.where(np.isnan(records.gate_start), end, records.gate_start)
     gate_wait = np.where(uses_gate, gate_started - arrived, 0.0)
+    at_core = ~np.isnan(records.core_asked)
+    core_started = np.where(np.isnan(records.core_start), end, records.core_start)
+    core_wait = np.where(at_core, core_started - records.core_asked, 0.0)
     desk_started = np.where(np.isnan(records.desk_start), end, records.desk_start)
     desk_wait = np.where(at_desk, desk_started - records.desk_join, 0.0)
-    wait = gate_wait + desk_wait
+    wait = gate_wait + core_wait + desk_wait
     in_hall = np.where(np.isnan(left), end, left) - arrived
     finished = ~np.isnan(left)
 
@@ -259,7 +303,7 @@ def summarise_run(records: HallRecords) -> RunResult:
     cleared = float(np.mean(finished & (in_hall <= clearance_s))) if count else math.nan
 
     edges = _edges(end, config.interval_min * 60.0)
-    intervals = _intervals(records, edges, wait)
+    intervals = _intervals(records, edges, wait, gate_wait, core_wait, desk_wait)
     window = max(1, round(60.0 / config.interval_min)) if 60 % config.interval_min == 0 else 1
     departures = np.array([row.departures for row in intervals], dtype=np.float64)
     if departures.size >= window:
@@ -272,10 +316,12 @@ def summarise_run(records: HallRecords) -> RunResult:
     served_at_gate = records.decision_of >= 0
     outcomes: dict[str, int] = {}
     reasons: dict[str, int] = {}
-    false_accepts = 0
+    false_accepts = impostors = 0
     codes, tallies = np.unique(records.decision_of[served_at_gate], return_counts=True)
     for code, tally in zip(codes.tolist(), tallies.tolist(), strict=True):
         decision = decisions[code]
+        if decision.impostor:
+            impostors += tally
         outcomes[decision.outcome] = outcomes.get(decision.outcome, 0) + tally
         if decision.outcome != "accepted":
             reason = decision.reasons[0] if decision.reasons else decision.outcome.upper()
@@ -313,9 +359,9 @@ def summarise_run(records: HallRecords) -> RunResult:
         waits=WaitStats.of(wait),
         waits_by_class=by_class,
         gate_waits=WaitStats.of(gate_wait[uses_gate]),
+        core_waits=WaitStats.of(core_wait[at_core]),
         desk_waits=WaitStats.of(desk_wait[at_desk]),
         time_in_hall=WaitStats.of(in_hall),
-        matching_wait_mean_s=_ratio(records.core_wait_s, records.core_requests),
         service_level=ServiceLevelResult(
             max_wait_s=max_wait_s,
             target_share=level.share,
@@ -327,6 +373,8 @@ def summarise_run(records: HallRecords) -> RunResult:
         queue=QueueLengths(
             gate_mean=_ratio(records.gate_queue_area, end),
             gate_max=records.gate_queue_max,
+            core_mean=_ratio(records.core_queue_area, end),
+            core_max=records.core_queue_max,
             desk_mean=_ratio(records.desk_queue_area, end),
             desk_max=records.desk_queue_max,
         ),
@@ -338,10 +386,12 @@ def summarise_run(records: HallRecords) -> RunResult:
         outcomes=dict(sorted(outcomes.items())),
         referral_reasons=dict(sorted(reasons.items())),
         referrals=int(records.referred.sum()),
+        impostors=impostors,
         false_accepts=false_accepts,
         intervals=intervals,
         little={
             "gate_queue": _little(records.gate_queue_area, end, gate_wait[uses_gate]),
+            "core_queue": _little(records.core_queue_area, end, core_wait[at_core]),
             "desk_queue": _little(records.desk_queue_area, end, desk_wait[at_desk]),
             "hall": _little(records.hall_area, end, in_hall),
         },
@@ -365,7 +415,30 @@ def _edges(end: float, width: float) -> FloatArray:
     return np.arange(count + 1, dtype=np.float64) * width
 
 
-def _intervals(records: HallRecords, edges: FloatArray, wait: FloatArray) -> tuple[Interval, ...]:
+def _grouped(times: FloatArray, values: FloatArray, width: float, bins: int) -> list[FloatArray]:
+    """``values`` split by the slice of ``width`` their ``times`` fall in (NaN times left out)."""
+    known = ~np.isnan(times)
+    slot = np.minimum((times[known] // width).astype(np.int64), bins - 1)
+    order = np.argsort(slot, kind="stable")
+    return np.split(values[known][order], np.searchsorted(slot[order], np.arange(1, bins)))
+
+
+def _mean(values: FloatArray) -> float:
+    return float(values.mean()) if values.size else math.nan
+
+
+def _p95(values: FloatArray) -> float:
+    return float(np.percentile(values, 95)) if values.size else math.nan
+
+
+def _intervals(
+    records: HallRecords,
+    edges: FloatArray,
+    wait: FloatArray,
+    gate_wait: FloatArray,
+    core_wait: FloatArray,
+    desk_wait: FloatArray,
+) -> tuple[Interval, ...]:
     end = records.end
     width = edges[1] - edges[0]
     bins = edges.size - 1
@@ -379,13 +452,22 @@ def _intervals(records: HallRecords, edges: FloatArray, wait: FloatArray) -> tup
         return result
 
     arrivals = histogram(arrived)
+    gate_joins = histogram(arrived[uses_gate])
+    desk_joins = histogram(records.desk_join)
     departures = histogram(records.left)
-    # A traveller's wait belongs to the interval in which their last wait ended.
-    last_start = np.where(np.isnan(records.desk_join), records.gate_start, records.desk_start)
-    started = ~np.isnan(last_start)
-    slot = np.minimum((last_start[started] // width).astype(np.int64), bins - 1)
-    order = np.argsort(slot, kind="stable")
-    grouped = np.split(wait[started][order], np.searchsorted(slot[order], np.arange(1, bins)))
+    # A traveller's total wait belongs to the interval in which their last wait
+    # ended: at a desk, else at the core, else at a gate; each queue's own wait to
+    # the interval in which it ended. Waits cut off by the end of the run have
+    # no end and stay out of the table.
+    last_start = np.where(
+        np.isnan(records.desk_join),
+        np.where(np.isnan(records.core_asked), records.gate_start, records.core_start),
+        records.desk_start,
+    )
+    waits = _grouped(last_start, wait, width, bins)
+    gate_waits = _grouped(records.gate_start, gate_wait, width, bins)
+    core_waits = _grouped(records.core_start, core_wait, width, bins)
+    desk_waits = _grouped(records.desk_start, desk_wait, width, bins)
 
     def cut(times: FloatArray) -> FloatArray:
         return np.where(np.isnan(times), end, times)
@@ -394,6 +476,7 @@ def _intervals(records: HallRecords, edges: FloatArray, wait: FloatArray) -> tup
     edges = np.minimum(edges, end)
 
     gate_queue = _spans(arrived[uses_gate], cut(records.gate_start)[uses_gate], edges)
+    core_queue = _spans(records.core_asked, cut(records.core_start), edges)
     desk_queue = _spans(records.desk_join, cut(records.desk_start), edges)
     gate_busy = _spans(records.gate_start, cut(records.gate_end), edges)
     desk_busy = _spans(records.desk_start, cut(records.desk_end), edges)
@@ -404,17 +487,25 @@ def _intervals(records: HallRecords, edges: FloatArray, wait: FloatArray) -> tup
     starts = (np.arange(bins) * width).tolist()
     rows = []
     for index in range(bins):
-        waits = grouped[index]
         span: float = lengths[index]
         rows.append(
             Interval(
                 start_s=starts[index],
                 clock=clock(base + starts[index]),
                 arrivals=int(arrivals[index]),
+                gate_joins=int(gate_joins[index]),
+                desk_joins=int(desk_joins[index]),
                 departures=int(departures[index]),
-                wait_mean_s=float(waits.mean()) if waits.size else math.nan,
-                wait_p95_s=float(np.percentile(waits, 95)) if waits.size else math.nan,
+                wait_mean_s=_mean(waits[index]),
+                wait_p95_s=_p95(waits[index]),
+                gate_wait_mean_s=_mean(gate_waits[index]),
+                gate_wait_p95_s=_p95(gate_waits[index]),
+                core_wait_mean_s=_mean(core_waits[index]),
+                core_wait_p95_s=_p95(core_waits[index]),
+                desk_wait_mean_s=_mean(desk_waits[index]),
+                desk_wait_p95_s=_p95(desk_waits[index]),
                 gate_queue_mean=_ratio(float(gate_queue[index]), span),
+                core_queue_mean=_ratio(float(core_queue[index]), span),
                 desk_queue_mean=_ratio(float(desk_queue[index]), span),
                 gates_open_mean=_ratio(float(gates_open[index]), span),
                 desks_on_duty_mean=_ratio(float(desks_on[index]), span),

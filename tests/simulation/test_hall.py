@@ -323,7 +323,7 @@ def test_a_central_matching_core_is_shared_by_the_gates():
     assert records.core_requests == verifications
     assert records.core_busy_s == pytest.approx(2.5 * verifications)
     assert 0.3 < result.utilisation.matching < 1
-    assert result.matching_wait_mean_s > 0.1  # one worker for six gates: some queuing
+    assert result.core_waits.mean_s > 0.1  # one worker for six gates: some queuing
 
 
 def test_per_gate_lines_serve_everyone():

@@ -139,7 +139,7 @@ def test_the_json_is_plain_data(result):
     assert json.loads(text) == data
     assert data["utilisation"]["matching"] is None
     assert data["intervals"][0]["clock"] == "06:00"
-    assert set(data["little"]) == {"gate_queue", "desk_queue", "hall"}
+    assert set(data["little"]) == {"gate_queue", "core_queue", "desk_queue", "hall"}
 
 
 def runs_with(values: list[float]) -> list[RunResult]:
