@@ -139,7 +139,7 @@ class DaskBackend:
             futures[future.key] = index
             submitted.append(future)
         try:
-            for future in as_completed(submitted):  # type: ignore[no-untyped-call]
+            for future in as_completed(submitted, loop=self._client.loop):  # type: ignore[no-untyped-call]
                 finished(futures[future.key], future.result())
         finally:
             # On an error or an interrupt the rest is not wanted; after a full run this is a no-op.
