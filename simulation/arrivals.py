@@ -16,9 +16,13 @@ a queue. Two sources give it:
   approximation at period boundaries).
 
 Each traveller's class is drawn from the class shares of their flight (or of
-the rate arrivals). Everything is generated up front as numpy arrays, sorted
-by time, from one injected ``numpy.random.Generator``: the simulation then
-only walks through the arrays.
+the rate arrivals). A class with a ``kiosk`` step (EES pre-enrolment, see
+``simulation.classes``) reaches the queue that much later: its kiosk times
+are drawn after every other draw, so that the rest of the arrivals stay the
+same with kiosks or without (common random numbers across variants).
+Everything is generated up front as numpy arrays, sorted by time, from one
+injected ``numpy.random.Generator``: the simulation then only walks through
+the arrays.
 
 Times here are seconds since the model's time 0 (the configuration's
 ``start``).
@@ -32,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from simulation.config import ArrivalsConfig, Flight, HallConfig, TravellerClass
+from simulation.classes import ClassInfo, TravellerClass
+from simulation.config import ArrivalsConfig, Flight, HallConfig
 
 __all__ = ["Arrivals", "flight_arrivals", "generate_arrivals", "rate_arrivals"]
 
@@ -87,8 +92,10 @@ def _draw_classes(
 
 def _sorted(
     parts: list[tuple[FloatArray, IntArray, IntArray]],
-    table: tuple[tuple[str, str], ...],
+    table: tuple[ClassInfo, ...],
     cut_off: float | None,
+    rng: np.random.Generator,
+    base_dir: Path,
 ) -> Arrivals:
     times = np.concatenate([part[0] for part in parts]) if parts else np.empty(0)
     classes = np.concatenate([part[1] for part in parts]) if parts else np.empty(0, np.int64)
@@ -96,14 +103,20 @@ def _sorted(
     if cut_off is not None:
         keep = times < cut_off
         times, classes, flights = times[keep], classes[keep], flights[keep]
+    for index, info in enumerate(table):
+        if info.kiosk is not None:
+            # Those who reached the hall before the horizon still use the kiosk.
+            at_kiosk = classes == index
+            times = times.copy()
+            times[at_kiosk] += info.kiosk.build(base_dir).sample_many(rng, int(at_kiosk.sum()))
     # Stable, so travellers arriving at the same moment keep the schedule's order.
     order = np.argsort(times, kind="stable")
     return Arrivals(
         times=np.ascontiguousarray(times[order], dtype=np.float64),
         classes=np.ascontiguousarray(classes[order], dtype=np.int64),
         flights=np.ascontiguousarray(flights[order], dtype=np.int64),
-        class_names=tuple(name for name, _ in table),
-        channels=tuple(channel for _, channel in table),
+        class_names=tuple(info.name for info in table),
+        channels=tuple(info.channel for info in table),
     )
 
 
@@ -118,12 +131,12 @@ def flight_arrivals(
 
     Travellers who would reach the hall at or after ``horizon`` are left out.
     """
-    table = arrivals.class_table()
-    index_of = {name: index for index, (name, _) in enumerate(table)}
+    table = arrivals.class_infos()
+    index_of = {info.name: index for index, info in enumerate(table)}
     parts: list[tuple[FloatArray, IntArray, IntArray]] = []
-    for number, flight in enumerate(arrivals.flights or ()):
+    for number, flight in enumerate(arrivals.timetable()):
         parts.append(_one_flight(arrivals, flight, number, start, rng, base_dir, index_of))
-    return _sorted(parts, table, None if horizon is None else horizon - start)
+    return _sorted(parts, table, None if horizon is None else horizon - start, rng, base_dir)
 
 
 def _one_flight(
@@ -136,6 +149,7 @@ def _one_flight(
     index_of: dict[str, int],
 ) -> tuple[FloatArray, IntArray, IntArray]:
     count = flight.passengers
+    assert count is not None  # the timetable counts every flight's passengers
     deplane = (flight.deplane or arrivals.deplane).build(base_dir)
     walk = (flight.walk or arrivals.walk).build(base_dir)
     times = (flight.on_block - start) + deplane.sample_many(rng, count)
@@ -145,11 +159,15 @@ def _one_flight(
 
 
 def rate_arrivals(
-    arrivals: ArrivalsConfig, start: float, horizon: float, rng: np.random.Generator
+    arrivals: ArrivalsConfig,
+    start: float,
+    horizon: float,
+    rng: np.random.Generator,
+    base_dir: Path = Path(),
 ) -> Arrivals:
     """Poisson arrivals at the configured rate per period, up to ``horizon`` (clock seconds)."""
-    table = arrivals.class_table()
-    index_of = {name: index for index, (name, _) in enumerate(table)}
+    table = arrivals.class_infos()
+    index_of = {info.name: index for index, info in enumerate(table)}
     periods = arrivals.rate or ()
     classes = arrivals.flight_classes(None)
     parts: list[tuple[FloatArray, IntArray, IntArray]] = []
@@ -168,7 +186,7 @@ def rate_arrivals(
                 np.full(count, -1, dtype=np.int64),
             )
         )
-    return _sorted(parts, table, None)
+    return _sorted(parts, table, None, rng, base_dir)
 
 
 def generate_arrivals(config: HallConfig, rng: np.random.Generator, base_dir: Path) -> Arrivals:
@@ -176,5 +194,5 @@ def generate_arrivals(config: HallConfig, rng: np.random.Generator, base_dir: Pa
     arrivals = config.arrivals
     if arrivals.rate is not None:
         assert config.horizon is not None  # the configuration requires it with a rate
-        return rate_arrivals(arrivals, config.start, config.horizon, rng)
+        return rate_arrivals(arrivals, config.start, config.horizon, rng, base_dir)
     return flight_arrivals(arrivals, config.start, rng, base_dir, config.horizon)

@@ -3,8 +3,11 @@
 (One concept past the ~400-line guideline: the schema is one tree of
 pydantic models, section by section as docs/simulation.md describes the
 file, whose validators check across sections: every time of day against
-``start`` and ``horizon``, the traveller channels against the desks. The
-reader of the biometric rate table is in ``simulation.rates``.)
+``start`` and ``horizon``, the traveller channels against the desks. Its
+parts live beside it: the clock in ``simulation.clock``, traveller classes
+in ``simulation.classes``, the ``arrivals`` section in ``simulation.demand``,
+flights and CSV schedules in ``simulation.schedule``, the biometric rate
+table in ``simulation.rates``, the unknown-key check in ``simulation.fields``.)
 
 A *hall* is a day (or part of one) at a border crossing point. Travellers
 arrive, either with their flights or at a rate that changes through the day;
@@ -18,8 +21,9 @@ that changes by time of day. Gates open and close in banks on a schedule and
 fail now and then. When the face verification runs on a central matching
 core, the core is a shared resource with a few workers.
 
-Times of day are clock times, ``"06:30"`` or ``"06:30:15"`` (the grammar of
-``egate.clocktime``), with hours up to 47 for a day that runs past midnight;
+Times are clock times since midnight of the model's day 0, ``"06:30"``,
+``"30:15"`` (the next day) or ``"150:00"``, or dates and times
+(``"2026-07-14 06:30"``) once the model has a date (``simulation.clock``);
 the model's clock starts at ``start``. (A number is minutes since midnight:
 YAML 1.1 reads an unquoted ``6:30`` as 390.) Durations are seconds
 inside distributions, and say their unit in their name elsewhere
@@ -27,41 +31,49 @@ inside distributions, and say their unit in their name elsewhere
 section, and what each key means.
 
 Load a file with ``load_hall(path)``: an error is one line naming the file,
-the line and the dotted field, as everywhere in egate.
+the line and the dotted field, as everywhere in egate; what is odd but
+usable (a flight bringing no one, desk travellers arriving while no desk is
+staffed) is in ``HallConfig.warnings``, one line each, for the caller to show.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from egate.clocktime import format_clock as clock
-from egate.clocktime import parse_clock as parse_time
 from egate.config import load_config
 from egate.documents.chippolicy import ChipCheck, ChipPolicySettings
 from egate.gate.settings import Topology
 from egate.paths import ConfigFile
 from egate.shipped import shipped_file
 from simulation.chip_specs import ChipStepSpec
+from simulation.classes import (
+    ClassList,
+    ConfigModel,
+    Probability,
+    TravellerClass,
+    class_table,
+    share_classes,
+)
+from simulation.clock import DATED, ClockTime, dated_parts, parse_clock, relative_clock
+from simulation.clock import format_clock as clock
+from simulation.demand import ArrivalsConfig, RatePeriod
 from simulation.distribution_specs import DeterministicSpec, DistributionSpec
+from simulation.fields import fail as _fail
 from simulation.rates import interpolate, read_rates
+from simulation.schedule import Flight, ScheduleSpec, read_schedule
 from simulation.variants import FIXED, depth_within, merged
 
 __all__ = [
@@ -70,6 +82,7 @@ __all__ = [
     "BankPeriod",
     "BiometricRates",
     "ChipChecksConfig",
+    "ClassList",
     "DesksConfig",
     "FailuresConfig",
     "Flight",
@@ -81,6 +94,7 @@ __all__ = [
     "Period",
     "RatePeriod",
     "RosterPeriod",
+    "ScheduleSpec",
     "ServiceLevel",
     "StepsConfig",
     "TravellerClass",
@@ -94,188 +108,13 @@ __all__ = [
 
 # The shipped hall egate simulate runs without a file (configs/airports/).
 DEFAULT_HALL = "pudong-day.yaml"
-# A day that runs past midnight is written with hours from 24 on.
-_LAST_HOUR = 47
 
-
-def parse_clock(value: object) -> float:
-    """Seconds since midnight of a clock time ``"HH:MM"`` or ``"HH:MM:SS"`` (``egate.clocktime``).
-
-    Hours go up to 47, for a day that runs past midnight. An integer is
-    minutes since midnight: YAML 1.1 reads an unquoted ``6:30`` as the
-    sexagesimal number 390, which is just that.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError('expected a clock time such as "06:30"')
-    if isinstance(value, int):
-        if not 0 <= value < (_LAST_HOUR + 1) * 60:
-            # e.g. an unquoted 6:30:00, which YAML reads as seconds
-            raise ValueError('expected a clock time such as "06:30" (write it in quotes)')
-        return float(value * 60)
-    return parse_time(value, max_hour=_LAST_HOUR)
-
-
-ClockTime = Annotated[float, BeforeValidator(parse_clock), PlainSerializer(clock, return_type=str)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-ClassName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
 VariantName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+_Model = ConfigModel
 
 
 def _zero() -> DistributionSpec:
     return DeterministicSpec(value=0)
-
-
-def _fail(location: tuple[str | int, ...], message: str, value: object) -> None:
-    """Raise a validation error at ``location`` (relative to the model being validated).
-
-    Pydantic prefixes the location of the enclosing fields, so a cross-field
-    check still names the exact dotted field in ``load_config``'s message.
-    """
-    error = PydanticCustomError("hall_config", message)
-    details = InitErrorDetails(type=error, loc=location, input=value)
-    raise ValidationError.from_exception_data("HallConfig", [details])
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
-    )
-
-
-# --- arrivals -------------------------------------------------------------------------------
-
-
-class TravellerClass(_Model):
-    """A kind of traveller: its share of a flight and whether it uses the gates or the desks."""
-
-    name: ClassName
-    share: Probability
-    channel: Literal["gate", "desk"]
-
-
-def _check_classes(classes: Sequence[TravellerClass]) -> None:
-    names = [item.name for item in classes]
-    for index, name in enumerate(names):
-        if name in names[:index]:
-            _fail((index, "name"), f"class {name!r} is listed twice", name)
-    total = math.fsum(item.share for item in classes)
-    if abs(total - 1) > 1e-6:
-        _fail((), f"the class shares must add up to 1 (they add up to {total:.6g})", total)
-
-
-def _checked_classes(classes: tuple[TravellerClass, ...]) -> tuple[TravellerClass, ...]:
-    _check_classes(classes)
-    return classes
-
-
-# Classes of travellers: names once each, shares adding up to 1.
-ClassList = Annotated[
-    tuple[TravellerClass, ...], Field(min_length=1), AfterValidator(_checked_classes)
-]
-
-
-class Flight(_Model):
-    """One arriving flight; what it leaves unsaid comes from ``arrivals``."""
-
-    flight: str = Field(min_length=1, max_length=16)
-    on_block: ClockTime
-    passengers: int = Field(ge=0, le=10_000)
-    egate_share: Probability | None = None
-    classes: ClassList | None = None
-    deplane: DistributionSpec | None = None
-    walk: DistributionSpec | None = None
-
-    @model_validator(mode="after")
-    def _share_or_classes(self) -> Flight:
-        if self.classes is not None and self.egate_share is not None:
-            _fail(("egate_share",), "give either egate_share or classes, not both", None)
-        return self
-
-
-class RatePeriod(_Model):
-    """Travellers arrive at random at ``per_hour`` from ``from`` until the next period."""
-
-    start: ClockTime = Field(alias="from")
-    per_hour: float = Field(ge=0, le=1_000_000)
-
-
-class ArrivalsConfig(_Model):
-    """Where travellers come from: a flight schedule or a rate by interval."""
-
-    flights: tuple[Flight, ...] | None = None
-    rate: tuple[RatePeriod, ...] | None = None
-    egate_share: Probability = Field(
-        default=1.0, description="Share of e-gate-eligible travellers (default for flights)."
-    )
-    classes: ClassList | None = None
-    deplane: DistributionSpec = Field(
-        default_factory=_zero, description="From on-block to leaving the aircraft (seconds)."
-    )
-    walk: DistributionSpec = Field(
-        default_factory=_zero, description="From the aircraft to the hall (seconds)."
-    )
-
-    @field_validator("flights")
-    @classmethod
-    def _some_flights(cls, flights: tuple[Flight, ...] | None) -> tuple[Flight, ...] | None:
-        if flights is not None and not flights:
-            raise ValueError("a schedule with no flights: list at least one")
-        return flights
-
-    @field_validator("rate")
-    @classmethod
-    def _rate_in_order(cls, rate: tuple[RatePeriod, ...] | None) -> tuple[RatePeriod, ...] | None:
-        if rate is not None:
-            if not rate:
-                raise ValueError("no rate periods: list at least one")
-            for index in range(1, len(rate)):
-                if rate[index].start <= rate[index - 1].start:
-                    _fail(
-                        (index, "from"),
-                        f"times out of order: {clock(rate[index].start)} does not come after "
-                        f"{clock(rate[index - 1].start)}",
-                        clock(rate[index].start),
-                    )
-        return rate
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ArrivalsConfig:
-        if self.flights is None and self.rate is None:
-            _fail((), "give either flights or rate", None)
-        if self.flights is not None and self.rate is not None:
-            _fail(("rate",), "give either flights or rate, not both", None)
-        if self.classes is not None and "egate_share" in self.model_fields_set:
-            _fail(("egate_share",), "give either egate_share or classes, not both", None)
-        return self
-
-    def class_table(self) -> tuple[tuple[str, str], ...]:
-        """Every traveller class as (name, channel), defaults first, in a fixed order."""
-        table: dict[str, str] = {}
-        default = self.classes or _share_classes(self.egate_share)
-        for item in default:
-            table[item.name] = item.channel
-        for flight in self.flights or ():
-            for item in self.flight_classes(flight):
-                known = table.setdefault(item.name, item.channel)
-                if known != item.channel:
-                    raise ValueError(f"class {item.name!r} uses both the gates and the desks")
-        return tuple(table.items())
-
-    def flight_classes(self, flight: Flight | None = None) -> tuple[TravellerClass, ...]:
-        """The classes of ``flight`` (or of rate arrivals when None)."""
-        if flight is not None and flight.classes is not None:
-            return flight.classes
-        if flight is not None and flight.egate_share is not None:
-            return _share_classes(flight.egate_share)
-        return self.classes or _share_classes(self.egate_share)
-
-
-def _share_classes(egate_share: float) -> tuple[TravellerClass, ...]:
-    """The two default classes: ``egate`` travellers use the gates, ``desk`` the desks."""
-    return (
-        TravellerClass(name="egate", share=egate_share, channel="gate"),
-        TravellerClass(name="desk", share=1 - egate_share, channel="desk"),
-    )
 
 
 # --- gates --------------------------------------------------------------------------------
@@ -666,6 +505,9 @@ class HallConfig(_Model):
     """A capacity model: arrivals, gates, desks, matching core, targets and run settings."""
 
     name: str = Field(min_length=1, max_length=200)
+    date: dt.date | None = Field(
+        default=None, description="The calendar date of day 0 (from a dated start, or given)."
+    )
     start: ClockTime = Field(default=6 * 3600.0, description="Clock time of the model's time 0.")
     horizon: ClockTime | None = Field(
         default=None, description="Arrivals stop (required with a rate); the hall then empties."
@@ -687,9 +529,44 @@ class HallConfig(_Model):
         description="Named overrides of these settings, run side by side (simulation.variants).",
     )
     _variants: tuple[tuple[str, HallConfig], ...] = PrivateAttr(default=())
+    _day0: dt.date | None = PrivateAttr(default=None)
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dated_times(cls, data: object) -> object:
+        """Dates and times rewritten as clock times since midnight of day 0 (``date``).
+
+        Day 0 is ``date``, or the date of a dated ``start``. Done on the raw
+        data, before the fields are read, because a time deep in a section
+        cannot see the start it is relative to.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        day0 = _as_date(data.get("date"))
+        start = data.get("start")
+        if isinstance(start, str) and DATED.fullmatch(start):
+            try:
+                parts = dated_parts(start)
+            except ValueError as error:
+                _fail(("start",), str(error), start)
+                raise AssertionError from None  # (never reached: _fail raises)
+            assert parts is not None
+            if day0 is None:
+                day0 = parts[0]
+                data["date"] = day0.isoformat()
+        if day0 is None:
+            return data
+        for key, value in data.items():
+            if key not in ("name", "date", "variants"):
+                data[key] = _relative(value, day0, (key,))
+        return data
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> HallConfig:
+        if self.arrivals.schedule is not None:
+            self._read_schedule()
         self._check_times()
         self._check_channels()
         if self.matching is not None:
@@ -700,11 +577,17 @@ class HallConfig(_Model):
                     "the matching core's service time is the verify step: leave this out",
                     verify.kind,
                 )
+        warnings = [*self.arrivals.warnings, *self._staffing_warnings()]
         if self.variants is not None:
             self._variants = tuple(
                 (name, self._variant(name, override, info))
                 for name, override in self.variants.items()
             )
+            for name, variant in self._variants:
+                warnings.extend(
+                    f"variants.{name}: {text}" for text in variant.warnings if text not in warnings
+                )
+        self._warnings = tuple(warnings)
         return self
 
     def _variant(self, name: str, override: dict[str, Any], info: ValidationInfo) -> HallConfig:
@@ -731,6 +614,40 @@ class HallConfig(_Model):
             field = ".".join(str(step) for step in location) or "(top level)"
             _fail(("variants", name), f"{field}: {message}", None)
             raise  # (never reached: _fail raises)
+
+    def _read_schedule(self) -> None:
+        arrivals = self.arrivals
+        schedule = arrivals.schedule
+        assert schedule is not None
+        if schedule.design_day is not None and self.date is not None:
+            _fail(
+                ("arrivals", "schedule", "design_day"),
+                "a design day is the model's date: give start as a time of day, and no date",
+                None,
+            )
+        declared = {
+            info.name: info
+            for info in class_table([arrivals.classes or share_classes(arrivals.egate_share)])
+        }
+        try:
+            timetable = read_schedule(
+                schedule, declared, day0=self.date, start=self.start, horizon=self.horizon
+            )
+        except ValueError as error:
+            _fail(("arrivals", "schedule"), str(error), schedule.file.name)
+            raise AssertionError from None  # (never reached: _fail raises)
+        arrivals.attach_schedule(timetable)
+        self._day0 = timetable.day0
+
+    @property
+    def day0(self) -> dt.date | None:
+        """The calendar date of the model's day 0, when it has one (``date`` or the schedule's)."""
+        return self.date if self.date is not None else self._day0
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What is odd but usable, one line each ("field: what"), for the caller to show."""
+        return self._warnings
 
     def variant_configs(self) -> tuple[tuple[str, HallConfig], ...]:
         """(name, configuration) of each variant, in the file's order; empty without variants."""
@@ -780,15 +697,106 @@ class HallConfig(_Model):
             _fail(("gates", "count"), "travellers use the gates but there are none", 0)
         rates = self.gates.rates()
         to_desks = shares["desk"] > 0 or (shares["gate"] > 0 and rates.any_referral())
+        why = "desk classes" if shares["desk"] > 0 else "gate referrals"
         if self.desks is None and to_desks:
-            why = "desk classes" if shares["desk"] > 0 else "gate referrals"
             _fail(("desks",), f"required: travellers are sent to desks ({why})", None)
+        if self.desks is not None and self.desks.most == 0 and to_desks:
+            field = "count" if self.desks.count is not None else "roster"
+            _fail(
+                ("desks", field),
+                f"no desk is ever staffed, but travellers are sent to desks ({why}): they "
+                "would wait until the run is cut off",
+                0,
+            )
+
+    def _staffing_warnings(self) -> list[str]:
+        """Stretches while travellers arrive with no gate open or no desk staffed."""
+        window = _arrival_window(self)
+        if window is None:
+            return []
+        shares = _channel_shares(self.arrivals)
+        warnings = []
+        checks: list[tuple[str, Sequence[Period] | None, list[int], str]] = [
+            ("gates.banks", self.gates.banks, [b.open for b in self.gates.banks or ()], "gate")
+        ]
+        if self.desks is not None and self.desks.roster is not None:
+            counts = [shift.desks for shift in self.desks.roster]
+            checks.append(("desks.roster", self.desks.roster, counts, "desk"))
+        for field, periods, counts, channel in checks:
+            if periods is None or shares[channel] == 0:
+                continue
+            for begin, end in _unstaffed(periods, counts, *window):
+                what = "gate is open" if channel == "gate" else "desk is staffed"
+                warnings.append(
+                    f"{field}: no {what} from {clock(begin)} to {clock(end)}, while "
+                    f"{channel} travellers arrive ({clock(window[0])} to {clock(window[1])}): "
+                    "they wait"
+                )
+        return warnings
+
+
+def _as_date(value: object) -> dt.date | None:
+    """``date`` as the file gives it; None when absent or not a date (the field then says so)."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _relative(value: object, day0: dt.date, location: tuple[str | int, ...]) -> object:
+    """``value`` with every date and time in it rewritten relative to ``day0``."""
+    if isinstance(value, str) and DATED.fullmatch(value):
+        try:
+            return relative_clock(value, day0)
+        except ValueError as error:
+            _fail(location, str(error), value)
+    if isinstance(value, dict):
+        return {key: _relative(item, day0, (*location, key)) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_relative(item, day0, (*location, index)) for index, item in enumerate(value)]
+    return value
+
+
+def _arrival_window(config: HallConfig) -> tuple[float, float] | None:
+    """(first, last) moment travellers reach the hall, roughly: on-blocks, or the rate's span."""
+    arrivals = config.arrivals
+    if arrivals.rate is not None:
+        busy = [period.start for period in arrivals.rate if period.per_hour > 0]
+        if not busy or config.horizon is None:
+            return None
+        return min(busy), config.horizon
+    moments = [flight.on_block for flight in arrivals.timetable() if flight.passengers]
+    return (min(moments), max(moments)) if moments else None
+
+
+def _unstaffed(
+    periods: Sequence[Period], counts: Sequence[int], low: float, high: float
+) -> list[tuple[float, float]]:
+    """The stretches of ``low``..``high`` that no period with a count above 0 covers."""
+    covered = sorted(
+        (begin, end)
+        for (begin, end), count in zip(period_bounds(periods, math.inf), counts, strict=True)
+        if count > 0
+    )
+    gaps = []
+    at = low
+    for begin, end in covered:
+        if begin > at:
+            gaps.append((at, min(begin, high)))
+        at = max(at, end)
+        if at >= high:
+            break
+    if at < high:
+        gaps.append((at, high))
+    return [(begin, end) for begin, end in gaps if end > begin]
 
 
 def _channel_shares(arrivals: ArrivalsConfig) -> dict[str, float]:
     """The largest share of any flight (or of rate arrivals) per channel."""
     shares = {"gate": 0.0, "desk": 0.0}
-    flights: Sequence[Flight | None] = arrivals.flights or (None,)
+    flights: Sequence[Flight | None] = arrivals.timetable() or (None,)
     for flight in flights:
         if flight is not None and flight.passengers == 0:
             continue

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -39,6 +38,7 @@ from simulation.distributions import (
     Triangular,
     Uniform,
 )
+from simulation.fields import StrictKeys
 from simulation.measured import load_calibration, load_empirical_csv
 
 __all__ = [
@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 
-class _Spec(BaseModel):
-    """What every distribution in a configuration file shares."""
+class _Spec(StrictKeys):
+    """What every distribution in a configuration file shares (a misspelt key is named)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

@@ -118,7 +118,7 @@ def test_clock_times():
     assert parse_clock("25:00:30") == 25 * 3600 + 30
     assert parse_clock(390) == 6.5 * 3600  # YAML's reading of an unquoted 6:30
     assert clock(6.5 * 3600) == "06:30" and clock(25 * 3600 + 30) == "25:00:30"
-    for bad in ("48:00", "6h30", "06:60", 23400, 6.5, True):
+    for bad in ("9000:00", "6h30", "06:60", 1_000_000, 6.5, True):
         with pytest.raises(ValueError):
             parse_clock(bad)
 
