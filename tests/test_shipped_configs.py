@@ -45,6 +45,14 @@ def load_airport(path: Path) -> None:
         spec.build(path.parent)
 
 
+def load_airport_schedule(path: Path) -> None:
+    # A CSV flight schedule is read by the hall files that name it: one must.
+    halls = [hall for hall in path.parent.glob("*.yaml") if path.name in hall.read_text("utf-8")]
+    assert halls, f"{path.name}: no hall file in {path.parent.name}/ names it"
+    for hall in halls:
+        assert load_hall(hall).arrivals.timetable()
+
+
 def load_training_scenario(path: Path) -> None:
     # Scenarios show the sample photos: they must be there to check the paths.
     try:
@@ -77,6 +85,7 @@ def load_udev(path: Path) -> None:
 LOADERS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("gates", ".yaml"): load_gate,
     ("airports", ".yaml"): load_airport,
+    ("airports", ".csv"): load_airport_schedule,
     ("scenarios", ".yaml"): load_training_scenario,
     ("stoplists", ".csv"): load_stop_list,
     ("grafana", ".json"): load_dashboard,
