@@ -1,14 +1,18 @@
 """Reports of simulation results: terminal tables, JSON and CSV (the plots: ``simulation.plots``).
 
-(A little past the ~400-line guideline: the report of one configuration and
-that of a sweep are one concept, sharing their figures, formats and CSV.)
+(Past the ~400-line guideline: the report of one configuration and that of
+a sweep are one concept, sharing their figures, formats and CSV; the sweep's
+part is the candidate to move out when it grows again.)
 
 Every figure is an ``Estimate``: its mean over the replications and a 95%
-confidence interval. In tables a figure reads ``mean ± half-width``; in
+confidence interval. In tables a figure reads ``mean ± half-width``, or
+``mean (low to high)`` where the interval was cut at the edge of the
+figure's range (0, or 100% for a share) and is no longer symmetric; in
 JSON it is ``{"mean", "low", "high", "replications"}`` (``null`` where not
 defined, such as an interval of one replication); in CSV the same four
 columns. The JSON of one configuration (``report_json``) and of a sweep
-(``sweep_json``) are described in ``docs/simulation.md``.
+(``sweep_json``) are described in ``docs/simulation.md``. Tables are as
+wide as their content: ``report_console`` prints them uncut into a pipe.
 """
 
 from __future__ import annotations
@@ -16,16 +20,25 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import statistics
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import IO, Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from simulation.config import HallConfig
 from simulation.summary import Estimate, Summary
-from simulation.sweep import PARAMETERS, Sweep, SweepResult, meets_service_level
+from simulation.sweep import (
+    PARAMETERS,
+    Sweep,
+    SweepResult,
+    Verdict,
+    meets_service_level,
+    service_level_verdict,
+)
 
 __all__ = [
     "REPORT_FORMAT",
@@ -35,7 +48,9 @@ __all__ = [
     "figure_of",
     "headline",
     "intervals_csv",
+    "let_through",
     "per_gate_throughput",
+    "report_console",
     "report_json",
     "summary_csv",
     "summary_table",
@@ -51,6 +66,20 @@ REPORT_FORMAT = "egate-simulation/1"
 SWEEP_FORMAT = "egate-sweep/1"
 WAIT_FIELDS = ("mean_s", "p50_s", "p90_s", "p95_s", "p99_s", "max_s")
 _NAN = Estimate(math.nan, math.nan, math.nan, 0)
+# Columns of a console that writes into a pipe or a file: wide enough that no
+# table is cut (rich would otherwise assume 80 and squeeze the columns to "…").
+PIPED_WIDTH = 320
+
+
+def report_console(file: IO[str] | None = None) -> Console:
+    """A console for the report's tables: a terminal's width, or room for every column when piped.
+
+    ``COLUMNS`` in the environment is obeyed, as rich does.
+    """
+    console = Console(file=file, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -81,7 +110,16 @@ def per_gate_throughput(summary: Summary) -> Estimate:
     for run in summary.runs:
         rates = [rate for rate in run.gate_throughput_per_hour.values() if math.isfinite(rate)]
         values.append(statistics.fmean(rates) if rates else math.nan)
-    return Estimate.of(values)
+    return Estimate.of(values, 0.0)
+
+
+def let_through(summary: Summary) -> Estimate:
+    """The share of impostors at the gates that were let through, pooled (Wilson's interval).
+
+    Each impostor's match is an independent draw at the configured FMR, so
+    the impostors of all replications pool into one sample.
+    """
+    return summary.pooled("false_accepts", "impostors")
 
 
 def traveller_classes(summary: Summary, config: HallConfig) -> list[tuple[str, str]]:
@@ -115,6 +153,7 @@ def headline(summary: Summary, config: HallConfig) -> dict[str, Any]:
             "target_share": level.share,
             "clearance_min": level.clearance_min,
             "met": meets_service_level(summary, config),
+            "verdict": service_level_verdict(summary, config).value,
             "share": estimate_json(figure_of(summary, "service_level.share")),
             "clearance_share": estimate_json(figure_of(summary, "service_level.clearance_share")),
         },
@@ -136,11 +175,12 @@ def headline(summary: Summary, config: HallConfig) -> dict[str, Any]:
             "all": _waits(summary, "waits"),
             "by_class": {name: _waits(summary, f"waits_by_class.{name}") for name, _ in classes},
             "gate_queue": _waits(summary, "gate_waits"),
+            "matching_core": _waits(summary, "core_waits"),
             "desk_queue": _waits(summary, "desk_waits"),
         },
         "queue": {
             name: estimate_json(figure_of(summary, f"queue.{name}"))
-            for name in ("gate_mean", "gate_max", "desk_mean", "desk_max")
+            for name in ("gate_mean", "gate_max", "core_mean", "core_max", "desk_mean", "desk_max")
         },
         "utilisation": {
             name: estimate_json(figure_of(summary, f"utilisation.{name}"))
@@ -153,6 +193,8 @@ def headline(summary: Summary, config: HallConfig) -> dict[str, Any]:
                 for reason, estimate in _keyed(summary, "referral_reasons.").items()
             },
             "false_accepts": estimate_json(figure_of(summary, "false_accepts")),
+            "impostors": estimate_json(figure_of(summary, "impostors")),
+            "let_through_share": estimate_json(let_through(summary)),
         },
     }
 
@@ -182,7 +224,9 @@ def _half(estimate: Estimate) -> float:
 def _fmt(estimate: Estimate, kind: str) -> str:
     """``mean ± half-width`` in the unit of ``kind``: s (seconds), share, count or rate.
 
-    The half-width is left out when it is unknown (one replication) or zero.
+    The half-width is left out when it is unknown (one replication) or zero;
+    an interval cut at the edge of the figure's range reads ``mean (low to
+    high)``.
     """
     mean = estimate.mean
     if not math.isfinite(mean):
@@ -190,16 +234,29 @@ def _fmt(estimate: Estimate, kind: str) -> str:
     half = _half(estimate)
     spread = math.isfinite(half) and half > 0
     if kind == "share":
+        if spread and not estimate.symmetric:
+            return f"{mean:.1%} ({estimate.low * 100:.1f} to {estimate.high * 100:.1f})"
         text = f"{mean:.1%}"
         return f"{text} ± {half * 100:.1f}" if spread else text
     if kind == "s":
         unit, scale = ("min", 60.0) if abs(mean) >= 600 else ("s", 1.0)
         text = f"{mean / scale:.1f} {unit}"
+        if spread and not estimate.symmetric:
+            return f"{text} ({estimate.low / scale:.1f} to {estimate.high / scale:.1f})"
         return f"{text} ± {half / scale:.1f}" if spread else text
     whole = kind == "count" and mean == round(mean)
     digits = 0 if whole or abs(mean) >= 100 else 1
     text = f"{mean:,.{digits}f}"
+    if spread and not estimate.symmetric:
+        places = max(digits, 1 if estimate.high < 10 else 0)
+        return f"{text} ({estimate.low:,.{places}f} to {estimate.high:,.{places}f})"
     return f"{text} ± {half:,.{max(digits, 1 if half < 10 else 0)}f}" if spread else text
+
+
+_CAPTION = (
+    "mean ± half-width of the 95% confidence interval, or mean (low to high) where it "
+    "stops at 0 or 100%"
+)
 
 
 def summary_table(summary: Summary, config: HallConfig, seed: int) -> Table:
@@ -207,8 +264,8 @@ def summary_table(summary: Summary, config: HallConfig, seed: int) -> Table:
     level = config.service_level
     table = Table(
         title=summary.name,
-        caption=f"{len(summary.runs)} replications (seed {seed}): mean ± half-width of the 95% "
-        "confidence interval",
+        caption=f"{len(summary.runs)} replications (seed {seed}): {_CAPTION}; a wait is the "
+        "gate queue + the matching core + the desk queue",
     )
     table.add_column("measure", style="bold")
     table.add_column("value", justify="right")
@@ -222,9 +279,18 @@ def summary_table(summary: Summary, config: HallConfig, seed: int) -> Table:
     ]
     for name, label in zip(WAIT_FIELDS, ("mean", "p50", "p90", "p95", "p99", "max"), strict=True):
         rows.append((f"wait {label}", figure_of(summary, f"waits.{name}"), "s"))
+    core = config.matching is not None
     rows += [
-        ("  at the gates, p95", figure_of(summary, "gate_waits.p95_s"), "s"),
-        ("  at the desks, p95", figure_of(summary, "desk_waits.p95_s"), "s"),
+        ("  in the gate queue, p95", figure_of(summary, "gate_waits.p95_s"), "s"),
+        *(
+            [
+                ("  at the matching core, p95", figure_of(summary, "core_waits.p95_s"), "s"),
+                ("  at the matching core, mean", figure_of(summary, "core_waits.mean_s"), "s"),
+            ]
+            if core
+            else []
+        ),
+        ("  in the desk queue, p95", figure_of(summary, "desk_waits.p95_s"), "s"),
         None,
         (
             f"waiting at most {level.max_wait_min:g} min",
@@ -239,6 +305,18 @@ def summary_table(summary: Summary, config: HallConfig, seed: int) -> Table:
         None,
         ("gate queue, time-weighted mean", figure_of(summary, "queue.gate_mean"), "rate"),
         ("  longest", figure_of(summary, "queue.gate_max"), "count"),
+        *(
+            [
+                (
+                    "matching core queue, time-weighted mean",
+                    figure_of(summary, "queue.core_mean"),
+                    "rate",
+                ),
+                ("  longest", figure_of(summary, "queue.core_max"), "count"),
+            ]
+            if core
+            else []
+        ),
         ("desk queue, time-weighted mean", figure_of(summary, "queue.desk_mean"), "rate"),
         ("  longest", figure_of(summary, "queue.desk_max"), "count"),
         None,
@@ -287,12 +365,24 @@ def _point(estimate: Estimate) -> Estimate:
 
 
 def verdict(summary: Summary, config: HallConfig) -> str:
-    """The answer line: met or missed, with the share and the target (rich markup)."""
+    """The answer line: met with confidence, on the mean only, or missed (rich markup)."""
     level = config.service_level
-    share = _fmt(figure_of(summary, "service_level.share"), "share")
+    estimate = figure_of(summary, "service_level.share")
+    share = _fmt(estimate, "share")
     target = f"{level.share:.0%} waiting at most {level.max_wait_min:g} min"
-    if meets_service_level(summary, config):
-        return f"service level ({target}): [green]met[/] ({share})"
+    found = service_level_verdict(summary, config)
+    if found is Verdict.MET:
+        return f"service level ({target}): [green]met with 95% confidence[/] ({share})"
+    if found is Verdict.MEAN_ONLY:
+        why = (
+            f"the lower end of the 95% confidence interval is below {level.share:.0%}"
+            if estimate.replications > 1
+            else "one replication gives no confidence interval"
+        )
+        return (
+            f"service level ({target}): [yellow]met on the mean only[/] ({share}): {why}; "
+            "more replications may settle it"
+        )
     return f"service level ({target}): [red]missed[/] ({share})"
 
 
@@ -337,14 +427,14 @@ def intervals_csv(summary: Summary) -> bytes:
     return _csv(header, rows)
 
 
-# --- sweeps ----------------------------------------------------------------------------------
+# --- sweeps ---------------------------------------------------------------------------------
 
 
 def sweep_json(result: SweepResult, source: str, seed: int) -> dict[str, Any]:
     """A sweep as plain data: per value, its headline figures; and the smallest that meets."""
     sweep = result.sweep
     first = result.configs[0]
-    smallest = result.smallest
+    smallest, on_mean = result.smallest, result.smallest_on_mean
     return {
         "format": SWEEP_FORMAT,
         "name": first.name,
@@ -354,8 +444,13 @@ def sweep_json(result: SweepResult, source: str, seed: int) -> dict[str, Any]:
         "parameter": sweep.parameter,
         "values": [_number(sweep, value) for value in sweep.values],
         "smallest_meeting": None if smallest is None else _number(sweep, smallest),
+        "smallest_meeting_on_mean": None if on_mean is None else _number(sweep, on_mean),
         "configurations": [
-            {"value": _number(sweep, value), **headline(summary, config)}
+            {
+                "value": _number(sweep, value),
+                "biometric_rates": _biometric_rates(config),
+                **headline(summary, config),
+            }
             for value, config, summary in zip(
                 sweep.values, result.configs, result.summaries, strict=True
             )
@@ -363,70 +458,123 @@ def sweep_json(result: SweepResult, source: str, seed: int) -> dict[str, Any]:
     }
 
 
+def _biometric_rates(config: HallConfig) -> dict[str, float]:
+    """The FMR and FNMR the gates run with (read from the rate table at a threshold)."""
+    rates = config.gates.rates()
+    return {"fmr": rates.fmr, "fnmr": rates.fnmr}
+
+
 def _number(sweep: Sweep, value: float) -> float | int:
     return int(value) if PARAMETERS[sweep.parameter].whole else value
+
+
+_VERDICT_CELLS = {
+    Verdict.MET: "[green]yes[/]",
+    Verdict.MEAN_ONLY: "[yellow]mean only[/]",
+    Verdict.MISSED: "[red]no[/]",
+}
+
+
+def _rate(value: float) -> str:
+    """A small probability, as a percentage with the digits it needs (0.05%, 0.0010%)."""
+    if value == 0:
+        return "0"
+    digits = max(1, min(6, 1 - math.floor(math.log10(value * 100))))
+    return f"{value * 100:.{digits}f}%"
 
 
 def sweep_table(result: SweepResult) -> Table:
     """One row per configuration of a sweep.
 
-    The matching core's utilisation shows only if there is one, referrals only
-    in a sweep of the threshold (nothing else changes them).
+    The matching core's utilisation and its p95 wait show only if there is
+    one; referrals, FMR and impostors let through only in a sweep of the
+    threshold (nothing else changes them).
     """
     sweep = result.sweep
     level = result.configs[0].service_level
     core = result.configs[0].matching is not None
-    referrals = sweep.parameter == "threshold"  # the only setting that changes them
+    threshold = sweep.parameter == "threshold"  # the only setting that changes referrals
+    notes = [
+        f"≤ {level.max_wait_min:g} min: share waiting at most that long (gate queue + "
+        f"matching core + desk queue); ≤ {level.clearance_min:g} min: through the hall "
+        "within that time",
+        *(["core p95: p95 wait for a matching core worker"] if core else []),
+        f"{'gates, desks, core' if core else 'gates, desks'}: utilisation",
+        *(
+            ["FMR: false match rate at the threshold; let through: impostors per run"]
+            if threshold
+            else []
+        ),
+        f"meets: yes when the share's lower 95% bound reaches {level.share:.0%}, "
+        "mean only when only its mean does",
+    ]
     table = Table(
         title=f"Sweep of {sweep.parameter}: {len(result.summaries[0].runs)} replications each",
-        caption=f"≤ {level.max_wait_min:g} min: share waiting at most that long; "
-        f"≤ {level.clearance_min:g} min: share through the hall within that time; "
-        f"{'gates, desks, core' if core else 'gates, desks'}: utilisation. "
-        "Mean ± half-width of the 95% confidence interval.",
+        caption="; ".join(notes) + f". {_CAPTION[0].upper()}{_CAPTION[1:]}.",
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),
     )
     columns = [
         sweep.parameter,
         "p95 wait",
+        *(["core p95"] if core else []),
         f"≤ {level.max_wait_min:g} min",
         f"≤ {level.clearance_min:g} min",
         "gates",
         "desks",
         *(["core"] if core else []),
-        *(["referred"] if referrals else []),
+        *(["referred", "FMR", "let through"] if threshold else []),
         "meets",
     ]
     for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
-    for value, summary, met in zip(sweep.values, result.summaries, result.met, strict=True):
+    for value, config, summary, verdict in zip(
+        sweep.values, result.configs, result.summaries, result.verdicts, strict=True
+    ):
         busy = [
             _fmt(_point(figure_of(summary, f"utilisation.{name}")), "share")
             for name in ("gates", "desks", "matching")[: 3 if core else 2]
         ]
+        fmr = [
+            _fmt(_point(figure_of(summary, "referrals")), "count"),
+            _rate(config.gates.rates().fmr),
+            _fmt(figure_of(summary, "false_accepts"), "count"),
+        ]
         table.add_row(
             sweep.label(value),
             _fmt(figure_of(summary, "waits.p95_s"), "s"),
+            *([_fmt(_point(figure_of(summary, "core_waits.p95_s")), "s")] if core else []),
             _fmt(figure_of(summary, "service_level.share"), "share"),
             _fmt(_point(figure_of(summary, "service_level.clearance_share")), "share"),
             *busy,
-            *([_fmt(_point(figure_of(summary, "referrals")), "count")] if referrals else []),
-            "[green]yes[/]" if met else "[red]no[/]",
+            *(fmr if threshold else []),
+            _VERDICT_CELLS[verdict],
         )
     return table
 
 
 def sweep_answer(result: SweepResult) -> str:
-    """The answer line of a sweep (rich markup)."""
+    """The answer line of a sweep: decided on the lower confidence bound (rich markup)."""
     sweep = result.sweep
     level = result.configs[0].service_level
     target = f"{level.share:.0%} waiting at most {level.max_wait_min:g} min"
-    smallest = result.smallest
+    smallest, on_mean = result.smallest, result.smallest_on_mean
     word = "strictest" if sweep.parameter == "threshold" else "smallest"
+    hint = ""
+    if on_mean is not None and (smallest is None or on_mean < smallest):
+        hint = (
+            f"; {sweep.label(on_mean)} meets it on the mean only (more replications may settle it)"
+        )
     if smallest is None:
         span = f"{sweep.label(sweep.values[0])}..{sweep.label(sweep.values[-1])}"
-        return f"no {sweep.parameter} in {span} meets the service level ({target})"
-    return f"{word} {sweep.parameter} meeting the service level ({target}): {sweep.label(smallest)}"
+        return (
+            f"no {sweep.parameter} in {span} meets the service level ({target}) "
+            f"with 95% confidence{hint}"
+        )
+    return (
+        f"{word} {sweep.parameter} meeting the service level ({target}) with 95% confidence: "
+        f"{sweep.label(smallest)}{hint}"
+    )
 
 
 def sweep_csv(result: SweepResult) -> bytes:
@@ -435,25 +583,32 @@ def sweep_csv(result: SweepResult) -> bytes:
     keys = (
         "waits.mean_s",
         "waits.p95_s",
+        "gate_waits.p95_s",
+        "core_waits.p95_s",
+        "desk_waits.p95_s",
         "service_level.share",
         "service_level.clearance_share",
         "queue.gate_mean",
+        "queue.core_mean",
         "queue.desk_mean",
         "utilisation.gates",
         "utilisation.desks",
         "utilisation.matching",
         "referrals",
+        "false_accepts",
     )
-    header = [sweep.parameter]
-    for key in keys:
+    header = [sweep.parameter, "fmr", "fnmr"]
+    for key in (*keys, "let_through_share"):
         header += [key, f"{key}_low", f"{key}_high"]
-    header.append("meets_service_level")
+    header += ["meets_service_level", "verdict"]
     rows = []
-    for value, summary, met in zip(sweep.values, result.summaries, result.met, strict=True):
-        cells: list[object] = [sweep.label(value)]
-        for key in keys:
-            estimate = figure_of(summary, key)
+    for value, config, summary, verdict in zip(
+        sweep.values, result.configs, result.summaries, result.verdicts, strict=True
+    ):
+        rates = config.gates.rates()
+        cells: list[object] = [sweep.label(value), repr(rates.fmr), repr(rates.fnmr)]
+        for estimate in [figure_of(summary, key) for key in keys] + [let_through(summary)]:
             cells += [_cell(estimate.mean), _cell(estimate.low), _cell(estimate.high)]
-        cells.append("yes" if met else "no")
+        cells += ["yes" if verdict is Verdict.MET else "no", verdict.value]
         rows.append(cells)
     return _csv(header, rows)

@@ -18,10 +18,16 @@ Written as ``NAME=LOW..HIGH`` (every whole number in between),
 * ``threshold=0.5..0.65:0.05``: the face verification threshold; FNMR and
   FMR are read from ``gates.biometrics.rates_file`` at each value.
 
-A configuration *meets the service level* when the mean, over the
-replications, of the share of travellers waiting at most ``max_wait_min`` is
-at least ``share``. For every setting the smallest value is the cheapest
-(fewest servers) or, for the threshold, the strictest.
+A configuration *meets the service level with 95% confidence* when the
+lower end of the 95% confidence interval of the share of travellers waiting
+at most ``max_wait_min`` (over the replications) is at least ``share``; it
+meets it *on the mean only* when the mean reaches the target but the lower
+end does not (with one replication there is no interval: never more than
+that). Only the first counts as meeting: a share of 95.3% ± 8.3 may well be
+90%. For every setting the smallest value that meets is the cheapest
+(fewest servers) or, for the threshold, the strictest; the smallest that
+meets on the mean only is reported beside it, as a hint that more
+replications may settle it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,10 +47,12 @@ __all__ = [
     "PARAMETERS",
     "Sweep",
     "SweepResult",
+    "Verdict",
     "apply_setting",
     "describe",
     "meets_service_level",
     "parse_sweep",
+    "service_level_verdict",
     "sweep_configs",
 ]
 
@@ -230,10 +239,43 @@ def apply_setting(config: HallConfig, parameter: str, value: float) -> HallConfi
 # --- results ---------------------------------------------------------------------------------
 
 
+class Verdict(StrEnum):
+    """How a configuration stands against the service level."""
+
+    MET = "met"  # the lower end of the share's 95% interval reaches the target
+    MEAN_ONLY = "met_on_mean_only"  # the mean reaches it, the lower end does not
+    MISSED = "missed"  # the mean falls short
+
+    @property
+    def words(self) -> str:
+        """The verdict as a planner reads it."""
+        return _WORDS[self]
+
+
+_WORDS = {
+    Verdict.MET: "met with 95% confidence",
+    Verdict.MEAN_ONLY: "met on the mean only",
+    Verdict.MISSED: "missed",
+}
+
+# Shares are means of thousands of 0/1 values: a hair of rounding is not a miss.
+_SLACK = 1e-12
+
+
+def service_level_verdict(summary: Summary, config: HallConfig) -> Verdict:
+    """Met (on the lower confidence bound), met on the mean only, or missed."""
+    share = summary["service_level.share"]
+    target = config.service_level.share - _SLACK
+    if not (math.isfinite(share.mean) and share.mean >= target):
+        return Verdict.MISSED
+    if math.isfinite(share.low) and share.low >= target:
+        return Verdict.MET
+    return Verdict.MEAN_ONLY
+
+
 def meets_service_level(summary: Summary, config: HallConfig) -> bool:
-    """Whether the mean share of travellers within the waiting target reaches the target."""
-    share = summary["service_level.share"].mean
-    return math.isfinite(share) and share >= config.service_level.share - 1e-12
+    """Whether the service level is met with 95% confidence (its lower bound reaches the target)."""
+    return service_level_verdict(summary, config) is Verdict.MET
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,18 +287,31 @@ class SweepResult:
     summaries: tuple[Summary, ...]
 
     @property
-    def met(self) -> tuple[bool, ...]:
-        """Per value, whether its configuration meets the service level."""
+    def verdicts(self) -> tuple[Verdict, ...]:
+        """Per value, how its configuration stands against the service level."""
         return tuple(
-            meets_service_level(summary, config)
+            service_level_verdict(summary, config)
             for summary, config in zip(self.summaries, self.configs, strict=True)
         )
 
     @property
+    def met(self) -> tuple[bool, ...]:
+        """Per value, whether its configuration meets the service level with 95% confidence."""
+        return tuple(verdict is Verdict.MET for verdict in self.verdicts)
+
+    @property
     def smallest(self) -> float | None:
-        """The smallest value that meets the service level, or None if none does."""
+        """The smallest value that meets the service level with 95% confidence, or None."""
         for value, met in zip(self.sweep.values, self.met, strict=True):
             if met:
+                return value
+        return None
+
+    @property
+    def smallest_on_mean(self) -> float | None:
+        """The smallest value whose mean share reaches the target (confident or not), or None."""
+        for value, verdict in zip(self.sweep.values, self.verdicts, strict=True):
+            if verdict is not Verdict.MISSED:
                 return value
         return None
 

@@ -127,19 +127,27 @@ def test_json_has_the_documented_keys(cli, small):
         "target_share",
         "clearance_min",
         "met",
+        "verdict",
         "share",
         "clearance_share",
     }
     assert level["met"] is True and set(level["share"]) == ESTIMATE_KEYS
+    assert level["verdict"] == "met"
     waits = data["waits"]
-    assert set(waits) == {"all", "by_class", "gate_queue", "desk_queue"}
+    assert set(waits) == {"all", "by_class", "gate_queue", "matching_core", "desk_queue"}
     assert set(waits["all"]) == {"mean_s", "p50_s", "p90_s", "p95_s", "p99_s", "max_s"}
     assert set(waits["by_class"]) == {"residents", "visitors"}
     assert set(data["throughput_per_hour"]) == {"overall", "peak", "per_gate"}
     assert set(data["utilisation"]) == {"gates", "desks", "matching"}
     # No matching core: its utilisation is not defined.
     assert data["utilisation"]["matching"]["mean"] is None
-    assert set(data["referrals"]) == {"total", "by_reason", "false_accepts"}
+    assert set(data["referrals"]) == {
+        "total",
+        "by_reason",
+        "false_accepts",
+        "impostors",
+        "let_through_share",
+    }
     assert "BIOMETRIC_MISMATCH" in data["referrals"]["by_reason"]
     assert set(data["metrics"]["waits.p95_s"]) == ESTIMATE_KEYS
     assert data["intervals"][0]["clock"] == "06:00"
@@ -259,7 +267,10 @@ def test_a_sweep_prints_a_table_and_the_answer_and_writes_files(cli, tmp_path):
     )
     assert ran.status == 0
     assert "Sweep of gates: 2 replications each" in ran.out
-    assert "smallest gates meeting the service level (95% waiting at most 0.25 min): 6" in ran.out
+    assert (
+        "smallest gates meeting the service level (95% waiting at most 0.25 min) "
+        "with 95% confidence: 6" in " ".join(ran.out.split())
+    )
     assert sorted(path.name for path in out.iterdir()) == ["sweep.csv", "sweep.json", "sweep.png"]
     assert (out / "sweep.png").read_bytes().startswith(PNG)
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
