@@ -25,9 +25,19 @@ from rich import box
 from rich.table import Table
 
 from simulation.config import HallConfig
-from simulation.report import _cell, _csv, _fmt, _point, estimate_json, figure_of, headline
+from simulation.report import (
+    _CAPTION,
+    _VERDICT_CELLS,
+    _cell,
+    _csv,
+    _fmt,
+    _point,
+    estimate_json,
+    figure_of,
+    headline,
+)
 from simulation.summary import Estimate, Summary
-from simulation.sweep import meets_service_level
+from simulation.sweep import Verdict, service_level_verdict
 
 __all__ = [
     "COMPARE_FORMAT",
@@ -66,12 +76,17 @@ class CompareResult:
             raise ValueError("the variants were not run with the same replications")
 
     @property
-    def met(self) -> tuple[bool, ...]:
-        """Per variant, whether it meets the service level."""
+    def verdicts(self) -> tuple[Verdict, ...]:
+        """Per variant, how it stands against the service level."""
         return tuple(
-            meets_service_level(summary, config)
+            service_level_verdict(summary, config)
             for summary, config in zip(self.summaries, self.configs, strict=True)
         )
+
+    @property
+    def met(self) -> tuple[bool, ...]:
+        """Per variant, whether it meets the service level with 95% confidence."""
+        return tuple(verdict is Verdict.MET for verdict in self.verdicts)
 
     def difference(self, index: int, key: str) -> Estimate:
         """Figure ``key`` of variant ``index`` minus the baseline's, paired run by run."""
@@ -117,7 +132,9 @@ def compare_table(result: CompareResult) -> Table:
         title=f"Variants: {len(result.summaries[0].runs)} replications each, the same travellers",
         caption=f"chip read: the chip read step's mean; Δ p95: difference from {base}, paired "
         f"replication by replication; ≤ {level.max_wait_min:g} min: share waiting at most "
-        "that long; gates: utilisation. Mean ± half-width of the 95% confidence interval.",
+        "that long; gates: utilisation; meets: yes when the share's lower 95% bound reaches "
+        f"{level.share:.0%}, mean only when only its mean does. {_CAPTION[0].upper()}"
+        f"{_CAPTION[1:]}.",
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),
     )
@@ -132,8 +149,8 @@ def compare_table(result: CompareResult) -> Table:
     )
     for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right", no_wrap=True)
-    for index, (name, summary, chip, met) in enumerate(
-        zip(result.names, result.summaries, result.chip_read_s, result.met, strict=True)
+    for index, (name, summary, chip, verdict) in enumerate(
+        zip(result.names, result.summaries, result.chip_read_s, result.verdicts, strict=True)
     ):
         table.add_row(
             name,
@@ -142,7 +159,7 @@ def compare_table(result: CompareResult) -> Table:
             "" if index == 0 else _signed(result.difference(index, "waits.p95_s"), "s"),
             _fmt(figure_of(summary, "service_level.share"), "share"),
             _fmt(_point(figure_of(summary, "utilisation.gates")), "share"),
-            "[green]yes[/]" if met else "[red]no[/]",
+            _VERDICT_CELLS[verdict],
         )
     return table
 
@@ -174,6 +191,7 @@ def compare_csv(result: CompareResult) -> bytes:
         "waits.mean_s",
         "waits.p95_s",
         "gate_waits.p95_s",
+        "core_waits.p95_s",
         "service_level.share",
         "utilisation.gates",
         "utilisation.desks",
@@ -184,10 +202,10 @@ def compare_csv(result: CompareResult) -> bytes:
         header += [key, f"{key}_low", f"{key}_high"]
     for key in DIFFERENCES:
         header += [f"difference.{key}", f"difference.{key}_low", f"difference.{key}_high"]
-    header.append("meets_service_level")
+    header += ["meets_service_level", "verdict"]
     rows = []
-    for index, (name, summary, chip, met) in enumerate(
-        zip(result.names, result.summaries, result.chip_read_s, result.met, strict=True)
+    for index, (name, summary, chip, verdict) in enumerate(
+        zip(result.names, result.summaries, result.chip_read_s, result.verdicts, strict=True)
     ):
         cells: list[object] = [name, _cell(chip)]
         for key in keys:
@@ -196,6 +214,6 @@ def compare_csv(result: CompareResult) -> bytes:
         for key in DIFFERENCES:
             estimate = result.difference(index, key)
             cells += [_cell(estimate.mean), _cell(estimate.low), _cell(estimate.high)]
-        cells.append("yes" if met else "no")
+        cells += ["yes" if verdict is Verdict.MET else "no", verdict.value]
         rows.append(cells)
     return _csv(header, rows)
