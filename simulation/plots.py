@@ -1,7 +1,8 @@
 """Plots of simulation results, as PNG: the day (``day.png``) and a sweep (``sweep.png``).
 
 Every figure is drawn as the mean over the replications with its 95%
-confidence band shaded. Figures are made without pyplot: no global figure
+confidence band shaded; axes of counts (gates, desks, workers, travellers)
+have whole-number ticks. Figures are made without pyplot: no global figure
 registry, no GUI backend; ``Figure.savefig`` renders PNG with Agg.
 matplotlib is imported when a plot is drawn, not with this module.
 """
@@ -15,15 +16,16 @@ from typing import TYPE_CHECKING
 
 from egate.clocktime import format_clock as clock
 from simulation.config import HallConfig
-from simulation.report import figure_of
+from simulation.report import figure_of, let_through
 from simulation.summary import Estimate, Summary
-from simulation.sweep import SweepResult
+from simulation.sweep import PARAMETERS, SweepResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
-__all__ = ["day_png", "sweep_png"]
+__all__ = ["day_figure", "day_png", "sweep_figure", "sweep_png"]
 
 
 def _band(
@@ -49,37 +51,79 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def day_png(summary: Summary, config: HallConfig) -> bytes:
-    """Queue lengths and the p95 wait through the day, with 95% confidence bands."""
+def _whole_ticks(axis: Axis) -> None:
+    """Ticks on whole numbers only, for an axis of counts (gates, desks, workers, travellers)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def day_figure(summary: Summary, config: HallConfig) -> Figure:
+    """The day, interval by interval, in four panels sharing the time axis.
+
+    Demand (travellers joining the gate and the desk queues), capacity (gates
+    open, desks on duty), the queues (time-weighted mean number waiting) and
+    the p95 wait of each queue apart, against the waiting target: gate
+    travellers and desk travellers wait in different queues, and one p95 of
+    both would hide either. Means over the replications with 95% bands.
+    """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+    rows = summary.intervals
     width_h = config.interval_min / 60.0
     start_h = config.start / 3600.0
-    x = [start_h + (index + 0.5) * width_h for index in range(len(summary.intervals))]
-    figure = Figure(figsize=(10, 6.5), dpi=100)
-    queues, waits = figure.subplots(2, 1, sharex=True)
-    for column, label in (("gate_queue_mean", "gate queue"), ("desk_queue_mean", "desk queue")):
-        _band(queues, x, [row[column] for row in summary.intervals], 1.0, label=label)
+    x = [start_h + (index + 0.5) * width_h for index in range(len(rows))]
+    core = config.matching is not None
+    figure = Figure(figsize=(10, 12), dpi=100)
+    demand, capacity, queues, waits = figure.subplots(4, 1, sharex=True)
+    demand.set_title(f"{summary.name}: {len(summary.runs)} replications, 95% confidence bands")
+    for column, label in (
+        ("gate_joins", "joining the gate queue"),
+        ("desk_joins", "joining the desk queue (incl. referrals)"),
+    ):
+        _band(demand, x, [row[column] for row in rows], 1.0, label=label)
+    demand.set_ylabel(f"travellers per {config.interval_min:g} min")
+    _whole_ticks(demand.yaxis)
+    for column, label in (
+        ("gates_open_mean", "gates open"),
+        ("desks_on_duty_mean", "desks on duty"),
+    ):
+        _band(capacity, x, [row[column] for row in rows], 1.0, label=label)
+    capacity.set_ylabel("open or on duty")
+    _whole_ticks(capacity.yaxis)
+    queue_columns = [("gate_queue_mean", "gate queue")]
+    wait_columns = [("gate_wait_p95_s", "gate queue")]
+    if core:
+        queue_columns.append(("core_queue_mean", "matching core"))
+        wait_columns.append(("core_wait_p95_s", "matching core"))
+    queue_columns.append(("desk_queue_mean", "desk queue"))
+    wait_columns.append(("desk_wait_p95_s", "desk queue"))
+    for column, label in queue_columns:
+        _band(queues, x, [row[column] for row in rows], 1.0, label=label)
     queues.set_ylabel("travellers waiting (mean)")
-    queues.legend(loc="upper right")
-    queues.set_title(f"{summary.name}: {len(summary.runs)} replications, 95% confidence bands")
-    _band(waits, x, [row["wait_p95_s"] for row in summary.intervals], 60.0, label="p95 wait")
+    for column, label in wait_columns:
+        _band(waits, x, [row[column] for row in rows], 60.0, label=f"{label}, p95")
     level = config.service_level
     waits.axhline(
         level.max_wait_min, color="grey", linestyle="--", label=f"{level.max_wait_min:g} min target"
     )
     waits.set_ylabel("wait (minutes)")
     waits.set_xlabel(f"time of day ({config.interval_min:g}-minute intervals)")
-    waits.legend(loc="upper right")
     span = len(x) * width_h
-    step = next((hours for hours in (0.25, 0.5, 1, 2, 3, 4, 6) if span / hours <= 12), 12)
+    step = next((hours for hours in (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24) if span / hours <= 12), 48)
     waits.xaxis.set_major_locator(MultipleLocator(step))
     waits.xaxis.set_major_formatter(FuncFormatter(lambda hours, _: clock(hours * 3600.0)))
-    for axes in (queues, waits):
+    for axes in (demand, capacity, queues, waits):
         axes.grid(alpha=0.3)
         axes.set_ylim(bottom=0)
-    return _png(figure)
+        axes.legend(loc="upper right")
+    return figure
+
+
+def day_png(summary: Summary, config: HallConfig) -> bytes:
+    """``day_figure`` as PNG."""
+    return _png(day_figure(summary, config))
 
 
 _TICKS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -99,15 +143,23 @@ def _wait_scale(axes: Axes, minutes: Sequence[float]) -> None:
     axes.set_ylim(0, top * 1.3)
 
 
-def sweep_png(result: SweepResult) -> bytes:
-    """The p95 wait and the share within the target against the swept setting."""
+def sweep_figure(result: SweepResult) -> Figure:
+    """The p95 wait and the share within the target against the swept setting.
+
+    A sweep of the threshold adds a panel of the false match rate: the
+    rate the gates run with at each threshold and the share of impostors
+    let through in the runs (pooled, Wilson's interval; where none was, a
+    triangle marks the interval's upper end).
+    """
     from matplotlib.figure import Figure
 
     sweep = result.sweep
     level = result.configs[0].service_level
+    threshold = sweep.parameter == "threshold"
     x = list(sweep.values)
-    figure = Figure(figsize=(8, 6.5), dpi=100)
-    waits, shares = figure.subplots(2, 1, sharex=True)
+    figure = Figure(figsize=(8, 9.5 if threshold else 6.5), dpi=100)
+    panels = figure.subplots(3 if threshold else 2, 1, sharex=True)
+    waits, shares = panels[0], panels[1]
     p95 = [figure_of(summary, "waits.p95_s") for summary in result.summaries]
     _band(waits, x, p95, 60.0, marker="o", label="p95 wait")
     waits.axhline(level.max_wait_min, color="grey", linestyle="--", label="target")
@@ -121,17 +173,62 @@ def sweep_png(result: SweepResult) -> bytes:
     _band(shares, x, within, 0.01, marker="o", label=f"waiting ≤ {level.max_wait_min:g} min")
     shares.axhline(level.share * 100, color="grey", linestyle="--", label="target")
     shares.set_ylabel("travellers within target (%)")
-    shares.set_xlabel(sweep.parameter)
+    low, high = shares.get_ylim()
+    shares.set_ylim(low, min(high, 100.5))  # no room above 100% to suggest there is any
+    if threshold:
+        _fmr_panel(panels[2], result)
+    panels[-1].set_xlabel(sweep.parameter)
+    if PARAMETERS[sweep.parameter].whole:
+        _whole_ticks(panels[-1].xaxis)
     smallest = result.smallest
     if smallest is not None:
-        for axes in (waits, shares):
+        for axes in panels:
             axes.axvline(
                 smallest,
                 color="green",
                 alpha=0.5,
-                label=f"{sweep.label(smallest)}: smallest to meet",
+                label=f"{sweep.label(smallest)}: smallest to meet (95% confidence)",
             )
-    for axes in (waits, shares):
+    for axes in panels:
         axes.grid(alpha=0.3)
         axes.legend(loc="best")
-    return _png(figure)
+    return figure
+
+
+def _fmr_panel(axes: Axes, result: SweepResult) -> None:
+    """The false match rate at each threshold, and the share of impostors let through."""
+    x = list(result.sweep.values)
+    rates = [config.gates.rates().fmr * 100 for config in result.configs]
+    axes.plot(x, rates, marker="o", label="FMR at the threshold")
+    seen = [let_through(summary) for summary in result.summaries]
+    hits = [(at, value) for at, value in zip(x, seen, strict=True) if value.mean > 0]
+    if hits:
+        axes.errorbar(
+            [at for at, _ in hits],
+            [value.mean * 100 for _, value in hits],
+            yerr=[
+                [(value.mean - value.low) * 100 for _, value in hits],
+                [(value.high - value.mean) * 100 for _, value in hits],
+            ],
+            fmt="s",
+            capsize=3,
+            label="impostors let through (95% CI)",
+        )
+    none = [(at, value) for at, value in zip(x, seen, strict=True) if value.mean == 0]
+    if none:
+        axes.plot(
+            [at for at, _ in none],
+            [value.high * 100 for _, value in none],
+            "v",
+            label="none let through: upper 95% bound",
+        )
+    axes.set_ylabel("false match rate (%)")
+    if min(rates, default=0) > 0 and all(
+        value.high > 0 for value in seen if math.isfinite(value.high)
+    ):
+        axes.set_yscale("log")
+
+
+def sweep_png(result: SweepResult) -> bytes:
+    """``sweep_figure`` as PNG."""
+    return _png(sweep_figure(result))
