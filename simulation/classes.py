@@ -39,6 +39,7 @@ __all__ = [
     "Probability",
     "TravellerClass",
     "class_table",
+    "desk_services",
     "share_classes",
 ]
 
@@ -128,3 +129,8 @@ def class_table(mixes: Iterable[Sequence[TravellerClass]]) -> tuple[ClassInfo, .
                     )
             table[item.name] = merged
     return tuple(table.values())
+
+
+def desk_services(table: Sequence[ClassInfo]) -> tuple[DistributionSpec | None, ...]:
+    """Each class's own desk service, by class index (``Arrivals.classes``); None: the desks'."""
+    return tuple(info.desk_service for info in table)
