@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -128,22 +129,24 @@ class DaskBackend:
 
     def run(self, jobs: Sequence[Job], finished: Finished) -> None:
         """Submit every job as a task and report each result as it comes back."""
+        # Keys name the job (readable on the dashboard) and this run: a key used
+        # again while the scheduler still forgets its last use would be refused.
+        run = uuid.uuid4().hex[:8]
         futures: dict[object, int] = {}
         submitted: list[Future[RunResult]] = []
         for index, job in enumerate(jobs):
-            # pure=False with a key of our own: readable on the dashboard, and a
-            # rerun of the same job is a new task, not a cached one.
             future = self._client.submit(
-                self._task, job, key=f"egate-{job.key}-{index}", pure=False, retries=self._retries
+                self._task, job, key=f"egate-{job.key}-{run}-{index}", retries=self._retries
             )
             futures[future.key] = index
             submitted.append(future)
         try:
             for future in as_completed(submitted, loop=self._client.loop):  # type: ignore[no-untyped-call]
                 finished(futures[future.key], future.result())
-        finally:
-            # On an error or an interrupt the rest is not wanted; after a full run this is a no-op.
+        except BaseException:
+            # An error or an interrupt: the rest is not wanted.
             self._client.cancel(submitted)  # type: ignore[no-untyped-call]
+            raise
 
 
 @contextmanager

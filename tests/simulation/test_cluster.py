@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import socket
 import sys
 from collections.abc import Iterator, Sequence
@@ -137,6 +138,19 @@ def test_the_backend_is_chosen_by_processes_cluster_and_job_count():
         assert isinstance(backend, DaskBackend) and backend.workers == 2
     with pytest.raises(ValueError), open_backend(10, processes=0):
         pass
+
+
+def test_a_job_carries_the_files_its_configuration_read(tmp_path):
+    # A worker on another machine has none of the planner's files: the job must not need them.
+    times = tmp_path / "times.csv"
+    times.write_text("seconds\n8\n11\n15\n", encoding="utf-8")
+    steps = {"document": {"kind": "empirical", "file": str(times), "column": "seconds"}}
+    job = plan_jobs([small(gates={**SMALL["gates"], "steps": steps})])[0][1]
+    here = run_job(job)
+    shipped = pickle.dumps(job)
+    times.unlink()
+    there = run_job(pickle.loads(shipped))
+    assert encode_run(there) == encode_run(here)
 
 
 # --- runs kept on disk ------------------------------------------------------------------------
