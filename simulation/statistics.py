@@ -415,20 +415,35 @@ def _edges(end: float, width: float) -> FloatArray:
     return np.arange(count + 1, dtype=np.float64) * width
 
 
-def _grouped(times: FloatArray, values: FloatArray, width: float, bins: int) -> list[FloatArray]:
-    """``values`` split by the slice of ``width`` their ``times`` fall in (NaN times left out)."""
+def _by_slice(
+    times: FloatArray, values: FloatArray, width: float, bins: int
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and p95 of ``values`` per slice of ``width`` their ``times`` fall in (NaN: none).
+
+    Vectorised (one sort for all slices, numpy's linear percentile rule),
+    since a day has a hundred slices and four columns of waits.
+    """
     known = ~np.isnan(times)
     slot = np.minimum((times[known] // width).astype(np.int64), bins - 1)
-    order = np.argsort(slot, kind="stable")
-    return np.split(values[known][order], np.searchsorted(slot[order], np.arange(1, bins)))
-
-
-def _mean(values: FloatArray) -> float:
-    return float(values.mean()) if values.size else math.nan
-
-
-def _p95(values: FloatArray) -> float:
-    return float(np.percentile(values, 95)) if values.size else math.nan
+    found = values[known]
+    order = np.lexsort((found, slot))
+    slot, found = slot[order], found[order]
+    counts = np.bincount(slot, minlength=bins)
+    sums = np.bincount(slot, weights=found, minlength=bins)
+    some = counts > 0
+    means: FloatArray = np.full(bins, np.nan)
+    means[some] = sums[some] / counts[some]
+    first = (np.cumsum(counts) - counts)[some]
+    position = 0.95 * (counts[some] - 1)
+    below = np.floor(position).astype(np.int64)
+    fraction = position - below
+    low = found[first + below]
+    high = found[first + np.minimum(below + 1, counts[some] - 1)]
+    # numpy's interpolation, from whichever neighbour is nearer.
+    step = high - low
+    p95s: FloatArray = np.full(bins, np.nan)
+    p95s[some] = np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
+    return means, p95s
 
 
 def _intervals(
@@ -464,10 +479,10 @@ def _intervals(
         np.where(np.isnan(records.core_asked), records.gate_start, records.core_start),
         records.desk_start,
     )
-    waits = _grouped(last_start, wait, width, bins)
-    gate_waits = _grouped(records.gate_start, gate_wait, width, bins)
-    core_waits = _grouped(records.core_start, core_wait, width, bins)
-    desk_waits = _grouped(records.desk_start, desk_wait, width, bins)
+    wait_mean, wait_p95 = _by_slice(last_start, wait, width, bins)
+    gate_mean, gate_p95 = _by_slice(records.gate_start, gate_wait, width, bins)
+    core_mean, core_p95 = _by_slice(records.core_start, core_wait, width, bins)
+    desk_mean, desk_p95 = _by_slice(records.desk_start, desk_wait, width, bins)
 
     def cut(times: FloatArray) -> FloatArray:
         return np.where(np.isnan(times), end, times)
@@ -483,6 +498,10 @@ def _intervals(
     gates_open = _availability(records.gate_availability, edges)
     desks_on = _availability(records.desk_availability, edges)
     lengths = np.diff(edges).tolist()
+    wait_mean, wait_p95 = wait_mean.tolist(), wait_p95.tolist()
+    gate_mean, gate_p95 = gate_mean.tolist(), gate_p95.tolist()
+    core_mean, core_p95 = core_mean.tolist(), core_p95.tolist()
+    desk_mean, desk_p95 = desk_mean.tolist(), desk_p95.tolist()
     base = records.config.start
     starts = (np.arange(bins) * width).tolist()
     rows = []
@@ -496,14 +515,14 @@ def _intervals(
                 gate_joins=int(gate_joins[index]),
                 desk_joins=int(desk_joins[index]),
                 departures=int(departures[index]),
-                wait_mean_s=_mean(waits[index]),
-                wait_p95_s=_p95(waits[index]),
-                gate_wait_mean_s=_mean(gate_waits[index]),
-                gate_wait_p95_s=_p95(gate_waits[index]),
-                core_wait_mean_s=_mean(core_waits[index]),
-                core_wait_p95_s=_p95(core_waits[index]),
-                desk_wait_mean_s=_mean(desk_waits[index]),
-                desk_wait_p95_s=_p95(desk_waits[index]),
+                wait_mean_s=wait_mean[index],
+                wait_p95_s=wait_p95[index],
+                gate_wait_mean_s=gate_mean[index],
+                gate_wait_p95_s=gate_p95[index],
+                core_wait_mean_s=core_mean[index],
+                core_wait_p95_s=core_p95[index],
+                desk_wait_mean_s=desk_mean[index],
+                desk_wait_p95_s=desk_p95[index],
                 gate_queue_mean=_ratio(float(gate_queue[index]), span),
                 core_queue_mean=_ratio(float(core_queue[index]), span),
                 desk_queue_mean=_ratio(float(desk_queue[index]), span),

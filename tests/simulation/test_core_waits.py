@@ -178,3 +178,22 @@ def test_remembered_paths_wait_at_the_core_as_the_controller_does():
     driven = summarise_run(simulate(config, Path(), seed, replay_decisions=False))
     assert replayed.core_waits.count > 100
     assert json.dumps(replayed.to_json()) == json.dumps(driven.to_json())
+
+
+def test_each_slices_mean_and_p95_are_numpys_of_the_waits_that_ended_in_it(records, result):
+    gate, core, _ = own_waits(records)
+    width = config_of().interval_min * 60
+    for column, started, waits in (
+        ("gate", records.gate_start, gate),
+        ("core", records.core_start, core),
+    ):
+        slot = started // width
+        for index, row in enumerate(result.intervals):
+            mine = waits[slot == index]
+            if mine.size:
+                assert getattr(row, f"{column}_wait_mean_s") == pytest.approx(mine.mean())
+                assert getattr(row, f"{column}_wait_p95_s") == pytest.approx(
+                    np.percentile(mine, 95), rel=1e-12, abs=1e-12
+                )
+            else:
+                assert math.isnan(getattr(row, f"{column}_wait_p95_s"))
