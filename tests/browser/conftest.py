@@ -142,7 +142,7 @@ passengers:
     face: {{photo: samples:biden, variation: {{brightness: 0.9}}}}
     expected: accepted
   - id: B4
-    arrives: 08:14:00
+    arrives: 08:18:00
     gate: G1
     document: {_document("HUANG", "LEI", "EC3950187", "1987-03-02", "2031-08-15")}
     chip: samples:obama2
@@ -185,16 +185,29 @@ def parse_urls(text: str) -> dict[str, str]:
     return found
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Interrupt the console as Ctrl-C would; kill it if it does not end."""
+def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Interrupt the console as Ctrl-C would, and fail unless it then ends cleanly (exit 0:
+    a console ends only when told to, browsers connected or not)."""
     if process.poll() is not None:
-        return
+        pytest.fail(
+            f"the console ended by itself ({process.returncode}) during the tests:\n{_tail(log)}",
+            pytrace=False,
+        )
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=STOP_S)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=STOP_S)
+        pytest.fail(f"the console did not stop on Ctrl-C:\n{_tail(log)}", pytrace=False)
+    if process.returncode != 0:
+        pytest.fail(
+            f"the console exited {process.returncode} on Ctrl-C:\n{_tail(log)}", pytrace=False
+        )
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 def start_console(folder: Path, *extra: str) -> Iterator[RunningConsole]:
@@ -217,6 +230,7 @@ def start_console(folder: Path, *extra: str) -> Iterator[RunningConsole]:
             env=env,
             cwd=folder,
         )
+    started = False
     try:
         deadline = time.monotonic() + CONSOLE_START_S
         urls: dict[str, str] = {}
@@ -227,19 +241,23 @@ def start_console(folder: Path, *extra: str) -> Iterator[RunningConsole]:
             if process.poll() is not None:
                 pytest.fail(
                     f"egate replay --console ended ({process.returncode}) before printing its "
-                    f"URLs:\n{log.read_text(errors='replace')}",
+                    f"URLs:\n{_tail(log)}",
                     pytrace=False,
                 )
             time.sleep(0.1)
         else:
             pytest.fail(
-                f"egate replay --console printed no URLs for every role:\n"
-                f"{log.read_text(errors='replace')}",
+                f"egate replay --console printed no URLs for every role:\n{_tail(log)}",
                 pytrace=False,
             )
+        started = True
         yield RunningConsole(process, urls["instructor"], urls["desk"], urls["viewer"], log)
     finally:
-        _stop(process)
+        if started:
+            _stop(process, log)
+        elif process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_S)
 
 
 @pytest.fixture(scope="module")
