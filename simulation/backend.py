@@ -13,18 +13,21 @@ bit on any backend and any number of workers.
   other (no start-up at all; what tests and debuggers want).
 * ``cluster="tcp://HOST:PORT"``: ``simulation.cluster.DaskBackend`` on an
   existing Dask scheduler and its workers, on this or other machines.
-* otherwise a local pool of ``processes`` workers (default: one per core),
-  chosen by the number of jobs. Measured on the 2-core development machine
-  (``benchmarks/sweep_cluster.py``): a spawn ``ProcessPool`` starts in
-  about 0.1 s and costs about 0.1 ms per job; an embedded Dask
-  ``LocalCluster`` starts in 0.4 to 0.8 s and costs about 2 ms per job, so
-  it is never the faster one on one machine. Below ``LOCAL_CLUSTER_JOBS``
-  jobs (a day's 30 replications, say) the pool runs them. From
-  ``LOCAL_CLUSTER_JOBS`` on (a sweep) the run lasts minutes, the cluster's
-  start-up and per-job cost are under 1% of it, and the ``LocalCluster``
-  is worth them: a worker that dies (killed, out of memory) is replaced
-  and its job run again, where it would break a ``ProcessPool`` and lose
-  the whole run; and the run takes the same path as on a real cluster.
+* otherwise ``processes`` local workers (default one per core), on one of
+  two kinds of pool chosen by the number of jobs. Measured by
+  ``benchmarks/sweep_cluster.py`` on the 2-core development machine (shared
+  with other work at the time): to the first result, a spawn
+  ``ProcessPool`` of two takes 0.6 to 1.1 s and adds 0.4 to 0.5 ms per
+  job; an embedded Dask ``LocalCluster`` of two takes 0.7 to 1.1 s longer
+  and adds 5 to 8 ms per job. On a sweep of 200 jobs of 0.1 to 0.3 s each
+  the two finish level (LocalCluster 17.9 and 35.3 s with its start-up,
+  the pool 17.4 and 38.0 s). So below ``LOCAL_CLUSTER_JOBS`` jobs (a day's
+  30 replications, a short sweep) the pool runs them: its quicker start is
+  what counts. From ``LOCAL_CLUSTER_JOBS`` on the run lasts long enough that
+  the cluster's costs vanish in it, and the ``LocalCluster`` is worth them:
+  a worker that dies (killed, out of memory) is replaced and its jobs run
+  again, where it would break a ``ProcessPool`` and lose the whole run; and
+  the run takes the path it takes on a real cluster.
 """
 
 from __future__ import annotations
