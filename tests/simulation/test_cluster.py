@@ -125,6 +125,23 @@ def test_a_local_dask_cluster_gives_the_same_results_with_one_or_two_workers(in_
             assert text(summaries_on(backend, two_configs())) == in_process
 
 
+def test_a_scheduler_by_address_runs_them_with_progress(in_process):
+    from distributed import LocalCluster
+
+    # Workers as threads of this process: the address is what is under test here.
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        progress: list[tuple[int, int]] = []
+        summaries = run_configurations(
+            two_configs(),
+            cluster=cluster.scheduler_address,
+            progress=lambda *done: progress.append(done),
+        )
+    assert text(summaries) == in_process
+    assert progress == [(done, 6) for done in range(1, 7)]
+
+
 def test_the_backend_is_chosen_by_processes_cluster_and_job_count():
     with open_backend(10, processes=1) as backend:
         assert isinstance(backend, InProcess)
