@@ -328,7 +328,10 @@ def summary_table(summary: Summary, config: HallConfig, seed: int) -> Table:
     ]
     reasons = sorted(_keyed(summary, "referral_reasons.").items(), key=lambda item: -item[1].mean)
     rows += [(f"  {reason}", estimate, "count") for reason, estimate in reasons]
-    rows.append(("impostors let through", figure_of(summary, "false_accepts"), "count"))
+    rows += [
+        ("impostors let through", figure_of(summary, "false_accepts"), "count"),
+        ("  of impostors at the gates", figure_of(summary, "impostors"), "count"),
+    ]
     for row in rows:
         if row is None:
             table.add_section()
