@@ -53,10 +53,19 @@ def _parse_sweep(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _load(path: Path | None) -> tuple[HallConfig, Path, str]:
-    """(configuration, folder its relative paths are read from, how to name it)."""
+    """(configuration, folder its relative paths are read from, how to name it).
+
+    What the model will do that the planner may not expect (a flight bringing
+    nobody, travellers with no desk staffed) is said on standard error first,
+    one line each, so piped results stay clean.
+    """
     if path is None:
-        return default_hall(), Path(), f"built-in {DEFAULT_HALL}"
-    return load_hall(path), path.parent, str(path)
+        loaded, folder, name = default_hall(), Path(), f"built-in {DEFAULT_HALL}"
+    else:
+        loaded, folder, name = load_hall(path), path.parent, str(path)
+    for warning in loaded.warnings:
+        click.echo(f"egate: warning: {name}: {warning}", err=True)
+    return loaded, folder, name
 
 
 def _parse_cluster(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

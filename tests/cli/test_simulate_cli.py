@@ -372,3 +372,26 @@ def test_an_out_folder_that_cannot_be_made_exits_2(cli, small, tmp_path):
     assert ran.err.splitlines() == [
         f"egate: error: {blocker / 'sub' / 'summary.csv'}: cannot write: Not a directory"
     ]
+
+
+def test_a_configurations_warnings_go_to_stderr_before_the_results(cli, tmp_path):
+    path = tmp_path / "flights.yaml"
+    path.write_text(
+        SMALL.replace(
+            """  rate:
+    - {from: "06:00", per_hour: 600}
+""",
+            """  flights:
+    - {flight: MU588, on_block: "06:20", passengers: 120}
+    - {flight: LH728, on_block: "06:40", passengers: 0}
+""",
+        ),
+        encoding="utf-8",
+    )
+    ran = cli("simulate", str(path), "--json", *ONE_PROCESS)
+    assert ran.status == 0
+    assert ran.err.splitlines() == [
+        f"egate: warning: {path}: arrivals.flights.1: flight LH728 brings no one"
+    ]
+    # Standard output stays the JSON report alone.
+    assert json.loads(ran.out)["travellers"]["arrivals"]["mean"] == 120
