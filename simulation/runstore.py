@@ -5,7 +5,9 @@ rebooted or a Ctrl-C should not cost the ones already done. ``RunStore``
 keeps each finished replication's ``RunResult`` as one JSON file in
 ``DIR/runs/``, named by a *run key*: a digest of everything that decides the
 result (the configuration as validated, the bytes of every file it names,
-the seed, the egate and numpy versions: the random streams are numpy's)
+the seed, the egate and numpy versions (the random streams are numpy's)
+and the source of the model itself, so that a changed model under the same
+version number never reuses a run)
 followed by the replication's index. A rerun asks the store first and
 computes only the keys it lacks; a changed configuration, file or seed gets
 other keys, so a stale result is never reused.
@@ -21,6 +23,7 @@ are rebuilt field by field from their type hints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -33,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+import egate
 from egate import __version__ as egate_version
 from egate.outputs import atomic_write
 from simulation.config import HallConfig
@@ -53,6 +57,21 @@ def _numpy_version() -> str:
         return np.__version__
 
 
+@functools.cache
+def model_digest() -> str:
+    """A digest of the code that decides a replication: the model and the gate controller."""
+    digest = hashlib.sha256()
+    core = Path(egate.__file__ or "").parent
+    sources = [
+        *sorted(Path(__file__).parent.glob("*.py")),
+        *sorted((core / "gate").glob("*.py")),
+        core / "chiptime.py",
+    ]
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _named_files(data: object) -> Iterator[Path]:
     """Absolute paths of existing files named anywhere in a configuration's plain data."""
     if isinstance(data, dict):
@@ -71,7 +90,13 @@ def config_digest(config: HallConfig, seed: int) -> str:
     """A digest of what decides the replications of ``config`` under ``seed`` (hex, 16 digits)."""
     dumped = config.model_dump(mode="json", by_alias=True)
     digest = hashlib.sha256()
-    header = {"format": RUN_FORMAT, "egate": egate_version, "numpy": _numpy_version(), "seed": seed}
+    header = {
+        "format": RUN_FORMAT,
+        "egate": egate_version,
+        "model": model_digest(),
+        "numpy": _numpy_version(),
+        "seed": seed,
+    }
     digest.update(json.dumps(header, sort_keys=True).encode())
     digest.update(json.dumps(dumped, sort_keys=True).encode())
     # A file the configuration reads may change under the same name.

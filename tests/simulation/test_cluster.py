@@ -22,6 +22,7 @@ import cloudpickle
 import pytest
 
 import simulation.replications as replications
+import simulation.runstore as runstore
 from simulation.backend import (
     LOCAL_CLUSTER_JOBS,
     Finished,
@@ -31,7 +32,7 @@ from simulation.backend import (
     open_backend,
     run_job,
 )
-from simulation.config import HallConfig
+from simulation.config import HallConfig, default_hall
 from simulation.replications import plan_jobs, run_configurations
 from simulation.runstore import RunStore, config_digest, decode_run, encode_run, run_key
 from simulation.statistics import RunResult
@@ -307,3 +308,14 @@ def test_a_scheduler_without_workers_is_an_error_naming_it():
             DaskBackend.connect(address, workers_timeout_s=0.5),
         ):
             pass
+
+
+def test_a_changed_model_gets_other_run_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = default_hall()
+    before = runstore.run_key(config, 7, 0)
+    assert len(runstore.model_digest()) == 16
+    # The model's code changed under the same version number: a stale run must not be reused.
+    monkeypatch.setattr(runstore, "model_digest", lambda: "0" * 16)
+    after = runstore.run_key(config, 7, 0)
+    assert before != after
+    assert after.endswith("-r0")
