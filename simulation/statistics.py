@@ -479,8 +479,12 @@ def _intervals(
         np.where(np.isnan(records.core_asked), records.gate_start, records.core_start),
         records.desk_start,
     )
-    wait_mean, wait_p95 = _by_slice(last_start, wait, width, bins)
     gate_mean, gate_p95 = _by_slice(records.gate_start, gate_wait, width, bins)
+    if np.isnan(records.core_asked).all() and np.isnan(records.desk_join).all():
+        # Gates alone: every wait is a gate queue's, ended where it started service.
+        wait_mean, wait_p95 = gate_mean, gate_p95
+    else:
+        wait_mean, wait_p95 = _by_slice(last_start, wait, width, bins)
     core_mean, core_p95 = _by_slice(records.core_start, core_wait, width, bins)
     desk_mean, desk_p95 = _by_slice(records.desk_start, desk_wait, width, bins)
 

@@ -197,3 +197,19 @@ def test_each_slices_mean_and_p95_are_numpys_of_the_waits_that_ended_in_it(recor
                 )
             else:
                 assert math.isnan(getattr(row, f"{column}_wait_p95_s"))
+
+
+def test_a_hall_of_gates_alone_has_its_total_waits_by_slice_as_its_gate_queues():
+    data = copy.deepcopy(CORE)
+    del data["matching"], data["desks"], data["gates"]["outcomes"], data["gates"]["referral_walk"]
+    data["arrivals"]["egate_share"] = 1.0
+    records = simulate(HallConfig.model_validate(data), Path(), SEED)
+    result = summarise_run(records)
+    gate, _, _ = own_waits(records)
+    slot = records.gate_start // (config_of().interval_min * 60)
+    for index, row in enumerate(result.intervals):
+        mine = gate[slot == index]
+        if mine.size:
+            assert row.wait_p95_s == row.gate_wait_p95_s
+            assert row.wait_p95_s == pytest.approx(np.percentile(mine, 95), rel=1e-12, abs=1e-12)
+            assert row.wait_mean_s == pytest.approx(mine.mean())
