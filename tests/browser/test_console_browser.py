@@ -28,12 +28,17 @@ IMPOSTOR = "B2"
 VIEWERS = 20
 # A safety net for waits, never a measurement.
 WAIT_MS = 30_000
-# LiveView.version leaves out the control state (paused, rate, finished): after a pause
-# with the gates idle no state message follows, and every page goes on saying "playing".
+# LiveView.version leaves out the control state (paused, rate): a pause reaches the pages
+# only when the scene's last tick before it happens to change the view as well, and a
+# speed chosen while paused not at all (the page keeps the old rate).
 PAUSE_NOT_BROADCAST = pytest.mark.xfail(
-    reason="pause is acked but not broadcast: LiveView.version ignores the control state",
+    reason="a pause is broadcast only with a change of the view: LiveView.version ignores "
+    "the control state",
     strict=False,
 )
+# How long a page may take to show a change of speed: far above the server's few
+# updates a second; a safety net, kept short because the test fails until it is fixed.
+RATE_SHOWN_MS = 10_000
 
 
 def open_console(page: Page, url: str, role: str) -> Page:
@@ -169,6 +174,22 @@ def test_pause_freezes_the_clock_and_steps_advance_it(console, page: Page):
         ".dataset.step"
     )
     assert newest in DECISION_STEPS
+
+
+@pytest.mark.xfail(
+    reason="a rate change is not broadcast: LiveView.version ignores the control state",
+    strict=True,
+)
+def test_a_speed_chosen_while_paused_shows_at_once(console, page: Page):
+    open_console(page, console.instructor, "instructor")
+    pause(page)
+    before = float(page.locator("#speed").input_value())
+    chosen = "2" if before != 2 else "1"
+    page.select_option("#speed", chosen)
+    page.locator("#clock").click()  # off the select, which then follows the server's rate
+    expect(page.locator("#clock-rate")).to_contain_text(
+        f"\N{MULTIPLICATION SIGN}{chosen}", timeout=RATE_SHOWN_MS
+    )
 
 
 @PAUSE_NOT_BROADCAST
