@@ -144,13 +144,20 @@ class LiveView:
         self._at = 0.0
         self._scorecard: dict[str, object] | None = None
         self._pending_document: dict[str, MrzResult] = {}
+        self._transport: tuple[object, ...] = ()
 
     # -- what the console reads ------------------------------------------------
 
     @property
     def version(self) -> int:
-        """A number that changes whenever the view has changed."""
+        """A number that changes whenever the view has changed, the desk and the transport
+        (paused, rate, finished) included."""
+        control = self._control_state()
+        transport = (control.get("paused"), control.get("rate"), control.get("finished"))
         with self._lock:
+            if transport != self._transport:
+                self._transport = transport
+                self._changed()
             return self._version + self.desk.version
 
     def snapshot(self) -> dict[str, object]:

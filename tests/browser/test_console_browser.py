@@ -28,16 +28,8 @@ IMPOSTOR = "B2"
 VIEWERS = 20
 # A safety net for waits, never a measurement.
 WAIT_MS = 30_000
-# LiveView.version leaves out the control state (paused, rate): a pause reaches the pages
-# only when the scene's last tick before it happens to change the view as well, and a
-# speed chosen while paused not at all (the page keeps the old rate).
-PAUSE_NOT_BROADCAST = pytest.mark.xfail(
-    reason="a pause is broadcast only with a change of the view: LiveView.version ignores "
-    "the control state",
-    strict=False,
-)
 # How long a page may take to show a change of speed: far above the server's few
-# updates a second; a safety net, kept short because the test fails until it is fixed.
+# updates a second; a safety net.
 RATE_SHOWN_MS = 10_000
 
 
@@ -141,7 +133,6 @@ def test_lanes_and_photos_render(console, page: Page, tmp_path: Path):
     assert saved.read_bytes().startswith(b"\x89PNG")
 
 
-@PAUSE_NOT_BROADCAST
 def test_pause_freezes_the_clock_and_steps_advance_it(console, page: Page):
     open_console(page, console.instructor, "instructor")
     play(page)
@@ -176,10 +167,6 @@ def test_pause_freezes_the_clock_and_steps_advance_it(console, page: Page):
     assert newest in DECISION_STEPS
 
 
-@pytest.mark.xfail(
-    reason="a rate change is not broadcast: LiveView.version ignores the control state",
-    strict=True,
-)
 def test_a_speed_chosen_while_paused_shows_at_once(console, page: Page):
     open_console(page, console.instructor, "instructor")
     pause(page)
@@ -192,7 +179,6 @@ def test_a_speed_chosen_while_paused_shows_at_once(console, page: Page):
     )
 
 
-@PAUSE_NOT_BROADCAST
 def test_keyboard_transport(console, page: Page):
     open_console(page, console.instructor, "instructor")
     play(page)

@@ -192,3 +192,22 @@ def test_an_unchanged_round_does_not_move_the_version() -> None:
     assert live.version == before
     live.lanes(1.2, [LaneState("G1", "idle", None, {})], [], {})
     assert live.version > before
+
+
+def test_a_change_of_transport_alone_moves_the_version() -> None:
+    transport = {"paused": False, "rate": 1.0}
+    live = LiveView(
+        name="drill",
+        source="drill.yaml",
+        gates=("G1",),
+        start=START,
+        threshold=0.6,
+        control_state=lambda: dict(transport),
+    )
+    first = live.version
+    assert live.version == first
+    transport["paused"] = True
+    paused = live.version
+    assert paused > first
+    transport["rate"] = 2.0
+    assert live.version > paused
