@@ -75,6 +75,7 @@ from egate.gate.events import OfficerAction
 from egate.gate.settings import ControllerSettings, State
 from simulation.arrivals import generate_arrivals
 from simulation.chip_specs import ChipStepSpec
+from simulation.classes import desk_services
 from simulation.config import HallConfig, Period, period_bounds
 from simulation.distributions import Deterministic, Distribution, Exponential, Stream
 from simulation.fates import Plan, Plans, decode, document_outcomes, draw_fates
@@ -93,6 +94,9 @@ _STEP_NAMES = ("document", "entry", "capture", "verify", "exit")
 # so a configuration's arrivals (say) stay the same across a sweep.
 _ARRIVALS, _FATES, _STEP0 = 0, 1, 2  # steps take 2..6
 _RETREAT, _WALK, _DESK, _REFERRAL, _CORE, _FAILURE, _REPAIR, _CHIP = range(7, 15)
+# A traveller class with its own desk service (EES enrolment, ...) draws from
+# stream _CLASS0 + its index.
+_CLASS0 = 100
 
 
 def child_seed(seed: np.random.SeedSequence, purpose: int) -> np.random.SeedSequence:
@@ -187,6 +191,7 @@ class Hall:
             self.core = simpy.Resource(env, config.matching.workers)
             self.core_draw = build(config.matching.service, _CORE)
         self.desk_draw = self.referral_draw = None
+        self.class_draws: list[Callable[[], float] | None] = []
         if desks is not None:
             self.desk_draw = build(desks.service, _DESK)
             self.referral_draw = (
@@ -194,6 +199,11 @@ class Hall:
                 if desks.referral_service is None
                 else build(desks.referral_service, _REFERRAL)
             )
+            # By class index: the class's own desk service, or the desks'.
+            self.class_draws = [
+                self.desk_draw if spec is None else build(spec, _CLASS0 + index)
+                for index, spec in enumerate(desk_services(config.arrivals.class_infos()))
+            ]
 
         self.gates = Pool(env, gates.count, gates.queue == "per_gate", self._open, self._close)
         settings = ControllerSettings(capture_attempts=gates.capture_attempts)
@@ -436,7 +446,8 @@ class Hall:
     def _desk(self, server: Server) -> Generator[simpy.Event, Any, None]:
         env, pool = self.env, self.desks
         timeout, referred = env.timeout, self.referred
-        desk_draw, referral_draw = self.desk_draw, self.referral_draw
+        class_draws, referral_draw = self.class_draws, self.referral_draw
+        class_of = self.arrivals.classes.tolist()
         desk_start, desk_end, desk_of = self.desk_start, self.desk_end, self.desk_of
         traveller = -1
         while True:
@@ -445,7 +456,7 @@ class Hall:
             started = env.now
             desk_start[traveller] = started
             desk_of[traveller] = server.index
-            draw = referral_draw if referred[traveller] else desk_draw
+            draw = referral_draw if referred[traveller] else class_draws[class_of[traveller]]
             duration = 0.0 if draw is None else draw()
             if duration > 0:
                 yield timeout(duration)

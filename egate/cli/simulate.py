@@ -28,6 +28,7 @@ from simulation.replications import plan_jobs, run_configurations
 from simulation.report import (
     class_table,
     intervals_csv,
+    report_console,
     report_json,
     summary_csv,
     summary_table,
@@ -240,7 +241,10 @@ def _json_bytes(data: object) -> bytes:
 @click.option(
     "--check-sla",
     is_flag=True,
-    help="Exit 1 when the service level is missed (with --sweep: when no value meets it).",
+    help=(
+        "Exit 1 when the service level is not met with 95% confidence"
+        " (with --sweep: when no value meets it so)."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option(
@@ -370,7 +374,7 @@ def _applied(hall: HallConfig, parameter: str, value: float) -> HallConfig:
 def _show(
     summary: Summary, hall: HallConfig, seed: int, out_dir: Path | None, seconds: float
 ) -> None:
-    console = Console(highlight=False)
+    console = report_console()
     console.print(summary_table(summary, hall, seed))
     console.print(class_table(summary, hall))
     console.print(verdict(summary, hall))
@@ -397,7 +401,7 @@ def _compare_output(
     if as_json:
         click.echo(json.dumps(data))
         return
-    console = Console(highlight=False)
+    console = report_console()
     console.print(compare_table(result))
     console.print(compare_answer(result))
     _footer(console, out_dir, ("compare.csv", "compare.json"), seconds)
@@ -424,7 +428,7 @@ def _sweep_output(
     if as_json:
         click.echo(json.dumps(data))
         return
-    console = Console(highlight=False)
+    console = report_console()
     console.print(sweep_table(result))
     console.print(sweep_answer(result))
     _footer(console, out_dir, ("sweep.csv", "sweep.json", "sweep.png"), seconds)
