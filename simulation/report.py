@@ -1,17 +1,14 @@
 """Reports of simulation results: terminal tables, JSON and CSV (the plots: ``simulation.plots``).
 
-(Past the ~400-line guideline: the report of one configuration and that of
-a sweep are one concept, sharing their figures, formats and CSV; the sweep's
-part is the candidate to move out when it grows again.)
-
 Every figure is an ``Estimate``: its mean over the replications and a 95%
 confidence interval. In tables a figure reads ``mean ± half-width``, or
 ``mean (low to high)`` where the interval was cut at the edge of the
 figure's range (0, or 100% for a share) and is no longer symmetric; in
 JSON it is ``{"mean", "low", "high", "replications"}`` (``null`` where not
 defined, such as an interval of one replication); in CSV the same four
-columns. The JSON of one configuration (``report_json``) and of a sweep
-(``sweep_json``) are described in ``docs/simulation.md``. Tables are as
+columns. The JSON of one configuration (``report_json``) is described in
+``docs/simulation.md``; sweeps and grids are rendered by ``simulation.sweepreport``
+with these figures and formats. Tables are as
 wide as their content: ``report_console`` prints them uncut into a pipe.
 """
 
@@ -31,18 +28,10 @@ from rich.table import Table
 
 from simulation.config import HallConfig
 from simulation.summary import Estimate, Summary
-from simulation.sweep import (
-    PARAMETERS,
-    Sweep,
-    SweepResult,
-    Verdict,
-    meets_service_level,
-    service_level_verdict,
-)
+from simulation.sweep import Verdict, meets_service_level, service_level_verdict
 
 __all__ = [
     "REPORT_FORMAT",
-    "SWEEP_FORMAT",
     "class_table",
     "estimate_json",
     "figure_of",
@@ -54,16 +43,11 @@ __all__ = [
     "report_json",
     "summary_csv",
     "summary_table",
-    "sweep_answer",
-    "sweep_csv",
-    "sweep_json",
-    "sweep_table",
     "traveller_classes",
     "verdict",
 ]
 
 REPORT_FORMAT = "egate-simulation/1"
-SWEEP_FORMAT = "egate-sweep/1"
 WAIT_FIELDS = ("mean_s", "p50_s", "p90_s", "p95_s", "p99_s", "max_s")
 _NAN = Estimate(math.nan, math.nan, math.nan, 0)
 # Columns of a console that writes into a pipe or a file: wide enough that no
@@ -362,6 +346,14 @@ def class_table(summary: Summary, config: HallConfig) -> Table:
     return table
 
 
+# The meets column of the sweep and compare tables.
+_VERDICT_CELLS = {
+    Verdict.MET: "[green]yes[/]",
+    Verdict.MEAN_ONLY: "[yellow]mean only[/]",
+    Verdict.MISSED: "[red]no[/]",
+}
+
+
 def _point(estimate: Estimate) -> Estimate:
     """The mean alone (for a compact cell)."""
     return Estimate(estimate.mean, math.nan, math.nan, 1)
@@ -426,192 +418,5 @@ def intervals_csv(summary: Summary) -> bytes:
         for name in columns:
             value = row[name]
             cells += [_cell(value.mean), _cell(value.low), _cell(value.high)]
-        rows.append(cells)
-    return _csv(header, rows)
-
-
-# --- sweeps ---------------------------------------------------------------------------------
-
-
-def sweep_json(result: SweepResult, source: str, seed: int) -> dict[str, Any]:
-    """A sweep as plain data: per value, its headline figures; and the smallest that meets."""
-    sweep = result.sweep
-    first = result.configs[0]
-    smallest, on_mean = result.smallest, result.smallest_on_mean
-    return {
-        "format": SWEEP_FORMAT,
-        "name": first.name,
-        "config": source,
-        "seed": seed,
-        "replications": len(result.summaries[0].runs),
-        "parameter": sweep.parameter,
-        "values": [_number(sweep, value) for value in sweep.values],
-        "smallest_meeting": None if smallest is None else _number(sweep, smallest),
-        "smallest_meeting_on_mean": None if on_mean is None else _number(sweep, on_mean),
-        "configurations": [
-            {
-                "value": _number(sweep, value),
-                "biometric_rates": _biometric_rates(config),
-                **headline(summary, config),
-            }
-            for value, config, summary in zip(
-                sweep.values, result.configs, result.summaries, strict=True
-            )
-        ],
-    }
-
-
-def _biometric_rates(config: HallConfig) -> dict[str, float]:
-    """The FMR and FNMR the gates run with (read from the rate table at a threshold)."""
-    rates = config.gates.rates()
-    return {"fmr": rates.fmr, "fnmr": rates.fnmr}
-
-
-def _number(sweep: Sweep, value: float) -> float | int:
-    return int(value) if PARAMETERS[sweep.parameter].whole else value
-
-
-_VERDICT_CELLS = {
-    Verdict.MET: "[green]yes[/]",
-    Verdict.MEAN_ONLY: "[yellow]mean only[/]",
-    Verdict.MISSED: "[red]no[/]",
-}
-
-
-def _rate(value: float) -> str:
-    """A small probability, as a percentage with the digits it needs (0.05%, 0.0010%)."""
-    if value == 0:
-        return "0"
-    digits = max(1, min(6, 1 - math.floor(math.log10(value * 100))))
-    return f"{value * 100:.{digits}f}%"
-
-
-def sweep_table(result: SweepResult) -> Table:
-    """One row per configuration of a sweep.
-
-    The matching core's utilisation and its p95 wait show only if there is
-    one; referrals, FMR and impostors let through only in a sweep of the
-    threshold (nothing else changes them).
-    """
-    sweep = result.sweep
-    level = result.configs[0].service_level
-    core = result.configs[0].matching is not None
-    threshold = sweep.parameter == "threshold"  # the only setting that changes referrals
-    notes = [
-        f"≤ {level.max_wait_min:g} min: share waiting at most that long (gate queue + "
-        f"matching core + desk queue); ≤ {level.clearance_min:g} min: through the hall "
-        "within that time",
-        *(["core p95: p95 wait for a matching core worker"] if core else []),
-        f"{'gates, desks, core' if core else 'gates, desks'}: utilisation",
-        *(
-            ["FMR: false match rate at the threshold; let through: impostors per run"]
-            if threshold
-            else []
-        ),
-        f"meets: yes when the share's lower 95% bound reaches {level.share:.0%}, "
-        "mean only when only its mean does",
-    ]
-    table = Table(
-        title=f"Sweep of {sweep.parameter}: {len(result.summaries[0].runs)} replications each",
-        caption="; ".join(notes) + f". {_CAPTION[0].upper()}{_CAPTION[1:]}.",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1, 0, 0),
-    )
-    columns = [
-        sweep.parameter,
-        "p95 wait",
-        *(["core p95"] if core else []),
-        f"≤ {level.max_wait_min:g} min",
-        f"≤ {level.clearance_min:g} min",
-        "gates",
-        "desks",
-        *(["core"] if core else []),
-        *(["referred", "FMR", "let through"] if threshold else []),
-        "meets",
-    ]
-    for column in columns:
-        table.add_column(column, justify="right", no_wrap=True)
-    for value, config, summary, verdict in zip(
-        sweep.values, result.configs, result.summaries, result.verdicts, strict=True
-    ):
-        busy = [
-            _fmt(_point(figure_of(summary, f"utilisation.{name}")), "share")
-            for name in ("gates", "desks", "matching")[: 3 if core else 2]
-        ]
-        fmr = [
-            _fmt(_point(figure_of(summary, "referrals")), "count"),
-            _rate(config.gates.rates().fmr),
-            _fmt(figure_of(summary, "false_accepts"), "count"),
-        ]
-        table.add_row(
-            sweep.label(value),
-            _fmt(figure_of(summary, "waits.p95_s"), "s"),
-            *([_fmt(_point(figure_of(summary, "core_waits.p95_s")), "s")] if core else []),
-            _fmt(figure_of(summary, "service_level.share"), "share"),
-            _fmt(_point(figure_of(summary, "service_level.clearance_share")), "share"),
-            *busy,
-            *(fmr if threshold else []),
-            _VERDICT_CELLS[verdict],
-        )
-    return table
-
-
-def sweep_answer(result: SweepResult) -> str:
-    """The answer line of a sweep: decided on the lower confidence bound (rich markup)."""
-    sweep = result.sweep
-    level = result.configs[0].service_level
-    target = f"{level.share:.0%} waiting at most {level.max_wait_min:g} min"
-    smallest, on_mean = result.smallest, result.smallest_on_mean
-    word = "strictest" if sweep.parameter == "threshold" else "smallest"
-    hint = ""
-    if on_mean is not None and (smallest is None or on_mean < smallest):
-        hint = (
-            f"; {sweep.label(on_mean)} meets it on the mean only (more replications may settle it)"
-        )
-    if smallest is None:
-        span = f"{sweep.label(sweep.values[0])}..{sweep.label(sweep.values[-1])}"
-        return (
-            f"no {sweep.parameter} in {span} meets the service level ({target}) "
-            f"with 95% confidence{hint}"
-        )
-    return (
-        f"{word} {sweep.parameter} meeting the service level ({target}) with 95% confidence: "
-        f"{sweep.label(smallest)}{hint}"
-    )
-
-
-def sweep_csv(result: SweepResult) -> bytes:
-    """One row per configuration: the value, headline estimates and whether it meets."""
-    sweep = result.sweep
-    keys = (
-        "waits.mean_s",
-        "waits.p95_s",
-        "gate_waits.p95_s",
-        "core_waits.p95_s",
-        "desk_waits.p95_s",
-        "service_level.share",
-        "service_level.clearance_share",
-        "queue.gate_mean",
-        "queue.core_mean",
-        "queue.desk_mean",
-        "utilisation.gates",
-        "utilisation.desks",
-        "utilisation.matching",
-        "referrals",
-        "false_accepts",
-    )
-    header = [sweep.parameter, "fmr", "fnmr"]
-    for key in (*keys, "let_through_share"):
-        header += [key, f"{key}_low", f"{key}_high"]
-    header += ["meets_service_level", "verdict"]
-    rows = []
-    for value, config, summary, verdict in zip(
-        sweep.values, result.configs, result.summaries, result.verdicts, strict=True
-    ):
-        rates = config.gates.rates()
-        cells: list[object] = [sweep.label(value), repr(rates.fmr), repr(rates.fnmr)]
-        for estimate in [figure_of(summary, key) for key in keys] + [let_through(summary)]:
-            cells += [_cell(estimate.mean), _cell(estimate.low), _cell(estimate.high)]
-        cells += ["yes" if verdict is Verdict.MET else "no", verdict.value]
         rows.append(cells)
     return _csv(header, rows)

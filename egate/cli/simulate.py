@@ -32,15 +32,12 @@ from simulation.report import (
     report_json,
     summary_csv,
     summary_table,
-    sweep_answer,
-    sweep_csv,
-    sweep_json,
-    sweep_table,
     verdict,
 )
 from simulation.runstore import RunStore
 from simulation.summary import Summary
 from simulation.sweep import Sweep, SweepResult, apply_setting, parse_sweep, sweep_configs
+from simulation.sweepreport import sweep_answer, sweep_csv, sweep_json, sweep_table
 
 
 def _parse_sweep(ctx: click.Context, param: click.Parameter, value: str | None) -> Sweep | None:

@@ -16,7 +16,6 @@ from simulation.plots import day_png, sweep_png
 from simulation.replications import run_configurations, run_replications
 from simulation.report import (
     REPORT_FORMAT,
-    SWEEP_FORMAT,
     _fmt,
     class_table,
     estimate_json,
@@ -26,15 +25,12 @@ from simulation.report import (
     report_json,
     summary_csv,
     summary_table,
-    sweep_answer,
-    sweep_csv,
-    sweep_json,
-    sweep_table,
     traveller_classes,
     verdict,
 )
 from simulation.summary import Estimate, Summary
 from simulation.sweep import SweepResult, parse_sweep, sweep_configs
+from simulation.sweepreport import SWEEP_FORMAT, sweep_answer, sweep_csv, sweep_json, sweep_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -21,10 +21,6 @@ from simulation.report import (
     _fmt,
     headline,
     report_console,
-    sweep_answer,
-    sweep_csv,
-    sweep_json,
-    sweep_table,
     verdict,
 )
 from simulation.statistics import RunResult, summarise_run
@@ -37,6 +33,7 @@ from simulation.sweep import (
     service_level_verdict,
     sweep_configs,
 )
+from simulation.sweepreport import sweep_answer, sweep_csv, sweep_json, sweep_table
 
 CONFIG = HallConfig.model_validate(
     {
