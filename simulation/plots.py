@@ -1,4 +1,5 @@
-"""Plots of simulation results, as PNG: the day (``day.png``) and a sweep (``sweep.png``).
+"""Plots of simulation results, as PNG: the day (``day.png``), a sweep (``sweep.png``), a grid's
+heat map (``grid.png``) and a comparison's differences (``compare.png``).
 
 Every figure is drawn as the mean over the replications with its 95%
 confidence band shaded; axes of counts (gates, desks, workers, travellers)
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from egate.clocktime import format_clock as clock
 from simulation.config import HallConfig
+from simulation.grid import GridResult
 from simulation.report import figure_of, let_through
 from simulation.summary import Estimate, Summary
 from simulation.sweep import PARAMETERS, SweepResult
@@ -25,7 +27,14 @@ if TYPE_CHECKING:
     from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
-__all__ = ["day_figure", "day_png", "sweep_figure", "sweep_png"]
+__all__ = [
+    "day_figure",
+    "day_png",
+    "grid_figure",
+    "grid_png",
+    "sweep_figure",
+    "sweep_png",
+]
 
 
 def _band(
@@ -232,3 +241,126 @@ def _fmr_panel(axes: Axes, result: SweepResult) -> None:
 def sweep_png(result: SweepResult) -> bytes:
     """``sweep_figure`` as PNG."""
     return _png(sweep_figure(result))
+
+
+def _short_wait(seconds: float) -> str:
+    """A wait for a heat-map cell: ``42 s``, ``8.2 min``, ``-`` when undefined."""
+    if not math.isfinite(seconds):
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.1f} min"
+
+
+def grid_figure(result: GridResult) -> Figure:
+    """Heat maps of a grid of two settings: the p95 wait and the share within the target.
+
+    The first setting runs across, the second up, a cell per combination
+    with its mean written in it. Cells that meet the service level with 95%
+    confidence are ticked and outlined; the cheapest of them
+    (``simulation.grid``) is outlined thicker. ``ValueError`` for a grid of more than two settings.
+    """
+    from matplotlib.colors import Normalize, SymLogNorm
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    grid = result.grid
+    if len(grid.axes) != 2:
+        raise ValueError(f"a heat map shows two settings, not {len(grid.axes)}")
+    across, up = grid.axes
+    level = result.configs[0].service_level
+    cells = dict(zip(grid.points, zip(result.summaries, result.met, strict=True), strict=True))
+
+    def table(key: str, scale: float) -> list[list[float]]:
+        return [
+            [figure_of(cells[(x, y)][0], key).mean / scale for x in across.values]
+            for y in up.values
+        ]
+
+    waits = table("waits.p95_s", 60.0)
+    shares = table("service_level.share", 0.01)
+    width = max(7.0, 1.2 + 0.75 * len(across.values))
+    figure = Figure(figsize=(2 * width, max(4.5, 1.8 + 0.55 * len(up.values))), dpi=100)
+    panels = figure.subplots(1, 2)
+    finite = [value for row in waits for value in row if math.isfinite(value)]
+    top = max([*finite, level.max_wait_min, 1.0])
+    wait_norm: Normalize = (
+        SymLogNorm(linthresh=1.0, vmin=0.0, vmax=top) if top > 30 else Normalize(0.0, top)
+    )
+    floor = min([value for row in shares for value in row if math.isfinite(value)] + [100.0])
+    maps = (
+        (panels[0], waits, "magma_r", wait_norm, "p95 wait (minutes)", "waits.p95_s"),
+        (
+            panels[1],
+            shares,
+            "RdYlGn",
+            Normalize(min(floor, level.share * 100 - 5), 100.0),
+            f"travellers waiting ≤ {level.max_wait_min:g} min (%)",
+            "service_level.share",
+        ),
+    )
+    cheapest = result.cheapest
+    for axes, values, colours, norm, label, key in maps:
+        image = axes.imshow(values, origin="lower", cmap=colours, norm=norm, aspect="auto")
+        figure.colorbar(image, ax=axes, label=label)
+        mapper = image.cmap
+        for row, y in enumerate(up.values):
+            for column, x in enumerate(across.values):
+                summary, met = cells[(x, y)]
+                value = values[row][column]
+                estimate = figure_of(summary, key)
+                text = (
+                    _short_wait(estimate.mean)
+                    if key == "waits.p95_s"
+                    else ("-" if not math.isfinite(value) else f"{value:.1f}%")
+                ) + ("\n✓" if met else "")
+                shade = mapper(norm(value)) if math.isfinite(value) else (1, 1, 1, 1)
+                light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5
+                axes.text(
+                    column,
+                    row,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if light else "white",
+                )
+                if met:
+                    thick = (x, y) == cheapest
+                    axes.add_patch(
+                        Rectangle(
+                            (column - 0.5, row - 0.5),
+                            1,
+                            1,
+                            fill=False,
+                            edgecolor="blue" if thick else "black",
+                            linewidth=3.5 if thick else 1.5,
+                        )
+                    )
+        axes.set_xticks(range(len(across.values)), [across.label(x) for x in across.values])
+        axes.set_yticks(range(len(up.values)), [up.label(y) for y in up.values])
+        axes.set_xlabel(across.parameter)
+        axes.set_ylabel(up.parameter)
+    marks = [Patch(fill=False, edgecolor="black", linewidth=1.5, label="✓ meets (95% confidence)")]
+    if cheapest is not None:
+        marks.append(
+            Patch(
+                fill=False,
+                edgecolor="blue",
+                linewidth=3.5,
+                label=f"cheapest: {grid.describe(cheapest)}",
+            )
+        )
+    figure.legend(handles=marks, loc="lower center", ncols=2, frameon=False)
+    figure.suptitle(
+        f"{result.configs[0].name}\ngrid of {across.parameter} x {up.parameter}, "
+        f"{len(result.summaries[0].runs)} replications: means; target {level.share:.0%} "
+        f"waiting at most {level.max_wait_min:g} min"
+    )
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    return figure
+
+
+def grid_png(result: GridResult) -> bytes:
+    """``grid_figure`` as PNG."""
+    buffer = io.BytesIO()
+    grid_figure(result).savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -1,21 +1,24 @@
-"""Reports of a sweep: its table, answer line, JSON and CSV (the plot: ``simulation.plots``).
+"""Reports of a sweep or a grid: table, answer, JSON and CSV (the plots: ``simulation.plots``).
 
 A sweep's figures are those of one configuration's report
 (``simulation.report``), one row per value of the swept setting, in the
 same formats: ``mean ± half-width`` in tables, ``{"mean", "low", "high",
-"replications"}`` in JSON, three columns in CSV. The JSON (``sweep_json``)
-is described in ``docs/simulation.md``.
+"replications"}`` in JSON, three columns in CSV. A grid (``simulation.grid``)
+has the same columns with one per setting, a row per combination. The JSON
+(``sweep_json``, ``grid_json``) is described in ``docs/simulation.md``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from simulation.config import HallConfig
+from simulation.grid import COST_ORDER, Grid, GridResult, Point
 from simulation.report import (
     _CAPTION,
     _VERDICT_CELLS,
@@ -27,11 +30,25 @@ from simulation.report import (
     headline,
     let_through,
 )
-from simulation.sweep import PARAMETERS, Sweep, SweepResult, Verdict
+from simulation.summary import Summary
+from simulation.sweep import PARAMETERS, Sweep, SweepResult, Verdict, describe
 
-__all__ = ["SWEEP_FORMAT", "sweep_answer", "sweep_csv", "sweep_json", "sweep_table"]
+__all__ = [
+    "GRID_FORMAT",
+    "SWEEP_FORMAT",
+    "cost_rule",
+    "grid_answer",
+    "grid_csv",
+    "grid_json",
+    "grid_table",
+    "sweep_answer",
+    "sweep_csv",
+    "sweep_json",
+    "sweep_table",
+]
 
 SWEEP_FORMAT = "egate-sweep/1"
+GRID_FORMAT = "egate-grid/1"
 
 
 def sweep_json(result: SweepResult, source: str, seed: int) -> dict[str, Any]:
@@ -80,17 +97,12 @@ def _rate(value: float) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
-def sweep_table(result: SweepResult) -> Table:
-    """One row per configuration of a sweep.
-
-    The matching core's utilisation and its p95 wait show only if there is
-    one; referrals, FMR and impostors let through only in a sweep of the
-    threshold (nothing else changes them).
-    """
-    sweep = result.sweep
-    level = result.configs[0].service_level
-    core = result.configs[0].matching is not None
-    threshold = sweep.parameter == "threshold"  # the only setting that changes referrals
+def _table(
+    title: str, settings: Sequence[str], configs: Sequence[HallConfig], threshold: bool
+) -> tuple[Table, bool]:
+    """A sweep's or grid's table with its columns, no rows yet; and whether it has a core."""
+    level = configs[0].service_level
+    core = configs[0].matching is not None
     notes = [
         f"≤ {level.max_wait_min:g} min: share waiting at most that long (gate queue + "
         f"matching core + desk queue); ≤ {level.clearance_min:g} min: through the hall "
@@ -106,13 +118,13 @@ def sweep_table(result: SweepResult) -> Table:
         "mean only when only its mean does",
     ]
     table = Table(
-        title=f"Sweep of {sweep.parameter}: {len(result.summaries[0].runs)} replications each",
+        title=title,
         caption="; ".join(notes) + f". {_CAPTION[0].upper()}{_CAPTION[1:]}.",
         box=box.SIMPLE_HEAD,
         padding=(0, 1, 0, 0),
     )
     columns = [
-        sweep.parameter,
+        *settings,
         "p95 wait",
         *(["core p95"] if core else []),
         f"≤ {level.max_wait_min:g} min",
@@ -125,28 +137,52 @@ def sweep_table(result: SweepResult) -> Table:
     ]
     for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
+    return table, core
+
+
+def _row(
+    config: HallConfig, summary: Summary, verdict: Verdict, core: bool, threshold: bool
+) -> list[str]:
+    """The cells of a configuration's row after its settings (``_table``'s columns)."""
+    busy = [
+        _fmt(_point(figure_of(summary, f"utilisation.{name}")), "share")
+        for name in ("gates", "desks", "matching")[: 3 if core else 2]
+    ]
+    fmr = [
+        _fmt(_point(figure_of(summary, "referrals")), "count"),
+        _rate(config.gates.rates().fmr),
+        _fmt(figure_of(summary, "false_accepts"), "count"),
+    ]
+    return [
+        _fmt(figure_of(summary, "waits.p95_s"), "s"),
+        *([_fmt(_point(figure_of(summary, "core_waits.p95_s")), "s")] if core else []),
+        _fmt(figure_of(summary, "service_level.share"), "share"),
+        _fmt(_point(figure_of(summary, "service_level.clearance_share")), "share"),
+        *busy,
+        *(fmr if threshold else []),
+        _VERDICT_CELLS[verdict],
+    ]
+
+
+def sweep_table(result: SweepResult) -> Table:
+    """One row per configuration of a sweep.
+
+    The matching core's utilisation and its p95 wait show only if there is
+    one; referrals, FMR and impostors let through only in a sweep of the
+    threshold (nothing else changes them).
+    """
+    sweep = result.sweep
+    threshold = sweep.parameter == "threshold"  # the only setting that changes referrals
+    table, core = _table(
+        f"Sweep of {sweep.parameter}: {len(result.summaries[0].runs)} replications each",
+        [sweep.parameter],
+        result.configs,
+        threshold,
+    )
     for value, config, summary, verdict in zip(
         sweep.values, result.configs, result.summaries, result.verdicts, strict=True
     ):
-        busy = [
-            _fmt(_point(figure_of(summary, f"utilisation.{name}")), "share")
-            for name in ("gates", "desks", "matching")[: 3 if core else 2]
-        ]
-        fmr = [
-            _fmt(_point(figure_of(summary, "referrals")), "count"),
-            _rate(config.gates.rates().fmr),
-            _fmt(figure_of(summary, "false_accepts"), "count"),
-        ]
-        table.add_row(
-            sweep.label(value),
-            _fmt(figure_of(summary, "waits.p95_s"), "s"),
-            *([_fmt(_point(figure_of(summary, "core_waits.p95_s")), "s")] if core else []),
-            _fmt(figure_of(summary, "service_level.share"), "share"),
-            _fmt(_point(figure_of(summary, "service_level.clearance_share")), "share"),
-            *busy,
-            *(fmr if threshold else []),
-            _VERDICT_CELLS[verdict],
-        )
+        table.add_row(sweep.label(value), *_row(config, summary, verdict, core, threshold))
     return table
 
 
@@ -174,38 +210,177 @@ def sweep_answer(result: SweepResult) -> str:
     )
 
 
+# The figures of a row of sweep.csv and grid.csv, each as mean, _low and _high.
+_CSV_KEYS = (
+    "waits.mean_s",
+    "waits.p95_s",
+    "gate_waits.p95_s",
+    "core_waits.p95_s",
+    "desk_waits.p95_s",
+    "service_level.share",
+    "service_level.clearance_share",
+    "queue.gate_mean",
+    "queue.core_mean",
+    "queue.desk_mean",
+    "utilisation.gates",
+    "utilisation.desks",
+    "utilisation.matching",
+    "referrals",
+    "false_accepts",
+)
+
+
+def _csv_header(settings: Sequence[str]) -> list[str]:
+    header = [*settings, "fmr", "fnmr"]
+    for key in (*_CSV_KEYS, "let_through_share"):
+        header += [key, f"{key}_low", f"{key}_high"]
+    return [*header, "meets_service_level", "verdict"]
+
+
+def _csv_cells(config: HallConfig, summary: Summary, verdict: Verdict) -> list[object]:
+    """A row of sweep.csv or grid.csv after the settings' values."""
+    rates = config.gates.rates()
+    cells: list[object] = [repr(rates.fmr), repr(rates.fnmr)]
+    for estimate in [figure_of(summary, key) for key in _CSV_KEYS] + [let_through(summary)]:
+        cells += [_cell(estimate.mean), _cell(estimate.low), _cell(estimate.high)]
+    return [*cells, "yes" if verdict is Verdict.MET else "no", verdict.value]
+
+
 def sweep_csv(result: SweepResult) -> bytes:
     """One row per configuration: the value, headline estimates and whether it meets."""
     sweep = result.sweep
-    keys = (
-        "waits.mean_s",
-        "waits.p95_s",
-        "gate_waits.p95_s",
-        "core_waits.p95_s",
-        "desk_waits.p95_s",
-        "service_level.share",
-        "service_level.clearance_share",
-        "queue.gate_mean",
-        "queue.core_mean",
-        "queue.desk_mean",
-        "utilisation.gates",
-        "utilisation.desks",
-        "utilisation.matching",
-        "referrals",
-        "false_accepts",
+    rows = [
+        [sweep.label(value), *_csv_cells(config, summary, verdict)]
+        for value, config, summary, verdict in zip(
+            sweep.values, result.configs, result.summaries, result.verdicts, strict=True
+        )
+    ]
+    return _csv(_csv_header([sweep.parameter]), rows)
+
+
+# --- grids ------------------------------------------------------------------------------------
+
+
+def _settings_json(grid: Grid, point: Point | None) -> dict[str, float | int] | None:
+    if point is None:
+        return None
+    return {
+        axis.parameter: _number(axis, value) for axis, value in zip(grid.axes, point, strict=True)
+    }
+
+
+def grid_json(result: GridResult, source: str, seed: int) -> dict[str, Any]:
+    """A grid as plain data: per combination its headline figures; and the cheapest that meets."""
+    grid = result.grid
+    return {
+        "format": GRID_FORMAT,
+        "name": result.configs[0].name,
+        "config": source,
+        "seed": seed,
+        "replications": len(result.summaries[0].runs),
+        "parameters": list(grid.parameters),
+        "values": {
+            axis.parameter: [_number(axis, value) for value in axis.values] for axis in grid.axes
+        },
+        "cost_order": [name for name in COST_ORDER if name in grid.parameters],
+        "cheapest_meeting": _settings_json(grid, result.cheapest),
+        "cheapest_meeting_on_mean": _settings_json(grid, result.cheapest_on_mean),
+        "cheapest_by": {
+            "parameter": result.dearest,
+            "cheapest": [
+                {"value": value, "meeting": _settings_json(grid, point)}
+                for value, point in result.cheapest_by().items()
+            ],
+        },
+        "configurations": [
+            {
+                "settings": _settings_json(grid, point),
+                "biometric_rates": _biometric_rates(config),
+                **headline(summary, config),
+            }
+            for point, config, summary in zip(
+                grid.points, result.configs, result.summaries, strict=True
+            )
+        ],
+    }
+
+
+def grid_table(result: GridResult) -> Table:
+    """One row per combination, the first setting varying slowest; the cheapest in bold."""
+    grid = result.grid
+    threshold = "threshold" in grid.parameters
+    table, core = _table(
+        f"Grid of {' x '.join(grid.parameters)}: {len(grid.points)} combinations, "
+        f"{len(result.summaries[0].runs)} replications each",
+        grid.parameters,
+        result.configs,
+        threshold,
     )
-    header = [sweep.parameter, "fmr", "fnmr"]
-    for key in (*keys, "let_through_share"):
-        header += [key, f"{key}_low", f"{key}_high"]
-    header += ["meets_service_level", "verdict"]
-    rows = []
-    for value, config, summary, verdict in zip(
-        sweep.values, result.configs, result.summaries, result.verdicts, strict=True
+    cheapest = result.cheapest
+    for point, config, summary, verdict in zip(
+        grid.points, result.configs, result.summaries, result.verdicts, strict=True
     ):
-        rates = config.gates.rates()
-        cells: list[object] = [sweep.label(value), repr(rates.fmr), repr(rates.fnmr)]
-        for estimate in [figure_of(summary, key) for key in keys] + [let_through(summary)]:
-            cells += [_cell(estimate.mean), _cell(estimate.low), _cell(estimate.high)]
-        cells += ["yes" if verdict is Verdict.MET else "no", verdict.value]
-        rows.append(cells)
-    return _csv(header, rows)
+        table.add_row(
+            *grid.labels(point),
+            *_row(config, summary, verdict, core, threshold),
+            style="bold" if point == cheapest else None,
+        )
+    return table
+
+
+def cost_rule(grid: Grid) -> str:
+    """The order the cheapest combination is chosen in, as words."""
+    order = [name for name in COST_ORDER if name in grid.parameters]
+    words = {
+        "desks": "fewest desks",
+        "gates": "fewest gates",
+        "workers": "fewest core workers",
+        "threshold": "strictest threshold",
+    }
+    return f"{words[order[0]]} first, then " + ", then ".join(words[name] for name in order[1:])
+
+
+def grid_answer(result: GridResult) -> str:
+    """The answer of a grid: the cheapest combination meeting with confidence (rich markup),
+    then the cheapest at each value of the dearest setting."""
+    grid = result.grid
+    level = result.configs[0].service_level
+    target = f"{level.share:.0%} waiting at most {level.max_wait_min:g} min"
+    cheapest, on_mean = result.cheapest, result.cheapest_on_mean
+    hint = ""
+    if on_mean is not None and (cheapest is None or result.cost(on_mean) < result.cost(cheapest)):
+        hint = (
+            f"; {grid.describe(on_mean)} meets it on the mean only "
+            "(more replications may settle it)"
+        )
+    rule = cost_rule(grid)
+    if cheapest is None:
+        spans = " x ".join(describe(axis) for axis in grid.axes)
+        return (
+            f"no combination of {spans} meets the service level ({target}) "
+            f"with 95% confidence{hint}"
+        )
+    lines = [
+        f"cheapest combination meeting the service level ({target}) with 95% confidence: "
+        f"{grid.describe(cheapest)} ({rule}){hint}"
+    ]
+    axis = grid.axes[grid.parameters.index(result.dearest)]
+    each = [
+        f"{axis.label(value)}: "
+        f"{'none' if point is None else grid.describe(point, leave_out=result.dearest)}"
+        for value, point in result.cheapest_by().items()
+    ]
+    lines.append(f"cheapest meeting it at each {result.dearest}: " + "; ".join(each))
+    return "\n".join(lines)
+
+
+def grid_csv(result: GridResult) -> bytes:
+    """One row per combination: the settings, headline estimates and whether it meets."""
+    grid = result.grid
+    rows = [
+        [*grid.labels(point), *_csv_cells(config, summary, verdict)]
+        for point, config, summary, verdict in zip(
+            grid.points, result.configs, result.summaries, result.verdicts, strict=True
+        )
+    ]
+    return _csv(_csv_header(grid.parameters), rows)

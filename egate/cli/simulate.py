@@ -23,7 +23,8 @@ from simulation.compare import (
     step_mean,
 )
 from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
-from simulation.plots import day_png, sweep_png
+from simulation.grid import Grid, GridResult, grid_configs, parse_settings
+from simulation.plots import day_png, grid_png, sweep_png
 from simulation.replications import plan_jobs, run_configurations
 from simulation.report import (
     class_table,
@@ -36,18 +37,43 @@ from simulation.report import (
 )
 from simulation.runstore import RunStore
 from simulation.summary import Summary
-from simulation.sweep import Sweep, SweepResult, apply_setting, parse_sweep, sweep_configs
-from simulation.sweepreport import sweep_answer, sweep_csv, sweep_json, sweep_table
+from simulation.sweep import Sweep, SweepResult, apply_setting, sweep_configs
+from simulation.sweepreport import (
+    grid_answer,
+    grid_csv,
+    grid_json,
+    grid_table,
+    sweep_answer,
+    sweep_csv,
+    sweep_json,
+    sweep_table,
+)
 
 
-def _parse_sweep(ctx: click.Context, param: click.Parameter, value: str | None) -> Sweep | None:
-    """The ``--sweep`` option's value, or a usage error naming what is wrong."""
-    if value is None:
-        return None
+def _positionals(arguments: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """(configuration files, further settings to sweep) among the positional arguments.
+
+    ``--sweep gates=6..12 desks=20..40`` leaves ``desks=20..40`` among the
+    arguments: a ``NAME=...`` whose name is a word and that is no file is a
+    setting, anything else a file.
+    """
+    files: list[Path] = []
+    settings: list[str] = []
+    for argument in arguments:
+        name, equals, _ = argument.partition("=")
+        if equals and name.strip().isidentifier() and not Path(argument).exists():
+            settings.append(argument)
+        else:
+            files.append(Path(argument))
+    return files, settings
+
+
+def _parse_settings(texts: list[str]) -> Sweep | Grid:
+    """``--sweep``'s settings (with those that followed it), or a usage error naming one."""
     try:
-        return parse_sweep(value)
+        return parse_settings(texts)
     except ValueError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
+        raise click.BadParameter(str(error), param_hint="'--sweep'") from None
 
 
 def _load(path: Path | None) -> tuple[HallConfig, Path, str]:
@@ -195,7 +221,7 @@ def _json_bytes(data: object) -> bytes:
 
 
 @click.command()
-@click.argument("config", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("arguments", metavar="[CONFIG]...", nargs=-1)
 @click.option(
     "--gates",
     type=click.IntRange(1, 500),
@@ -210,10 +236,11 @@ def _json_bytes(data: object) -> bytes:
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of the runs. Default: the file's.")
 @click.option(
     "--sweep",
-    metavar="NAME=RANGE",
-    callback=_parse_sweep,
+    metavar="NAME=RANGE...",
     help="Run once per value and find the smallest that meets the service level: "
-    "gates=4..16, desks=20..40:4, workers=1..8 or threshold=0.5..0.65:0.05.",
+    "gates=4..16, desks=20..40:4, workers=1..8 or threshold=0.5..0.65:0.05. "
+    "Several settings (--sweep gates=6..12 desks=20..40:5) run every combination "
+    "and find the cheapest.",
 )
 @click.option(
     "--processes",
@@ -251,11 +278,11 @@ def _json_bytes(data: object) -> bytes:
     help="Write CSV, JSON and PNG files here.",
 )
 def simulate(
-    config: Path | None,
+    arguments: tuple[str, ...],
     gates: int | None,
     replications: int | None,
     seed: int | None,
-    sweep: Sweep | None,
+    sweep: str | None,
     processes: int | None,
     cluster: str | None,
     keep_runs: bool,
@@ -301,10 +328,19 @@ def simulate(
         )
     if keep_runs and out_dir is None:
         raise click.UsageError("--keep-runs keeps runs in --out DIR: give --out too")
+    files, settings = _positionals(arguments)
+    if settings and sweep is None:
+        raise click.UsageError(
+            f"{settings[0]!r} is a setting to sweep: give --sweep before it "
+            "(--sweep gates=6..12 desks=20..40)"
+        )
+    swept = None if sweep is None else _parse_settings([sweep, *settings])
+    if len(files) > 1:
+        raise click.UsageError(f"give one CONFIG file, not {len(files)}")
     runner = _Runner(processes, cluster, out_dir, keep_runs)
-    hall, base_dir, source = _load(config)
+    hall, base_dir, source = _load(files[0] if files else None)
     if gates is not None:
-        if sweep is not None and sweep.parameter == "gates":
+        if swept is not None and "gates" in _swept(swept):
             raise click.UsageError("give either --gates or --sweep gates=..., not both")
         hall = _applied(hall, "gates", gates)
     count = hall.replications if replications is None else replications
@@ -312,7 +348,7 @@ def simulate(
     started = time.perf_counter()
     variants = hall.variant_configs()
     if variants:
-        if sweep is not None:
+        if swept is not None:
             raise click.UsageError(
                 f"{source} has variants, which it compares: --sweep needs a file without them"
             )
@@ -331,13 +367,23 @@ def simulate(
             compared, source, chosen_seed, as_json, out_dir, time.perf_counter() - started
         )
         failed = not all(compared.met)
-    elif sweep is not None:
+    elif isinstance(swept, Grid):
         try:
-            configs = sweep_configs(hall, sweep)
+            points = grid_configs(hall, swept)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="'--sweep'") from None
+        found = GridResult(
+            swept, points, tuple(runner.run(list(points), base_dir, count, chosen_seed))
+        )
+        _grid_output(found, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
+        failed = found.cheapest is None
+    elif swept is not None:
+        try:
+            configs = sweep_configs(hall, swept)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="'--sweep'") from None
         summaries = runner.run(list(configs), base_dir, count, chosen_seed)
-        result = SweepResult(sweep, configs, tuple(summaries))
+        result = SweepResult(swept, configs, tuple(summaries))
         _sweep_output(result, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
         failed = result.smallest is None
     else:
@@ -359,6 +405,10 @@ def simulate(
             _show(summary, hall, chosen_seed, out_dir, time.perf_counter() - started)
         failed = not data["service_level"]["met"]
     return EXIT_FAILURE if check_sla and failed else EXIT_OK
+
+
+def _swept(swept: Sweep | Grid) -> tuple[str, ...]:
+    return swept.parameters if isinstance(swept, Grid) else (swept.parameter,)
 
 
 def _applied(hall: HallConfig, parameter: str, value: float) -> HallConfig:
@@ -429,3 +479,29 @@ def _sweep_output(
     console.print(sweep_table(result))
     console.print(sweep_answer(result))
     _footer(console, out_dir, ("sweep.csv", "sweep.json", "sweep.png"), seconds)
+
+
+def _grid_output(
+    result: GridResult,
+    source: str,
+    seed: int,
+    as_json: bool,
+    out_dir: Path | None,
+    seconds: float,
+) -> None:
+    data = grid_json(result, source, seed)
+    files = {"grid.csv": grid_csv(result), "grid.json": _json_bytes(data)}
+    # A heat map has two axes; a grid of more settings is its table and files alone.
+    if len(result.grid.axes) == 2:
+        files["grid.png"] = grid_png(result)
+    if out_dir is not None:
+        _write(out_dir, files)
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    console = report_console()
+    console.print(grid_table(result))
+    console.print(grid_answer(result))
+    if out_dir is not None and "grid.png" not in files:
+        console.print("no grid.png: a heat map shows two settings")
+    _footer(console, out_dir, tuple(files), seconds)
