@@ -137,6 +137,7 @@ class OptimiserResult:
     proofs: tuple[Proof, ...]  # for slots whose requirement is the roster's desks
     impossible: tuple[int, ...]  # slots missing even with the most desks allowed
     max_desks: int
+    replications: int  # per evaluation, the same seeds in each
     evaluations: int
     budget: int
     trimmed: bool  # every shift was tried for removal
@@ -369,6 +370,7 @@ class _Search:
             proofs=proofs,
             impossible=tuple(sorted(self.impossible)),
             max_desks=self.most,
+            replications=len(self.evaluator.seeds),
             evaluations=self.evaluator.count,
             budget=self.budget,
             trimmed=trimmed,
