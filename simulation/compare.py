@@ -8,10 +8,15 @@ and its 95% confidence interval is Student's t over those paired
 differences, much narrower than the two variants' own intervals would
 suggest: the noise they share cancels out.
 
-``CompareResult`` holds the variants' summaries; ``difference`` the paired
-estimate of a figure against the first variant (the baseline). The table,
-the answer lines, JSON and CSV follow the report of one configuration
-(``simulation.report``).
+The same holds for separate hall files run with one seed and number of
+replications (``egate simulate --compare A.yaml B.yaml``): replication
+``r`` of each draws from the same random streams, so travellers configured
+alike arrive alike and the paired difference is as tight as between
+variants. ``CompareResult`` holds the variants' (or files') summaries;
+``difference`` the paired estimate of a figure against the first (the
+baseline). The table, the answer lines, JSON and CSV follow the report of
+one configuration (``simulation.report``); the plot is
+``simulation.plots.compare_figure``.
 """
 
 from __future__ import annotations
@@ -62,13 +67,16 @@ def step_mean(config: HallConfig, base_dir: Path, step: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class CompareResult:
-    """The variants of a hall run side by side; the first is the baseline."""
+    """The variants of a hall (or separate hall files) run side by side; the first is the
+    baseline."""
 
     names: tuple[str, ...]
     configs: tuple[HallConfig, ...]
     summaries: tuple[Summary, ...]
     # The mean of each variant's chip read step, seconds (0 without one).
     chip_read_s: tuple[float, ...]
+    # What is compared, as the table and CSV name it: "variant" of one file, or "config" files.
+    kind: str = "variant"
 
     def __post_init__(self) -> None:
         seeds = {tuple(run.seed for run in summary.runs) for summary in self.summaries}
@@ -94,8 +102,11 @@ class CompareResult:
         return Estimate.of([a - b for a, b in zip(mine, base, strict=True)])
 
 
-def compare_json(result: CompareResult, source: str, seed: int) -> dict[str, Any]:
-    """The comparison as plain data: per variant its headline figures and differences."""
+def compare_json(result: CompareResult, source: str | list[str], seed: int) -> dict[str, Any]:
+    """The comparison as plain data: per variant its headline figures and differences.
+
+    ``source`` is the file of the variants, or the list of files compared.
+    """
     return {
         "format": COMPARE_FORMAT,
         "config": source,
@@ -128,8 +139,13 @@ def compare_table(result: CompareResult) -> Table:
     """One row per variant, with the difference from the baseline."""
     level = result.configs[0].service_level
     base = result.names[0]
+    what = (
+        "Variants: {} replications each, the same travellers"
+        if result.kind == "variant"
+        else "Configurations: {} replications each, the same random numbers"
+    )
     table = Table(
-        title=f"Variants: {len(result.summaries[0].runs)} replications each, the same travellers",
+        title=what.format(len(result.summaries[0].runs)),
         caption=f"chip read: the chip read step's mean; Δ p95: difference from {base}, paired "
         f"replication by replication; ≤ {level.max_wait_min:g} min: share waiting at most "
         "that long; gates: utilisation; meets: yes when the share's lower 95% bound reaches "
@@ -139,7 +155,7 @@ def compare_table(result: CompareResult) -> Table:
         padding=(0, 1, 0, 0),
     )
     columns = (
-        "variant",
+        result.kind,
         "chip read",
         "p95 wait",
         "Δ p95",
@@ -148,7 +164,7 @@ def compare_table(result: CompareResult) -> Table:
         "meets",
     )
     for column in columns:
-        table.add_column(column, justify="left" if column == "variant" else "right", no_wrap=True)
+        table.add_column(column, justify="left" if column == result.kind else "right", no_wrap=True)
     for index, (name, summary, chip, verdict) in enumerate(
         zip(result.names, result.summaries, result.chip_read_s, result.verdicts, strict=True)
     ):
@@ -197,7 +213,7 @@ def compare_csv(result: CompareResult) -> bytes:
         "utilisation.desks",
         "referrals",
     )
-    header = ["variant", "chip_read_mean_s"]
+    header = [result.kind, "chip_read_mean_s"]
     for key in keys:
         header += [key, f"{key}_low", f"{key}_high"]
     for key in DIFFERENCES:

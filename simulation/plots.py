@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from egate.clocktime import format_clock as clock
+from simulation.compare import DIFFERENCES, CompareResult
 from simulation.config import HallConfig
 from simulation.grid import GridResult
 from simulation.report import figure_of, let_through
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "compare_figure",
+    "compare_png",
     "day_figure",
     "day_png",
     "grid_figure",
@@ -364,3 +367,56 @@ def grid_png(result: GridResult) -> bytes:
     buffer = io.BytesIO()
     grid_figure(result).savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+_DIFFERENCE_AXES = {
+    "waits.p95_s": ("p95 wait", 1.0, "s"),
+    "waits.mean_s": ("mean wait", 1.0, "s"),
+    "gate_waits.p95_s": ("p95 wait in the gate queue", 1.0, "s"),
+    "service_level.share": ("share within the target", 0.01, "percentage points"),
+}
+
+
+def compare_figure(result: CompareResult) -> Figure:
+    """Each variant's (or file's) difference from the first, with its 95% interval.
+
+    One panel per compared figure (``simulation.compare.DIFFERENCES``), a
+    row per variant after the baseline: the mean of the paired differences
+    as a dot and their confidence interval as a bar, a line at no
+    difference. An interval clear of the line is a difference the runs
+    show with confidence.
+    """
+    from matplotlib.figure import Figure
+
+    names = list(result.names[1:])
+    rows = list(range(len(names)))
+    figure = Figure(figsize=(11, 3.2 + 0.9 * len(names)), dpi=100)
+    panels = figure.subplots(2, 2, sharey=True).flatten()
+    for axes, key in zip(panels, DIFFERENCES, strict=True):
+        title, scale, unit = _DIFFERENCE_AXES[key]
+        found = [result.difference(index, key) for index in range(1, len(result.names))]
+        means = [value.mean / scale for value in found]
+        below = [
+            (value.mean - value.low) / scale if math.isfinite(value.low) else 0.0 for value in found
+        ]
+        above = [
+            (value.high - value.mean) / scale if math.isfinite(value.high) else 0.0
+            for value in found
+        ]
+        axes.errorbar(means, rows, xerr=[below, above], fmt="o", capsize=4)
+        axes.axvline(0.0, color="grey", linestyle="--")
+        axes.set_title(title)
+        axes.set_xlabel(f"difference from {result.names[0]} ({unit})")
+        axes.set_yticks(rows, names)
+        axes.set_ylim(len(names) - 0.4, -0.6)  # the first variant on top
+        axes.grid(alpha=0.3, axis="x")
+    figure.suptitle(
+        f"Differences from {result.names[0]}: {len(result.summaries[0].runs)} paired "
+        "replications (the same random numbers), 95% confidence intervals"
+    )
+    return figure
+
+
+def compare_png(result: CompareResult) -> bytes:
+    """``compare_figure`` as PNG."""
+    return _png(compare_figure(result))

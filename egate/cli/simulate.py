@@ -24,7 +24,7 @@ from simulation.compare import (
 )
 from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
 from simulation.grid import Grid, GridResult, grid_configs, parse_settings
-from simulation.plots import day_png, grid_png, sweep_png
+from simulation.plots import compare_png, day_png, grid_png, sweep_png
 from simulation.replications import plan_jobs, run_configurations
 from simulation.report import (
     class_table,
@@ -135,8 +135,13 @@ class _Runner:
         self.keep = keep  # the kept runs outlive the run
 
     def run(
-        self, configs: list[HallConfig], base_dir: Path, replications: int, seed: int
+        self,
+        configs: list[HallConfig],
+        base_dir: Path | list[Path],
+        replications: int,
+        seed: int,
     ) -> list[Summary]:
+        """A summary per configuration; ``base_dir`` is one folder for all, or one each."""
         total = len(configs) * replications
         what = configs[0].name if len(configs) == 1 else f"{len(configs)} configurations"
         keys = [
@@ -158,7 +163,7 @@ class _Runner:
     def _summaries(
         self,
         configs: list[HallConfig],
-        base_dir: Path,
+        base_dir: Path | list[Path],
         replications: int,
         seed: int,
         advance: Callable[[], None],
@@ -176,7 +181,7 @@ class _Runner:
     def _run_configurations(
         self,
         configs: list[HallConfig],
-        base_dir: Path,
+        base_dir: Path | list[Path],
         replications: int,
         seed: int,
         advance: Callable[[], None],
@@ -243,6 +248,12 @@ def _json_bytes(data: object) -> bytes:
     "and find the cheapest.",
 )
 @click.option(
+    "--compare",
+    is_flag=True,
+    help="Compare two or more CONFIG files side by side, run with the first's seed "
+    "(the same random numbers): differences from the first with their intervals.",
+)
+@click.option(
     "--processes",
     type=click.IntRange(1, 1024),
     help="Worker processes on this machine. Default: one per core.",
@@ -283,6 +294,7 @@ def simulate(
     replications: int | None,
     seed: int | None,
     sweep: str | None,
+    compare: bool,
     processes: int | None,
     cluster: str | None,
     keep_runs: bool,
@@ -335,9 +347,22 @@ def simulate(
             "(--sweep gates=6..12 desks=20..40)"
         )
     swept = None if sweep is None else _parse_settings([sweep, *settings])
-    if len(files) > 1:
-        raise click.UsageError(f"give one CONFIG file, not {len(files)}")
     runner = _Runner(processes, cluster, out_dir, keep_runs)
+    if compare:
+        if swept is not None:
+            raise click.UsageError("give either --compare or --sweep, not both")
+        if len(files) < 2:
+            raise click.UsageError("--compare needs two or more CONFIG files")
+        started = time.perf_counter()
+        compared, chosen_files_seed = _compare_files(files, runner, gates, replications, seed)
+        sources = [str(path) for path in files]
+        elapsed = time.perf_counter() - started
+        _compare_output(compared, sources, chosen_files_seed, as_json, out_dir, elapsed)
+        return EXIT_FAILURE if check_sla and not all(compared.met) else EXIT_OK
+    if len(files) > 1:
+        raise click.UsageError(
+            f"give one CONFIG file, not {len(files)} (--compare compares several)"
+        )
     hall, base_dir, source = _load(files[0] if files else None)
     if gates is not None:
         if swept is not None and "gates" in _swept(swept):
@@ -407,6 +432,57 @@ def simulate(
     return EXIT_FAILURE if check_sla and failed else EXIT_OK
 
 
+def _compare_files(
+    files: list[Path],
+    runner: _Runner,
+    gates: int | None,
+    replications: int | None,
+    seed: int | None,
+) -> tuple[CompareResult, int]:
+    """Every file run with the first's seed and replications (unless given), so that the runs
+    pair: replication r of each draws the same random numbers. And the seed used."""
+    # All loaded before any run: a missing or broken file is named at once.
+    loaded = [_load(path) for path in files]
+    for hall, _, source in loaded:
+        if hall.variant_configs():
+            raise InputError(
+                f"{source}: has variants: --compare takes files without them "
+                "(run it alone to compare its variants)"
+            )
+    first, _, first_source = loaded[0]
+    chosen_seed = first.seed if seed is None else seed
+    count = first.replications if replications is None else replications
+    for hall, _, source in loaded[1:]:
+        differ = [
+            *([f"seed {hall.seed}"] if seed is None and hall.seed != first.seed else []),
+            *(
+                [f"{hall.replications} replications"]
+                if replications is None and hall.replications != first.replications
+                else []
+            ),
+        ]
+        if differ:
+            click.echo(
+                f"egate: warning: {source}: {' and '.join(differ)} in the file: run with "
+                f"{first_source}'s seed {chosen_seed} and {count} replications, as every "
+                "file, so that the runs pair",
+                err=True,
+            )
+    configs = [hall if gates is None else _applied(hall, "gates", gates) for hall, _, _ in loaded]
+    folders = [folder for _, folder, _ in loaded]
+    summaries = runner.run(configs, folders, count, chosen_seed)
+    found = CompareResult(
+        tuple(str(path) for path in files),
+        tuple(configs),
+        tuple(summaries),
+        tuple(
+            step_mean(hall, folder, "chip") for hall, folder in zip(configs, folders, strict=True)
+        ),
+        kind="config",
+    )
+    return found, chosen_seed
+
+
 def _swept(swept: Sweep | Grid) -> tuple[str, ...]:
     return swept.parameters if isinstance(swept, Grid) else (swept.parameter,)
 
@@ -436,7 +512,7 @@ def _footer(console: Console, out_dir: Path | None, names: tuple[str, ...], seco
 
 def _compare_output(
     result: CompareResult,
-    source: str,
+    source: str | list[str],
     seed: int,
     as_json: bool,
     out_dir: Path | None,
@@ -444,14 +520,21 @@ def _compare_output(
 ) -> None:
     data = compare_json(result, source, seed)
     if out_dir is not None:
-        _write(out_dir, {"compare.csv": compare_csv(result), "compare.json": _json_bytes(data)})
+        _write(
+            out_dir,
+            {
+                "compare.csv": compare_csv(result),
+                "compare.json": _json_bytes(data),
+                "compare.png": compare_png(result),
+            },
+        )
     if as_json:
         click.echo(json.dumps(data))
         return
     console = report_console()
     console.print(compare_table(result))
     console.print(compare_answer(result))
-    _footer(console, out_dir, ("compare.csv", "compare.json"), seconds)
+    _footer(console, out_dir, ("compare.csv", "compare.json", "compare.png"), seconds)
 
 
 def _sweep_output(
