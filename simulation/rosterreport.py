@@ -141,10 +141,16 @@ def statements(result: OptimiserResult, proofs: int | None = 10) -> list[str]:
         f"below which the search saw a miss ({certain} with 95% confidence); the others sit "
         "above their requirement because shifts are whole, or were not lowered further"
     )
-    exact = " (exact: without breaks the cover is optimal)" if not rules.break_min else ""
+    exact = " (exact: without breaks the greedy cover is optimal)" if not rules.break_min else ""
     lines.append(
-        f"the shifts cover the requirement found; no cover of it takes fewer than "
-        f"{result.bound} shifts ({result.bound * rules.length_min / 60:,.0f} officer-hours){exact}"
+        f"covering the requirement found per interval takes at least {result.bound} shifts "
+        f"({result.bound * rules.length_min / 60:,.0f} officer-hours){exact}; the roster has "
+        f"{len(result.shifts)}"
+        + (
+            ", as trimming showed some of the requirement was spare"
+            if len(result.shifts) < result.bound
+            else ""
+        )
     )
     if result.trimmed:
         lines.append(

@@ -118,8 +118,9 @@ def lower_bound(need: Sequence[int], rules: ShiftRules) -> int:
 def cover(need: Sequence[int], rules: ShiftRules) -> tuple[Shift, ...]:
     """Shifts putting at least ``max(need[slot], min_staff)`` officers at a desk in every slot.
 
-    Shifts lie within the slots when they fit (a window shorter than a shift
-    gets shifts starting at slot 0 that run past its end).
+    Shifts lie within the slots when they can: a window shorter than a shift
+    gets shifts starting at slot 0 that run past its end, and so does a slot
+    near the end that every fitting shift would have its break on.
     """
     wanted = [max(value, rules.min_staff) for value in need]
     slots = len(wanted)
@@ -147,7 +148,10 @@ def _shift_covering(slot: int, wanted: list[int], have: list[int], rules: ShiftR
     """The shift the greedy adds for ``slot``: starting there, or earlier to end in time."""
     slots = len(wanted)
     latest = max(0, min(slot, slots - rules.length_slots))
-    for start in range(latest, max(-1, slot - rules.length_slots), -1):
+    # Latest first (covering furthest ahead); past the window's end only when the break
+    # would fall on ``slot`` in every shift that fits.
+    within = range(latest, max(-1, slot - rules.length_slots), -1)
+    for start in (*within, *range(latest + 1, slot + 1)):
         if not rules.break_slots:
             return Shift(start)
         options = [
