@@ -159,6 +159,15 @@ def test_a_sweep_on_the_cluster_matches_the_local_run(cli, small, scheduler):
     assert remote.out == local.out  # byte for byte
 
 
+def test_a_grid_on_the_cluster_matches_the_local_run(cli, small, scheduler):
+    # The Done-when, on a small hall: two settings given as the shell splits them.
+    grid = ("--sweep", "gates=2..3", "desks=4..5", "-r", "2", "--json")
+    local = cli("simulate", str(small), *grid, "--processes", "1")
+    remote = cli("simulate", str(small), *grid, "--cluster", scheduler)
+    assert report(remote)["format"] == "egate-grid/1"
+    assert remote.out == local.out  # byte for byte
+
+
 def test_the_scheduler_may_come_from_the_environment(cli, small, scheduler, monkeypatch):
     local = cli("simulate", str(small), "-r", "2", "--processes", "1", "--json")
     monkeypatch.setenv("EGATE_DASK_SCHEDULER", scheduler.removeprefix("tcp://"))
