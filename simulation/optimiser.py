@@ -14,7 +14,7 @@ It goes in three steps, every evaluation simulating the same replications
 same travellers):
 
 1. **Requirement.** Start from square-root staffing of the desk load each
-   slot brings (load + sqrt(load) officers), then raise each slot that
+   slot brings (load + sqrt(load) / 2 officers), then raise each slot that
    misses and lower, every other slot at a time, those that meet; a lowered
    slot that makes a slot miss (itself, or one beside it: queues carry
    over) goes back up and is not lowered again. What made a slot go back
@@ -404,7 +404,7 @@ class _Search:
         """Step 1: the fewest desks per slot meeting every slot, found by evaluation."""
         floor = self.rules.min_staff
         need = [
-            min(self.most, max(floor, math.ceil(value + math.sqrt(value)) if value > 0 else 0))
+            min(self.most, max(floor, math.ceil(value + 0.5 * math.sqrt(value)) if value else 0))
             for value in load
         ]
         tight: set[int] = set()
@@ -412,14 +412,18 @@ class _Search:
         parity, idle = 0, 0
         candidate = list(need)
         lowered: list[int] = []
-        while self.left() > 2:
+        # Steps 2 and 3 keep two fifths of the budget (at least two evaluations).
+        reserve = max(2, 2 * self.budget // 5)
+        why = "the requirement per interval: a first guess"
+        while self.left() > reserve:
             if verified is None or candidate != need:
-                evaluation = self.evaluate(candidate, "requirement per slot")
+                evaluation = self.evaluate(candidate, why)
                 missed = evaluation.missed(frozenset(self.impossible))
                 if not missed:
                     need, verified, lowered = list(candidate), evaluation, []
                 elif lowered:
                     # Lowering made slots miss: the lowered slots at or beside each go back up.
+                    why = f"the requirement, {len(missed)} intervals missed put back"
                     for slot in missed:
                         for culprit in _beside(slot, lowered):
                             self._prove(culprit, candidate[culprit] + 1, slot, evaluation)
@@ -429,6 +433,7 @@ class _Search:
                     continue
                 else:
                     # Raise every slot that misses, by what its shortfall suggests.
+                    why = f"the requirement, {len(missed)} intervals that missed raised"
                     for slot in missed:
                         if candidate[slot] >= self.most:
                             self.impossible.add(slot)
@@ -449,6 +454,7 @@ class _Search:
             if idle >= 2:
                 break
             candidate = [value - (slot in lowered) for slot, value in enumerate(candidate)]
+            why = f"the requirement, {len(lowered)} intervals lowered by one desk"
         return need, verified
 
     def _prove(self, slot: int, needs: int, failed: int, evaluation: Evaluation) -> None:

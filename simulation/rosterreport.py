@@ -84,7 +84,7 @@ def roster_yaml(result: OptimiserResult) -> str:
 def _share(estimate: Estimate) -> str:
     if not math.isfinite(estimate.mean):
         return "-"
-    return f"{estimate.mean:.1%} (95% CI {estimate.low:.1%} to {estimate.high:.1%})"
+    return f"{estimate.mean:.1%}, 95% CI {estimate.low:.1%} to {estimate.high:.1%}"
 
 
 def statements(result: OptimiserResult, proofs: int | None = 10) -> list[str]:
@@ -141,16 +141,14 @@ def statements(result: OptimiserResult, proofs: int | None = 10) -> list[str]:
         f"below which the search saw a miss ({certain} with 95% confidence); the others sit "
         "above their requirement because shifts are whole, or were not lowered further"
     )
-    exact = " (exact: without breaks the greedy cover is optimal)" if not rules.break_min else ""
+    exact = (
+        "; without breaks the greedy cover takes the fewest possible" if not rules.break_min else ""
+    )
+    spare = ", as trimming found part of the requirement spare"
     lines.append(
-        f"covering the requirement found per interval takes at least {result.bound} shifts "
+        f"any cover of the requirement found per interval takes at least {result.bound} shifts "
         f"({result.bound * rules.length_min / 60:,.0f} officer-hours){exact}; the roster has "
-        f"{len(result.shifts)}"
-        + (
-            ", as trimming showed some of the requirement was spare"
-            if len(result.shifts) < result.bound
-            else ""
-        )
+        f"{len(result.shifts)}" + (spare if len(result.shifts) < result.bound else "")
     )
     if result.trimmed:
         lines.append(
