@@ -1,4 +1,5 @@
-"""``egate simulate``: run the capacity model of an arrivals hall, or sweep one of its settings."""
+"""``egate simulate``: run the capacity model of an arrivals hall, sweep its settings (one, or a
+grid of several), or compare halls side by side."""
 
 from __future__ import annotations
 
@@ -9,45 +10,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.progress import progress_bar
-from egate.outputs import atomic_write
+from egate.cli.simulate_output import (
+    compare_output,
+    grid_output,
+    json_bytes,
+    show_report,
+    sweep_output,
+    write_files,
+)
 from simulation.compare import (
     CompareResult,
-    compare_answer,
-    compare_csv,
-    compare_json,
-    compare_table,
     step_mean,
 )
 from simulation.config import DEFAULT_HALL, HallConfig, default_hall, load_hall
 from simulation.grid import Grid, GridResult, grid_configs, parse_settings
-from simulation.plots import compare_png, day_png, grid_png, sweep_png
+from simulation.plots import day_png
 from simulation.replications import plan_jobs, run_configurations
 from simulation.report import (
-    class_table,
     intervals_csv,
-    report_console,
     report_json,
     summary_csv,
-    summary_table,
-    verdict,
 )
 from simulation.runstore import RunStore
 from simulation.summary import Summary
 from simulation.sweep import Sweep, SweepResult, apply_setting, sweep_configs
-from simulation.sweepreport import (
-    grid_answer,
-    grid_csv,
-    grid_json,
-    grid_table,
-    sweep_answer,
-    sweep_csv,
-    sweep_json,
-    sweep_table,
-)
 
 
 def _positionals(arguments: tuple[str, ...]) -> tuple[list[Path], list[str]]:
@@ -212,19 +201,6 @@ class _Runner:
             self.store.folder.rmdir()
 
 
-def _write(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Each file whole or not at all; a folder that cannot be written is an input error."""
-    for name, data in files.items():
-        try:
-            atomic_write(out_dir / name, data)
-        except OSError as error:
-            raise InputError(f"{out_dir / name}: cannot write: {error.strerror or error}") from None
-
-
-def _json_bytes(data: object) -> bytes:
-    return (json.dumps(data, indent=2) + "\n").encode()
-
-
 @click.command()
 @click.argument("arguments", metavar="[CONFIG]...", nargs=-1)
 @click.option(
@@ -318,11 +294,20 @@ def simulate(
     summary.json and day.png (queues and p95 wait through the day); with
     --sweep, sweep.csv, sweep.json and sweep.png.
 
+    --sweep with several settings (--sweep gates=6..12 desks=20..40:5, quoted
+    or not) runs every combination and names the cheapest that meets the
+    service level with 95% confidence: fewest desks first (officers), then
+    gates, core workers, the strictest threshold (--out: grid.csv,
+    grid.json, and for two settings grid.png, heat maps of the p95 wait and
+    the service level).
+
     A file with variants (a mapping of names to overrides of its settings)
     runs each variant with the same travellers and reports each one's
     figures and its difference from the first, with confidence intervals
-    over the paired replications (--out: compare.csv, compare.json;
-    --check-sla: exit 1 when any variant misses).
+    over the paired replications (--out: compare.csv, compare.json,
+    compare.png; --check-sla: exit 1 when any variant misses). --compare
+    A.yaml B.yaml ... does the same for separate files, all run with the
+    first's seed and replications.
 
     Runs go to the machine's cores, or with --cluster to a Dask scheduler
     and its workers on other machines; the results are the same bit for
@@ -357,7 +342,7 @@ def simulate(
         compared, chosen_files_seed = _compare_files(files, runner, gates, replications, seed)
         sources = [str(path) for path in files]
         elapsed = time.perf_counter() - started
-        _compare_output(compared, sources, chosen_files_seed, as_json, out_dir, elapsed)
+        compare_output(compared, sources, chosen_files_seed, as_json, out_dir, elapsed)
         return EXIT_FAILURE if check_sla and not all(compared.met) else EXIT_OK
     if len(files) > 1:
         raise click.UsageError(
@@ -388,7 +373,7 @@ def simulate(
             tuple(runner.run(list(chosen), base_dir, count, chosen_seed)),
             tuple(step_mean(variant, base_dir, "chip") for variant in chosen),
         )
-        _compare_output(
+        compare_output(
             compared, source, chosen_seed, as_json, out_dir, time.perf_counter() - started
         )
         failed = not all(compared.met)
@@ -400,7 +385,7 @@ def simulate(
         found = GridResult(
             swept, points, tuple(runner.run(list(points), base_dir, count, chosen_seed))
         )
-        _grid_output(found, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
+        grid_output(found, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
         failed = found.cheapest is None
     elif swept is not None:
         try:
@@ -409,25 +394,25 @@ def simulate(
             raise click.BadParameter(str(error), param_hint="'--sweep'") from None
         summaries = runner.run(list(configs), base_dir, count, chosen_seed)
         result = SweepResult(swept, configs, tuple(summaries))
-        _sweep_output(result, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
+        sweep_output(result, source, chosen_seed, as_json, out_dir, time.perf_counter() - started)
         failed = result.smallest is None
     else:
         summary = runner.run([hall], base_dir, count, chosen_seed)[0]
         data = report_json(summary, hall, source, chosen_seed)
         if out_dir is not None:
-            _write(
+            write_files(
                 out_dir,
                 {
                     "summary.csv": summary_csv(summary),
                     "intervals.csv": intervals_csv(summary),
-                    "summary.json": _json_bytes(data),
+                    "summary.json": json_bytes(data),
                     "day.png": day_png(summary, hall),
                 },
             )
         if as_json:
             click.echo(json.dumps(data))
         else:
-            _show(summary, hall, chosen_seed, out_dir, time.perf_counter() - started)
+            show_report(summary, hall, chosen_seed, out_dir, time.perf_counter() - started)
         failed = not data["service_level"]["met"]
     return EXIT_FAILURE if check_sla and failed else EXIT_OK
 
@@ -492,99 +477,3 @@ def _applied(hall: HallConfig, parameter: str, value: float) -> HallConfig:
         return apply_setting(hall, parameter, value)
     except ValueError as error:
         raise InputError(str(error)) from None
-
-
-def _show(
-    summary: Summary, hall: HallConfig, seed: int, out_dir: Path | None, seconds: float
-) -> None:
-    console = report_console()
-    console.print(summary_table(summary, hall, seed))
-    console.print(class_table(summary, hall))
-    console.print(verdict(summary, hall))
-    _footer(console, out_dir, ("summary.csv", "intervals.csv", "summary.json", "day.png"), seconds)
-
-
-def _footer(console: Console, out_dir: Path | None, names: tuple[str, ...], seconds: float) -> None:
-    if out_dir is not None:
-        console.print(f"wrote {', '.join(names)} to {out_dir}")
-    console.print(f"[dim]simulated in {seconds:.1f} s[/]")
-
-
-def _compare_output(
-    result: CompareResult,
-    source: str | list[str],
-    seed: int,
-    as_json: bool,
-    out_dir: Path | None,
-    seconds: float,
-) -> None:
-    data = compare_json(result, source, seed)
-    if out_dir is not None:
-        _write(
-            out_dir,
-            {
-                "compare.csv": compare_csv(result),
-                "compare.json": _json_bytes(data),
-                "compare.png": compare_png(result),
-            },
-        )
-    if as_json:
-        click.echo(json.dumps(data))
-        return
-    console = report_console()
-    console.print(compare_table(result))
-    console.print(compare_answer(result))
-    _footer(console, out_dir, ("compare.csv", "compare.json", "compare.png"), seconds)
-
-
-def _sweep_output(
-    result: SweepResult,
-    source: str,
-    seed: int,
-    as_json: bool,
-    out_dir: Path | None,
-    seconds: float,
-) -> None:
-    data = sweep_json(result, source, seed)
-    if out_dir is not None:
-        _write(
-            out_dir,
-            {
-                "sweep.csv": sweep_csv(result),
-                "sweep.json": _json_bytes(data),
-                "sweep.png": sweep_png(result),
-            },
-        )
-    if as_json:
-        click.echo(json.dumps(data))
-        return
-    console = report_console()
-    console.print(sweep_table(result))
-    console.print(sweep_answer(result))
-    _footer(console, out_dir, ("sweep.csv", "sweep.json", "sweep.png"), seconds)
-
-
-def _grid_output(
-    result: GridResult,
-    source: str,
-    seed: int,
-    as_json: bool,
-    out_dir: Path | None,
-    seconds: float,
-) -> None:
-    data = grid_json(result, source, seed)
-    files = {"grid.csv": grid_csv(result), "grid.json": _json_bytes(data)}
-    # A heat map has two axes; a grid of more settings is its table and files alone.
-    if len(result.grid.axes) == 2:
-        files["grid.png"] = grid_png(result)
-    if out_dir is not None:
-        _write(out_dir, files)
-    if as_json:
-        click.echo(json.dumps(data))
-        return
-    console = report_console()
-    console.print(grid_table(result))
-    console.print(grid_answer(result))
-    if out_dir is not None and "grid.png" not in files:
-        console.print("no grid.png: a heat map shows two settings")
-    _footer(console, out_dir, tuple(files), seconds)
