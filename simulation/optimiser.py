@@ -23,9 +23,10 @@ same travellers):
    (``simulation.shifts.cover``), simulate the shift roster, and where a
    slot still misses raise its requirement above what the shifts gave and
    cover again.
-3. **Trim.** Take out one shift at a time, those covering the fewest slots
-   whose requirement is proven first, and keep each removal after which
-   every slot still meets.
+3. **Trim.** Take out shifts, those covering the fewest slots whose
+   requirement is proven first, in batches halved on a miss down to one
+   shift, and keep each removal after which every slot still meets; it is
+   done when every shift has missed alone.
 
 Each step stops when the evaluation budget is spent; the result says what
 it proved and where it stopped.
@@ -503,19 +504,30 @@ class _Search:
                 and desks[slot] <= self.proofs[slot].needs
             )
 
-        order = sorted(set(shifts), key=lambda shift: (proven(shift), shift))
+        # Shifts are tried in batches, halved on a miss down to one shift: where most can
+        # go, a batch saves evaluations; a shift that misses alone is kept for good.
+        pending = sorted(set(shifts), key=lambda shift: (proven(shift), shift))
         kept = list(shifts)
-        for shift in order:
+        size = max(1, len(pending) // 16)
+        while pending:
             if self.left() <= 0:
-                return tuple(kept), found, False
+                return tuple(sorted(kept)), found, False
+            batch = pending[:size]
             trial = list(kept)
-            trial.remove(shift)
+            for shift in batch:
+                trial.remove(shift)
             desks = coverage(trial, self.slots, rules)
-            if min(desks, default=rules.min_staff) < rules.min_staff:
-                continue
-            evaluation = self.evaluate(desks, "without one shift")
-            if not evaluation.missed(frozenset(self.impossible)):
-                kept, found = trial, evaluation
+            if min(desks, default=rules.min_staff) >= rules.min_staff:
+                words = "one shift" if size == 1 else f"{size} shifts"
+                evaluation = self.evaluate(desks, f"without {words}")
+                if not evaluation.missed(frozenset(self.impossible)):
+                    kept, found = trial, evaluation
+                    # Another copy of a shift taken out may be spare too: try it again.
+                    pending = pending[size:] + [shift for shift in batch if shift in kept]
+                    continue
+            if size == 1:
+                pending.pop(0)
+            size = max(1, size // 2)
         return tuple(sorted(kept)), found, True
 
 
