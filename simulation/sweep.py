@@ -28,6 +28,9 @@ that). Only the first counts as meeting: a share of 95.3% ± 8.3 may well be
 (fewest servers) or, for the threshold, the strictest; the smallest that
 meets on the mean only is reported beside it, as a hint that more
 replications may settle it.
+
+Several settings at once, every combination of their values, are a grid
+(``simulation.grid``), built from these sweeps and this verdict.
 """
 
 from __future__ import annotations
