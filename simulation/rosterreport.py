@@ -3,8 +3,8 @@
 ``roster_yaml`` is the ``desks.roster`` block in the hall file's own form
 (dated times when the file has a date), to paste over the file's roster;
 ``statements`` says in plain lines what the search proved and where it
-stopped; ``slots_csv``, ``shifts_csv`` and ``optimise_json`` are what
-``--out`` writes.
+stopped; ``slots_csv``, ``shifts_csv``, ``optimise_json`` and ``roster_png``
+are what ``--out`` writes (matplotlib is imported when the plot is drawn).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "interval_text",
     "optimise_json",
     "roster_periods",
+    "roster_png",
     "roster_yaml",
     "shifts_csv",
     "slots_csv",
@@ -297,3 +298,39 @@ def optimise_json(result: OptimiserResult) -> dict[str, Any]:
         "impossible": [interval_text(result, slot) for slot in result.impossible],
         "statements": statements(result, proofs=None),
     }
+
+
+def roster_png(result: OptimiserResult) -> bytes:
+    """Desks per interval: the roster found, the requirement, the file's; arrivals beside them."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    hours = [slot * result.slot_s / 3600.0 for slot in range(len(result.desks) + 1)]
+    figure = Figure(figsize=(max(8.0, min(40.0, len(result.desks) / 12)), 6))
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    for values, label, style in (
+        (result.desks, "roster found", {"linewidth": 2.0}),
+        (result.requirement, "requirement (step 1)", {"linestyle": "--"}),
+        (result.baseline.desks, "the file's roster", {"alpha": 0.6}),
+    ):
+        top.stairs(values, hours, label=label, **style)
+    missed = result.evaluation.missed()
+    if missed:
+        top.scatter(
+            [hours[slot] + result.slot_s / 7200.0 for slot in missed],
+            [result.desks[slot] for slot in missed],
+            color="red",
+            label="misses",
+            zorder=3,
+        )
+    top.set_ylabel("desks staffed")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.legend(loc="upper right")
+    top.set_title(f"{result.config.name}: {result.officer_hours:,.0f} officer-hours")
+    bottom.stairs([slot.travellers for slot in result.evaluation.slots], hours)
+    bottom.set_ylabel("arrivals")
+    bottom.set_xlabel(f"hours from {_time(result, result.start_s)}")
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

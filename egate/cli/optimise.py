@@ -25,6 +25,7 @@ from simulation.config import HallConfig
 from simulation.optimiser import OptimiserResult, OptimiserSettings, optimise
 from simulation.rosterreport import (
     optimise_json,
+    roster_png,
     roster_yaml,
     shifts_csv,
     slots_csv,
@@ -166,7 +167,7 @@ def run_optimise(
         _write_files(result, name, out_dir)
         if not as_json:
             (console or Console()).print(
-                f"wrote roster.yaml, roster.csv, shifts.csv, optimise.json to {out_dir}"
+                f"wrote roster.yaml, roster.csv, shifts.csv, optimise.json, roster.png to {out_dir}"
             )
     return EXIT_FAILURE if check_sla and not result.met else EXIT_OK
 
@@ -188,6 +189,7 @@ def _write_files(result: OptimiserResult, name: str, out_dir: Path) -> None:
         "roster.csv": slots_csv(result),
         "shifts.csv": shifts_csv(result),
         "optimise.json": (json.dumps(data, indent=2) + "\n").encode(),
+        "roster.png": roster_png(result),
     }
     for file, content in files.items():
         try:

@@ -75,11 +75,13 @@ def test_it_prints_the_roster_to_paste_and_what_it_proved(hall: Path, tmp_path: 
     assert sorted(path.name for path in out.iterdir()) == [
         "optimise.json",
         "roster.csv",
+        "roster.png",
         "roster.yaml",
         "shifts.csv",
     ]
     roster = yaml.safe_load((out / "roster.yaml").read_text())["desks"]["roster"]
     assert roster[0]["from"] == "06:00" and all(period["desks"] >= 1 for period in roster)
+    assert (out / "roster.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     data = json.loads((out / "optimise.json").read_text())
     assert data["config"] == str(hall) and data["met"] is True
 
