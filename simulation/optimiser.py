@@ -425,12 +425,14 @@ class _Search:
                 elif lowered:
                     # Lowering made slots miss: the lowered slots at or beside each go back up.
                     why = f"the requirement, {len(missed)} intervals missed put back"
-                    for slot in missed:
-                        for culprit in _beside(slot, lowered):
-                            self._prove(culprit, candidate[culprit] + 1, slot, evaluation)
-                            candidate[culprit] += 1
-                            tight.add(culprit)
-                            lowered.remove(culprit)
+                    culprits = {
+                        culprit: slot for slot in missed for culprit in _beside(slot, lowered)
+                    }
+                    for culprit, slot in sorted(culprits.items()):
+                        self._prove(culprit, candidate[culprit] + 1, slot, evaluation)
+                        candidate[culprit] += 1
+                        tight.add(culprit)
+                        lowered.remove(culprit)
                     continue
                 else:
                     # Raise every slot that misses, by what its shortfall suggests.

@@ -9,13 +9,15 @@ every slot has at least its requirement (and ``min_staff``) on duty, with as
 few shifts as it can: officer-hours are shifts times their length.
 
 The method is a left-to-right greedy: at the first slot short of officers,
-start as many shifts there as it lacks (a shift that would run past the
-last slot starts earlier instead), each with its break where the most
-officers are to spare; then drop any shift the others make redundant.
-Without breaks a shift covers consecutive slots, the covering problem is an
-interval matrix, and this greedy is exact (starting any earlier only wastes
-cover on slots already covered). With breaks it is a heuristic, and
-``lower_bound`` says how far from the optimum it can at most be.
+start as many shifts there as it lacks, each with its break where the most
+officers are to spare; then drop any shift the others make redundant. A
+shift may run past the last slot: it is paid whole either way, and one that
+started earlier to end in time would only put officers where none are
+needed. Without breaks a shift covers consecutive slots, the covering
+problem is an interval matrix, and this greedy is exact (starting any
+earlier only wastes cover on slots already covered). With breaks it is a
+heuristic, and ``lower_bound`` says how far from the optimum it can at most
+be.
 """
 
 from __future__ import annotations
@@ -118,9 +120,7 @@ def lower_bound(need: Sequence[int], rules: ShiftRules) -> int:
 def cover(need: Sequence[int], rules: ShiftRules) -> tuple[Shift, ...]:
     """Shifts putting at least ``max(need[slot], min_staff)`` officers at a desk in every slot.
 
-    Shifts lie within the slots when they can: a window shorter than a shift
-    gets shifts starting at slot 0 that run past its end, and so does a slot
-    near the end that every fitting shift would have its break on.
+    Shifts start within the slots and may run past the last one.
     """
     wanted = [max(value, rules.min_staff) for value in need]
     slots = len(wanted)
@@ -145,25 +145,15 @@ def cover(need: Sequence[int], rules: ShiftRules) -> tuple[Shift, ...]:
 
 
 def _shift_covering(slot: int, wanted: list[int], have: list[int], rules: ShiftRules) -> Shift:
-    """The shift the greedy adds for ``slot``: starting there, or earlier to end in time."""
+    """The shift the greedy adds for ``slot``: starting there, its break where most can go."""
+    if not rules.break_slots:
+        return Shift(slot)
     slots = len(wanted)
-    latest = max(0, min(slot, slots - rules.length_slots))
-    # Latest first (covering furthest ahead); past the window's end only when the break
-    # would fall on ``slot`` in every shift that fits.
-    within = range(latest, max(-1, slot - rules.length_slots), -1)
-    for start in (*within, *range(latest + 1, slot + 1)):
-        if not rules.break_slots:
-            return Shift(start)
-        options = [
-            start + offset
-            for offset in rules.break_starts()
-            if not start + offset <= slot < start + offset + rules.break_slots
-        ]
-        if options:
-            # The break goes where most officers are to spare (or fewest are missing).
-            def spare(at: int) -> int:
-                span = range(at, min(at + rules.break_slots, slots))
-                return sum(have[index] - wanted[index] for index in span) if span else 1 << 30
 
-            return Shift(start, max(options, key=lambda at: (spare(at), -at)))
-    raise AssertionError(f"no shift can cover slot {slot}")  # the break fits mid-shift
+    def spare(at: int) -> int:
+        # Officers to spare over the break (or, negative, missing); past the end, plenty.
+        span = range(at, min(at + rules.break_slots, slots))
+        return sum(have[index] - wanted[index] for index in span) if span else 1 << 30
+
+    options = [slot + offset for offset in rules.break_starts()]
+    return Shift(slot, max(options, key=lambda at: (spare(at), -at)))

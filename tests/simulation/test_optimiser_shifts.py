@@ -37,10 +37,8 @@ def test_every_slot_has_its_requirement_and_every_shift_is_legal(
     assert all(have[slot] >= max(need[slot], rules.min_staff) for slot in range(len(need)))
     assert len(shifts) >= lower_bound(need, rules)
     for shift in shifts:
-        # Within the slots, running past the end only where no shift that fits would do.
+        # Starting within the slots (and running past the last one, maybe).
         assert 0 <= shift.start < len(need)
-        if not rules.break_slots:
-            assert shift.start <= max(0, len(need) - rules.length_slots)
         if rules.break_slots:
             assert shift.break_start is not None
             assert shift.break_start - shift.start in rules.break_starts()
@@ -60,7 +58,7 @@ def test_every_slot_has_its_requirement_and_every_shift_is_legal(
 
 def fewest_shifts(need: list[int], rules: ShiftRules) -> int:
     """The optimum by brute force: the fewest shifts without breaks covering ``need``."""
-    starts = range(max(1, len(need) - rules.length_slots + 1))
+    starts = range(len(need))
     wanted = [max(value, rules.min_staff) for value in need]
     for count in itertools.count(max(wanted)):
         for chosen in itertools.combinations_with_replacement(starts, count):
