@@ -16,8 +16,8 @@ started earlier to end in time would only put officers where none are
 needed. Without breaks a shift covers consecutive slots, the covering
 problem is an interval matrix, and this greedy is exact (starting any
 earlier only wastes cover on slots already covered). With breaks it is a
-heuristic, and ``lower_bound`` says how far from the optimum it can at most
-be.
+heuristic, and ``lower_bound`` (the exact count without breaks) says how
+far from the optimum it can at most be.
 """
 
 from __future__ import annotations
@@ -107,14 +107,20 @@ def coverage(shifts: Sequence[Shift], slots: int, rules: ShiftRules) -> list[int
 def lower_bound(need: Sequence[int], rules: ShiftRules) -> int:
     """Fewer shifts than this cannot cover ``need`` (with the minimum staff).
 
-    Each shift gives at most ``length - break`` officer-slots, and each slot
-    has at most one of them from any one shift.
+    Without breaks it is the greedy cover's own count, which is exact. With
+    them, a cover with breaks is also one without (a shift without its
+    break covers more), so the exact count without breaks bounds it; so
+    does each shift's ``length - break`` officer-slots against the sum.
     """
     wanted = [max(value, rules.min_staff) for value in need]
     if not wanted:
         return 0
-    per_shift = min(len(wanted), rules.length_slots - rules.break_slots)
-    return max(max(wanted), math.ceil(sum(wanted) / per_shift))
+    unbroken = ShiftRules(rules.length_min, 0, rules.step_min, rules.min_staff)
+    exact = len(cover(wanted, unbroken))
+    if not rules.break_slots:
+        return exact
+    per_shift = rules.length_slots - rules.break_slots
+    return max(exact, math.ceil(sum(wanted) / per_shift))
 
 
 def cover(need: Sequence[int], rules: ShiftRules) -> tuple[Shift, ...]:
@@ -156,4 +162,5 @@ def _shift_covering(slot: int, wanted: list[int], have: list[int], rules: ShiftR
         return sum(have[index] - wanted[index] for index in span) if span else 1 << 30
 
     options = [slot + offset for offset in rules.break_starts()]
-    return Shift(slot, max(options, key=lambda at: (spare(at), -at)))
+    # Ties to the latest: the slots further on have the fewest shifts placed yet.
+    return Shift(slot, max(options, key=lambda at: (spare(at), at)))
