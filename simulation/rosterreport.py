@@ -143,7 +143,9 @@ def statements(result: OptimiserResult, proofs: int | None = 10) -> list[str]:
         "above their requirement because shifts are whole, or were not lowered further"
     )
     exact = (
-        "; without breaks the greedy cover takes the fewest possible" if not rules.break_min else ""
+        " (the fewest that cover it without breaks)"
+        if rules.break_min
+        else "; without breaks the greedy cover takes the fewest possible"
     )
     spare = ", as trimming found part of the requirement spare"
     lines.append(
