@@ -69,9 +69,12 @@ def chromium_binary() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's synchronous API keeps an asyncio loop
+# running in the main thread while it is open, and the tests that run after
+# these (asyncio.run, Starlette's TestClient) must find none.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless chromium for the whole session."""
+    """One headless chromium for the tests of a module."""
     executable = chromium_binary()
     try:
         from playwright.sync_api import sync_playwright
