@@ -32,8 +32,8 @@ from egate.cli.replay import (
     Pace,
     Show,
     announce,
+    build_replay,
     default_scenario,
-    line_printer,
     matching_core,
     prepare,
     show_scorecard,
@@ -255,17 +255,8 @@ def replay_with_console(
         runner = ConsoleRunner(ConsoleServer(live, control), sock)
         announce(show.out, scenario, source, pace)
         with stop_on_signals() as stop, matching_core(scenario) as (core, registry):
-            replay = Replay(
-                scenario,
-                source,
-                core=core,
-                core_registry=registry,
-                speed=pace.speed,
-                fast=pace.fast,
-                on_line=line_printer(show, scenario),
-                base_dir=path.parent,
-                control=control,
-                live=live,
+            replay = build_replay(
+                scenario, path, pace, show, (core, registry), control=control, live=live
             )
             runner.start()
             stack.callback(runner.stop)

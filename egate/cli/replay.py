@@ -20,6 +20,8 @@ from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.samples import SAMPLES_PREFIX, SampleError, fetch_samples, installed_samples
 from egate.shipped import ShippedFileError, shipped_file, shipped_folder
 from station.classroom import DEFAULT_HOST, DEFAULT_PORT
+from station.training.control import ReplayControl
+from station.training.live import LiveView
 from station.training.replay import FAST_SPEED, Replay
 from station.training.report import write_outputs
 from station.training.scenario import Scenario, load_scenario
@@ -254,22 +256,40 @@ def write_reports(run: ReplayRun, card: Scorecard, out_dir: Path | None, show: S
     show.out.print(f"written: {', '.join(str(p) for p in written)}", markup=False)
 
 
+def build_replay(
+    scenario: Scenario,
+    path: Path,
+    pace: Pace,
+    show: Show,
+    matching: tuple[MatchingCore, CollectorRegistry],
+    *,
+    control: ReplayControl | None = None,
+    live: LiveView | None = None,
+) -> Replay:
+    """The replay of ``scenario`` (read from ``path``) at ``pace``, printing its lines to ``show``;
+    with a console's ``control`` and ``live`` view when it has one."""
+    core, registry = matching
+    return Replay(
+        scenario,
+        str(path),
+        core=core,
+        core_registry=registry,
+        speed=pace.speed,
+        fast=pace.fast,
+        on_line=line_printer(show, scenario),
+        base_dir=path.parent,
+        control=control,
+        live=live,
+    )
+
+
 def _replay(path: Path, pace: Pace, show: Show, out_dir: Path | None, photos: Path | None) -> int:
     """Replay the scenario file at ``path``; the exit status."""
     scenario = prepare(path, show, out_dir, photos)
     source = str(path)
     announce(show.out, scenario, source, pace)
     with stop_on_signals() as stop, matching_core(scenario) as (core, registry):
-        run = Replay(
-            scenario,
-            source,
-            core=core,
-            core_registry=registry,
-            speed=pace.speed,
-            fast=pace.fast,
-            on_line=line_printer(show, scenario),
-            base_dir=path.parent,
-        ).run(stop)
+        run = build_replay(scenario, path, pace, show, (core, registry)).run(stop)
         interrupted = stop.is_set()
     card = show_scorecard(run, show)
     write_reports(run, card, out_dir, show)

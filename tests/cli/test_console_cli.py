@@ -18,6 +18,7 @@ import httpx2 as httpx
 import pytest
 
 import egate.cli.console as console_cli
+import egate.cli.replay as replay_cli
 from egate.cli.console import Address, Drill, choose, drill_list, shipped_drills
 from egate.cli.errors import InputError
 from egate.samples import installed_samples
@@ -182,7 +183,7 @@ def stand_in(monkeypatch):
         yield None, None
 
     monkeypatch.setattr(console_cli, "listen", recording_listen)
-    monkeypatch.setattr(console_cli, "Replay", FakeReplay)
+    monkeypatch.setattr(replay_cli, "Replay", FakeReplay)
     monkeypatch.setattr(console_cli, "matching_core", no_core)
     return stand
 
