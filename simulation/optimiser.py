@@ -34,20 +34,17 @@ it proved and where it stopped.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 from simulation.config import HallConfig
-from simulation.hall import simulate
-from simulation.periods import RosterPeriod, period_bounds
+from simulation.periods import period_bounds
 from simulation.replications import replication_seeds
+from simulation.rostereval import Evaluation, Evaluator, SlotResult, Tally, pool, with_roster
 from simulation.shifts import Shift, ShiftRules, cover, coverage, lower_bound
 from simulation.summary import Estimate
 
@@ -60,9 +57,6 @@ __all__ = [
     "optimise",
     "with_roster",
 ]
-
-# Shares are means of 0/1 values: a hair of rounding is not a miss (as the sweep's verdict).
-_SLACK = 1e-12
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,29 +81,6 @@ class OptimiserSettings:
             raise ValueError(f"max desks: at least 1 and the minimum staff (got {self.max_desks})")
         if self.processes < 1:
             raise ValueError(f"processes: at least 1 (got {self.processes})")
-
-
-@dataclass(frozen=True, slots=True)
-class SlotResult:
-    """One slot of one evaluation: the share of its arrivals within the target, and the verdict."""
-
-    share: Estimate  # NaN when nobody arrived in the slot
-    travellers: float  # arrivals per replication, on average
-    met: bool  # on the lower confidence bound; True for a slot nobody arrived in
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """A roster simulated: desks per slot and each slot's result."""
-
-    desks: tuple[int, ...]
-    slots: tuple[SlotResult, ...]
-
-    def missed(self, excused: frozenset[int] = frozenset()) -> list[int]:
-        """The slots that miss the service level, less ``excused``."""
-        return [
-            index for index, slot in enumerate(self.slots) if not slot.met and index not in excused
-        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,145 +140,6 @@ class OptimiserResult:
         return self.start_s + slot * self.slot_s
 
 
-def with_roster(
-    config: HallConfig, start_s: float, slot_s: float, desks: Sequence[int]
-) -> HallConfig:
-    """``config`` with a desk roster of ``desks[i]`` officers from ``start_s + i * slot_s``.
-
-    Equal neighbouring slots make one period; after the last slot no desk is
-    staffed. Nothing else in the configuration changes.
-    """
-    if config.desks is None:
-        raise ValueError("desks: the configuration has no desks to staff")
-    periods = []
-    begin = 0
-    for index in range(1, len(desks) + 1):
-        if index == len(desks) or desks[index] != desks[begin]:
-            periods.append(
-                RosterPeriod.model_validate(
-                    {
-                        "from": _clock(start_s + begin * slot_s),
-                        "to": _clock(start_s + index * slot_s),
-                        "desks": desks[begin],
-                    }
-                )
-            )
-            begin = index
-    staffed = config.desks.model_copy(update={"count": None, "roster": tuple(periods)})
-    return config.model_copy(update={"desks": staffed})
-
-
-def _clock(seconds: float) -> str:
-    """Clock seconds as ``HH:MM[:SS]`` (hours run on past 23), what a roster period reads."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
-
-
-Tally = tuple[list[int], list[int], list[float], float]
-
-
-def _tally(
-    config: HallConfig, base_dir: Path, seed: np.random.SeedSequence, slot_s: float, slots: int
-) -> Tally:
-    """One replication, per arrival slot: within the target, all, desk load; and its end."""
-    records = simulate(config, base_dir, seed)
-    end = records.end
-    arrived = records.arrived
-    waits = np.zeros_like(arrived)
-    # Waits cut off by the end of the run count up to it, as in the run's own figures.
-    for joined, started in (
-        (arrived, records.gate_start),
-        (records.core_asked, records.core_start),
-        (records.desk_join, records.desk_start),
-    ):
-        used = ~np.isnan(joined)
-        if joined is arrived:
-            used = records.arrivals.uses_gate()
-        began = np.where(np.isnan(started), end, started)
-        waits += np.where(used, began - np.where(used, joined, 0.0), 0.0)
-    # Model time 0 is config.start; slot 0 starts there.
-    index = np.clip((arrived // slot_s).astype(np.int64), 0, slots - 1)
-    within = waits <= config.service_level.max_wait_min * 60.0
-    met = np.bincount(index[within], minlength=slots)[:slots]
-    total = np.bincount(index, minlength=slots)[:slots]
-    served = ~np.isnan(records.desk_end) & ~np.isnan(records.desk_join)
-    desk_slot = np.clip((records.desk_join[served] // slot_s).astype(np.int64), 0, slots - 1)
-    work = np.bincount(
-        desk_slot,
-        weights=records.desk_end[served] - records.desk_start[served],
-        minlength=slots,
-    )[:slots]
-    return met.tolist(), total.tolist(), (work / slot_s).tolist(), float(end)
-
-
-class _Evaluator:
-    """Simulates rosters on the same replications, counting every evaluation."""
-
-    def __init__(
-        self,
-        config: HallConfig,
-        base_dir: Path,
-        settings: OptimiserSettings,
-        pool: Executor | None,
-        progress: Callable[[str], None] | None,
-    ) -> None:
-        self.config = config
-        self.base_dir = base_dir
-        self.seeds = replication_seeds(
-            config.seed if settings.seed is None else settings.seed, settings.replications
-        )
-        self.slot_s = settings.rules.step_min * 60.0
-        self.pool = pool
-        self.progress = progress
-        self.count = 0
-        self.target = config.service_level.share - _SLACK
-
-    def run(self, config: HallConfig, slots: int) -> list[Tally]:
-        """Every replication of ``config``, as per-slot tallies."""
-        self.count += 1
-        args = (config, self.base_dir)
-        if self.pool is None:
-            return [_tally(*args, seed, self.slot_s, slots) for seed in self.seeds]
-        futures = [self.pool.submit(_tally, *args, seed, self.slot_s, slots) for seed in self.seeds]
-        return [future.result() for future in futures]
-
-    def judge(self, desks: Sequence[int], tallies: Sequence[Tally]) -> Evaluation:
-        """Each slot's share within the target over the replications, and its verdict."""
-        results = []
-        for slot in range(len(desks)):
-            shares = [
-                met[slot] / total[slot] if total[slot] else math.nan for met, total, _, _ in tallies
-            ]
-            share = Estimate.of(shares, 0.0, 1.0)
-            if not share.replications:
-                results.append(SlotResult(share, 0.0, True))
-                continue
-            met_ = (
-                share.mean >= self.target and math.isfinite(share.low) and share.low >= self.target
-            )
-            travellers = float(np.mean([total[slot] for _, total, _, _ in tallies]))
-            results.append(SlotResult(share, travellers, met_))
-        return Evaluation(tuple(desks), tuple(results))
-
-    def evaluate(self, start_s: float, desks: Sequence[int], why: str) -> Evaluation:
-        """The roster of ``desks`` per slot, simulated and judged."""
-        if self.progress is not None:
-            self.progress(f"evaluation {self.count + 1}: {why}")
-        config = with_roster(self.config, start_s, self.slot_s, desks)
-        return self.judge(desks, self.run(config, len(desks)))
-
-
-@contextlib.contextmanager
-def _pool(processes: int) -> Iterator[Executor | None]:
-    if processes == 1:
-        yield None
-        return
-    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
-        yield pool
-
-
 def optimise(
     config: HallConfig,
     base_dir: Path,
@@ -323,8 +155,11 @@ def optimise(
         raise ValueError("desks: the configuration has no desks to staff")
     rules = settings.rules
     most = settings.max_desks or max(10, 2 * config.desks.most)
-    with _pool(settings.processes) as pool:
-        evaluator = _Evaluator(config, base_dir, settings, pool, progress)
+    seeds = replication_seeds(
+        config.seed if settings.seed is None else settings.seed, settings.replications
+    )
+    with pool(settings.processes) as workers:
+        evaluator = Evaluator(config, base_dir, seeds, rules.step_min * 60.0, workers, progress)
         return _Search(config, evaluator, rules, most, settings.budget).run()
 
 
@@ -332,7 +167,7 @@ class _Search:
     """The three steps of ``optimise``, sharing the slots, the budget and the proofs."""
 
     def __init__(
-        self, config: HallConfig, evaluator: _Evaluator, rules: ShiftRules, most: int, budget: int
+        self, config: HallConfig, evaluator: Evaluator, rules: ShiftRules, most: int, budget: int
     ) -> None:
         self.config = config
         self.evaluator = evaluator
