@@ -7,11 +7,13 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+from egate.cli.optimise import optimise_options, run_optimise
 from egate.cli.progress import progress_bar
 from egate.cli.simulate_output import (
     compare_output,
@@ -264,6 +266,7 @@ class _Runner:
     type=click.Path(path_type=Path, file_okay=False),
     help="Write CSV, JSON and PNG files here.",
 )
+@optimise_options
 def simulate(
     arguments: tuple[str, ...],
     gates: int | None,
@@ -277,6 +280,13 @@ def simulate(
     check_sla: bool,
     as_json: bool,
     out_dir: Path | None,
+    optimise: str | None,
+    shift_length: int,
+    shift_break: int,
+    shift_step: int | None,
+    min_staff: int,
+    max_desks: int | None,
+    evaluations: int,
 ) -> int:
     """Simulate an arrivals hall: e-gates, officer desks and the matching core.
 
@@ -315,10 +325,25 @@ def simulate(
     the run is over: a run interrupted (Ctrl-C, a machine lost) and started
     again with the same --out computes only the replications it lacks.
 
+    --optimise desks finds the desk roster of whole shifts (--shift-length,
+    --shift-break, --shift-step, --min-staff, --max-desks) with the fewest
+    officer-hours that meets the service level in every interval with 95%
+    confidence, within --evaluations simulated rosters, and says what it
+    proved and where it stopped; it prints the roster in the file's own
+    desks: roster: form (--out: roster.yaml, roster.csv, shifts.csv,
+    optimise.json, roster.png).
+
     Exit status: 0 done; 1 the service level is missed and --check-sla was
     given; 2 bad options, a bad configuration file or a cluster that cannot
     be reached.
     """
+    if optimise is not None:
+        return _optimise(
+            arguments, gates, replications, seed, sweep, compare, processes, cluster,
+            keep_runs, check_sla, as_json, out_dir,
+            OptimiseSettings(shift_length, shift_break, shift_step, min_staff, max_desks,
+                             evaluations),
+        )  # fmt: skip
     if cluster is not None and processes is not None:
         raise click.UsageError(
             "give either --processes (workers on this machine) or --cluster, not both"
@@ -470,6 +495,63 @@ def _compare_files(
 
 def _swept(swept: Sweep | Grid) -> tuple[str, ...]:
     return swept.parameters if isinstance(swept, Grid) else (swept.parameter,)
+
+
+@dataclass(frozen=True, slots=True)
+class OptimiseSettings:
+    """The ``--optimise`` search's own options."""
+
+    shift_length: int
+    shift_break: int
+    shift_step: int | None
+    min_staff: int
+    max_desks: int | None
+    evaluations: int
+
+
+def _optimise(
+    arguments: tuple[str, ...],
+    gates: int | None,
+    replications: int | None,
+    seed: int | None,
+    sweep: str | None,
+    compare: bool,
+    processes: int | None,
+    cluster: str | None,
+    keep_runs: bool,
+    check_sla: bool,
+    as_json: bool,
+    out_dir: Path | None,
+    search: OptimiseSettings,
+) -> int:
+    """``--optimise desks``: one file, run on this machine; the exit status."""
+    if sweep is not None or compare:
+        raise click.UsageError("give --optimise alone, without --sweep or --compare")
+    if cluster is not None or keep_runs:
+        raise click.UsageError("--optimise runs on this machine: without --cluster or --keep-runs")
+    files, settings = _positionals(arguments)
+    if settings or len(files) > 1:
+        raise click.UsageError("--optimise takes one CONFIG file")
+    hall, base_dir, source = _load(files[0] if files else None)
+    if gates is not None:
+        hall = _applied(hall, "gates", gates)
+    return run_optimise(
+        hall,
+        base_dir,
+        source,
+        shift_length=search.shift_length,
+        shift_break=search.shift_break,
+        shift_step=search.shift_step,
+        min_staff=search.min_staff,
+        max_desks=search.max_desks,
+        evaluations=search.evaluations,
+        replications=replications,
+        seed=seed,
+        processes=processes,
+        check_sla=check_sla,
+        as_json=as_json,
+        out_dir=out_dir,
+    )
 
 
 def _applied(hall: HallConfig, parameter: str, value: float) -> HallConfig:

@@ -138,3 +138,32 @@ def test_the_options_and_their_defaults():
     }
     refused = CliRunner().invoke(command, ["--optimise", "gates"])
     assert refused.exit_code == 2 and "'desks'" in refused.output
+
+
+def test_egate_simulate_optimise_desks_end_to_end(cli, hall: Path) -> None:
+    ran = cli(
+        "simulate", str(hall), "--optimise", "desks", "--shift-length", "120",
+        "--shift-break", "0", "-r", "3", "--processes", "1", "--evaluations", "20", "--json",
+    )  # fmt: skip
+    assert ran.status == EXIT_OK, ran.err
+    data = json.loads(ran.out)
+    assert data["format"] == "egate-optimise/1"
+    assert data["met"] is True
+    assert data["settings"]["shift_length_min"] == 120
+    # Whole two-hour shifts: the officer-hours are a multiple of 2, the roster covers the day.
+    assert data["officer_hours"] % 2 == 0
+    assert [step["from"] for step in data["roster"]][:4] == ["06:00", "06:30", "07:00", "07:30"]
+    assert all(step["desks"] >= 1 for step in data["roster"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--sweep", "gates=2..4"), "give --optimise alone, without --sweep or --compare"),
+        (("--cluster", "tcp://127.0.0.1:1"), "--optimise runs on this machine"),
+    ],
+)
+def test_optimise_with_what_it_cannot_take_is_a_usage_error(cli, hall: Path, extra, message):
+    ran = cli("simulate", str(hall), "--optimise", "desks", *extra)
+    assert ran.status == 2
+    assert message in ran.err
