@@ -143,7 +143,8 @@ def statements(result: OptimiserResult, proofs: int | None = 10) -> list[str]:
         "above their requirement because shifts are whole, or were not lowered further"
     )
     exact = (
-        " (the fewest that cover it without breaks)"
+        " (the more of: the fewest that cover it without breaks, and the officer-time"
+        " it needs over each shift's time at a desk)"
         if rules.break_min
         else "; without breaks the greedy cover takes the fewest possible"
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.optimise import optimise_options, run_optimise
@@ -527,7 +528,10 @@ def _optimise(
     """``--optimise desks``: one file, run on this machine; the exit status."""
     if sweep is not None or compare:
         raise click.UsageError("give --optimise alone, without --sweep or --compare")
-    if cluster is not None or keep_runs:
+    # A scheduler named by $EGATE_DASK_SCHEDULER serves the other runs; only an
+    # explicit --cluster asks the optimiser for something it does not do.
+    given = click.get_current_context().get_parameter_source("cluster")
+    if (cluster is not None and given is ParameterSource.COMMANDLINE) or keep_runs:
         raise click.UsageError("--optimise runs on this machine: without --cluster or --keep-runs")
     files, settings = _positionals(arguments)
     if settings or len(files) > 1:

@@ -167,3 +167,14 @@ def test_optimise_with_what_it_cannot_take_is_a_usage_error(cli, hall: Path, ext
     ran = cli("simulate", str(hall), "--optimise", "desks", *extra)
     assert ran.status == 2
     assert message in ran.err
+
+
+def test_a_scheduler_in_the_environment_does_not_stop_the_optimiser(cli, hall: Path, monkeypatch):
+    # $EGATE_DASK_SCHEDULER serves the other runs; the optimiser runs here all the same.
+    monkeypatch.setenv("EGATE_DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    ran = cli(
+        "simulate", str(hall), "--optimise", "desks", "--shift-length", "120",
+        "--shift-break", "0", "-r", "3", "--processes", "1", "--evaluations", "20", "--json",
+    )  # fmt: skip
+    assert ran.status == EXIT_OK, ran.err
+    assert json.loads(ran.out)["met"] is True
