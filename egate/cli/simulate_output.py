@@ -4,10 +4,12 @@ and a comparison, and their files in ``--out`` (each whole or not at all)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from egate.cli.errors import InputError
 from egate.outputs import atomic_write
@@ -85,23 +87,16 @@ def compare_output(
     seconds: float,
 ) -> None:
     """A comparison of variants or files: JSON, or table and answer; its files."""
-    data = compare_json(result, source, seed)
-    if out_dir is not None:
-        write_files(
-            out_dir,
-            {
-                "compare.csv": compare_csv(result),
-                "compare.json": json_bytes(data),
-                "compare.png": compare_png(result),
-            },
-        )
-    if as_json:
-        click.echo(json.dumps(data))
-        return
-    console = report_console()
-    console.print(compare_table(result))
-    console.print(compare_answer(result))
-    _footer(console, out_dir, ("compare.csv", "compare.json", "compare.png"), seconds)
+    _emit(
+        "compare",
+        compare_json(result, source, seed),
+        lambda: compare_csv(result),
+        lambda: compare_png(result),
+        lambda: (compare_table(result), compare_answer(result)),
+        as_json,
+        out_dir,
+        seconds,
+    )
 
 
 def sweep_output(
@@ -113,23 +108,41 @@ def sweep_output(
     seconds: float,
 ) -> None:
     """A one-setting sweep: JSON, or table and answer; its files."""
-    data = sweep_json(result, source, seed)
+    _emit(
+        "sweep",
+        sweep_json(result, source, seed),
+        lambda: sweep_csv(result),
+        lambda: sweep_png(result),
+        lambda: (sweep_table(result), sweep_answer(result)),
+        as_json,
+        out_dir,
+        seconds,
+    )
+
+
+def _emit(
+    stem: str,
+    data: dict[str, Any],
+    csv_file: Callable[[], bytes],
+    png_file: Callable[[], bytes],
+    shown: Callable[[], tuple[RenderableType, ...]],
+    as_json: bool,
+    out_dir: Path | None,
+    seconds: float,
+) -> None:
+    """A result as JSON or as its tables; with ``out_dir``, STEM.csv, STEM.json and STEM.png."""
+    names = (f"{stem}.csv", f"{stem}.json", f"{stem}.png")
     if out_dir is not None:
-        write_files(
-            out_dir,
-            {
-                "sweep.csv": sweep_csv(result),
-                "sweep.json": json_bytes(data),
-                "sweep.png": sweep_png(result),
-            },
-        )
+        # The files are made only when they are written: a plot takes a while.
+        made = (csv_file(), json_bytes(data), png_file())
+        write_files(out_dir, dict(zip(names, made, strict=True)))
     if as_json:
         click.echo(json.dumps(data))
         return
     console = report_console()
-    console.print(sweep_table(result))
-    console.print(sweep_answer(result))
-    _footer(console, out_dir, ("sweep.csv", "sweep.json", "sweep.png"), seconds)
+    for renderable in shown():
+        console.print(renderable)
+    _footer(console, out_dir, names, seconds)
 
 
 def grid_output(
