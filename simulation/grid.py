@@ -31,7 +31,7 @@ from simulation.sweep import (
     Verdict,
     apply_setting,
     parse_sweep,
-    service_level_verdict,
+    verdicts_of,
 )
 
 __all__ = [
@@ -133,10 +133,7 @@ class GridResult:
     @property
     def verdicts(self) -> tuple[Verdict, ...]:
         """Per point, how its configuration stands against the service level."""
-        return tuple(
-            service_level_verdict(summary, config)
-            for summary, config in zip(self.summaries, self.configs, strict=True)
-        )
+        return verdicts_of(self.configs, self.summaries)
 
     @property
     def met(self) -> tuple[bool, ...]:

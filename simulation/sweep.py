@@ -57,6 +57,7 @@ __all__ = [
     "parse_sweep",
     "service_level_verdict",
     "sweep_configs",
+    "verdicts_of",
 ]
 
 # Enough for any real question; more is a typo (threshold=0..1:0.0001).
@@ -281,6 +282,14 @@ def meets_service_level(summary: Summary, config: HallConfig) -> bool:
     return service_level_verdict(summary, config) is Verdict.MET
 
 
+def verdicts_of(configs: Sequence[HallConfig], summaries: Sequence[Summary]) -> tuple[Verdict, ...]:
+    """Each configuration's standing against its service level, from its summary."""
+    return tuple(
+        service_level_verdict(summary, config)
+        for summary, config in zip(summaries, configs, strict=True)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SweepResult:
     """What a sweep found: one configuration and summary per value, and the smallest that meets."""
@@ -292,10 +301,7 @@ class SweepResult:
     @property
     def verdicts(self) -> tuple[Verdict, ...]:
         """Per value, how its configuration stands against the service level."""
-        return tuple(
-            service_level_verdict(summary, config)
-            for summary, config in zip(self.summaries, self.configs, strict=True)
-        )
+        return verdicts_of(self.configs, self.summaries)
 
     @property
     def met(self) -> tuple[bool, ...]:

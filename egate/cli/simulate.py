@@ -339,12 +339,21 @@ def simulate(
     be reached.
     """
     if optimise is not None:
+        if sweep is not None or compare:
+            raise click.UsageError("give --optimise alone, without --sweep or --compare")
+        # A scheduler named by $EGATE_DASK_SCHEDULER serves the other runs; only an
+        # explicit --cluster asks the optimiser for something it does not do.
+        given = click.get_current_context().get_parameter_source("cluster")
+        if (cluster is not None and given is ParameterSource.COMMANDLINE) or keep_runs:
+            raise click.UsageError(
+                "--optimise runs on this machine: without --cluster or --keep-runs"
+            )
+        search = OptimiseSettings(
+            shift_length, shift_break, shift_step, min_staff, max_desks, evaluations
+        )
         return _optimise(
-            arguments, gates, replications, seed, sweep, compare, processes, cluster,
-            keep_runs, check_sla, as_json, out_dir,
-            OptimiseSettings(shift_length, shift_break, shift_step, min_staff, max_desks,
-                             evaluations),
-        )  # fmt: skip
+            arguments, gates, replications, seed, processes, check_sla, as_json, out_dir, search
+        )
     if cluster is not None and processes is not None:
         raise click.UsageError(
             "give either --processes (workers on this machine) or --cluster, not both"
@@ -515,24 +524,13 @@ def _optimise(
     gates: int | None,
     replications: int | None,
     seed: int | None,
-    sweep: str | None,
-    compare: bool,
     processes: int | None,
-    cluster: str | None,
-    keep_runs: bool,
     check_sla: bool,
     as_json: bool,
     out_dir: Path | None,
     search: OptimiseSettings,
 ) -> int:
-    """``--optimise desks``: one file, run on this machine; the exit status."""
-    if sweep is not None or compare:
-        raise click.UsageError("give --optimise alone, without --sweep or --compare")
-    # A scheduler named by $EGATE_DASK_SCHEDULER serves the other runs; only an
-    # explicit --cluster asks the optimiser for something it does not do.
-    given = click.get_current_context().get_parameter_source("cluster")
-    if (cluster is not None and given is ParameterSource.COMMANDLINE) or keep_runs:
-        raise click.UsageError("--optimise runs on this machine: without --cluster or --keep-runs")
+    """``--optimise desks`` on one file, run on this machine; the exit status."""
     files, settings = _positionals(arguments)
     if settings or len(files) > 1:
         raise click.UsageError("--optimise takes one CONFIG file")
