@@ -126,6 +126,12 @@ class GateMetrics:
             [*gate, "reason"],
             registry=registry,
         )
+        self._guidance = Counter(
+            "egate_gate_capture_guidance",
+            "Instructions given to travellers during face capture, by reason code.",
+            [*gate, "code"],
+            registry=registry,
+        )
         self._misreads = Counter(
             "egate_gate_reader_misreads",
             "Document reads the reader could not make sense of.",
@@ -213,6 +219,10 @@ class GateMetrics:
     def alarm(self, reason: str) -> None:
         """An alarm raised to the officers, by the controller's reason code."""
         self._alarms.labels(self.gate_id, _code(reason)).inc()
+
+    def guidance(self, code: str) -> None:
+        """An instruction shown to a traveller during capture, by its reason code."""
+        self._guidance.labels(self.gate_id, _code(code)).inc()
 
     def misread(self) -> None:
         """The reader sent something that was not a document."""

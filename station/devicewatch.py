@@ -39,6 +39,7 @@ _DEVICE_COMMANDS = (
     c.OpenExitDoor,
     c.CloseExitDoor,
     c.ShowSignal,
+    c.GuideTraveller,
 )
 _SIGNAL_TEXT = {
     c.Signal.READY: "place your passport on the reader",
@@ -253,11 +254,15 @@ class DeviceWatch:
         return True
 
     def _to_device(self, command: c.Command) -> None:
-        device = "doors" if not isinstance(command, c.ShowSignal) else "indicator"
+        shown = isinstance(command, c.ShowSignal | c.GuideTraveller)
+        device = "indicator" if shown else "doors"
         try:
             if isinstance(command, c.ShowSignal):
                 signal = command.signal
                 self._devices.indicator.show(signal, _SIGNAL_TEXT[signal])
+            elif isinstance(command, c.GuideTraveller):
+                # Guidance is the look signal with a more telling instruction.
+                self._devices.indicator.show(c.Signal.LOOK, command.guidance.text)
             else:
                 self._door_orders.carry_out(command)
         except Exception as error:  # a driver bug degrades the gate, never kills it

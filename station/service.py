@@ -360,8 +360,10 @@ class GateService:
 
     def _carry_out(self, command: c.Command, now: float) -> str | None:
         """Do what ``command`` asks; the outcome's name when it finished a transaction."""
+        if isinstance(command, c.GuideTraveller):
+            self._guided(command)
         if self._watch.carry_out(command):
-            return None  # a door order or a signal
+            return None  # a door order, a signal or guidance
         match command:
             case c.ReadChip():
                 self._work.read_chip(self.controller.transaction, now)
@@ -409,6 +411,12 @@ class GateService:
         return outcome
 
     # -- records -----------------------------------------------------------------
+
+    def _guided(self, command: c.GuideTraveller) -> None:
+        """Guidance to the traveller: its code in the audit trail and the metrics."""
+        code = command.guidance.value
+        self.metrics.guidance(code)
+        self._audit({"kind": "guidance", "code": code, "transaction": self._handling})
 
     def _alarm(self, reason: str, detail: str = "") -> None:
         self.metrics.alarm(reason)

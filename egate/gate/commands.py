@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from egate.biometrics.guidance import CaptureGuidance
+
 
 class Signal(StrEnum):
     """What the traveller-facing indicator shows."""
@@ -81,6 +83,13 @@ class ShowSignal:
 
 
 @dataclass(frozen=True, slots=True)
+class GuideTraveller:
+    """Tell the traveller how to help the camera (with the look signal); audited by its code."""
+
+    guidance: CaptureGuidance
+
+
+@dataclass(frozen=True, slots=True)
 class RecordPassage:
     """Remember that this document passed (for the duplicate-use check)."""
 
@@ -113,6 +122,7 @@ Command = (
     | VerifyFace
     | StartTimer
     | ShowSignal
+    | GuideTraveller
     | RecordPassage
     | Alarm
     | Finish

@@ -56,6 +56,8 @@ _IN_TRANSACTION = frozenset(_TIMEOUT_OUTCOME)
 _INTERLOCK = "INTERLOCK"
 # Verification reasons that concern the chip photo, not the live capture.
 REFERENCE_PREFIX = "REFERENCE_"
+# The liveness check found a print or a screen, not a live face.
+PRESENTATION_ATTACK = "PRESENTATION_ATTACK"
 _CHIP_REFERRAL = {
     ChipStatus.UNREADABLE: "CHIP_UNREADABLE",
     ChipStatus.ACCESS_DENIED: "CHIP_ACCESS_DENIED",
@@ -249,6 +251,11 @@ class GateController:
                 self._on_entry_passed(out)
             case e.FaceCaptured() | e.FaceVerified() if not self._answers(event):
                 self.stale_results += 1  # an earlier attempt's or transaction's answer
+            case e.CaptureGuided(guidance=guidance) if state is State.CAPTURING and self._answers(
+                event
+            ):
+                # Guidance changes nothing in the transaction: the capture timer still runs.
+                out.append(c.GuideTraveller(guidance))
             case e.FaceCaptured(faces=faces) if state is State.CAPTURING:
                 if faces > 1:
                     self._tailgating("MULTIPLE_FACES", out)
@@ -342,7 +349,7 @@ class GateController:
         out.append(c.CaptureFace(self._request))
         self._enter(State.CAPTURING, out)
 
-    def _answers(self, event: e.FaceCaptured | e.FaceVerified) -> bool:
+    def _answers(self, event: e.FaceCaptured | e.FaceVerified | e.CaptureGuided) -> bool:
         """Whether ``event`` answers the capture request in progress."""
         return self._request is not None and event.request == self._request
 
@@ -351,6 +358,10 @@ class GateController:
         if reason.startswith(REFERENCE_PREFIX):
             # Another capture cannot mend an unusable chip photo.
             self._refer((reason,), out)
+        elif reason == PRESENTATION_ATTACK:  # whatever the decision says
+            # A print or a screen held up to the camera: an officer must see who it is.
+            out.append(c.Alarm(PRESENTATION_ATTACK))
+            self._refer((PRESENTATION_ATTACK,), out)
         elif event.decision is Decision.MATCH:
             self._doors.open(Door.EXIT, out)
             # "Walk through" only at an open door; until then, wait.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from egate.biometrics.decision import Decision
+from egate.biometrics.guidance import CaptureGuidance
 from egate.documents.policy import PolicyDecision, Verdict
 
 
@@ -135,6 +136,14 @@ class FaceCaptured:
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureGuided:
+    """While capturing for ``request``, the frames show what the traveller should change."""
+
+    guidance: CaptureGuidance
+    request: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FaceVerified:
     """The matching core compared the captured face with the chip photo."""
 
@@ -200,6 +209,7 @@ Event = (
     | DoorAnswered
     | DoorForced
     | FaceCaptured
+    | CaptureGuided
     | FaceVerified
     | OccupancyChanged
     | ExitPassed

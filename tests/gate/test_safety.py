@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from egate.biometrics.decision import Decision
+from egate.biometrics.guidance import CaptureGuidance
 from egate.documents.chippolicy import ChipCheck
 from egate.documents.policy import Verdict
 from egate.gate import (
@@ -97,7 +98,13 @@ events = st.one_of(
 )
 decisions = st.sampled_from(Decision)
 reasons = st.sampled_from(
-    [None, "PROBE_MULTIPLE_FACES", "PROBE_FACE_NOT_FOUND", "REFERENCE_FACE_NOT_FOUND"]
+    [
+        None,
+        "PROBE_MULTIPLE_FACES",
+        "PROBE_FACE_NOT_FOUND",
+        "REFERENCE_FACE_NOT_FOUND",
+        "PRESENTATION_ATTACK",
+    ]
 )
 
 
@@ -136,8 +143,10 @@ class Board:
 
     def execute(self, door: Door, opening: bool, lost: bool, travel: float, delay: float) -> None:
         leaf = self.leaves[door]
-        if opening and self.interlock and self.leaves[OTHER[door]].position is not (
-            DoorPosition.CLOSED
+        if (
+            opening
+            and self.interlock
+            and self.leaves[OTHER[door]].position is not (DoorPosition.CLOSED)
         ):
             self.send(e.DoorAnswered(door, leaf.position, refused=True), delay)
             return
@@ -266,6 +275,8 @@ class GateSafety(RuleBasedStateMachine):
         return (
             isinstance(event, e.FaceVerified)
             and event.decision is Decision.MATCH
+            # Property 1 holds for a presentation attack whatever its decision says.
+            and event.reason != "PRESENTATION_ATTACK"
             and transaction is not None
             and event.request == self.verify_request
         )
@@ -312,8 +323,11 @@ class GateSafety(RuleBasedStateMachine):
     def face_result(self, data: st.DataObject) -> None:
         # A capture or verification answer to the current request, an old one or none.
         request = data.draw(st.sampled_from([*self.requests[-3:], "forged"]))
-        if data.draw(st.booleans()):
-            event: e.Event = e.FaceCaptured(data.draw(st.integers(0, 3)), request)
+        kind = data.draw(st.integers(0, 4))
+        if kind == 0:
+            event: e.Event = e.CaptureGuided(data.draw(st.sampled_from(CaptureGuidance)), request)
+        elif kind <= 2:
+            event = e.FaceCaptured(data.draw(st.integers(0, 3)), request)
         else:
             event = e.FaceVerified(data.draw(decisions), data.draw(reasons), 0.3, request)
         self.send(event, data)
