@@ -27,12 +27,14 @@ window.
   the median, in the eye that dips least (a blink closes both eyes; a
   misfitted landmark usually moves one).
 
-Each measure becomes evidence of life between 0 and 1 by a linear ramp
-between two documented settings (``rigid_residual`` .. ``live_residual``,
-``blink_dip_low`` .. ``blink_dip_high``); the stronger of the two is the
-liveness, and the **score is 1 - liveness**: 0 clearly alive, 1 no sign of
-life.  A score at or above ``threshold`` is an attack (reason
-``PRESENTATION_ATTACK``).
+Each measure becomes evidence of life between 0 and 1 by a logistic curve
+through two documented settings: 5 % at the low one and 95 % at the high
+one (``rigid_residual`` and ``live_residual`` for motion, ``blink_dip_low``
+and ``blink_dip_high`` for blinks), 50 % half-way.  The stronger of the two
+is the liveness, and the **score is 1 - liveness**: near 0 clearly alive,
+near 1 no sign of life.  (A smooth curve rather than a clipped ramp, so that
+scores stay ordered and an evaluation can set a threshold between any two.)
+A score at or above ``threshold`` is an attack (reason ``PRESENTATION_ATTACK``).
 
 With fewer than ``min_frames`` frames showing a face there is no motion to
 judge: the score is 1 and the decision is ``too_few_frames`` ("attack" by
@@ -138,18 +140,24 @@ class LivenessSettings(BaseModel):
     rigid_residual: float = Field(
         default=0.01,
         ge=0,
-        description="Non-rigid motion (eye distances) at or below which a face moved as a plane.",
+        description="Non-rigid motion (eye distances) that is 5 % evidence of life.",
     )
     live_residual: float = Field(
         default=0.025,
         gt=0,
-        description="Non-rigid motion (eye distances) at or above which a face is surely alive.",
+        description="Non-rigid motion (eye distances) that is 95 % evidence of life.",
     )
     blink_dip_low: float = Field(
-        default=0.4, ge=0, lt=1, description="Eye-openness dip at or below which no blink is seen."
+        default=0.4,
+        ge=0,
+        lt=1,
+        description="Eye-openness dip (0..1) that is 5 % evidence of a blink.",
     )
     blink_dip_high: float = Field(
-        default=0.7, gt=0, le=1, description="Eye-openness dip at or above which a blink is sure."
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Eye-openness dip (0..1) that is 95 % evidence of a blink.",
     )
     detection_long_side: int = Field(
         default=320, ge=80, le=4096, description="Long side of the copy faces are searched on."
@@ -183,10 +191,17 @@ def planar_residual(first: Landmarks, second: Landmarks) -> float | None:
     return rms / scale if scale > 0 and math.isfinite(rms) else None
 
 
-def _ramp(value: float, low: float, high: float) -> float:
+# ln(19): the logistic's distance, in widths, from 50 % to 95 %.
+_LOGIT_95 = math.log(19.0)
+
+
+def evidence(value: float, low: float, high: float) -> float:
+    """A logistic curve in 0..1 through 5 % at ``low`` and 95 % at ``high``."""
     if high <= low:
         return 1.0 if value >= high else 0.0
-    return min(1.0, max(0.0, (value - low) / (high - low)))
+    middle, width = (low + high) / 2, (high - low) / (2 * _LOGIT_95)
+    exponent = -(value - middle) / width
+    return 0.0 if exponent > 700 else 1.0 / (1.0 + math.exp(exponent))
 
 
 def _usable(landmarks: Landmarks | None) -> bool:
@@ -250,8 +265,10 @@ class PassiveLivenessDetector:
         liveness = max(
             0.0
             if motion is None
-            else _ramp(motion, settings.rigid_residual, settings.live_residual),
-            0.0 if blink is None else _ramp(blink, settings.blink_dip_low, settings.blink_dip_high),
+            else evidence(motion, settings.rigid_residual, settings.live_residual),
+            0.0
+            if blink is None
+            else evidence(blink, settings.blink_dip_low, settings.blink_dip_high),
         )
         score = 1.0 - liveness
         motion_text = "-" if motion is None else f"{motion:.3f}"

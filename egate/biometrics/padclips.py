@@ -349,16 +349,19 @@ def screen_attack(
 
 
 def portrait_crop(
-    image: RgbImage, box: tuple[int, int, int, int], rng: np.random.Generator
+    image: RgbImage,
+    box: tuple[int, int, int, int],
+    rng: np.random.Generator,
+    widths: tuple[float, float] = (2.2, 2.8),
 ) -> RgbImage:
     """Head and shoulders around a face box (left, top, right, bottom), as an attacker frames it.
 
-    The crop is 2.2 to 2.8 face widths wide, 4:5, the face a little above
-    its centre, clipped to the image.
+    The crop is ``widths`` face widths wide (drawn between the two), 4:5,
+    the face a little above its centre, clipped to the image.
     """
     left, top, right, bottom = box
     face_w = max(1, right - left)
-    width = face_w * rng.uniform(2.2, 2.8)
+    width = face_w * rng.uniform(*widths)
     height = width * 5 / 4
     centre_x = (left + right) / 2
     centre_y = (top + bottom) / 2 + 0.15 * height
@@ -425,10 +428,11 @@ def read_clip(path: Path, max_frames: int = MAX_CLIP_FRAMES) -> list[RgbImage]:
             except ImageError as error:
                 raise ClipError(str(error)) from None
         return frames
-    return list(_video_frames(path, max_frames))
+    return list(video_frames(path, max_frames))
 
 
-def _video_frames(path: Path, max_frames: int) -> Iterator[RgbImage]:
+def video_frames(path: Path, max_frames: int = MAX_CLIP_FRAMES) -> Iterator[RgbImage]:
+    """The first ``max_frames`` frames of a video file, one by one (``ClipError`` if unreadable)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as error:
