@@ -247,7 +247,10 @@ class PassiveLivenessDetector:
     def check(
         self, frames: Sequence[RgbImage], landmarks: Sequence[Landmarks | None] | None = None
     ) -> PadResult:
-        """Judge a capture window; ``landmarks`` (one per frame, None: no face) saves a search."""
+        """Judge a capture window; ``landmarks`` (one per frame, None: no face) saves a search.
+
+        Landmarks of another length than ``frames`` are not trusted: the faces are searched.
+        """
         settings = self.settings
         if landmarks is None or len(landmarks) != len(frames):
             landmarks = self.find_landmarks(frames)

@@ -342,6 +342,11 @@ def pad_clips(
     """
     rng = np.random.default_rng(seed)
     paths = _photo_paths(photos_dir)
+    if video is not None:
+        try:  # an unreadable video is refused before any clip is made
+            next(iter(video_frames(video, 1)), None)
+        except ClipError as error:
+            raise InputError(str(error)) from None
     staging = _staging_for(out)
     try:
         manifest = _make_clips(staging, paths, video, rng, frames, stride, per_photo)
