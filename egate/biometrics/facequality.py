@@ -40,6 +40,7 @@ from egate.biometrics.image import RgbImage
 from egate.biometrics.landmarks import (
     INNER_LIPS,
     LEFT_EYE,
+    POINT_COUNT,
     RIGHT_EYE,
     Landmarks,
 )
@@ -50,6 +51,8 @@ Floats = npt.NDArray[np.float64]
 NORMAL_EYE_DISTANCE = 40.0
 # The resampled face is never larger than this (arbitrary landmarks must stay cheap).
 MAX_NORMAL_SIDE = 256
+# Landmarks farther than this from the picture's origin are not a face in it.
+MAX_COORDINATE = 1e6
 UNDER_EXPOSED = 20  # grey level at or below which a pixel is nearly black
 OVER_EXPOSED = 245  # grey level at or above which a pixel is nearly saturated
 # Half-width and half-height of the region around each eye, in eye widths (corner to corner).
@@ -385,8 +388,10 @@ def assess(
     """Measure one face (its landmarks in ``image``), score it and say what is wrong."""
     limits = limits or QualityLimits()
     points = landmarks.points
+    if points.shape != (POINT_COUNT, 2) or not np.all(np.abs(points) < MAX_COORDINATE):
+        return _unusable()
     height, width = image.shape[:2]
-    eye_distance = landmarks.eye_distance if np.all(np.isfinite(points)) else 0.0
+    eye_distance = landmarks.eye_distance
     yaw, pitch, roll = head_pose(points, (width, height))
     eyes_open = min(eye_aspect_ratio(points, RIGHT_EYE), eye_aspect_ratio(points, LEFT_EYE))
     opening = mouth_opening(points)
@@ -457,6 +462,32 @@ def assess(
         quality,
         guidance=next((advice for advice, _ in found if advice is not None), None),
         problems=tuple(line for _, line in found),
+    )
+
+
+def _unusable() -> FaceQuality:
+    """The quality of landmarks that are not 68 finite points in or near the picture."""
+    return FaceQuality(
+        inter_eye_distance_px=0.0,
+        yaw_deg=math.nan,
+        pitch_deg=math.nan,
+        roll_deg=math.nan,
+        eyes_open=0.0,
+        eyes_visible=0.0,
+        mouth_closed=0.0,
+        exposure=0.0,
+        under_exposed=1.0,
+        over_exposed=0.0,
+        dynamic_range=0.0,
+        illumination_uniformity=0.0,
+        sharpness=0.0,
+        face_size=0.0,
+        face_inside=0.0,
+        face_offset=1.0,
+        components=dict.fromkeys(WEIGHTS, 0.0),
+        score=0.0,
+        guidance=CaptureGuidance.LOOK_AT_CAMERA,
+        problems=("no usable landmarks (not 68 finite points near the picture)",),
     )
 
 
