@@ -19,7 +19,8 @@ less than that, so it is done cheaply first:
 Limit: a tracked frame searches only the region around the face it follows,
 so its ``faces`` counts the faces there; a second person elsewhere in the
 frame is seen on the next whole-frame search (the first frame of a window,
-or after the face is lost).
+or after the face is lost).  Once a frame holds several faces, the frames
+after it are searched whole until a single face is left.
 """
 
 from __future__ import annotations
@@ -172,9 +173,14 @@ class CaptureScorer:
             if result.box is None:
                 missed += 1
                 before = None
+            elif result.faces > 1:
+                # Several people: search every frame whole until one is left, so a
+                # second face is never hidden by tracking only the first.
+                last, before, missed = None, None, 0
             else:
                 missed = 0
-                before = last if scored[-2:-1] and scored[-2].box is not None else None
+                previous = scored[-2] if len(scored) > 1 else None
+                before = last if previous is not None and previous.faces == 1 else None
                 last = result.box
         return WindowScore(tuple(scored))
 
