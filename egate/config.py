@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from egate.audit import AuditSettings
+from egate.biometrics.capture import CaptureSettings
 from egate.biometrics.verifier import VerifierSettings
 from egate.documents.policy import DocumentPolicySettings
 from egate.endpoint import MetricsSettings
@@ -145,6 +146,7 @@ class MatchingConfig(BaseModel):
     queue_limit: int = Field(default=16, ge=0, le=10_000, description="Jobs waiting at most.")
     deadline_s: Seconds = Field(default=5.0, description="A job must start within this long.")
     verifier: VerifierSettings = Field(default_factory=VerifierSettings)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
 
 
 class ServiceSettings(BaseModel):

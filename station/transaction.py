@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from egate.biometrics.decision import Decision
 from egate.biometrics.image import ImageError, RgbImage, decode_chip_photo
@@ -33,6 +34,9 @@ from hardware import chip as hwchip
 from hardware.camera import Frame
 from station.gatedevices import GateDevices
 from station.owntime import OwnTime
+
+if TYPE_CHECKING:
+    from egate.biometrics.capture import CaptureResult, CaptureSettings
 
 # The chip read and its photo: the decoded image, why it is unusable, or None without a chip.
 ChipResult = tuple[hwchip.ChipRead, RgbImage | str | None]
@@ -55,7 +59,10 @@ class Transaction:
     request: str = ""
     verifying: str = ""
     frame: RgbImage | None = None
-    verification: Future[Verification] | None = None
+    # The capture window being taken (frames of one size), and when the next frame is due.
+    frames: list[RgbImage] = field(default_factory=list)
+    next_frame_at: float = 0.0
+    verification: Future[Verification] | Future[CaptureResult] | None = None
     result: Verification | None = None
 
     def __repr__(self) -> str:
@@ -138,6 +145,7 @@ class TransactionWork:
         if self.current is not None:
             self.current.capture_wanted = True
             self.current.request = request
+            self.current.frames = []  # a new request takes a window of its own
             self.current.result = None
             self.collect(now)
 
@@ -251,38 +259,94 @@ class TransactionWork:
             )
             self._feed(failure, now)
             return
-        if tx.frame is None:
-            with self._own_time.device():  # camera time is device time, not the service's own
-                frame = self._grab(now)
-            if frame is None:
-                return  # the camera's health decides; the capture timer guards the wait
-            tx.frame = frame.image
         assert tx.template is not None
+        window = self.matching.capture
+        deadline = now + self._deadline_s
         try:
-            tx.verification = self.matching.submit_verify(
-                tx.template, tx.frame, now + self._deadline_s
-            )
+            if window is not None:
+                if not self._take_frames(tx, window, now):
+                    return  # the window is not complete yet
+                tx.verification = self.matching.submit_capture(tx.template, tx.frames, deadline)
+            else:
+                if tx.frame is None:
+                    with self._own_time.device():  # camera time is device time, not ours
+                        frame = self._grab(now)
+                    if frame is None:
+                        return  # the camera's health decides; the capture timer guards the wait
+                    tx.frame = frame.image
+                tx.verification = self.matching.submit_verify(tx.template, tx.frame, deadline)
         except MatchingCoreBusy:
             return  # try again next step; the capture timer bounds the wait
         tx.capture_wanted = False
         tx.verifying = tx.request
 
-    def _on_verified(self, tx: Transaction, future: Future[Verification], now: float) -> None:
+    def _take_frames(self, tx: Transaction, window: CaptureSettings, now: float) -> bool:
+        """Take the capture window's next frame when it is due; whether the window is whole."""
+        if len(tx.frames) >= window.frames:
+            return True
+        if now < tx.next_frame_at:
+            return False
+        with self._own_time.device():  # camera time is device time, not the service's own
+            frame = self._grab(now)
+        if frame is None:
+            return False  # the camera's health decides; the capture timer guards the wait
+        if tx.frames and frame.image.shape != tx.frames[0].shape:
+            tx.frames.clear()  # the camera changed its frame size: start the window again
+        tx.frames.append(frame.image)
+        tx.next_frame_at = now + window.interval_s
+        return len(tx.frames) >= window.frames
+
+    def _record_capture(self, tx: Transaction, capture: CaptureResult) -> None:
+        self._audit(_capture_record(tx, capture))
+
+    def _on_verified(
+        self,
+        tx: Transaction,
+        future: Future[Verification] | Future[CaptureResult],
+        now: float,
+    ) -> None:
         tx.verification = None
         try:
-            result = future.result()
+            outcome = future.result()
         except WorkerDied:
-            tx.capture_wanted = True  # the same frame once more, on a fresh worker
+            tx.capture_wanted = True  # the same frames once more, on a fresh worker
             return
         except Exception as error:  # deadline passed: the controller's timer refers
             self._log.warning("verification failed: %s", type(error).__name__)
             return
         tx.frame = None
+        tx.frames = []  # the window's pictures go as soon as they are judged
+        if isinstance(outcome, Verification):
+            result = outcome
+        else:  # a capture window's
+            self._record_capture(tx, outcome)
+            if outcome.guidance is not None:
+                # Told before the failure reaches the controller, so the traveller
+                # hears what to change before the next capture starts.
+                self._feed(e.CaptureGuided(outcome.guidance, tx.verifying), now)
+            result = outcome.verification
         tx.result = result
         self._steps.note_match(result.distance)
         timings = result.timings
         self._steps.note_matching(timings.get("descriptor", 0.0) + timings.get("compare", 0.0))
         self._feed(e.FaceCaptured(result.faces, tx.verifying), now)
+
+
+def _capture_record(tx: Transaction, capture: CaptureResult) -> dict[str, object]:
+    """The audit record of one capture window: counts, scores and codes, no pictures."""
+    liveness = capture.liveness
+    return {
+        "kind": "capture",
+        "transaction": tx.id,
+        "frames": capture.frames,
+        "usable_frames": capture.usable_frames,
+        "best_quality": None if capture.best_quality is None else round(capture.best_quality, 1),
+        "guidance": None if capture.guidance is None else capture.guidance.value,
+        "liveness": "off" if liveness is None else liveness.decision.value,
+        "liveness_score": None if liveness is None else round(liveness.score, 3),
+        "decision": capture.verification.decision.value,
+        "reason": capture.verification.reason,
+    }
 
 
 def _read_chip(reader: hwchip.ChipReader, key: str) -> ChipResult:

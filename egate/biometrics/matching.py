@@ -44,8 +44,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing import shared_memory
 from multiprocessing.context import SpawnContext
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from egate.biometrics.image import RgbImage
@@ -61,6 +62,9 @@ from egate.biometrics.matchingworker import (
     worker_environment,
 )
 from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
+
+if TYPE_CHECKING:
+    from egate.biometrics.capture import CaptureResult, CaptureSettings
 
 SERVICE_TIME_SAMPLES = 10_000
 # How often the core looks for dead workers when no result arrives.
@@ -121,11 +125,14 @@ class MatchingCore:
         clock: Callable[[], float] = time.monotonic,
         prefetch: int | None = None,
         gate: str | None = None,
+        capture: CaptureSettings | None = None,
     ) -> None:
-        """``gate``: the one gate this core serves, as a ``gate`` label on its metrics."""
+        """``gate``: the one gate this core serves, as a ``gate`` label on its metrics;
+        ``capture``: the capture window and liveness check of ``submit_capture`` jobs."""
         if workers < 1 or queue_limit < 0:
             raise ValueError("a matching core needs at least one worker and a queue limit >= 0")
         self.settings = settings or VerifierSettings()
+        self.capture = capture
         self.workers = workers
         self.queue_limit = queue_limit
         self._clock = clock
@@ -172,7 +179,7 @@ class MatchingCore:
         start: Any = self._context.Process if process else threading.Thread
         handle = start(
             target=serve,
-            args=(index, self.settings, inbox, self._done),
+            args=(index, self.settings, inbox, self._done, self.capture),
             name=f"egate-matching-{index}",
             daemon=True,
         )
@@ -240,13 +247,21 @@ class MatchingCore:
         """Queue a verification of ``live`` against ``template``, to start before ``deadline``."""
         return self._submit("verify", live, template, deadline)
 
+    def submit_capture(
+        self, template: Template, frames: list[RgbImage], deadline: float
+    ) -> Future[CaptureResult]:
+        """Queue a capture window (frames of one size) to verify against ``template``."""
+        if not frames or any(frame.shape != frames[0].shape for frame in frames):
+            raise ValueError("a capture window needs one or more frames of one size")
+        return self._submit("capture", np.stack(frames), template, deadline)
+
     def submit_enroll(self, reference: RgbImage, deadline: float) -> Future[Enrollment]:
         """Queue the making of a template from a reference photo."""
         return self._submit("enroll", reference, None, deadline)
 
     def _submit(
         self,
-        kind: Literal["enroll", "verify"],
+        kind: Literal["enroll", "verify", "capture"],
         image: RgbImage,
         template: Template | None,
         deadline: float,
@@ -381,7 +396,9 @@ class MatchingCore:
         self.close()
 
 
-def _outcome(result: Verification | Enrollment) -> str:
+def _outcome(result: Verification | Enrollment | CaptureResult) -> str:
     if isinstance(result, Enrollment):
         return "enrolled" if result.template is not None else "failure_to_acquire"
-    return result.decision.value
+    if isinstance(result, Verification):
+        return result.decision.value
+    return result.verification.decision.value

@@ -19,12 +19,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing import shared_memory
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from egate.biometrics.image import RgbImage
 from egate.biometrics.verifier import Enrollment, Template, Verification, VerifierSettings
+
+if TYPE_CHECKING:
+    # The capture window's modules load the landmark and liveness models: a
+    # worker imports them with its first capture job only.
+    from egate.biometrics.capture import CaptureResult, CaptureSettings, CaptureVerifier
+    from egate.biometrics.face import FaceModels
+    from egate.biometrics.verifier import FaceVerifier
 
 # Anything that is not a job tells a worker (or the collector) to stop.
 STOP = None
@@ -40,10 +47,12 @@ class SharedFrame:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One job for a worker: make a template (``enroll``) or verify against ``template``."""
+    """One job for a worker: make a template (``enroll``), verify one frame against
+    ``template`` (``verify``), or a capture window of frames stacked in ``image``
+    (``capture``: frames x rows x columns x 3)."""
 
     number: int
-    kind: Literal["enroll", "verify"]
+    kind: Literal["enroll", "verify", "capture"]
     image: RgbImage | SharedFrame
     template: Template | None
 
@@ -87,7 +96,7 @@ class Done:
 
     number: int
     worker: int
-    result: Verification | Enrollment | None
+    result: Verification | Enrollment | CaptureResult | None
     error: str | None
     service_seconds: float
 
@@ -124,7 +133,13 @@ def worker_environment() -> Iterator[None]:
                 os.environ.pop(name, None)
 
 
-def serve(worker: int, settings: VerifierSettings, jobs: JobQueue, done: JobQueue) -> None:
+def serve(
+    worker: int,
+    settings: VerifierSettings,
+    jobs: JobQueue,
+    done: JobQueue,
+    capture: CaptureSettings | None = None,
+) -> None:
     """A worker's loop: load the models once, then run jobs until told to stop."""
     from egate.biometrics.face import FaceModels
     from egate.biometrics.verifier import FaceVerifier
@@ -135,7 +150,9 @@ def serve(worker: int, settings: VerifierSettings, jobs: JobQueue, done: JobQueu
         # terminal or SIGTERM to the process group must not kill it mid-job.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
-    verifier = FaceVerifier.with_models(FaceModels(), settings)
+    models = FaceModels()
+    verifier = FaceVerifier.with_models(models, settings)
+    capturer: CaptureVerifier | None = None
     done.put(Done(-1, worker, None, None, 0.0))  # ready
     while True:
         try:
@@ -149,11 +166,25 @@ def serve(worker: int, settings: VerifierSettings, jobs: JobQueue, done: JobQueu
         started = time.perf_counter()
         try:
             with job_pixels(job.image) as pixels:
+                result: Verification | Enrollment | CaptureResult
                 if job.template is None:
-                    result: Verification | Enrollment = verifier.enroll(pixels)
+                    result = verifier.enroll(pixels)
+                elif job.kind == "capture":
+                    if capturer is None:
+                        capturer = _capturer(verifier, models, capture)
+                    result = capturer.verify_window(job.template, list(pixels))
                 else:
                     result = verifier.verify(job.template, pixels)
                 del pixels  # the mapping closes when the block ends
             done.put(Done(job.number, worker, result, None, time.perf_counter() - started))
         except Exception as error:  # a bad job must not take the worker down
             done.put(Done(job.number, worker, None, repr(error), time.perf_counter() - started))
+
+
+def _capturer(
+    verifier: FaceVerifier, models: FaceModels, settings: CaptureSettings | None
+) -> CaptureVerifier:
+    """The capture-window verifier, made with the first capture job."""
+    from egate.biometrics.capture import CaptureSettings, CaptureVerifier
+
+    return CaptureVerifier(verifier, models, settings or CaptureSettings())

@@ -204,6 +204,7 @@ def run(
             kind=matching_settings.kind,
             registry=registry,
             gate=gate.gate_id,
+            capture=matching_settings.capture,
         )
         stack.callback(core.close)
         # Models load before the devices open: a door board hears from us from

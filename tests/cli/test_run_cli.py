@@ -390,9 +390,21 @@ def test_eight_travellers_end_to_end(eight_travellers):
     records = list(read_audit(ran.audit))
     assert is_service(records[0], "start")
     assert is_service(records[-1], "stop")
-    assert {record["kind"] for record in records} <= {"service", "transaction", "alarm", "chip"}
+    kinds = {"service", "transaction", "alarm", "chip", "capture", "guidance"}
+    assert {record["kind"] for record in records} <= kinds
     done = transactions(records)
     assert len(done) == 8
+    # Each capture window the matching core judged, and each instruction given, names
+    # its transaction and holds codes and scores only.
+    ids = {record["transaction"] for record in done}
+    captures = [record for record in records if record["kind"] == "capture"]
+    assert captures and {record["transaction"] for record in captures} <= ids
+    for record in captures:
+        assert record["frames"] == 1 and record["liveness"] == "off", record
+    codes = {"LOOK_AT_CAMERA", "STEP_CLOSER", "REMOVE_OBSTRUCTION", "TOO_DARK"}
+    for record in records:
+        if record["kind"] == "guidance":
+            assert record["code"] in codes and record["transaction"] in ids, record
     # Each traveller's chip checks are in the trail, as codes and a signer's fingerprint.
     chips = [record for record in records if record["kind"] == "chip"]
     assert {record["transaction"] for record in chips} <= {r["transaction"] for r in done}
