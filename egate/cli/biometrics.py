@@ -49,6 +49,8 @@ from egate.biometrics.verifier import (
     Template,
     VerifierSettings,
 )
+from egate.cli.biometrics_pad import pad_clips, pad_eval
+from egate.cli.biometrics_quality import quality
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
@@ -88,7 +90,7 @@ def read_image(path: Path) -> RgbImage:
 
 @click.group(no_args_is_help=True)
 def biometrics() -> None:
-    """Verify faces 1:1, benchmark the matching core, evaluate accuracy.
+    """Verify faces 1:1, measure face quality and liveness, benchmark, evaluate accuracy.
 
     The faces are compared by the distance between their 128-d descriptors
     (dlib's model, through face_recognition's models): at most the threshold
@@ -104,6 +106,12 @@ def biometrics() -> None:
     # pixel limit would.
     warnings.filterwarnings("ignore", module=r"PIL\.")
     warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+# Commands with modules of their own: quality measures and presentation attacks.
+biometrics.add_command(quality)
+biometrics.add_command(pad_eval)
+biometrics.add_command(pad_clips)
 
 
 @biometrics.command()
