@@ -50,8 +50,6 @@ POINT_COUNT = 68
 # size: first close (the caller predicts where the face went), then wider.
 TRACKING_MARGIN = 0.25
 WIDE_TRACKING_MARGIN = 0.75
-# Around a box, the share of its size the shape model may read pixels from.
-FIT_MARGIN = 0.25
 # dlib's HOG detector scans an 80 x 80 window: faces much smaller are missed.
 HOG_WINDOW_PX = 80
 
@@ -132,9 +130,8 @@ class LandmarkFinder:
         self.detection_long_side = detection_long_side
         self.retry_upsampled = retry_upsampled
         self.tracking_face_px = max(HOG_WINDOW_PX, tracking_face_px)
-        # HOG on one grey channel instead of the strongest of three: ~30 % faster,
-        # the same faces on the samples (the landmarks are fitted on the colour
-        # image either way).
+        # HOG on one grey channel instead of the strongest gradient of three:
+        # ~30 % faster (the landmarks are fitted on the colour image either way).
         self.grey_detection = grey_detection
 
     def _detect(
@@ -193,25 +190,8 @@ class LandmarkFinder:
 
     def fit(self, image: RgbImage, box: FaceBox) -> Landmarks:
         """The 68 landmarks of the face in ``box`` (full-resolution pixels)."""
-        if not self.grey_detection:
-            rectangle = self._rectangle(box.left, box.top, box.right, box.bottom)
-            shape = self._shape(image, rectangle)
-            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-            return Landmarks(points, box)
-        # Only the face and a margin, in grey: what the shape model reads, at a
-        # tenth of the conversion cost of the whole frame.
-        height, width = image.shape[:2]
-        margin_x = round((box.right - box.left) * FIT_MARGIN)
-        margin_y = round(box.height * FIT_MARGIN)
-        left, top = max(0, box.left - margin_x), max(0, box.top - margin_y)
-        right, bottom = min(width, box.right + margin_x), min(height, box.bottom + margin_y)
-        region = image[top:bottom, left:right]
-        grey = region if region.ndim == 2 else cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
-        rectangle = self._rectangle(
-            box.left - left, box.top - top, box.right - left, box.bottom - top
-        )
-        shape = self._shape(np.ascontiguousarray(grey), rectangle)
-        points = np.array([(p.x + left, p.y + top) for p in shape.parts()], dtype=np.float64)
+        shape = self._shape(image, self._rectangle(box.left, box.top, box.right, box.bottom))
+        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         return Landmarks(points, box)
 
     def locate(
