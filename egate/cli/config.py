@@ -21,6 +21,7 @@ import click
 import yaml
 
 from egate.audit import AuditFormatError, last_transaction_number
+from egate.biometrics.capture import CaptureSettings
 from egate.cli.devices import load_gate
 from egate.cli.errors import EXIT_OK, InputError
 from egate.documents.stoplist import StopList
@@ -136,10 +137,21 @@ def _service(gate: HardwareGateConfig, base_dir: Path, config_path: Path) -> lis
             f"{service.controller.topology.value}, {matching.workers} {matching.kind} "
             "matching workers",
         ),
+        ("capture", _capture_text(matching.capture)),
         ("audit", trail),
         ("metrics", served),
         ("console", "none" if console is None else _shown(console)),
     ]
+
+
+def _capture_text(capture: CaptureSettings) -> str:
+    """The capture window and liveness check in a few words."""
+    frames = (
+        "1 frame"
+        if capture.frames == 1
+        else (f"{capture.frames} frames {capture.interval_s:g} s apart")
+    )
+    return f"{frames}, liveness {capture.liveness}"
 
 
 def _shown(path: Path) -> str:

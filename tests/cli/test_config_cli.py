@@ -82,7 +82,10 @@ def test_the_example_gate_is_fit_to_run(capsys):
     lines = out.splitlines()
     assert lines[0] == f"{EXAMPLE}: gate t2-arrivals-07 is fit to run (no device was opened)"
     summary = dict(re.fullmatch(r"  (\w+): +(.*)", line).groups() for line in lines[1:])
-    assert list(summary) == ["policy", "salt", "devices", "service", "audit", "metrics", "console"]
+    assert list(summary) == [
+        "policy", "salt", "devices", "service", "capture", "audit", "metrics", "console"
+    ]  # fmt: skip
+    assert summary["capture"] == "8 frames 0.1 s apart, liveness passive"
     sample = REPO / "configs" / "stoplists" / "sample.csv"
     listed = len(StopList.load(sample, Pseudonymizer.ephemeral()))
     assert listed > 0
