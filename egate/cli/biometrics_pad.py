@@ -78,13 +78,17 @@ def _percent(value: object) -> str:
 
 
 def _rate_text(rate: dict[str, Any]) -> str:
+    """``1.4% (1/69)``: the rate and its counts (``-`` without samples)."""
     if rate["rate"] is None:
-        return "- (no scored clip)"
+        return "-"
+    return f"{_percent(rate['rate'])} ({rate['errors']}/{rate['presentations']})"
+
+
+def _interval_text(rate: dict[str, Any]) -> str:
+    if rate["ci95"] is None:
+        return "-"
     low, high = rate["ci95"]
-    return (
-        f"{_percent(rate['rate'])} ({rate['errors']}/{rate['presentations']}; "
-        f"95 % CI {_percent(low)}-{_percent(high)})"
-    )
+    return f"{low * 100:.1f}-{high * 100:.1f}%"
 
 
 @click.command(name="pad-eval")
@@ -179,37 +183,36 @@ def pad_eval(
 def show_pad_summary(summary: dict[str, Any]) -> None:
     """The PAD evaluation as a table on the terminal."""
     console = Console(highlight=False)
+    target = summary["target_bpcer"]
     table = Table(
         title=f"Presentation-attack detection (ISO/IEC 30107-3), threshold {summary['threshold']}"
     )
-    for column in ("class", "clips", "non-resp.", "error rate", "at target BPCER"):
-        table.add_column(column)
+    at = f"at BPCER {target['target']:.0%}"
+    for column in ("class", "clips", "no resp.", "error rate", "95 % CI", at):
+        table.add_column(column, justify="left" if column == "class" else "right")
     bona = summary["bona_fide"]
-    target = summary["target_bpcer"]
-    at_target = "-" if target["bpcer"] is None else "BPCER " + _rate_text(target["bpcer"])
-    table.add_row(
-        "bona fide",
-        str(bona["clips"]),
-        str(bona["non_responses"]),
-        "BPCER " + _rate_text(bona["bpcer"]),
-        at_target,
-    )
+    rows: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]] = [
+        ("bona fide", bona, bona["bpcer"], target["bpcer"])
+    ]
     for name, entry in summary["attacks"].items():
-        there = entry.get("apcer_at_target_bpcer")
+        rows.append((name, entry, entry["apcer"], entry.get("apcer_at_target_bpcer")))
+    for label, entry, rate, there in rows:
         table.add_row(
-            f"attack: {name}",
+            label,
             str(entry["clips"]),
             str(entry["non_responses"]),
-            "APCER " + _rate_text(entry["apcer"]),
-            "-" if there is None else "APCER " + _rate_text(there),
+            _rate_text(rate),
+            _interval_text(rate),
+            "-" if there is None else _rate_text(there),
         )
+    table.caption = "error rate: BPCER for bona fide clips, APCER for each attack species"
     console.print(table)
+    threshold = target["threshold"]
     console.print(
         f"APCER (worst species): {_percent(summary['apcer_max'])}; at BPCER "
-        f"{target['target']:.0%} (threshold "
-        f"{'-' if target['threshold'] is None else format(target['threshold'], '.4f')}): "
-        f"{_percent(target['apcer_max'])}"
-        + ("" if target["measurable"] else " (BPCER not measurable at this target, see note)")
+        f"{target['target']:.0%} (threshold {'-' if threshold is None else f'{threshold:.4f}'}):"
+        f" {_percent(target['apcer_max'])}"
+        + ("" if target["measurable"] else " (that BPCER is not measurable here, see note)")
     )
     for note in summary["notes"]:
         console.print(f"note: {note}")
