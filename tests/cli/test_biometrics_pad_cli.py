@@ -92,7 +92,8 @@ def test_pad_eval_table(clips):
         biometrics_pad.pad_eval, [str(clips), "--frames", "3"], standalone_mode=False
     )
     assert result.exception is None, result.output
-    assert "attack: print" in result.output and "APCER" in result.output
+    assert "print" in result.output and "screen_photo" in result.output
+    assert "APCER (worst species)" in result.output
 
 
 def run_failing(command, arguments) -> str:
