@@ -141,18 +141,19 @@ class LandmarkFinder:
         height, width = image.shape[:2]
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small: npt.NDArray[np.uint8] = image
+        if self.grey_detection and image.ndim == 3:
+            # Grey before scaling: a third of the pixels to resample.
+            small = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
         if size == (width, height):
             scale = 1.0
         else:
             shrinking = scale < 1.0
             small = np.asarray(
                 cv2.resize(
-                    image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+                    small, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
                 ),
                 dtype=np.uint8,
             )
-        if self.grey_detection and small.ndim == 3:
-            small = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
         rectangles = list(self._detector(small, 0))
         if not rectangles and upsample:
             rectangles = list(self._detector(small, 1))
