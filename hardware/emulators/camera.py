@@ -16,12 +16,17 @@ Each amount is a fixed value or a ``[low, high]`` range drawn anew for each
 frame from the injected random generator, so a seed replays the same frames.
 ``unplug()`` and ``plug_back()`` inject the loss of the camera.
 
-A video file needs no mock: ``VideoFileCamera`` is the real driver,
-``OpenCvCamera``, playing the file.
+A scenario's traveller hands it a sequence (a photo sequence, the frames of a
+video, an attack clip): each grab shows the next picture, so a gate that grabs
+a window of several frames per capture attempt sees the face move.
+``video_frames`` reads such a sequence from a video file or a folder of
+frames.  A video file played as the camera itself needs no mock:
+``VideoFileCamera`` is the real driver, ``OpenCvCamera``, playing the file.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +36,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, model_validator
 
-from egate.biometrics.image import ImageError, RgbImage, read_image_file
+from egate.biometrics.image import IMAGE_SUFFIXES, ImageError, RgbImage, read_image_file
 from hardware.camera import (
     DEFAULT_RECONNECT_INITIAL_S,
     DEFAULT_RECONNECT_MAX_S,
@@ -290,6 +295,60 @@ class MockCamera:
 
     def __repr__(self) -> str:
         return f"MockCamera({len(self._pictures)} pictures, {self.state.value})"
+
+
+# Largest video frame read into a sequence (8K): beyond any camera a gate has.
+MAX_VIDEO_PIXELS = 7680 * 4320
+
+
+def _natural(path: Path) -> list[int | str]:
+    """``frame2`` before ``frame10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def video_frames(path: Path, *, every: int = 1, limit: int = 300) -> list[RgbImage]:
+    """Every ``every``-th frame of a video file (or picture of a folder, in natural order),
+    ``limit`` at most, as RGB pixels.
+
+    ``ValueError`` with one line naming the file when it is no video OpenCV
+    can read, or holds no frame.
+    """
+    if every < 1 or limit < 1:
+        raise ValueError("every and limit must be at least 1")
+    if path.is_dir():
+        files = sorted(
+            (
+                file
+                for file in path.iterdir()
+                if file.suffix.lower() in IMAGE_SUFFIXES and not file.name.startswith(".")
+            ),
+            key=_natural,
+        )[::every][:limit]
+        if not files:
+            raise ValueError(f"{path}: no frames (.png, .jpg, ...) in this folder")
+        return [read_image_file(file) for file in files]
+    if not path.is_file():
+        raise ValueError(f"{path}: no such video file")
+    capture = cv2.VideoCapture(str(path))
+    frames: list[RgbImage] = []
+    try:
+        if not capture.isOpened():
+            raise ValueError(f"{path}: not a video OpenCV can read")
+        index = 0
+        while len(frames) < limit:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            if frame.ndim != 3 or frame.shape[0] * frame.shape[1] > MAX_VIDEO_PIXELS:
+                raise ValueError(f"{path}: frame {index} is not a colour picture of at most 8K")
+            if index % every == 0:
+                frames.append(np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
+            index += 1
+    finally:
+        capture.release()
+    if not frames:
+        raise ValueError(f"{path}: no frame could be decoded (not a video, or damaged)")
+    return frames
 
 
 class VideoFileCamera(OpenCvCamera):

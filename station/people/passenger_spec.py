@@ -56,6 +56,8 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
 # Scenario seconds a person or a device takes for something.
 Duration = Annotated[float, Field(ge=0, le=600, allow_inf_nan=False)]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".jp2", ".bmp", ".webp"})
+# Most camera pictures one passenger's face sequence holds (30 s at 10 frames a second).
+MAX_FACE_FRAMES = 300
 
 
 class PassengerKind(StrEnum):
@@ -67,6 +69,8 @@ class PassengerKind(StrEnum):
     INELIGIBLE = "ineligible"  # expired passport, a child, a nationality the gate does not serve
     STOP_LIST = "stop_list"  # a document reported lost or stolen
     TAILGATER = "tailgater"  # follows another passenger into the gate
+    # Holds a picture of a face up to the camera: a print or a screen (a presentation attack).
+    PRESENTATION_ATTACK = "presentation_attack"
 
 
 class Expected(StrEnum):
@@ -316,27 +320,121 @@ class Variation(StrictModel):
     mirror: StrictBool = False
 
 
+class FrameSpec(Variation):
+    """One entry of a frame sequence: a photo (or nobody in view), how many grabs it lasts,
+    whether it moves as a live face, and how the camera sees it (the ``Variation`` keys;
+    ``scale`` is how near the traveller stands: the frame keeps its size)."""
+
+    photo: str | None = Field(default=None, description="None: nobody in view (looked away).")
+    repeat: int = Field(default=1, ge=1, le=MAX_FACE_FRAMES, description="Grabs it lasts.")
+    live: StrictBool = Field(default=False, description="Blinks, speaks and turns a little.")
+    resolved: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        # - PHOTO | none, or the mapping (photo: none too)
+        if value is None or value == "none":
+            return {"photo": None}
+        if isinstance(value, str):
+            return {"photo": value}
+        if isinstance(value, dict) and value.get("photo") == "none":
+            return {**value, "photo": None}
+        return value
+
+    @field_validator("photo")
+    @classmethod
+    def _exists(cls, photo: str | None, info: ValidationInfo) -> str | None:
+        if photo is not None:
+            if not photo:
+                raise ValueError("expected the path of a photo, or samples:NAME")
+            _image_paths(photo, info)
+        return photo
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> FrameSpec:
+        if self.photo is not None:
+            object.__setattr__(self, "resolved", _image_paths(self.photo, info)[0])
+        elif self.live:
+            raise LocatedError(("live",), "nobody in view cannot move: give a photo")
+        return self
+
+    @property
+    def variation(self) -> Variation:
+        """How the camera sees this entry's photo."""
+        return Variation(
+            brightness=self.brightness,
+            blur=self.blur,
+            scale=self.scale,
+            rotate=self.rotate,
+            mirror=self.mirror,
+        )
+
+
+class AttackSpecies(StrEnum):
+    """A presentation attack a scenario can stage in front of the camera."""
+
+    PRINT = "print"  # a printed photo held up and moved
+    SCREEN = "screen"  # a photo or a video shown on a tablet held up
+
+
+def _source_path(text: str, info: ValidationInfo) -> Path:
+    """A video file or a folder of frames, relative to the scenario's photo root."""
+    path = Path(text)
+    context = info.context or {}
+    base = context.get("photo_dir") or context.get("base_dir")
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    if not path.exists():
+        raise ValueError(f"no such video file or folder of frames: {path}")
+    return path
+
+
 class FaceSpec(StrictModel):
-    """What the camera sees: one photo per capture attempt (the last one repeats).
+    """What the camera sees; see the forms in ``docs/scenarios.md``.
+
+    * ``photos``: one photo per capture attempt (the camera goes round them),
+      held still for a whole capture window, or moving as a live face with ``live``;
+    * ``frames``: one picture per camera grab, in order (the camera goes round them);
+    * ``video``: a video file (or a folder of frames), one frame per grab;
+    * ``attack``: a presentation attack made from ``photo`` (print or screen) or
+      ``video`` (screen).
 
     No photos: nobody in view of the camera (a failure to acquire).
     """
 
     photos: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    live: StrictBool = Field(
+        default=False, description="The photos blink, speak and turn a little, as a live face."
+    )
+    frames: tuple[FrameSpec, ...] = Field(default=(), max_length=MAX_FACE_FRAMES)
+    video: Annotated[str, Field(min_length=1)] | None = None
+    attack: AttackSpecies | None = None
+    photo: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="The photo an attack is made from."
+    )
     variation: Variation = Field(default_factory=Variation)
     resolved: tuple[Path, ...] = Field(default=(), exclude=True)
+    # The video (or folder of frames) ``video`` names, found.
+    resolved_video: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: object) -> object:
-        # face: none | PHOTO | [PHOTO, ...], or the mapping (photo: PHOTO for one)
+        # face: none | PHOTO | [PHOTO, ...], or the mapping (photo: PHOTO for one,
+        # except in an attack, where photo is what the attack shows)
         if value is None or value == "none":
             return {"photos": []}
         if isinstance(value, str):
             return {"photos": [value]}
         if isinstance(value, list):
             return {"photos": value}
-        if isinstance(value, dict) and "photo" in value and "photos" not in value:
+        if (
+            isinstance(value, dict)
+            and "photo" in value
+            and "photos" not in value
+            and "attack" not in value
+        ):
             rest = {key: item for key, item in value.items() if key != "photo"}
             return {**rest, "photos": [value["photo"]]}
         return value
@@ -351,11 +449,67 @@ class FaceSpec(StrictModel):
                 raise LocatedError((index,), str(error)) from None
         return photos
 
+    @field_validator("photo")
+    @classmethod
+    def _photo_exists(cls, photo: str | None, info: ValidationInfo) -> str | None:
+        if photo is not None:
+            _image_paths(photo, info)
+        return photo
+
+    @field_validator("video")
+    @classmethod
+    def _video_exists(cls, video: str | None, info: ValidationInfo) -> str | None:
+        if video is not None:
+            _source_path(video, info)
+        return video
+
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo) -> FaceSpec:
+        self._one_form()
         paths = tuple(path for text in self.photos for path in _image_paths(text, info))
+        if self.photo is not None:
+            paths = _image_paths(self.photo, info)[:1]
         object.__setattr__(self, "resolved", paths)
+        if self.video is not None:
+            object.__setattr__(self, "resolved_video", _source_path(self.video, info))
         return self
+
+    def _one_form(self) -> None:
+        """One of photos, frames, video or attack; an attack from one photo or video."""
+        given = [name for name in ("photos", "frames", "video") if getattr(self, name)]
+        if self.attack is not None:
+            for name in ("photos", "frames"):
+                if getattr(self, name):
+                    raise LocatedError((name,), "an attack shows its photo or video: no " + name)
+            if self.live:
+                raise LocatedError(("live",), "an attack is not a live face")
+            if (self.photo is None) == (self.video is None):
+                raise LocatedError(("attack",), "an attack needs a photo or a video (one)")
+            if self.attack is AttackSpecies.PRINT and self.photo is None:
+                raise LocatedError(("video",), "a print attack shows a photo: give photo")
+            return
+        if len(given) > 1:
+            raise LocatedError((given[1],), f"give one of photos, frames or video, not {given[0]}")
+        if self.photo is not None:
+            raise LocatedError(("photo",), "give photo or photos, not both")
+        grabs = sum(entry.repeat for entry in self.frames)
+        if grabs > MAX_FACE_FRAMES:
+            raise LocatedError(
+                ("frames",), f"{grabs} camera pictures; at most {MAX_FACE_FRAMES} a passenger"
+            )
+        if self.live and not self.photos:
+            raise LocatedError(("live",), "live animates photos: give photo or photos")
+
+    @property
+    def kind(self) -> Literal["photos", "frames", "video", "attack"]:
+        """Which form this face takes."""
+        if self.attack is not None:
+            return "attack"
+        if self.frames:
+            return "frames"
+        if self.video is not None:
+            return "video"
+        return "photos"
 
 
 # Default timings of a passenger (scenario seconds): laying the passport down,
@@ -488,6 +642,9 @@ DESK_BY_KIND: dict[PassengerKind, DeskExpectation] = {
     ),
     PassengerKind.STOP_LIST: DeskExpectation(DeskDecision.SUPERVISOR),
     PassengerKind.TAILGATER: DeskExpectation(DeskDecision.SUPERVISOR),
+    # Someone who held a picture up to the camera tried to deceive the border: a
+    # supervisor takes over (questioning, the passport's holder, evidence, a report).
+    PassengerKind.PRESENTATION_ATTACK: DeskExpectation(DeskDecision.SUPERVISOR),
 }
 
 
@@ -595,6 +752,11 @@ class PassengerSpec(StrictModel):
                 hint = {"chip": " (a photo, unreadable or none)", "face": " (a photo, or none)"}
                 raise LocatedError((name,), f"required{hint.get(name, '')}")
         assert self.document is not None and self.chip is not None
+        assert self.face is not None
+        if self.face.attack is not None and self.kind is not PassengerKind.PRESENTATION_ATTACK:
+            raise LocatedError(
+                ("kind",), "a passenger who stages an attack is of kind presentation_attack"
+            )
         forgery = self.document.chip_forgery()
         if forgery is not None and self.chip.state != "ok":
             raise LocatedError(("document", "defects"), f"{forgery.value} needs a chip in state ok")
@@ -615,6 +777,7 @@ __all__ = [
     "DESK_BY_KIND",
     "MAX_ARRIVAL_S",
     "Arrival",
+    "AttackSpecies",
     "BehaviourSpec",
     "ChipSpec",
     "Defect",
@@ -626,6 +789,7 @@ __all__ = [
     "Expectation",
     "Expected",
     "FaceSpec",
+    "FrameSpec",
     "Identifier",
     "OcrMisread",
     "PassengerKind",

@@ -72,7 +72,7 @@ class MockDocumentFeed:
 def mock_document(
     passenger: PassengerSpec,
     dg2: bytes | None,
-    faces: Sequence[RgbImage | Path],
+    faces: Sequence[RgbImage | Path | None],
     *,
     speed: float = 1.0,
 ) -> MockDocument:
@@ -81,8 +81,8 @@ def mock_document(
     The reader gets the printed MRZ (defects and all) as it reads it (with
     the document's ``ocr_misread``, if any), the chip holds the true DG1 and
     ``dg2`` (the photo as the chip stores it) unless there is none, and the
-    camera shows ``faces``, one per capture attempt (none:
-    nobody in view).  A chip read takes the passenger's ``read_s`` divided
+    camera shows ``faces``, one per grab, in turn (None among them, or none
+    at all: nobody in view).  A chip read takes the passenger's ``read_s`` divided
     by ``speed`` (or its air time at ``air_kbps``, as fast); a chip forgery
     among the defects becomes the chip's ``forgery``.  A tailgater brings no
     document: ``ValueError``.

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from egate.biometrics.guidance import CaptureGuidance
 from egate.biometrics.image import RgbImage
 from egate.documents.layout import LAYOUTS
 from egate.documents.mrz import MrzResult
@@ -33,6 +34,7 @@ from egate.gate import events as e
 from station.training.control import RATES, ReplayControl
 from station.training.desk import Desk
 from station.training.facedecisions import Face, Margin, NearThreshold, margin_of
+from station.training.narration import PRESENTATION_ATTACK
 from station.training.scenario import FaultDevice, Scenario
 from station.training.transcript import Line, clock_text
 
@@ -67,6 +69,8 @@ class _Lane:
     passenger: str | None = None
     step: str = "idle"
     devices: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(LANE_DEVICES, True))
+    # The capture instruction the indicator shows with its look signal, until it changes.
+    guidance: CaptureGuidance | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -79,6 +83,9 @@ class _Lane:
             "passenger": self.passenger,
             "step": self.step,
             "devices": dict(self.devices),
+            "guidance": None
+            if self.guidance is None
+            else {"code": self.guidance.value, "text": self.guidance.text},
         }
 
 
@@ -281,6 +288,10 @@ class LiveView:
                     lane.doors[door.value] = position.value
                 case c.ShowSignal(signal=signal):
                     lane.indicator = signal.value
+                    lane.guidance = None
+                case c.GuideTraveller(guidance=guidance):
+                    lane.indicator = c.Signal.LOOK.value
+                    lane.guidance = guidance
                 case e.OccupancyChanged(count=count):
                     lane.occupancy = count
                 case e.DeviceFault(device=device):
@@ -298,6 +309,7 @@ class LiveView:
                             "passenger": passenger,
                             "decision": decision.value,
                             "reason": reason,
+                            "attack": reason == PRESENTATION_ATTACK,
                             "distance": None if distance is None else round(distance, 4),
                             "threshold": self._threshold,
                             "margin": margin.value,

@@ -57,6 +57,10 @@ LOOK_AT: dict[str, str] = {
     "REFERENCE_UNVERIFIED": (
         "The chip photo is not proven: compare the traveller with the printed photo yourself."
     ),
+    "PRESENTATION_ATTACK": (
+        "The camera saw a picture, not a live face (a print or a screen held up): keep the "
+        "traveller and what they held, compare them with the passport photo, call a supervisor."
+    ),
     "BIOMETRIC_MISMATCH": (
         "The face does not match the chip photo: compare the traveller with both photos; "
         "ask questions only the holder can answer."

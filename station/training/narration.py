@@ -9,6 +9,8 @@ from station.training.transcript import Step
 
 # Door reports worth a transcript line (moving doors would only add noise).
 _SETTLED = (e.DoorPosition.OPEN, e.DoorPosition.CLOSED, e.DoorPosition.FAULT)
+# The verdict of a capture window the liveness check judged a picture, not a face.
+PRESENTATION_ATTACK = "PRESENTATION_ATTACK"
 _DECISION_TEXT = {
     Decision.MATCH: "match",
     Decision.NO_MATCH: "no match",
@@ -44,7 +46,9 @@ def describe(item: e.Event | c.Command) -> tuple[str, str, dict[str, object]] | 
                 {"faces": faces},
             )
         case e.FaceVerified(decision=decision, reason=reason, distance=distance):
-            text = _DECISION_TEXT[decision]
+            # An attack is never compared: saying "no match" would suggest someone else's face.
+            attack = reason == PRESENTATION_ATTACK
+            text = "presentation attack" if attack else _DECISION_TEXT[decision]
             if distance is not None:
                 text += f", distance {distance:.3f}"
             if reason:
@@ -97,6 +101,13 @@ def describe(item: e.Event | c.Command) -> tuple[str, str, dict[str, object]] | 
             return Step.CAPTURE, "camera captures the face", {}
         case c.ShowSignal(signal=signal):
             return Step.SIGNAL, f"indicator {signal.value.upper()}", {"signal": signal.value}
+        case c.GuideTraveller(guidance=guidance):
+            # The look signal with the instruction the traveller reads, and its audit code.
+            return (
+                Step.SIGNAL,
+                f"indicator: {guidance.text} [{guidance.value}]",
+                {"signal": c.Signal.LOOK.value, "guidance": guidance.value, "text": guidance.text},
+            )
         case c.Alarm(reason=reason):
             return Step.ALARM, f"ALARM {reason}", {"reason": reason}
     return None

@@ -183,6 +183,12 @@ class Scenario(StrictModel):
             "PKI made for the run."
         ),
     )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description="Seeds what a replay draws at random: the attack clips' motion and look.",
+    )
     photos: Path | None = Field(
         default=None,
         description=(

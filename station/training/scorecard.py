@@ -246,6 +246,11 @@ def _counts(results: Sequence[PassengerResult]) -> tuple[Count, ...]:
         caught("ineligible_stopped", "ineligible travellers stopped", PassengerKind.INELIGIBLE),
         caught("stop_list_caught", "stop-list hits caught", PassengerKind.STOP_LIST),
         caught("tailgaters_caught", "tailgaters caught", PassengerKind.TAILGATER),
+        caught(
+            "presentation_attacks_caught",
+            "presentation attacks caught",
+            PassengerKind.PRESENTATION_ATTACK,
+        ),
         Count(
             "false_rejects",
             "false rejects (genuine not accepted)",
@@ -396,4 +401,14 @@ class Scorecard:
             },
             "where_time_went": {part.key: part.to_json() for part in self.time_spent},
             "desk": None if self.desk is None else self.desk.to_json(),
+            "guidance": self.guidance,
         }
+
+    @property
+    def guidance(self) -> dict[str, int]:
+        """How often the gates gave each capture instruction (``LOOK_AT_CAMERA``: 2, ...)."""
+        given: dict[str, int] = {}
+        for result in self.results:
+            for code in result.guidance:
+                given[code] = given.get(code, 0) + 1
+        return dict(sorted(given.items()))

@@ -67,6 +67,9 @@ def _count_table(card: Scorecard) -> Table:
         if count.of == 0:
             continue
         table.add_row(count.label, Text(count.text, style="green" if count.ok else "bold red"))
+    for code, times in card.guidance.items():
+        # Not a score: how often travellers were told to help the camera.
+        table.add_row(f"guidance {code}", Text(f"{times} time{'s' if times != 1 else ''}"))
     return table
 
 

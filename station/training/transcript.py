@@ -86,6 +86,8 @@ class PassengerResult:
     duration_s: float | None = None
     match_distance: float | None = None
     capture_attempts: int = 0
+    # The capture instructions the gate gave them, in order (CaptureGuidance codes).
+    guidance: list[str] = field(default_factory=list)
     # For a tailgater: the passenger they followed (whose transaction they share).
     follows: str | None = None
 
@@ -115,6 +117,7 @@ class PassengerResult:
             "steps_s": {step: round(seconds, 3) for step, seconds in self.steps.items()},
             "match_distance": _rounded(self.match_distance, 4),
             "capture_attempts": self.capture_attempts,
+            "guidance": list(self.guidance),
             "learn": self.learn,
             "look_at": look_at(self.reasons),
         }

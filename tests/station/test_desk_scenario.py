@@ -69,6 +69,7 @@ def test_every_kind_has_its_default() -> None:
         "document_fraud": (refuse, RefusalReason.FORGED_DOCUMENT),
         "stop_list": (supervisor, None),
         "tailgater": (supervisor, None),
+        "presentation_attack": (supervisor, None),
     }
 
 

@@ -330,7 +330,15 @@ def test_outcome_text():
 
 
 def test_the_kinds_are_all_counted():
-    counted = {"genuine", "impostor", "document_fraud", "ineligible", "stop_list", "tailgater"}
+    counted = {
+        "genuine",
+        "impostor",
+        "document_fraud",
+        "ineligible",
+        "stop_list",
+        "tailgater",
+        "presentation_attack",
+    }
     assert {kind.value for kind in PassengerKind} == counted
 
 

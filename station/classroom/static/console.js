@@ -412,9 +412,13 @@ function updateLane(node, lane) {
   const indicator = $(".indicator", node);
   setAttr(indicator, "data-signal", signal);
   setAttr(indicator, "title", `indicator: ${signal}`);
-  // In words as well, so the lamp's colour is not the only cue.
-  setText($(".lane-signal", node), SIGNAL_LABELS[signal] ?? signal);
+  // In words as well, so the lamp's colour is not the only cue; capture guidance
+  // replaces the look signal's words with the instruction and its audit code.
+  const guidance = lane.guidance;
+  setText($(".lane-signal", node),
+    guidance ? `${guidance.text} [${guidance.code}]` : SIGNAL_LABELS[signal] ?? signal);
   setAttr($(".lane-signal", node), "data-signal", signal);
+  setAttr($(".lane-signal", node), "data-guidance", guidance ? guidance.code : null);
   const count = Number(lane.occupancy) || 0;
   setText($(".occupancy", node), count);
   setAttr($(".occupancy", node), "data-count", count);
@@ -487,7 +491,9 @@ function updateDecision(node, decision) {
   markFocused(node, client.focusedDecision === decision.id);
   setText($(".decision-who", node), [decision.gate, decision.passenger].filter(Boolean).join(" · "));
   setText($(".decision-at", node), seconds(decision.at_s));
-  const verdict = decision.kind === "face" ? decision.decision : decision.verdict;
+  // A presentation attack is never compared with the chip photo: not a "no match".
+  const face = decision.kind === "face";
+  const verdict = face ? (decision.attack ? "presentation_attack" : decision.decision) : decision.verdict;
   setText($(".decision-verdict", node), verdict ? String(verdict).replace(/_/g, " ") : "");
   setAttr(node, "data-verdict", verdict ?? null);
   if (decision.kind === "face") updateFace(node, decision);
