@@ -5,8 +5,8 @@ distance, head pose, eyes open, mouth closed, exposure, dynamic range,
 illumination uniformity, sharpness, face size and position) and use its
 names where it has one; the formulas are egate's own.  They read dlib's 68
 landmarks (``egate.biometrics.landmarks``) and the pixels, with numpy and
-OpenCV only: no model beyond the landmarks, and well under a millisecond a
-face, so a gate can score every frame of a capture window.
+OpenCV only: no model beyond the landmarks, and about 0.7 ms a face, so a
+gate can score every frame of a capture window.
 
 Each measure has a value in its own unit and a component score from 0
 (useless) to 100 (as good as it gets), from a piecewise-linear ramp between
@@ -22,6 +22,12 @@ Pixel measures are taken on a grey copy of the face scaled so that the eyes
 are ``NORMAL_EYE_DISTANCE`` pixels apart (about the scale of the 150-pixel
 chip the face descriptor reads), inside the convex hull of the landmarks, so
 their limits mean the same thing at any distance from the camera.
+
+Limits: the head pose fits ten landmarks to one generic 3-D face, so it
+carries each person's difference from that face (several degrees of yaw
+and roll, more of pitch); ``eyes_visible`` is a contrast test (a uniform
+band or dark glasses read low, clear glasses do not); exposure and
+uniformity are grey levels of the face, not measures of the light.
 """
 
 from __future__ import annotations

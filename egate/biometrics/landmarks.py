@@ -13,12 +13,13 @@ subject's right eye first, i.e. the one on the image's left), 48-67 the mouth
 
 The face is searched on a copy reduced to ``detection_long_side`` pixels,
 and the landmarks are fitted on the full-resolution picture, so their
-coordinates are in full-resolution pixels.  With ``near`` (the box found in
-the previous frame of the same capture) only a region around it is searched,
-scaled so the face there is about ``tracking_face_px`` pixels across: just
-above the 80-pixel window of dlib's HOG detector, so the search costs about
-the same (1-2 ms) whatever the face's size in the frame.  This is how a
-capture window tracks a face cheaply from frame to frame.
+coordinates are in full-resolution pixels.  With ``near`` (where the face
+is expected: the box found in the previous frame of the same capture, or its
+prediction) only a region around it is searched, first 1.5 then 2.5 times
+its size, scaled so the face there is about ``tracking_face_px`` pixels
+across: just above the 80-pixel window of dlib's HOG detector, so the search
+costs about the same (~1.5 ms here) whatever the face's size in the frame.
+This is how a capture window tracks a face cheaply from frame to frame.
 """
 
 from __future__ import annotations
