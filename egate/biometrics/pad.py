@@ -148,13 +148,13 @@ class LivenessSettings(BaseModel):
         description="Non-rigid motion (eye distances) that is 95 % evidence of life.",
     )
     blink_dip_low: float = Field(
-        default=0.4,
+        default=0.5,
         ge=0,
         lt=1,
         description="Eye-openness dip (0..1) that is 5 % evidence of a blink.",
     )
     blink_dip_high: float = Field(
-        default=0.7,
+        default=0.8,
         gt=0,
         le=1,
         description="Eye-openness dip (0..1) that is 95 % evidence of a blink.",
