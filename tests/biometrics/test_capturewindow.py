@@ -12,6 +12,9 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from egate.biometrics.capturewindow import CaptureScorer, FrameScore, WindowScore, predict
 from egate.biometrics.face import FaceBox, FaceModels
@@ -152,3 +155,27 @@ def test_json_and_repr_carry_no_face_geometry(window):
     assert "points" not in repr(window.frames[0]) and "left=" not in repr(
         window.frames[0].landmarks
     )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    frame=arrays(
+        np.uint8,
+        st.tuples(st.integers(1, 64), st.integers(1, 64), st.just(3)),
+        elements=st.integers(0, 255),
+    ),
+    near=st.none()
+    | st.builds(
+        FaceBox,
+        st.integers(-50, 100),
+        st.integers(-50, 100),
+        st.integers(-50, 200),
+        st.integers(-50, 200),
+    ),
+    search_whole=st.booleans(),
+)
+def test_any_frame_and_guess_never_raise(scorer, frame, near, search_whole):
+    result = scorer.score_frame(frame, near, search_whole=search_whole)
+    assert result.faces >= 0
+    assert result.usable == (result.faces == 1 and result.quality is not None)
+    json.dumps(result.to_json(), allow_nan=False)
