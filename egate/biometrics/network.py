@@ -45,7 +45,7 @@ _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Conv:
+class FoldedConvolution:
     """A convolution ready to run: weights as (rows*columns*channels) x filters."""
 
     matrix: Floats
@@ -55,25 +55,35 @@ class _Conv:
     padding: int
     relu: bool
 
+    def filters(self) -> Floats:
+        """The folded weights in dlib's (and ONNX's) layout: filters x channels x rows x columns."""
+        channels = self.matrix.shape[0] // (self.size * self.size)
+        shaped = self.matrix.reshape(self.size, self.size, channels, self.matrix.shape[1])
+        return np.ascontiguousarray(shaped.transpose(3, 2, 0, 1))
+
 
 @dataclass(frozen=True, slots=True)
-class _Scale:
+class Scale:
     """A per-channel affine layer that could not be folded into a convolution."""
 
     gamma: Floats
     beta: Floats
 
 
-_Step = _Conv | _Scale | Pool | Dense | Relu | Tag | Skip | AddPrevious
+Step = FoldedConvolution | Scale | Pool | Dense | Relu | Tag | Skip | AddPrevious
 
 
-def _compile(model: ModelFile) -> tuple[_Step, ...]:
+def compile_steps(model: ModelFile) -> tuple[Step, ...]:
     """Fold each affine layer into the convolution below it, and each ReLU into the one above."""
-    steps: list[_Step] = []
+    steps: list[Step] = []
     for layer in model.layers:
         previous = steps[-1] if steps else None
-        if isinstance(layer, Affine) and isinstance(previous, _Conv) and not previous.relu:
-            steps[-1] = _Conv(
+        if (
+            isinstance(layer, Affine)
+            and isinstance(previous, FoldedConvolution)
+            and not previous.relu
+        ):
+            steps[-1] = FoldedConvolution(
                 (previous.matrix * layer.gamma).astype(np.float32),
                 (previous.biases * layer.gamma + layer.beta).astype(np.float32),
                 previous.size,
@@ -81,8 +91,12 @@ def _compile(model: ModelFile) -> tuple[_Step, ...]:
                 previous.padding,
                 False,
             )
-        elif isinstance(layer, Relu) and isinstance(previous, _Conv) and not previous.relu:
-            steps[-1] = _Conv(
+        elif (
+            isinstance(layer, Relu)
+            and isinstance(previous, FoldedConvolution)
+            and not previous.relu
+        ):
+            steps[-1] = FoldedConvolution(
                 previous.matrix,
                 previous.biases,
                 previous.size,
@@ -95,7 +109,7 @@ def _compile(model: ModelFile) -> tuple[_Step, ...]:
             # Unfolded input rows are ordered (row, column, channel), like the weights here.
             matrix = layer.weights.transpose(2, 3, 1, 0).reshape(rows * columns * channels, filters)
             steps.append(
-                _Conv(
+                FoldedConvolution(
                     np.ascontiguousarray(matrix, dtype=np.float32),
                     layer.biases.astype(np.float32),
                     rows,
@@ -105,13 +119,14 @@ def _compile(model: ModelFile) -> tuple[_Step, ...]:
                 )
             )
         elif isinstance(layer, Affine):
-            steps.append(_Scale(layer.gamma, layer.beta))
+            steps.append(Scale(layer.gamma, layer.beta))
         else:
             steps.append(layer)
     return tuple(steps)
 
 
-def _output_size(size: int, window: int, stride: int, padding: int) -> int:
+def output_size(size: int, window: int, stride: int, padding: int) -> int:
+    """Rows (or columns) out of a convolution or pooling window sliding over ``size``."""
     return 1 + (size + 2 * padding - window) // stride
 
 
@@ -138,7 +153,7 @@ class DescriptorNetwork:
         self._local = threading.local()
         # A file whose layers do not fit together fails here, not on the first face.
         try:
-            self._steps = _compile(model)
+            self._steps = compile_steps(model)
             blank = self.describe(np.zeros((model.input.rows, model.input.columns, 3), np.uint8))
         except (ValueError, KeyError, IndexError) as error:
             raise ModelFormatError(f"the layers do not fit together: {error}") from None
@@ -172,12 +187,12 @@ class DescriptorNetwork:
     def _run(
         self,
         index: int,
-        step: _Step,
+        step: Step,
         x: Floats,
         tags: dict[int, Floats],
         workspace: _Workspace,
     ) -> Floats:
-        if isinstance(step, _Conv):
+        if isinstance(step, FoldedConvolution):
             return _convolve(index, step, x, workspace)
         if isinstance(step, Relu):
             remembered = any(x is tagged for tagged in tags.values())
@@ -193,12 +208,12 @@ class DescriptorNetwork:
             return _pool(index, step, x, workspace)
         if isinstance(step, Dense):
             return x.reshape(1, -1) @ step.weights
-        if isinstance(step, _Scale):
+        if isinstance(step, Scale):
             return x * step.gamma + step.beta
         raise AssertionError(step)
 
 
-def _convolve(index: int, conv: _Conv, x: Floats, workspace: _Workspace) -> Floats:
+def _convolve(index: int, conv: FoldedConvolution, x: Floats, workspace: _Workspace) -> Floats:
     rows, columns, channels = x.shape
     size, stride, padding = conv.size, conv.stride, conv.padding
     if padding:
@@ -207,8 +222,8 @@ def _convolve(index: int, conv: _Conv, x: Floats, workspace: _Workspace) -> Floa
         )
         padded[padding : padding + rows, padding : padding + columns] = x
         x = padded
-    out_rows = _output_size(rows, size, stride, padding)
-    out_columns = _output_size(columns, size, stride, padding)
+    out_rows = output_size(rows, size, stride, padding)
+    out_columns = output_size(columns, size, stride, padding)
     unfolded = workspace.get(index, "unfolded", (out_rows, out_columns, size, size, channels))
     # Every output pixel's receptive field, as a strided view of the input, copied at once.
     row, column, value = x.strides
@@ -244,8 +259,8 @@ def _pool(index: int, pool: Pool, x: Floats, workspace: _Workspace) -> Floats:
         mean: Floats = x.mean(axis=(0, 1), dtype=np.float32)
         return mean.reshape(1, 1, channels)
     size, stride = pool.size, pool.stride
-    out_rows = _output_size(rows, size, stride, pool.padding)
-    out_columns = _output_size(columns, size, stride, pool.padding)
+    out_rows = output_size(rows, size, stride, pool.padding)
+    out_columns = output_size(columns, size, stride, pool.padding)
     out = workspace.get(index, "pool", (out_rows, out_columns, channels))
     combine = np.maximum if pool.kind == "max" else np.add
     for dy in range(size):

@@ -60,13 +60,20 @@ class VerifierSettings(BaseModel):
     )
     quality: QualitySettings = Field(default_factory=QualitySettings)
     detection_long_side: int = Field(
-        default=512, ge=160, le=4096, description="Long side of the image the detector sees."
+        default=512,
+        ge=160,
+        le=4096,
+        description=(
+            "Long side of the copy the face detector searches first; when it finds "
+            "nothing, it searches a 512 px copy (if larger), then that copy upsampled."
+        ),
     )
     descriptor: DescriptorRuntime = Field(
-        default="numpy",
+        default="onnx",
         description=(
-            "Runtime of the face descriptor: 'numpy' (dlib's network and weights on "
-            "numpy/OpenBLAS, several times faster) or 'dlib' (dlib's own encoder)."
+            "Runtime of the face descriptor: 'onnx' (dlib's network and weights on ONNX "
+            "Runtime, fastest; numpy when onnxruntime is missing), 'numpy' (the same on "
+            "numpy/OpenBLAS) or 'dlib' (dlib's own encoder, slowest)."
         ),
     )
 

@@ -178,6 +178,39 @@ def test_cmyk_jpeg_becomes_rgb():
     assert red > 240 and green < 15 and blue < 15
 
 
+def _noisy_card(height: int = 96, width: int = 128) -> np.ndarray:
+    """A test card with fine detail, so that a decoder's rounding would show."""
+    noise = np.random.default_rng(18).integers(0, 40, (height, width, 3), dtype=np.uint8)
+    return gradient(height, width) // 2 + noise
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        pytest.param("RGB", {"quality": 90}, id="4:2:0"),
+        pytest.param("RGB", {"quality": 95, "subsampling": 0}, id="4:4:4"),
+        pytest.param("RGB", {"quality": 85, "progressive": True}, id="progressive"),
+        pytest.param("L", {"quality": 90}, id="grey"),
+    ],
+)
+def test_jpeg_decodes_to_pillows_pixels_exactly(mode, options):
+    # Whole-size JPEGs are decoded by OpenCV's libjpeg: the same pixels as Pillow's.
+    data = encoded(Image.fromarray(_noisy_card()).convert(mode), "JPEG", **options)
+    assert image_module._decode_jpeg_with_opencv(data) is not None  # that path is taken
+    expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    np.testing.assert_array_equal(decode_image(data), expected)
+    np.testing.assert_array_equal(decode_chip_photo(data), expected)
+
+
+def test_a_jpeg_opencv_cannot_decode_goes_to_pillow_for_its_reason(monkeypatch):
+    data = encoded(Image.fromarray(_noisy_card()), "JPEG", quality=90)
+    monkeypatch.setattr(image_module, "_decode_jpeg_with_opencv", lambda data: None)
+    expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    np.testing.assert_array_equal(decode_image(data), expected)
+    with pytest.raises(ImageError, match="truncated"):
+        decode_image(data[: len(data) // 2], "half.jpg")
+
+
 @pytest.mark.parametrize(
     ("orientation", "turn"),
     [

@@ -1,7 +1,7 @@
-"""The face descriptor network on numpy: the model file reader and the forward pass.
+"""The face descriptor network on numpy and ONNX Runtime: the model file and the forward pass.
 
 The decoders are checked against an encoder written here from the format's
-description; the network against dlib's own encoder, chip for chip, on the
+description; both runtimes against dlib's own encoder, chip for chip, on the
 sample photos and (marked ``faces``) on every photo in the folder of face
 photos (``EGATE_FACES_DIR``).
 """
@@ -255,9 +255,9 @@ def _chip(analyzer: FaceAnalyzer, path: Path) -> np.ndarray | None:
     return analyzer.find(read_image_file(path)).chip
 
 
-def _compare_with_dlib(analyzer: FaceAnalyzer, paths: list[Path]) -> None:
+def _compare_with_dlib(analyzer: FaceAnalyzer, paths: list[Path], runtime: str) -> None:
     """Descriptors within ``TOLERANCE`` of dlib's, and the same decision on every pair."""
-    assert analyzer.descriptor_runtime == "numpy"
+    assert analyzer.descriptor_runtime == runtime
     described = []
     for path in paths:
         chip = _chip(analyzer, path)
@@ -276,13 +276,17 @@ def _compare_with_dlib(analyzer: FaceAnalyzer, paths: list[Path]) -> None:
             assert (ours <= threshold) == (theirs <= threshold)
 
 
-def test_descriptors_equal_dlibs_on_the_sample_photos(faces, face_models):
-    _compare_with_dlib(FaceAnalyzer(face_models), faces.samples.images())
+@pytest.mark.parametrize("runtime", ["onnx", "numpy"])
+def test_descriptors_equal_dlibs_on_the_sample_photos(faces, face_models, runtime):
+    analyzer = FaceAnalyzer(face_models, DetectionSettings(descriptor=runtime))
+    _compare_with_dlib(analyzer, faces.samples.images(), runtime)
 
 
 @pytest.mark.faces
-def test_descriptors_equal_dlibs_on_the_face_folder(face_folder, face_models):
-    _compare_with_dlib(FaceAnalyzer(face_models), find_images(face_folder))
+@pytest.mark.parametrize("runtime", ["onnx", "numpy"])
+def test_descriptors_equal_dlibs_on_the_face_folder(face_folder, face_models, runtime):
+    analyzer = FaceAnalyzer(face_models, DetectionSettings(descriptor=runtime))
+    _compare_with_dlib(analyzer, find_images(face_folder), runtime)
 
 
 def test_descriptors_are_the_same_from_several_threads(faces, face_models):
@@ -342,11 +346,12 @@ def test_dlibs_encoder_can_be_chosen(faces, face_models):
 def test_the_verifier_setting_reaches_the_analyzer(face_models):
     from egate.biometrics.verifier import FaceVerifier
 
-    assert VerifierSettings().descriptor == "numpy"
+    assert VerifierSettings().descriptor == "onnx"
+    assert FaceVerifier.with_models(face_models).analyzer.descriptor_runtime == "onnx"
     verifier = FaceVerifier.with_models(face_models, VerifierSettings(descriptor="dlib"))
     assert verifier.analyzer.descriptor_runtime == "dlib"
     with pytest.raises(ValidationError):
-        VerifierSettings(descriptor="onnx")
+        VerifierSettings(descriptor="tensorflow")
 
 
 def test_an_unreadable_model_falls_back_to_dlib_with_a_warning(
@@ -359,8 +364,8 @@ def test_an_unreadable_model_falls_back_to_dlib_with_a_warning(
     models = copy.copy(face_models)
     models._network, models._network_failed = None, False
     with caplog.at_level(logging.WARNING, logger="egate.biometrics.face"):
-        analyzer = FaceAnalyzer(models)
-        FaceAnalyzer(models)  # warned once per process, not per analyzer
+        analyzer = FaceAnalyzer(models, DetectionSettings(descriptor="numpy"))
+        FaceAnalyzer(models, DetectionSettings(descriptor="numpy"))  # warned once, not per analyzer
     assert analyzer.descriptor_runtime == "dlib"
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 1 and "using dlib's" in warnings[0] and "damaged" in warnings[0]
