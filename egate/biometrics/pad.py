@@ -73,6 +73,8 @@ Liveness = Literal["off", "passive"]
 PRESENTATION_ATTACK = "PRESENTATION_ATTACK"
 # Eye distance (px) below which landmarks are too coarse to judge motion by.
 MIN_EYE_DISTANCE = 8.0
+# Largest landmark coordinate taken for a pixel position (a 1 000 000-pixel-wide frame).
+MAX_COORDINATE = 1e6
 
 
 class PadDecision(StrEnum):
@@ -180,12 +182,17 @@ def planar_residual(first: Landmarks, second: Landmarks) -> float | None:
 
     None when no homography can be fitted (degenerate points).
     """
+    if not (_within_frame_range(first.points) and _within_frame_range(second.points)):
+        return None
     source = first.points.astype(np.float32)
     target = second.points.astype(np.float32)
-    transform, _ = cv2.findHomography(source, target, 0)
-    if transform is None or not np.all(np.isfinite(transform)):
+    try:
+        transform, _ = cv2.findHomography(source, target, 0)
+        if transform is None or not np.all(np.isfinite(transform)):
+            return None
+        mapped = cv2.perspectiveTransform(source[None], transform)[0]
+    except cv2.error:  # points OpenCV cannot fit (e.g. all on one line): no measure
         return None
-    mapped = cv2.perspectiveTransform(source[None], transform)[0]
     rms = float(np.sqrt(np.mean(np.sum((mapped - target) ** 2, axis=1))))
     scale = (first.eye_distance + second.eye_distance) / 2
     return rms / scale if scale > 0 and math.isfinite(rms) else None
@@ -204,11 +211,16 @@ def evidence(value: float, low: float, high: float) -> float:
     return 0.0 if exponent > 700 else 1.0 / (1.0 + math.exp(exponent))
 
 
+def _within_frame_range(points: npt.NDArray[np.float64]) -> bool:
+    """Finite coordinates no camera frame exceeds (beyond them float32 arithmetic overflows)."""
+    return bool(np.all(np.isfinite(points))) and bool(np.all(np.abs(points) < MAX_COORDINATE))
+
+
 def _usable(landmarks: Landmarks | None) -> bool:
     return (
         landmarks is not None
         and landmarks.points.shape == (68, 2)
-        and bool(np.all(np.isfinite(landmarks.points)))
+        and _within_frame_range(landmarks.points)
         and landmarks.eye_distance >= MIN_EYE_DISTANCE
     )
 
