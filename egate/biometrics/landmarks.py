@@ -101,7 +101,8 @@ class FaceLocation:
     tracked: bool = False
 
 
-def _largest(boxes: tuple[FaceBox, ...]) -> FaceBox:
+def largest(boxes: tuple[FaceBox, ...]) -> FaceBox:
+    """The box of largest area (the face nearest the camera)."""
     return max(boxes, key=lambda box: box.height * (box.right - box.left))
 
 
@@ -196,6 +197,20 @@ class LandmarkFinder:
         points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         return Landmarks(points, box)
 
+    def detect(
+        self, image: RgbImage, *, near: FaceBox | None = None, search_whole: bool = True
+    ) -> FaceLocation:
+        """Every face in ``image``, without landmarks (``locate`` says where it searches)."""
+        boxes: tuple[FaceBox, ...] = ()
+        if near is not None:
+            boxes = self._search_near(image, near, TRACKING_MARGIN) or self._search_near(
+                image, near, WIDE_TRACKING_MARGIN
+            )
+        tracked = bool(boxes)
+        if not boxes and (near is None or search_whole):
+            boxes = self._search_whole(image)
+        return FaceLocation(boxes, None, tracked)
+
     def locate(
         self, image: RgbImage, *, near: FaceBox | None = None, search_whole: bool = True
     ) -> FaceLocation:
@@ -206,14 +221,7 @@ class LandmarkFinder:
         then holds only the faces in that region); the whole picture is
         searched when nothing is found there, unless ``search_whole`` is false.
         """
-        boxes: tuple[FaceBox, ...] = ()
-        if near is not None:
-            boxes = self._search_near(image, near, TRACKING_MARGIN) or self._search_near(
-                image, near, WIDE_TRACKING_MARGIN
-            )
-        tracked = bool(boxes)
-        if not boxes and (near is None or search_whole):
-            boxes = self._search_whole(image)
-        if not boxes:
-            return FaceLocation((), None)
-        return FaceLocation(boxes, self.fit(image, _largest(boxes)), tracked)
+        found = self.detect(image, near=near, search_whole=search_whole)
+        if not found.boxes:
+            return found
+        return FaceLocation(found.boxes, self.fit(image, largest(found.boxes)), found.tracked)
