@@ -163,7 +163,7 @@ class CaptureScorer:
 
         Faces are found in every frame first, then the landmarks fitted one
         frame after another: run back to back, the fits find more of the
-        shape model (100 MB) still in the processor's caches (~6 % faster).
+        shape model (100 MB) still in the processor's caches (a few per cent faster).
         """
         found: list[FaceLocation] = []
         last: FaceBox | None = None
