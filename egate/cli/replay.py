@@ -222,7 +222,11 @@ def line_printer(show: Show, scenario: Scenario) -> Callable[[Line], None]:
 
 @contextmanager
 def matching_core(scenario: Scenario) -> Iterator[tuple[MatchingCore, CollectorRegistry]]:
-    """The scenario's face matching core, running, and the registry of its metrics."""
+    """The scenario's face matching core, running, and the registry of its metrics.
+
+    Its capture window and liveness check are the scenario's ``matching.capture``:
+    the gates' service takes that many frames per capture attempt.
+    """
     registry = CollectorRegistry()
     matching = scenario.matching
     with MatchingCore(
@@ -231,6 +235,7 @@ def matching_core(scenario: Scenario) -> Iterator[tuple[MatchingCore, CollectorR
         queue_limit=matching.queue_limit,
         kind=matching.kind,
         registry=registry,
+        capture=matching.capture,
     ) as core:
         yield core, registry
 

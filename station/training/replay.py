@@ -69,6 +69,7 @@ from station.training.scenario import (
 )
 from station.training.scenario_travellers import (
     PreparedPassenger,
+    face_pictures,
     prepare,
     prepare_passenger,
     stop_list,
@@ -413,7 +414,14 @@ class Replay:
                 update={"document": document.model_copy(update={"number": number})}
             )
         try:
-            passenger = prepare_passenger(copy, self.source, self.speed, arrival=at)
+            passenger = prepare_passenger(
+                copy,
+                self.source,
+                self.speed,
+                arrival=at,
+                pictures=face_pictures(self.scenario),
+                seed=self.scenario.seed,
+            )
         except ConfigError as error:
             self._line(
                 gate, None, Step.DEVICE, f"instructor's passenger {new_id} cannot come: {error}"
@@ -669,6 +677,8 @@ class Replay:
             gate.started_at = self._at(now)
         if isinstance(item, c.Finish):
             gate.finished_at = self._at(now)
+        if isinstance(item, c.GuideTraveller) and gate.presenter is not None:
+            gate.presenter.result.guidance.append(item.guidance.value)
         if self._live is not None and self._recording:
             self._live.gate_item(gate.name, self._at(now), self._current(gate), item)
         described = describe(item)

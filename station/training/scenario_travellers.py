@@ -9,6 +9,7 @@ passenger and the field.  ``stop_list`` builds the scenario's stop list.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
 from egate.documents.stoplist import StopList, StopListError
 from egate.privacy import Pseudonymizer
+from station.people.camerafeed import FaceFinder, FacePictures
 from station.people.passenger import Behaviour
 from station.people.traveller import MockDocument, mock_behaviour, mock_document
 from station.people.travellers import chip_photo
@@ -74,12 +76,39 @@ def vary(image: RgbImage, variation: Variation) -> RgbImage:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
+def capture_window(scenario: Scenario) -> tuple[int, float]:
+    """The scenario gates' capture window: frames per capture attempt, seconds apart."""
+    capture = scenario.matching.capture
+    return capture.frames, capture.interval_s
+
+
+def landmark_finder() -> FaceFinder:
+    """The largest face's 68 landmarks in a picture (dlib's models, loaded now)."""
+    from egate.biometrics.face import FaceModels
+    from egate.biometrics.landmarks import LandmarkFinder
+
+    finder = LandmarkFinder(FaceModels())
+    return lambda image: finder.locate(image).landmarks
+
+
+def face_pictures(scenario: Scenario) -> FacePictures:
+    """What makes the camera pictures of the scenario's faces, at its gates' capture window."""
+    window, interval_s = capture_window(scenario)
+    return FacePictures(window, interval_s, landmark_finder)
+
+
+def passenger_rng(seed: int, passenger: str) -> np.random.Generator:
+    """A passenger's own random generator: the same clips for the same seed and id."""
+    return np.random.default_rng([seed, zlib.crc32(passenger.encode())])
+
+
 def prepare(scenario: Scenario, source: str, speed: float) -> list[PreparedPassenger]:
     """Every passenger's document, chip and faces, decoded before anything starts.
 
     ``ConfigError`` naming the file, passenger and field when a photo cannot
     be read as one.
     """
+    pictures = face_pictures(scenario)
     arrivals = scenario.arrivals()
     followed = {
         passenger.behaviour.tailgates
@@ -95,6 +124,8 @@ def prepare(scenario: Scenario, source: str, speed: float) -> list[PreparedPasse
             arrival=0.0 if spec.tailgater else arrivals[spec.id],
             followed=spec.id in followed,
             chips=chips,
+            pictures=pictures,
+            seed=scenario.seed,
         )
         for spec in scenario.passengers
     ]
@@ -108,8 +139,12 @@ def prepare_passenger(
     arrival: float,
     followed: bool = False,
     chips: dict[tuple[Path, str], bytes] | None = None,
+    pictures: FacePictures | None = None,
+    seed: int = 0,
 ) -> PreparedPassenger:
-    """One passenger's document, chip and faces (``chips``: DG2 images already made)."""
+    """One passenger's document, chip and faces (``chips``: DG2 images already made;
+    ``pictures``: the maker of camera pictures at the gates' capture window, default one
+    frame; ``seed``: the scenario's, for attack clips)."""
     chips = {} if chips is None else chips
     result = PassengerResult(spec.id, spec.kind, spec.expected, spec.learn)
     if spec.tailgater:
@@ -129,18 +164,29 @@ def prepare_passenger(
             except ValueError as error:  # ImageError included
                 raise fail("chip.photo", error) from None
         dg2 = chips[key]
-    faces: list[RgbImage] = []
-    for index, path in enumerate(spec.face.resolved):
+    faces: list[RgbImage | None] = []
+    face = spec.face
+    if pictures is None:
+        pictures = FacePictures(1, 0.1, landmark_finder)
+    if face.kind == "photos" and not face.live and pictures.window == 1:
+        # One photo per capture attempt, as it always was: each photo as it is.
+        for index, path in enumerate(face.resolved):
+            try:
+                faces.append(vary(read_image_file(path), face.variation))
+            except ImageError as error:
+                raise fail(f"face.photos.{index}", error) from None
+    else:
         try:
-            faces.append(vary(read_image_file(path), spec.face.variation))
-        except ImageError as error:
-            raise fail(f"face.photos.{index}", error) from None
+            faces = pictures.pictures(face, passenger_rng(seed, spec.id))
+        except (ValueError, cv2.error) as error:  # ImageError and ClipError included
+            raise fail(f"face.{face.kind}", error) from None
     traveller = ScenarioTraveller(
         spec.id,
         mock_document(spec, dg2, faces, speed=speed),
         mock_behaviour(spec.behaviour, followed=followed, speed=speed),
     )
-    return PreparedPassenger(spec, traveller, arrival, result, dg2, faces[0] if faces else None)
+    first = next((picture for picture in faces if picture is not None), None)
+    return PreparedPassenger(spec, traveller, arrival, result, dg2, first)
 
 
 def stop_list(
