@@ -9,11 +9,15 @@ images, interleaved round by round so that both see the same machine load;
 medians count.  The decisions of both paths on every pair of single-face
 images are compared at the threshold.
 
-When the descriptor runs on numpy, dlib's own encoder is timed on the same
-chips in the same run (it is not part of egate's time): the report gives both
-per-chip times, their ratio, the largest difference between the two
-descriptors and whether they decide every pair alike at the typical and the
-strict threshold.
+When egate's descriptor runs on ONNX Runtime or numpy, dlib's own encoder is
+timed on the same chips in the same run (it is not part of egate's time): the
+report gives both per-chip times, their ratio, the largest difference between
+the two descriptors and whether they decide every pair alike at the typical
+and the strict threshold.  On ONNX Runtime, the numpy runtime is timed on the
+same chips too (the descriptor before and after, in one run).
+
+The CPU time of scoring a capture window is measured by
+``egate.biometrics.benchmarkcapture``.
 
 Throughput is measured through the matching core with 1..N worker
 processes, and the core's service times can be exported as a calibration
@@ -71,14 +75,19 @@ class ImageRun:
     height: int
     naive_seconds: list[float] = field(default_factory=list)
     fast_seconds: list[float] = field(default_factory=list)
+    # Processor time of each path: what a loaded machine stretches less than wall time.
+    naive_cpu: list[float] = field(default_factory=list)
+    fast_cpu: list[float] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
     naive_descriptor: Descriptor | None = None
     fast_descriptor: Descriptor | None = None
     naive_faces: int = 0
     fast_faces: int = 0
-    # dlib's own encoder on the same chip, when egate's descriptor runs on numpy.
+    # dlib's own encoder on the same chip, when egate's descriptor does not run on dlib.
     reference_seconds: list[float] = field(default_factory=list)
     reference_descriptor: Descriptor | None = None
+    # The numpy runtime on the same chip, when egate's descriptor runs on ONNX Runtime.
+    numpy_seconds: list[float] = field(default_factory=list)
 
     @property
     def size_class(self) -> str:
@@ -113,13 +122,16 @@ def measure_paths(
     rounds: int,
     clock: Callable[[], float] = time.perf_counter,
     on_step: Callable[[], None] = lambda: None,
+    cpu_clock: Callable[[], float] = time.process_time,
 ) -> tuple[list[ImageRun], bool]:
     """Time both paths on every image, ``rounds`` times; returns the runs and whether naive ran.
 
-    With the descriptor on numpy, dlib's encoder is also timed on each chip
-    (outside egate's time). Raises ``ImageError`` when an image cannot be read.
+    Unless the descriptor runs on dlib, dlib's encoder is also timed on each
+    chip (outside egate's time), and on ONNX Runtime the numpy runtime too.
+    Raises ``ImageError`` when an image cannot be read.
     """
     reference = analyzer.descriptor_runtime != "dlib"
+    numpy_too = analyzer.descriptor_runtime == "onnx"
     naive = _naive_path()
     for path in images:
         # An image egate cannot read stops the benchmark before it starts
@@ -129,9 +141,10 @@ def measure_paths(
     for _ in range(rounds):
         for path in images:
             if naive is not None:
-                started = clock()
+                started, cpu = clock(), cpu_clock()
                 codes = naive(path)
-                naive_time = clock() - started
+                naive_time, naive_cpu = clock() - started, cpu_clock() - cpu
+            cpu = cpu_clock()
             started = clock()
             pixels = read_image_file(path)
             decode = clock() - started
@@ -145,17 +158,24 @@ def measure_paths(
                 started = clock()
                 descriptor = analyzer.describe(finding.chip)
                 stages["descriptor"] = clock() - started
+            fast_cpu = cpu_clock() - cpu
             run = runs.setdefault(path, ImageRun(path, pixels.shape[1], pixels.shape[0]))
             if reference and finding.chip is not None:
                 started = clock()
                 run.reference_descriptor = analyzer.describe_with_dlib(finding.chip)
                 run.reference_seconds.append(clock() - started)
+            if numpy_too and finding.chip is not None:
+                started = clock()
+                if analyzer.describe_with_numpy(finding.chip) is not None:
+                    run.numpy_seconds.append(clock() - started)
             run.fast_seconds.append(sum(stages.values()))
+            run.fast_cpu.append(fast_cpu)
             for stage, seconds in stages.items():
                 run.stages.setdefault(stage, []).append(seconds)
             run.fast_faces, run.fast_descriptor = len(finding.boxes), descriptor
             if naive is not None:
                 run.naive_seconds.append(naive_time)
+                run.naive_cpu.append(naive_cpu)
                 run.naive_faces = len(codes)
                 run.naive_descriptor = codes[0] if len(codes) == 1 else None
             on_step()
@@ -297,12 +317,15 @@ def bench_report(
     compared: int,
     differ: Sequence[str],
     rates: dict[int, float],
-    descriptor: str = "numpy",
+    descriptor: str = "onnx",
+    capture: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything ``egate biometrics bench`` shows, as plain data (seconds, ratios).
 
-    ``descriptor`` names the runtime egate's descriptor ran on; with "numpy",
-    ``descriptor_reference`` compares it with dlib's encoder timed alongside.
+    ``descriptor`` names the runtime egate's descriptor ran on; unless "dlib",
+    ``descriptor_reference`` compares it with dlib's encoder timed alongside
+    (and ``descriptor_numpy`` gives the numpy runtime's time on the same chips).
+    ``capture``: what ``benchmarkcapture.capture_window_cost`` measured, or None.
     """
     images = []
     groups: dict[str, list[ImageRun]] = {}
@@ -324,12 +347,17 @@ def bench_report(
     for label, members in sorted(groups.items()):
         naive_total = sum(median(run.naive_seconds) for run in members) if naive_ran else None
         fast_total = sum(median(run.fast_seconds) for run in members)
+        naive_cpu = sum(median(run.naive_cpu) for run in members) if naive_ran else None
+        fast_cpu = sum(median(run.fast_cpu) for run in members)
         by_size[label] = {
             "images": len(members),
             "naive_mean_seconds": None if naive_total is None else naive_total / len(members),
             "egate_mean_seconds": fast_total / len(members),
             # Ratio of mean times: what a gate that sees these images gains.
             "speedup": None if naive_total is None else naive_total / fast_total,
+            "naive_mean_cpu_seconds": None if naive_cpu is None else naive_cpu / len(members),
+            "egate_mean_cpu_seconds": fast_cpu / len(members),
+            "cpu_speedup": None if naive_cpu is None or not fast_cpu else naive_cpu / fast_cpu,
         }
     stage_samples: dict[str, list[float]] = {}
     for run in runs:
@@ -354,6 +382,16 @@ def bench_report(
             "pairs_compared": pairs,
             "differing": runtime_differ,
         }
+    numpy_samples = [value for run in runs for value in run.numpy_seconds]
+    numpy_runtime = None
+    if numpy_samples:
+        ours = percentile(stage_samples.get("descriptor", []), 0.5)
+        numpy_p50 = percentile(numpy_samples, 0.5)
+        numpy_runtime = {
+            "p50": numpy_p50,
+            "p95": percentile(numpy_samples, 0.95),
+            "speedup": numpy_p50 / ours if ours > 0 else None,
+        }
     return {
         "images": images,
         "by_size": by_size,
@@ -364,6 +402,8 @@ def bench_report(
         "descriptor_share": descriptor_total / total if total else None,
         "descriptor_runtime": descriptor,
         "descriptor_reference": reference,
+        "descriptor_numpy": numpy_runtime,
+        "capture_window": capture,
         "naive_measured": naive_ran,
         "decisions": {"pairs_compared": compared, "differing": list(differ)},
         "verifications_per_second": {str(count): rate for count, rate in rates.items()},

@@ -382,6 +382,16 @@ def test_bench_json_and_calibration(cli, sample_faces, tmp_path):
     assert report["verifications_per_second"]["1"] > 0
     assert 0 < report["descriptor_share"] < 1
     assert report["naive_measured"] is True
+    assert photo_row["naive_mean_cpu_seconds"] > 0 and photo_row["egate_mean_cpu_seconds"] > 0
+    # The descriptor on ONNX Runtime, with numpy and dlib timed on the same chips.
+    assert report["descriptor_runtime"] == "onnx"
+    assert report["descriptor_numpy"]["p50"] > 0
+    reference = report["descriptor_reference"]
+    assert reference["max_abs_difference"] < 1e-5 and reference["differing"] == []
+    capture = report["capture_window"]
+    assert (capture["frames"], capture["size"]) == (10, "1280x720")
+    assert 0 < capture["cpu_seconds_best"] <= capture["cpu_seconds_p50"]
+    assert capture["frames_with_a_face"] == 10
 
     data = json.loads(calibration.read_text())
     assert data["format"] == CALIBRATION_FORMAT == "egate-matching-calibration/1"
