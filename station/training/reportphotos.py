@@ -72,7 +72,14 @@ class PassengerPhotos:
         """The passenger's first live capture as the camera saw it, or ``None``."""
         spec = self._specs.get(passenger)
         face = None if spec is None else spec.face
-        if face is None or not face.resolved:
+        if face is None or face.kind == "attack":
+            return None  # an attack's camera saw a print or a screen, not the photo itself
+        if face.kind == "frames":
+            first = next((entry for entry in face.frames if entry.resolved is not None), None)
+            if first is None or first.resolved is None:
+                return None
+            return self._thumbnail(passenger, first.resolved, first.variation)
+        if not face.resolved:
             return None
         return self._thumbnail(passenger, face.resolved[0], face.variation)
 

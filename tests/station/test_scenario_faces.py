@@ -310,3 +310,22 @@ def test_a_live_face_moves_around_its_features_only() -> None:
     assert np.array_equal(blink[:20, :20], image[:20, :20])
     # Without a face found the photo stays still.
     assert all(np.array_equal(f, image) for f in animate(image, None, 3, 8))
+
+
+def test_the_report_shows_a_frame_sequence_by_its_first_photo_and_no_attack_photo(
+    folder: Path,
+) -> None:
+    from station.training.reportphotos import PassengerPhotos
+
+    frames = load_scenario(scenario_with(folder, {"frames": ["none", "b.png"]}))
+    assert PassengerPhotos(frames).capture("P1") is not None
+    attack = load_scenario(
+        scenario_with(
+            folder,
+            {"attack": "print", "photo": "b.png"},
+            kind="presentation_attack",
+            expected={"outcome": "referred", "reason": "PRESENTATION_ATTACK"},
+        )
+    )
+    # The camera saw a print, not the photo it was made of.
+    assert PassengerPhotos(attack).capture("P1") is None
