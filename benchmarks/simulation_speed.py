@@ -17,11 +17,17 @@ Three measurements in one run:
      list; the least a SimPy model can do, so the floor of what ours costs;
    * Ciw, the queueing library planners use, on the same network.
 
-   Speed is travellers served per second of wall time. Targets: the full
-   model at least 0.4x the bare loop and at least 1.5x Ciw.
+   Speed is travellers served per second of wall time. Targets (issue 17):
+   the full model at least 2x the bare loop and at least 4x Ciw. (The model
+   beats the bare loop by booking fewer events: 2 a traveller, an arrival and
+   the end of a service, against the loop's 6: the arrival, the process's
+   start and end, the request, the service and the release.)
 
 2. The default Pudong-style day (about 49,000 passengers, built into
-   ``egate simulate``) times 30 replications on every core: under 60 s.
+   ``egate simulate``) times 30 replications on every core: under 10 s.
+
+The machine should be quiet: the three ways of item 1 take turns, but other
+work landing on one of them still skews the ratios.
 
 Each line says whether its target is met; the exit status is 1 if one is not.
 Without Ciw installed (``pip install -e '.[dev]'`` brings it), its ratio is
@@ -46,9 +52,9 @@ from simulation.queueing import mmc_mean_wait
 from simulation.replications import run_replication, run_replications
 
 MMC_FILE = Path(__file__).resolve().parent.parent / "configs" / "airports" / "mmc-validation.yaml"
-BARE_FLOOR = 0.4  # the full model's speed, at least this share of the bare loop's
-CIW_MULTIPLE = 1.5  # ... and at least this multiple of Ciw's
-DAY_SECONDS = 60.0
+BARE_FLOOR = 2.0  # the full model's speed, at least this multiple of the bare loop's
+CIW_MULTIPLE = 4.0  # ... and at least this multiple of Ciw's
+DAY_SECONDS = 10.0
 DAY_REPLICATIONS = 30
 
 # The M/M/c case's rates (checked against the file at start).

@@ -1,29 +1,32 @@
 """The arrivals hall as a SimPy model: queues, e-gates run by the gate controller, desks.
 
-(One concept past the ~400-line guideline: the processes below share one set
-of per-traveller records and the two pools, and a traveller's path runs
+(One concept past the ~400-line guideline: the parts below share one set of
+per-traveller records and the two pools, and a traveller's path runs
 through several of them, gate to matching core to desk. The pools of servers
 are in ``simulation.servers``, the fates in ``simulation.fates``.)
 
 SimPy in one paragraph: an ``Environment`` keeps a clock and a calendar of
 *events*; a *process* is a generator that yields an event (``env.timeout(d)``
 to let ``d`` seconds pass, or any event another process will trigger) and
-resumes when the calendar reaches it. Nothing happens between events, so the
-cost of a run is the number of events, not the length of the day.
+resumes when the calendar reaches it, and an event can also simply call
+functions (its *callbacks*) when the calendar reaches it. Nothing happens
+between events, so the cost of a run is the number of events, not the length
+of the day.
 
-The model (``Hall``) has these processes:
+The model (``Hall``) has these parts:
 
 * **Arrivals** walk through the travellers generated up front
-  (``simulation.arrivals``). A gate user joins the gate queue, a desk user
-  the desk queue; if a server is idle the traveller goes straight to it.
+  (``simulation.arrivals``), one event per moment someone arrives. A gate
+  user joins the gate queue, a desk user the desk queue; if a server is idle
+  the traveller goes straight to it.
 * **Gates.** A gate serves one traveller at a time through its own
   ``GateController``, the state machine that runs real gates: the model
   feeds it the events a real gate's devices would send (``DocumentRead``,
   ``ChipRead``, ``EntryPassed``, ``FaceCaptured``, ``FaceVerified``,
-  ``ExitPassed``, ``OccupancyChanged``), each at the simulated moment it
-  happens, and the controller's state says which step comes next, which
-  event answers it, and finally how the transaction ends (``Finish``). Each
-  step takes a time drawn from its distribution. What happens to a
+  ``ExitPassed``, ``OccupancyChanged``), each stamped with the simulated
+  moment it happens, and the controller's state says which step comes next,
+  which event answers it, and finally how the transaction ends (``Finish``).
+  Each step takes a time drawn from its distribution. What happens to a
   traveller (a rejected document, two failed captures, a mismatch, a
   tailgater) is drawn up front from the configured rates: the traveller's
   *fate* (``simulation.fates``). The controller's retries, referrals and
@@ -37,35 +40,52 @@ The model (``Hall``) has these processes:
 * **Bank schedules** open and close gates by time of day (an officer's
   ``CLOSE`` and ``RESET`` to the controller), and **failures** take a gate
   down for a repair (``DeviceFault``/``DeviceRecovered``); both let the
-  traveller in the gate finish first.
+  traveller in the gate finish first. These two are SimPy processes.
 * **Matching core** (optional): the verify step queues for one of ``K``
-  workers of a shared ``simpy.Resource``. The traveller stands in the gate
+  workers, first come first served. The traveller stands in the gate
   meanwhile; when they asked and when a worker took them is kept per
   traveller, with the number waiting for a worker over time, because that
   queue is waiting, not service (``simulation.statistics``).
 
-Speed. Only three things cost events: an arrival, handing a traveller to an
-idle server, and the time a service takes. Steps that follow one another
-without anyone else involved are added up and spent in one ``timeout``;
-steps configured as zero take no time and no event; durations come from
-batched streams. And because the controller is a pure state machine that
-starts every transaction from the same idle state, its decisions depend only
-on the traveller's fate: the first transaction with a given fate is run
-through the controller event by event and its path (steps, outcome, reasons)
-is remembered; later ones with the same fate replay that path. With
-``replay_decisions=False`` every transaction is run through the controller;
-results are identical, only slower (the tests check both).
+Speed. Only these cost an event: a moment someone arrives, the end of a
+service at a gate or a desk, a referred traveller reaching the desks, and a
+gate's traveller asking the core for a worker. Servers are not processes:
+the event that ends a service calls the server, which takes the next
+traveller itself (``simulation.servers``), so queueing and handing over cost
+no event. Steps that follow one another without anyone else involved are
+added up and spent in one event; steps configured as zero take no time and
+no event; durations come from batched streams. The core needs no event of
+its own either: it serves in the order asked, so when a worker takes a
+traveller is known the moment they ask (when the first worker comes free, if
+not now), and the rest of the path is added to it. And because the
+controller is a pure state machine that starts every transaction from the
+same idle state, its decisions depend only on the traveller's fate: the first
+transaction with a given fate is run through the controller event by event
+and its path (steps, outcome, reasons) is remembered; later ones with the
+same fate replay that path. With ``replay_decisions=False`` every transaction
+is run through the controller; results are identical, only slower (the tests
+check both). The default Pudong-style day books 2.7 events a traveller, the
+M/M/c validation case 2.0.
+
+Draw order. Each step's durations come from a stream of its own, handed out
+in the order they are needed: a gate draws the steps up to the core when it
+takes the traveller, and the core's time and the steps after it when the
+traveller asks the core.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from egate.biometrics.decision import Decision
 from egate.gate import events as e
@@ -106,15 +126,76 @@ def child_seed(seed: np.random.SeedSequence, purpose: int) -> np.random.SeedSequ
     )
 
 
-def _constant(value: float) -> Callable[[], float]:
-    return lambda: value
+class _Route:
+    """A remembered path ready to replay: the draws before the core, whether it asks, after."""
+
+    __slots__ = ("after", "before", "core", "plan")
+
+    def __init__(
+        self,
+        plan: Plan,
+        before: tuple[Callable[[], float], ...],
+        core: bool,
+        after: tuple[Callable[[], float], ...],
+    ) -> None:
+        self.plan = plan
+        self.before = before
+        self.core = core
+        self.after = after
+
+    @classmethod
+    def of(cls, plan: Plan, draws: Sequence[Callable[[], float] | None]) -> _Route:
+        """``plan``'s steps as the draws that time them (a step in a plan always takes time)."""
+        steps = plan.steps
+        cut = steps.index(CORE) if CORE in steps else len(steps)
+
+        def timed(part: tuple[int, ...]) -> tuple[Callable[[], float], ...]:
+            found = tuple(draws[step] for step in part)
+            assert all(draw is not None for draw in found)
+            return found  # type: ignore[return-value]
+
+        return cls(plan, timed(steps[:cut]), cut < len(steps), timed(steps[cut + 1 :]))
+
+
+def _batches(
+    distribution: Distribution, rng: np.random.Generator, batch: int = 4096
+) -> Iterator[list[float]]:
+    while True:
+        yield distribution.sample_many(rng, batch).tolist()
 
 
 def _draw(distribution: Distribution, seed: np.random.SeedSequence) -> Callable[[], float] | None:
-    """A callable giving durations, or None for a step that always takes no time."""
+    """A callable giving durations, or None for a step that always takes no time.
+
+    The values of a ``Stream`` (successive batches of ``sample_many``), handed
+    out by ``next`` on a chain of the batches: a call runs no Python code.
+    """
     if isinstance(distribution, Deterministic):
-        return None if distribution.value == 0 else _constant(distribution.value)
-    return Stream(distribution, np.random.default_rng(seed))
+        return None if distribution.value == 0 else itertools.repeat(distribution.value).__next__
+    values = itertools.chain.from_iterable(_batches(distribution, np.random.default_rng(seed)))
+    return values.__next__
+
+
+class _Booked(simpy.Timeout):
+    """A timeout with its callback: the one kind of event the hall books per traveller.
+
+    What ``env.timeout(delay, value).callbacks.append(callback)`` makes, in one
+    step (``Timeout.__init__``'s own assignments, the callback list given).
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        delay: float,
+        value: Any,  # noqa: ANN401  (what the callback reads back)
+        callback: Callable[[simpy.Event], None],
+    ) -> None:
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._delay = delay
+        self._ok = True
+        env.schedule(self, NORMAL, delay)
 
 
 class Hall:
@@ -185,10 +266,11 @@ class Hall:
         self.draws.append(build(gates.retreat, _RETREAT))
         self.draws.append(build(gates.steps.chip, _CHIP))
         self.walk = build(gates.referral_walk, _WALK)
-        self.core: simpy.Resource | None = None
+        # The matching core: when each of its workers comes free next (a heap).
+        self.core: list[float] | None = None
         self.core_draw: Callable[[], float] | None = None
         if config.matching is not None:
-            self.core = simpy.Resource(env, config.matching.workers)
+            self.core = [0.0] * config.matching.workers
             self.core_draw = build(config.matching.service, _CORE)
         self.desk_draw = self.referral_draw = None
         self.class_draws: list[Callable[[], float] | None] = []
@@ -205,16 +287,24 @@ class Hall:
                 for index, spec in enumerate(desk_services(config.arrivals.class_infos()))
             ]
 
-        self.gates = Pool(env, gates.count, gates.queue == "per_gate", self._open, self._close)
+        self.gates = Pool(
+            env, gates.count, self._serve_gate, gates.queue == "per_gate", self._open, self._close
+        )
         settings = ControllerSettings(capture_attempts=gates.capture_attempts)
         for server in self.gates.servers:
             server.controller = GateController(f"G{server.index + 1:02d}", gates.topology, settings)
             for report in server.board.report():
                 server.controller.handle(report, 0.0)
-        self.desks = Pool(env, 0 if desks is None else desks.most)
+        self.desks = Pool(env, 0 if desks is None else desks.most, self._serve_desk)
+        self.referral_priority = desks is not None and desks.referral_priority
         self.plans = Plans()
+        self.routes: dict[int, _Route] = {}  # the remembered paths by fate code
 
         count = self.travellers = len(self.arrivals)
+        self.arrival_times = self.arrivals.times.tolist()
+        self.uses_gate = self.arrivals.uses_gate().tolist()
+        self.class_of = self.arrivals.classes.tolist()
+        self.next_arrival = 0
         nan = float("nan")
         self.arrived = [nan] * count
         self.gate_start = [nan] * count
@@ -231,45 +321,53 @@ class Hall:
         self.hall_area = 0.0
         self.hall_last = 0.0
         self.departed = 0
-        # The matching core: per traveller when they asked for a worker and when
-        # one took them (a transaction verifies at most once), and the queue's books.
+        # The matching core: per traveller when they asked for a worker, when one
+        # took them and for how long (a transaction verifies at most once); when
+        # those waiting now will be taken (in order), and the most ever waiting.
         self.core_asked = [nan] * count
         self.core_start = [nan] * count
-        self.core_waiting = 0
+        self.core_took = [nan] * count
+        self.core_line: deque[float] = deque()
         self.core_area = 0.0
         self.core_last = 0.0
         self.core_most = 0
         self.core_busy = 0.0
         self.core_requests = 0
         self.done = env.event()
+        # The callbacks events call (bound once).
+        self._on_arrival = self._arrive
+        self._on_gate_done = self._gate_done
+        self._on_core = self._core_asked
+        self._on_desks = self._reach_desks
+        self._on_desk_done = self._desk_done
 
-    # -- set-up ----------------------------------------------------------------------------
+    # -- arrivals --------------------------------------------------------------------------
 
-    # -- processes ---------------------------------------------------------------------------
-
-    def _arrive(self) -> Generator[simpy.Event, Any, None]:
+    def _arrive(self, _: simpy.Event | None = None) -> None:
+        """Whoever arrives now joins their queue; then the next arrival is booked."""
         env = self.env
-        uses_gate = self.arrivals.uses_gate().tolist()
-        arrived, desk_join = self.arrived, self.desk_join
-        gates, desks = self.gates, self.desks
-        timeout = env.timeout
         now = env.now
-        for traveller, at in enumerate(self.arrivals.times.tolist()):
+        times, count = self.arrival_times, self.travellers
+        traveller = self.next_arrival
+        while traveller < count:
+            at = times[traveller]
             if at > now:
-                yield timeout(at - now)
-                now = env.now
-            arrived[traveller] = now
+                _Booked(env, at - now, None, self._on_arrival)
+                break
+            self.arrived[traveller] = now
             self.hall_area += self.in_hall * (now - self.hall_last)
             self.hall_last = now
             self.in_hall += 1
-            if uses_gate[traveller]:
-                gates.join(traveller)
+            if self.uses_gate[traveller]:
+                self.gates.join(traveller, now)
             else:
-                desk_join[traveller] = now
-                desks.join(traveller)
+                self.desk_join[traveller] = now
+                self.desks.join(traveller, now)
+            traveller += 1
+        self.next_arrival = traveller
 
-    def _depart(self, traveller: int) -> None:
-        now = self.env.now
+    def _depart(self, traveller: int, now: float) -> None:
+        # (Written out in ``_finish_gate``, which runs per traveller.)
         self.left[traveller] = now
         self.hall_area += self.in_hall * (now - self.hall_last)
         self.hall_last = now
@@ -278,56 +376,166 @@ class Hall:
         if self.departed == self.travellers:
             self.done.succeed()
 
-    def _gate(self, server: Server) -> Generator[simpy.Event, Any, None]:
-        """A gate's life: serve whoever comes, through its controller (or a remembered path)."""
-        env, pool, draws = self.env, self.gates, self.draws
-        timeout, plans, fates, replay = env.timeout, self.plans.by_code, self.fates, self.replay
-        gate_start, gate_end, plan_of = self.gate_start, self.gate_end, self.plan_of
-        gate_of, index = self.gate_of, server.index
-        traveller = -1
-        while True:
-            if traveller < 0:
-                traveller = yield server.wake
-            started = env.now
-            gate_start[traveller] = started
-            gate_of[traveller] = index
-            plan = plans.get(fates[traveller]) if replay else None
-            if plan is None:
-                plan = yield from self._transaction(server, traveller)
-            else:
-                pending = 0.0
-                for step in plan.steps:
-                    if step == CORE:
-                        if pending > 0:
-                            yield timeout(pending)
-                            pending = 0.0
-                        yield from self._verify_at_core(traveller)
-                    else:
-                        pending += draws[step]()  # type: ignore[misc]  # (never None here)
-                if pending > 0:
-                    yield timeout(pending)
-            ended = env.now
-            gate_end[traveller] = ended
-            plan_of[traveller] = plan.number
-            server.busy_s += ended - started
-            server.served += 1
-            if plan.referred:
-                self._refer(traveller)
-            else:
-                self._depart(traveller)
-            traveller = pool.done(server)
+    # -- gates -----------------------------------------------------------------------------
 
-    def _transaction(self, server: Server, traveller: int) -> Generator[simpy.Event, Any, Plan]:
-        """Run one transaction through the gate's controller, event by event; its path."""
-        env, draws = self.env, self.draws
+    def _serve_gate(self, server: Server, traveller: int, now: float) -> None:
+        """Gate ``server`` takes ``traveller`` now (and the next ones, while they take no time).
+
+        The path is known from the start (remembered, or run through the
+        controller as far as the matching core), so a service books one
+        event: its end, or the moment the traveller asks the core.
+        """
+        routes = self.routes if self.replay else None
+        fates = self.fates
+        while traveller >= 0:
+            self.gate_start[traveller] = now
+            self.gate_of[traveller] = server.index
+            server.current = traveller
+            route = None if routes is None else routes.get(fates[traveller])
+            if route is not None:
+                server.task = route
+                pending = 0.0
+                for draw in route.before:
+                    pending += draw()
+                core = route.core
+            else:
+                # Through the controller: as far as the core (a time), or to the end.
+                run = self._transaction(server, traveller, now)
+                try:
+                    pending = next(run)
+                    server.task, core = run, True
+                except StopIteration as finished:
+                    server.task, pending = finished.value
+                    core = False
+            if core:  # the traveller asks the core once ``pending`` has passed
+                if pending > 0:
+                    _Booked(self.env, pending, server, self._on_core)
+                    return
+                if self._ask_core(server, now):
+                    return
+            elif pending > 0:
+                _Booked(self.env, pending, server, self._on_gate_done)
+                return
+            traveller = self._finish_gate(server, now)
+
+    def _gate_done(self, event: simpy.Event) -> None:
+        """A gate's service has ended: its traveller goes on, the gate takes the next one."""
+        server: Server = event.value  # type: ignore[assignment]  # (what it was booked with)
+        now = self.env.now
+        traveller = self._finish_gate(server, now)
+        if traveller >= 0:
+            self._serve_gate(server, traveller, now)
+
+    def _core_asked(self, event: simpy.Event) -> None:
+        """The traveller in gate ``event.value`` asks the core for a worker now."""
+        server: Server = event.value  # type: ignore[assignment]  # (what it was booked with)
+        now = self.env.now
+        if not self._ask_core(server, now):
+            traveller = self._finish_gate(server, now)
+            if traveller >= 0:
+                self._serve_gate(server, traveller, now)
+
+    def _ask_core(self, server: Server, now: float) -> bool:
+        """The verify step at the central core: a worker's turn, then the rest of the path.
+
+        The core serves in the order asked (one FIFO queue for ``K``
+        workers), so when a worker takes this traveller is known now: when
+        the first of the workers comes free, if that is later than now (the
+        Kiefer-Wolfowitz recursion of a multi-server FIFO queue). The
+        traveller waits in the gate meanwhile, verifies, and finishes the
+        path; one event books the end of all that. True when it is booked,
+        False when the gate is done already (nothing left takes time).
+        """
+        traveller = server.current
+        free = self.core
+        assert free is not None
+        started = free[0]
+        if started < now:
+            started = now
+        elif started > now:  # a queue: this traveller waits behind those still waiting
+            self._core_books(now)
+            line = self.core_line
+            line.append(started)
+            if len(line) > self.core_most:
+                self.core_most = len(line)
+        duration = self.core_draw()  # type: ignore[misc]  # (set when there is a core)
+        finished = started + duration if duration > 0 else started
+        heapq.heapreplace(free, finished)
+        self.core_asked[traveller] = now
+        self.core_start[traveller] = started
+        self.core_took[traveller] = duration
+        self.core_requests += 1
+        self.core_busy += duration
+        task = server.task
+        if type(task) is _Route:
+            pending = 0.0
+            for draw in task.after:
+                pending += draw()
+        else:
+            try:
+                task.send(finished)
+            except StopIteration as done:
+                server.task, pending = done.value
+            else:
+                raise RuntimeError(f"gate {server.index + 1}: a second verification at the core")
+        end = finished + pending if pending > 0 else finished
+        if end > now:
+            _Booked(self.env, end - now, server, self._on_gate_done)
+            return True
+        return False
+
+    def _core_books(self, now: float) -> None:
+        """Bring the core queue's time integral up to ``now``; whoever a worker took leaves it."""
+        line = self.core_line
+        area, last = self.core_area, self.core_last
+        while line and line[0] <= now:
+            taken = line.popleft()
+            area += (len(line) + 1) * (taken - last)
+            last = taken
+        self.core_area = area + len(line) * (now - last)
+        self.core_last = now
+
+    def _finish_gate(self, server: Server, now: float) -> int:
+        """The traveller in gate ``server`` leaves it now; the next traveller for it, or -1."""
+        traveller = server.current
+        task = server.task
+        plan = task.plan if type(task) is _Route else task
+        self.gate_end[traveller] = now
+        self.plan_of[traveller] = plan.number
+        server.busy_s += now - self.gate_start[traveller]
+        server.served += 1
+        if plan.referred:
+            self._refer(traveller, now)
+        else:  # ``_depart``
+            self.left[traveller] = now
+            self.hall_area += self.in_hall * (now - self.hall_last)
+            self.hall_last = now
+            self.in_hall -= 1
+            self.departed += 1
+            if self.departed == self.travellers:
+                self.done.succeed()
+        return self.gates.done(server, now)
+
+    def _transaction(
+        self, server: Server, traveller: int, now: float
+    ) -> Generator[float, float, tuple[Plan, float]]:
+        """Run one transaction through the gate's controller, event by event.
+
+        A plain generator, not a process: it adds up the time the steps take,
+        and at the matching core yields that time (the traveller asks for a
+        worker once it has passed) and is sent back the moment the core
+        finished. Its value: the path (a plan, remembered for replay) and the
+        time the steps after the core take.
+        """
+        draws = self.draws
         code = self.fates[traveller]
         controller = server.controller
         assert controller is not None
         fate = decode(code, self.capture_attempts, len(self.documents) - 4)
         document = self.documents[fate.document]
         decision = Decision.NO_MATCH if fate.no_match else Decision.MATCH
-        elapsed = env.now  # the moment the next event happens
-        pending = 0.0  # time spent since the last yield
+        elapsed = now  # the moment the next event happens
+        pending = 0.0  # time spent since ``elapsed``
         finish: Finish | None = None
         steps: list[int] = []
         captures = 0
@@ -374,11 +582,8 @@ class Hall:
                 case other:
                     raise RuntimeError(f"gate {controller.gate_id}: unexpected state {other}")
             if step == CORE:
-                if pending > 0:
-                    yield env.timeout(pending)
-                    pending = 0.0
-                yield from self._verify_at_core(traveller)
-                elapsed = env.now
+                elapsed = yield pending
+                pending = 0.0
                 steps.append(step)
             elif step is not None:
                 draw = draws[step]
@@ -391,80 +596,66 @@ class Hall:
                     steps.append(CHIP)
             for event in answer:
                 feed(event)
-        if pending > 0:
-            yield env.timeout(pending)
         if finish is None:
             raise RuntimeError(f"gate {controller.gate_id}: transaction ended without Finish")
-        return self.plans.learn(code, tuple(steps), finish, fate.impostor)
+        plan = self.plans.learn(code, tuple(steps), finish, fate.impostor)
+        if code not in self.routes:
+            self.routes[code] = _Route.of(plan, draws)
+        return plan, pending
 
-    def _verify_at_core(self, traveller: int) -> Generator[simpy.Event, Any, None]:
-        """The verify step at the central core: wait for a worker inside the gate, then verify."""
-        core, env = self.core, self.env
-        assert core is not None and self.core_draw is not None
-        self.core_asked[traveller] = env.now
-        with core.request() as request:
-            if request.triggered:  # a worker was free
-                yield request
-            else:
-                self._core_queue(1)
-                yield request
-                self._core_queue(-1)
-            self.core_start[traveller] = env.now
-            self.core_requests += 1
-            duration = self.core_draw()
-            if duration > 0:
-                yield env.timeout(duration)
-            self.core_busy += duration
+    # -- the referrals and the desks -------------------------------------------------------
 
-    def _core_queue(self, change: int) -> None:
-        """The number waiting for a core worker changes: keep its integral and its maximum."""
-        now = self.env.now
-        self.core_area += self.core_waiting * (now - self.core_last)
-        self.core_last = now
-        self.core_waiting += change
-        if self.core_waiting > self.core_most:
-            self.core_most = self.core_waiting
-
-    def _refer(self, traveller: int) -> None:
+    def _refer(self, traveller: int, now: float) -> None:
         self.referred[traveller] = True
         walk = 0.0 if self.walk is None else self.walk()
         if walk > 0:
-            self.env.timeout(walk, traveller).callbacks.append(self._reach_desks)
+            _Booked(self.env, walk, traveller, self._on_desks)
         else:
-            self._to_desks(traveller)
+            self._to_desks(traveller, now)
 
     def _reach_desks(self, event: simpy.Event) -> None:
         traveller = event.value
         assert isinstance(traveller, int)
-        self._to_desks(traveller)
+        self._to_desks(traveller, self.env.now)
 
-    def _to_desks(self, traveller: int) -> None:
-        self.desk_join[traveller] = self.env.now
-        desks = self.config.desks
-        self.desks.join(traveller, priority=desks is not None and desks.referral_priority)
+    def _to_desks(self, traveller: int, now: float) -> None:
+        self.desk_join[traveller] = now
+        self.desks.join(traveller, now, self.referral_priority)
 
-    def _desk(self, server: Server) -> Generator[simpy.Event, Any, None]:
-        env, pool = self.env, self.desks
-        timeout, referred = env.timeout, self.referred
-        class_draws, referral_draw = self.class_draws, self.referral_draw
-        class_of = self.arrivals.classes.tolist()
-        desk_start, desk_end, desk_of = self.desk_start, self.desk_end, self.desk_of
-        traveller = -1
-        while True:
-            if traveller < 0:
-                traveller = yield server.wake
-            started = env.now
-            desk_start[traveller] = started
-            desk_of[traveller] = server.index
-            draw = referral_draw if referred[traveller] else class_draws[class_of[traveller]]
+    def _serve_desk(self, server: Server, traveller: int, now: float) -> None:
+        """Desk ``server`` takes ``traveller`` now: one event, the end of the service."""
+        referred, class_of = self.referred, self.class_of
+        while traveller >= 0:
+            self.desk_start[traveller] = now
+            self.desk_of[traveller] = server.index
+            if referred[traveller]:
+                draw = self.referral_draw
+            else:
+                draw = self.class_draws[class_of[traveller]]
             duration = 0.0 if draw is None else draw()
+            server.current = traveller
+            server.task = duration
             if duration > 0:
-                yield timeout(duration)
-            desk_end[traveller] = env.now
-            server.busy_s += duration
-            server.served += 1
-            self._depart(traveller)
-            traveller = pool.done(server)
+                _Booked(self.env, duration, server, self._on_desk_done)
+                return
+            traveller = self._finish_desk(server, now)
+
+    def _desk_done(self, event: simpy.Event) -> None:
+        server: Server = event.value  # type: ignore[assignment]  # (what it was booked with)
+        now = self.env.now
+        traveller = self._finish_desk(server, now)
+        if traveller >= 0:
+            self._serve_desk(server, traveller, now)
+
+    def _finish_desk(self, server: Server, now: float) -> int:
+        traveller = server.current
+        self.desk_end[traveller] = now
+        server.busy_s += server.task
+        server.served += 1
+        self._depart(traveller, now)
+        return self.desks.done(server, now)
+
+    # -- gates opening and closing ---------------------------------------------------------
 
     def _open(self, server: Server) -> None:
         """A gate starts working: bring its controller back to idle."""
@@ -546,10 +737,6 @@ class Hall:
         if times.size:
             last = max(last, float(times[-1]))
         cap = last + config.drain_limit_h * 3600.0
-        for server in self.gates.servers:
-            env.process(self._gate(server))
-        for server in self.desks.servers:
-            env.process(self._desk(server))
         banks = config.gates.banks
         opening = [bank.open for bank in banks or ()]
         env.process(
@@ -576,7 +763,8 @@ class Hall:
             )
             for server in self.gates.servers:
                 env.process(self._failures(server, up, down))
-        env.process(self._arrive())
+        # After the schedules' first changes at time 0 (processes start first).
+        env.timeout(0.0).callbacks.append(self._arrive)
         if not times.size:
             env.run(until=max(last, 1e-9))
         else:
@@ -587,7 +775,6 @@ class Hall:
     def _records(self) -> HallRecords:
         self.gates.close_books()
         self.desks.close_books()
-        self._core_queue(0)
         now = self.env.now
         self.hall_area += self.in_hall * (now - self.hall_last)
         self.hall_last = now
@@ -598,6 +785,18 @@ class Hall:
         def ints(values: list[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
             return np.array(values, dtype=np.int64)
 
+        # The core's times were set when each traveller asked; a run cut off at the
+        # drain limit has not reached some of them: those workers never took anyone
+        # (still waiting at the end), or never finished.
+        core_asked, core_start = floats(self.core_asked), floats(self.core_start)
+        core_took = floats(self.core_took)
+        core_start[core_start > now] = np.nan
+        taken = ~np.isnan(core_start)
+        finished = taken & (core_start + core_took <= now)
+        core_busy = self.core_busy
+        if int(finished.sum()) != self.core_requests:
+            core_busy = float(core_took[finished].sum())
+        self._core_books(now)
         matching = self.config.matching
         return HallRecords(
             config=self.config,
@@ -632,10 +831,10 @@ class Hall:
             gate_availability=tuple(self.gates.availability),
             desk_availability=tuple(self.desks.availability),
             core_workers=0 if matching is None else matching.workers,
-            core_busy_s=self.core_busy,
-            core_requests=self.core_requests,
-            core_asked=floats(self.core_asked),
-            core_start=floats(self.core_start),
+            core_busy_s=core_busy,
+            core_requests=int(taken.sum()),
+            core_asked=core_asked,
+            core_start=core_start,
             core_queue_area=self.core_area,
             core_queue_max=self.core_most,
         )

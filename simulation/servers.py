@@ -4,17 +4,20 @@ A ``Pool`` is one kind of server (the e-gates, or the desks) and its queue.
 A traveller who joins goes straight to an idle server if there is one, else
 waits: in one shared serpentine line, ahead of it when given priority
 (referrals at the desks), or with ``per_server`` in the shortest line of a
-working server. A server that finishes takes the next traveller itself, so a
-busy period costs no SimPy event beyond the services. A server works while
-it is scheduled (the bank schedule or the roster) and not failed; the pool
-keeps the books of that: the time-weighted queue length, each server's
-available and busy time, and the changes in the number working.
+working server. A traveller handed to an idle server starts there at once
+(the pool calls its ``serve``), and a server that finishes takes the next
+traveller itself, so the queue costs no SimPy event at all: only the
+services do. A server works while it is scheduled (the bank schedule or the
+roster) and not failed; the pool keeps the books of that: the time-weighted
+queue length, each server's available and busy time, and the changes in the
+number working.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import simpy
 
@@ -33,6 +36,7 @@ class Server:
         "busy",
         "busy_s",
         "controller",
+        "current",
         "failed",
         "index",
         "line",
@@ -40,13 +44,12 @@ class Server:
         "served",
         "since",
         "stopped",
-        "wake",
+        "task",
         "working",
     )
 
-    def __init__(self, env: simpy.Environment, index: int) -> None:
+    def __init__(self, index: int) -> None:
         self.index = index
-        self.wake: simpy.Event = env.event()  # what the idle server's process waits for
         self.busy = False
         self.scheduled = False  # the bank schedule or roster wants it open
         self.failed = False
@@ -59,28 +62,33 @@ class Server:
         self.controller: GateController | None = None
         self.board = InstantBoard()  # door travel is inside the step durations
         self.line: deque[int] = deque()  # its own line, with ``queue: per_gate``
+        # The traveller in hand (-1: none) and what its service needs to go on.
+        self.current = -1
+        self.task: Any = None
 
 
 class Pool:
     """Servers of one kind and the queue in front of them, with its time-weighted length.
 
-    A traveller joining goes to an idle server if there is one, else waits:
-    in one shared line (``priority`` ahead of ``line``), or with
-    ``per_server`` in the shortest line of a working server. A server that
-    finishes takes the next traveller itself, so a busy period costs no
-    event beyond the services.
+    A traveller joining goes to an idle server if there is one (``serve(server,
+    traveller, now)`` starts the service, there and then), else waits: in one
+    shared line (``priority`` ahead of ``line``), or with ``per_server`` in
+    the shortest line of a working server. A server that finishes asks
+    ``done`` for the next traveller itself, so the queue costs no event.
     """
 
     def __init__(
         self,
         env: simpy.Environment,
         count: int,
+        serve: Callable[[Server, int, float], None],
         per_server: bool = False,
         on_start: Callable[[Server], None] | None = None,
         on_stop: Callable[[Server], None] | None = None,
     ) -> None:
         self.env = env
-        self.servers = [Server(env, index) for index in range(count)]
+        self.servers = [Server(index) for index in range(count)]
+        self._serve = serve
         self.per_server = per_server
         self.idle: deque[Server] = deque()
         self.line: deque[int] = deque()
@@ -95,22 +103,28 @@ class Pool:
         self._on_start = on_start
         self._on_stop = on_stop
 
-    def _count(self, change: int) -> None:
-        now = self.env.now
+    def _count(self, change: int, now: float) -> None:
         self.area += self.waiting * (now - self.last)
         self.last = now
         self.waiting += change
         if self.waiting > self.most:
             self.most = self.waiting
 
-    def join(self, traveller: int, priority: bool = False) -> None:
-        """``traveller`` arrives at this pool's queue."""
-        if self.idle:
-            server = self.idle.popleft()
+    def join(self, traveller: int, now: float, priority: bool = False) -> None:
+        """``traveller`` arrives at this pool's queue at ``now`` (the present)."""
+        idle = self.idle
+        if idle:
+            server = idle.popleft()
             server.busy = True
-            server.wake.succeed(traveller)
+            self._serve(server, traveller, now)
             return
-        self._count(1)
+        # One more waiting (``_count(1, now)``, written out: this runs per traveller).
+        waiting = self.waiting
+        self.area += waiting * (now - self.last)
+        self.last = now
+        self.waiting = waiting = waiting + 1
+        if waiting > self.most:
+            self.most = waiting
         if priority:
             self.priority.append(traveller)
         elif self.per_server:
@@ -129,7 +143,7 @@ class Pool:
         # With no server working, travellers wait in the common line until one opens.
         return self.line if best is None else best.line
 
-    def _next(self, server: Server) -> int:
+    def _next(self, server: Server, now: float) -> int:
         if not self.waiting:
             return -1
         if self.priority:
@@ -143,26 +157,32 @@ class Pool:
             queue = max(self.servers, key=_line_length).line
             if not queue:
                 return -1
-        self._count(-1)
+        self._count(-1, now)
         return queue.popleft()
 
-    @staticmethod
-    def _hand(server: Server, traveller: int) -> None:
+    def _hand(self, server: Server, traveller: int) -> None:
         server.busy = True
-        server.wake.succeed(traveller)
+        self._serve(server, traveller, self.env.now)
 
-    def done(self, server: Server) -> int:
-        """``server`` has finished a traveller: the next one for it, or -1 (it waits)."""
-        server.busy = False
+    def done(self, server: Server, now: float) -> int:
+        """``server`` has finished a traveller at ``now``: the next one for it, or -1 (it waits)."""
         if server.scheduled and not server.failed:
-            traveller = self._next(server)
-            if traveller >= 0:
-                server.busy = True
-                return traveller
-        server.wake = self.env.event()
-        if server.scheduled and not server.failed:
+            waiting = self.waiting
+            if waiting:
+                if self.priority or self.per_server:
+                    traveller = self._next(server, now)
+                    if traveller >= 0:
+                        return traveller  # (still busy)
+                else:
+                    # The head of the one line (``_next``, written out: this runs per traveller).
+                    self.area += waiting * (now - self.last)
+                    self.last = now
+                    self.waiting = waiting - 1
+                    return self.line.popleft()
+            server.busy = False
             self.idle.append(server)
         else:
+            server.busy = False
             self._stop(server)
         return -1
 
@@ -177,7 +197,7 @@ class Pool:
             if self._on_start is not None:
                 self._on_start(server)
             if not server.busy:
-                traveller = self._next(server)
+                traveller = self._next(server, server.since)
                 if traveller >= 0:
                     self._hand(server, traveller)
                 else:
@@ -203,13 +223,13 @@ class Pool:
         moving = list(server.line)
         server.line.clear()
         for traveller in moving:
-            self._count(-1)
-            self.join(traveller)
+            self._count(-1, now)
+            self.join(traveller, now)
 
     def close_books(self) -> None:
         """Bring the time integrals up to now (the end of the run)."""
-        self._count(0)
         now = self.env.now
+        self._count(0, now)
         for server in self.servers:
             if server.working:
                 server.available_s += now - server.since

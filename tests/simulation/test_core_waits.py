@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import simpy
 
 from simulation.config import HallConfig
-from simulation.hall import simulate
+from simulation.distributions import Exponential
+from simulation.hall import _CORE, child_seed, simulate
 from simulation.records import HallRecords
 from simulation.statistics import RunResult, summarise_run
 
@@ -213,3 +216,44 @@ def test_a_hall_of_gates_alone_has_its_total_waits_by_slice_as_its_gate_queues()
             assert row.wait_p95_s == row.gate_wait_p95_s
             assert row.wait_p95_s == pytest.approx(np.percentile(mine, 95), rel=1e-12, abs=1e-12)
             assert row.wait_mean_s == pytest.approx(mine.mean())
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_core_takes_travellers_as_a_simpy_resource_would(workers):
+    """The core books no event of its own: when a worker takes each traveller is
+    worked out the moment they ask. A ``simpy.Resource`` fed the same asks and
+    the same durations (the core's stream, drawn in the order asked) agrees."""
+    mean = 2.0 * workers  # busy enough that they queue
+    config = config_of(
+        horizon="07:00",
+        matching={"workers": workers, "service": {"kind": "exponential", "mean": mean}},
+    )
+    records = simulate(config, Path(), SEED)
+    asked = np.flatnonzero(~np.isnan(records.core_asked))
+    order = asked[np.argsort(records.core_asked[asked], kind="stable")]
+    assert np.all(np.diff(records.core_asked[order]) > 0)  # no ties to order
+    rng = np.random.default_rng(child_seed(SEED, _CORE))
+    batches = -(-order.size // 4096)
+    took = np.concatenate([Exponential(mean).sample_many(rng, 4096) for _ in range(batches)])
+
+    env = simpy.Environment()
+    core = simpy.Resource(env, capacity=workers)
+    started = np.full(records.core_start.size, np.nan)
+
+    def traveller(who: int, at: float, duration: float) -> Generator[simpy.Event, Any, None]:
+        yield env.timeout(at)
+        with core.request() as turn:
+            yield turn
+            started[who] = env.now
+            yield env.timeout(duration)
+
+    for who, duration in zip(order.tolist(), took.tolist(), strict=False):
+        env.process(traveller(who, float(records.core_asked[who]), duration))
+    env.run()
+    waited = records.core_start[order] - records.core_asked[order]
+    assert np.count_nonzero(waited > 0) > 100
+    assert records.core_queue_max >= 2
+    np.testing.assert_allclose(records.core_start[order], started[order], rtol=0, atol=1e-9)
+    # The queue's time integral is kept as the queue changes: Little's law checks it.
+    result = summarise_run(records)
+    assert result.little["core_queue"].relative_error < 1e-9

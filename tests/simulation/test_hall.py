@@ -9,14 +9,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+import simpy
 
 from egate.gate.settings import State
-from simulation.config import HallConfig
+from simulation.config import HallConfig, load_hall
 from simulation.hall import Hall, simulate
 from simulation.records import HallRecords
 from simulation.statistics import summarise_run
 
 SEED = np.random.SeedSequence(20181112)
+AIRPORTS = Path(__file__).resolve().parents[2] / "configs" / "airports"
 
 
 def exponential(mean: float) -> dict[str, Any]:
@@ -358,3 +360,28 @@ def test_a_day_without_travellers():
     assert math.isnan(result.waits.mean_s)
     assert result.service_level.met is True
     assert result.utilisation.gates == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "most"),
+    [("mmc-validation", 2.0), ("pudong-day", 2.7)],
+)
+def test_a_traveller_costs_few_simpy_events(name, most, monkeypatch):
+    """The cost of a run is its events: an arrival and a service's end each, the
+    core's turn, a walk to the desks; queueing and handing over cost none."""
+    config = load_hall(AIRPORTS / f"{name}.yaml")
+    if config.horizon is not None and config.horizon - config.start > 6 * 3600:
+        config = config.model_copy(update={"horizon": config.start + 6 * 3600.0})
+    booked = 0
+    schedule = simpy.Environment.schedule
+
+    def counting(env: simpy.Environment, *args: Any, **kwargs: Any) -> None:
+        nonlocal booked
+        booked += 1
+        schedule(env, *args, **kwargs)
+
+    monkeypatch.setattr(simpy.Environment, "schedule", counting)
+    records = simulate(config, AIRPORTS, SEED)
+    travellers = records.arrived.size
+    assert travellers > 1000 and np.isfinite(records.left).all()
+    assert booked <= most * travellers + 20
