@@ -51,6 +51,15 @@ MIN_ATTACK_FRAMES = 8
 FaceFinder = Callable[[RgbImage], Landmarks | None]
 
 
+def landmark_finder() -> FaceFinder:
+    """The largest face's 68 landmarks in a picture (dlib's models, loaded now)."""
+    from egate.biometrics.face import FaceModels
+    from egate.biometrics.landmarks import LandmarkFinder
+
+    finder = LandmarkFinder(FaceModels())
+    return lambda image: finder.locate(image).landmarks
+
+
 def fit_frame(image: RgbImage, size: tuple[int, int] = CAMERA_FRAME) -> RgbImage:
     """``image`` in a camera frame of ``size`` (width, height): shrunk to fit if larger,
     centred on the plain background."""
@@ -107,7 +116,12 @@ class FacePictures:
     when a scenario needs it).
     """
 
-    def __init__(self, window: int, interval_s: float, finder: Callable[[], FaceFinder]) -> None:
+    def __init__(
+        self,
+        window: int,
+        interval_s: float,
+        finder: Callable[[], FaceFinder] = landmark_finder,
+    ) -> None:
         self.window = max(1, window)
         self.interval_s = interval_s
         self._finder_factory = finder

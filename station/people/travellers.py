@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
@@ -38,9 +38,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from egate.biometrics.image import read_image_file
+from egate.biometrics.image import RgbImage, read_image_file
 from egate.documents.forgery import Defect
 from egate.samples import grace_hopper, installed_samples
+from station.people.camerafeed import FacePictures
 from station.people.passenger import Behaviour
 from station.people.passenger_spec import (
     BehaviourSpec,
@@ -334,6 +335,7 @@ def sample_travellers(
     mix: Mapping[SampleCase, float] | None = None,
     *,
     pace: float = 1.0,
+    pictures: FacePictures | None = None,
 ) -> Iterator[SampleTraveller]:
     """An endless stream of sample travellers, the same for the same seed, photos and day.
 
@@ -341,7 +343,11 @@ def sample_travellers(
     to 1); IMPOSTOR is left out when the photos hold a single person.
     ``pace`` scales how long travellers take to lay the document down and to
     walk (below 1: quicker, for tests and demos); their patience is kept, so
-    that the gate's own time limits still come first.
+    that the gate's own time limits still come first.  ``pictures``: the
+    gate's capture window (``FacePictures``); with it, the camera sees each
+    face moving as a live one for a whole window (blinks, speech, a turn),
+    as a gate with a liveness check needs; without it, one still photo per
+    capture attempt.
     """
     if not pace > 0:
         raise ValueError("pace must be positive")
@@ -373,7 +379,9 @@ def sample_travellers(
             kind=wanted.kind,
             document=_document(number, wanted, today, rng),
             chip=ChipSpec(photo=reference) if wanted.chip else ChipSpec(state="absent"),
-            face=FaceSpec(photos=tuple(str(face) for face in faces)),
+            face=FaceSpec(
+                photos=tuple(str(face) for face in faces), live=pictures is not None and bool(faces)
+            ),
             behaviour=BehaviourSpec(
                 present_s=float(rng.uniform(1.0, 3.0)) * pace,
                 walk_s=float(rng.uniform(1.0, 2.0)) * pace,
@@ -388,7 +396,11 @@ def sample_travellers(
                 behaviour=BehaviourSpec(tailgates=label),
                 expected=wanted.expected,
             )
-        document = mock_document(passenger, chip_photos[reference], faces)
+        shown: Sequence[Path | RgbImage | None] = faces
+        if pictures is not None and faces:
+            assert passenger.face is not None
+            shown = pictures.pictures(passenger.face, rng)
+        document = mock_document(passenger, chip_photos[reference], shown)
         behaviour = mock_behaviour(passenger.behaviour, followed=follower is not None)
         yield SampleTraveller(label, case, passenger, document, behaviour, follower)
 

@@ -22,7 +22,7 @@ from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
 from egate.documents.stoplist import StopList, StopListError
 from egate.privacy import Pseudonymizer
-from station.people.camerafeed import FaceFinder, FacePictures
+from station.people.camerafeed import FacePictures, landmark_finder
 from station.people.passenger import Behaviour
 from station.people.traveller import MockDocument, mock_behaviour, mock_document
 from station.people.travellers import chip_photo
@@ -80,15 +80,6 @@ def capture_window(scenario: Scenario) -> tuple[int, float]:
     """The scenario gates' capture window: frames per capture attempt, seconds apart."""
     capture = scenario.matching.capture
     return capture.frames, capture.interval_s
-
-
-def landmark_finder() -> FaceFinder:
-    """The largest face's 68 landmarks in a picture (dlib's models, loaded now)."""
-    from egate.biometrics.face import FaceModels
-    from egate.biometrics.landmarks import LandmarkFinder
-
-    finder = LandmarkFinder(FaceModels())
-    return lambda image: finder.locate(image).landmarks
 
 
 def face_pictures(scenario: Scenario) -> FacePictures:

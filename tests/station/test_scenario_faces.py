@@ -329,3 +329,24 @@ def test_the_report_shows_a_frame_sequence_by_its_first_photo_and_no_attack_phot
     )
     # The camera saw a print, not the photo it was made of.
     assert PassengerPhotos(attack).capture("P1") is None
+
+
+def test_sample_travellers_show_a_window_per_photo_with_a_capture_window(folder: Path) -> None:
+    from datetime import date
+
+    from station.people.travellers import SampleCase, SamplePhotos, sample_travellers
+
+    photos = SamplePhotos({"a": [folder / "a.png", folder / "b.png"]})
+    pictures = FacePictures(4, 0.1, no_finder)
+    stream = sample_travellers(
+        photos,
+        date(2026, 1, 1),
+        np.random.default_rng(1),
+        {SampleCase.GENUINE: 1.0},
+        pictures=pictures,
+    )
+    traveller = next(stream)
+    assert traveller.passenger.face is not None and traveller.passenger.face.live
+    faces = traveller.document.faces
+    assert len(faces) == 4  # the other photo than the chip's, for a whole window
+    assert all(f is not None and f.shape == (480, 640, 3) for f in faces)  # type: ignore[union-attr]
