@@ -350,3 +350,17 @@ def test_sample_travellers_show_a_window_per_photo_with_a_capture_window(folder:
     faces = traveller.document.faces
     assert len(faces) == 4  # the other photo than the chip's, for a whole window
     assert all(f is not None and f.shape == (480, 640, 3) for f in faces)  # type: ignore[union-attr]
+
+
+def test_a_video_that_does_not_decode_is_refused_when_the_replay_is_prepared(
+    folder: Path,
+) -> None:
+    from station.training.scenario_travellers import prepare
+
+    (folder / "broken.mp4").write_text("not a video")
+    scenario = load_scenario(scenario_with(folder, {"video": "broken.mp4"}))
+    with pytest.raises(ConfigError) as caught:
+        prepare(scenario, "drill.yaml", 1.0)
+    message = str(caught.value)
+    assert message.startswith("drill.yaml: passenger P1: face.video: ")
+    assert "\n" not in message
