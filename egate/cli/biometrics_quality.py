@@ -1,4 +1,4 @@
-"""``egate biometrics quality``: the face image quality of photos, measure by measure."""
+"""``egate biometrics quality``: the face image quality of photos and videos, measure by measure."""
 
 from __future__ import annotations
 
@@ -12,9 +12,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from egate.biometrics.capturewindow import CaptureScorer, FrameScore, WindowScore
 from egate.biometrics.facequality import FaceQuality, assess
+from egate.biometrics.image import RgbImage
 from egate.biometrics.landmarks import LandmarkFinder
-from egate.cli.errors import EXIT_FAILURE, EXIT_OK
+from egate.biometrics.padclips import VIDEO_SUFFIXES, ClipError, video_frames
+from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+
+# Most frames read from one video: a minute at 30 frames a second.
+MAX_VIDEO_FRAMES = 1800
 
 # How each measure is shown: its label, format and unit.
 _SHOWN: dict[str, tuple[str, str, str]] = {
@@ -72,10 +78,107 @@ class PhotoQuality:
         return {"photo": str(self.photo), "faces": self.faces, "quality": quality}
 
 
+@dataclass(frozen=True, slots=True)
+class WindowQuality:
+    """One capture window of a video: which frames, and how the best of them scored."""
+
+    first_frame: int
+    last_frame: int
+    score: WindowScore
+    # The video's frame number of each scored frame.
+    frame_numbers: tuple[int, ...]
+
+    @property
+    def best(self) -> FrameScore | None:
+        """The best single-face frame, or None."""
+        best = self.score.best()
+        return self.score.frames[best[0]] if best else None
+
+    @property
+    def passed(self) -> bool:
+        """Some single-face frame meets every requirement."""
+        return any(
+            frame.usable and frame.quality is not None and not frame.quality.problems
+            for frame in self.score.frames
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The window's frames, best frame and guidance (no face geometry)."""
+        best = self.best
+        measured = None if best is None else best.quality
+        guidance = self.score.guidance
+        return {
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "frames": len(self.score.frames),
+            "single_face_frames": sum(frame.usable for frame in self.score.frames),
+            "best_frame": None if best is None else self.frame_numbers[best.index],
+            "best_score": None if measured is None else round(measured.score, 1),
+            "guidance": None if guidance is None else guidance.value,
+            "best_problems": [] if measured is None else list(measured.problems),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VideoQuality:
+    """A video scored as consecutive capture windows."""
+
+    video: Path
+    windows: tuple[WindowQuality, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Some window has a frame that meets every requirement."""
+        return any(window.passed for window in self.windows)
+
+    def to_json(self) -> dict[str, Any]:
+        """The video's name and its windows."""
+        return {"video": str(self.video), "windows": [w.to_json() for w in self.windows]}
+
+
+def score_video(path: Path, scorer: CaptureScorer, window: int, stride: int) -> VideoQuality:
+    """Every ``stride``-th frame of a video, scored ``window`` frames at a time."""
+    windows: list[WindowQuality] = []
+    frames: list[RgbImage] = []
+    numbers: list[int] = []
+
+    def close() -> None:
+        windows.append(WindowQuality(numbers[0], numbers[-1], scorer.score(frames), tuple(numbers)))
+
+    try:
+        for number, frame in enumerate(video_frames(path, MAX_VIDEO_FRAMES)):
+            if number % stride:
+                continue
+            frames.append(frame)
+            numbers.append(number)
+            if len(frames) == window:
+                close()
+                frames, numbers = [], []
+    except ClipError as error:
+        raise InputError(str(error)) from None
+    if frames:
+        close()
+    return VideoQuality(path, tuple(windows))
+
+
 @click.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON array.")
-def quality(photos: tuple[Path, ...], as_json: bool) -> int:
+@click.option(
+    "--window",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="Frames of a video per capture window.",
+)
+@click.option(
+    "--stride",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Score every STRIDE-th frame of a video (3: 10 frames a second from 30).",
+)
+def quality(photos: tuple[Path, ...], as_json: bool, window: int, stride: int) -> int:
     """Measure the face image quality of each PHOTO (ISO/IEC 29794-5 measures).
 
     For the largest face in each photo: inter-eye distance, head pose, eyes
@@ -84,16 +187,27 @@ def quality(photos: tuple[Path, ...], as_json: bool) -> int:
     score; a combined score; the capture instruction a gate would give; and
     the requirements not met.
 
+    A video file (.mp4, .avi, .mov, .mkv, .webm, ...) is scored as a gate's
+    camera stream: every STRIDE-th frame, WINDOW frames at a time (at most
+    1800 frames read), each window giving its best frame, that frame's score
+    and problems, and the instruction for the traveller.
+
     Exit status: 0 every photo has exactly one face and meets every
-    requirement; 1 some photo has no face, several faces, or a requirement
-    not met; 2 a file cannot be read as an image (nothing is printed then).
+    requirement (every video has a frame that does); 1 otherwise (no face,
+    several faces, a requirement not met); 2 a file cannot be read as an
+    image or video (nothing is printed then).
     """
     # Imported here: egate.cli.biometrics registers this command.
     from egate.cli import biometrics as biometrics_cli
 
-    finder = LandmarkFinder(biometrics_cli.load_models())
-    results = []
+    models = biometrics_cli.load_models()
+    finder = LandmarkFinder(models)
+    scorer = CaptureScorer(models)
+    results: list[PhotoQuality | VideoQuality] = []
     for photo in photos:
+        if photo.suffix.lower() in VIDEO_SUFFIXES:
+            results.append(score_video(photo, scorer, window, stride))
+            continue
         pixels = biometrics_cli.read_image(photo)
         location = finder.locate(pixels)
         measured = None if location.landmarks is None else assess(pixels, location.landmarks)
@@ -103,8 +217,37 @@ def quality(photos: tuple[Path, ...], as_json: bool) -> int:
     else:
         console = Console(highlight=False)
         for result in results:
-            show(console, result)
+            if isinstance(result, VideoQuality):
+                show_video(console, result)
+            else:
+                show(console, result)
     return EXIT_OK if all(result.passed for result in results) else EXIT_FAILURE
+
+
+def show_video(console: Console, result: VideoQuality) -> None:
+    """A video's capture windows as a table."""
+    table = Table(title=f"{result.video.name}: {len(result.windows)} capture windows")
+    for column in (
+        "frames",
+        "one face",
+        "best frame",
+        "score",
+        "guidance",
+        "best frame's problems",
+    ):
+        table.add_column(column)
+    for window in result.windows:
+        best = window.best
+        measured = None if best is None else best.quality
+        table.add_row(
+            f"{window.first_frame}-{window.last_frame}",
+            f"{sum(frame.usable for frame in window.score.frames)}/{len(window.score.frames)}",
+            "-" if best is None else str(window.frame_numbers[best.index]),
+            "-" if measured is None else f"{measured.score:.0f}",
+            "-" if window.score.guidance is None else window.score.guidance.value,
+            "-" if measured is None else "; ".join(measured.problems) or "-",
+        )
+    console.print(table)
 
 
 def show(console: Console, result: PhotoQuality) -> None:

@@ -1,4 +1,4 @@
-"""``egate biometrics quality``: tables, JSON and exit statuses on sample photos.
+"""``egate biometrics quality``: tables, JSON and exit statuses on sample photos and videos.
 
 Run through the command object with click's CliRunner (``standalone_mode``
 off, so the command's exit status is its return value and an input error is
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
@@ -106,3 +107,63 @@ def test_a_photo_is_required():
     ran = CliRunner().invoke(quality, [])
     assert ran.exit_code == 2
     assert "Missing argument" in ran.output
+
+
+@pytest.fixture
+def hopper_video(tmp_path, hopper) -> str:
+    """Six 640 x 480 frames: grace_hopper's portrait moving 5 px a frame on grey."""
+    path = tmp_path / "walk.avi"
+    portrait = cv2.resize(
+        cv2.cvtColor(np.asarray(Image.open(hopper).convert("RGB")), cv2.COLOR_RGB2BGR),
+        (256, 300),
+    )
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for k in range(6):
+        frame = np.full((480, 640, 3), 96, np.uint8)
+        frame[90 : 90 + 300, 150 + 5 * k : 406 + 5 * k] = portrait
+        writer.write(frame)
+    writer.release()
+    return str(path)
+
+
+def test_a_video_is_scored_as_capture_windows(hopper_video):
+    ran = run(hopper_video, "--window", "3", "--stride", "1", "--json")
+    assert ran.exception is None, ran.output
+    (record,) = json.loads(ran.output)
+    assert Path(record["video"]).name == "walk.avi"
+    windows = record["windows"]
+    assert [(w["first_frame"], w["last_frame"], w["frames"]) for w in windows] == [
+        (0, 2, 3),
+        (3, 5, 3),
+    ]
+    for window in windows:
+        assert window["single_face_frames"] == 3
+        assert window["first_frame"] <= window["best_frame"] <= window["last_frame"]
+        assert 0 < window["best_score"] <= 100
+    table = run(hopper_video, "--window", "3", "--stride", "2")
+    assert "walk.avi: 1 capture windows" in table.output
+    assert "0-4" in table.output
+
+
+def test_an_unreadable_video_is_an_input_error(tmp_path):
+    fake = tmp_path / "clip.mp4"
+    fake.write_bytes(b"not a video")
+    ran = run(str(fake))
+    assert isinstance(ran.exception, InputError)
+    assert "clip.mp4" in str(ran.exception) and "\n" not in str(ran.exception)
+
+
+def test_the_sample_video_finds_the_singer_and_asks_him_closer(face_folder):
+    video = face_folder / "video" / "short_hamilton_clip.mp4"
+    if not video.is_file():
+        pytest.skip(f"no sample video at {video}")
+    ran = run(str(video), "--json")
+    (record,) = json.loads(ran.output)
+    windows = record["windows"]
+    # 275 frames, every third scored, 10 a window: the face appears from frame ~82.
+    assert len(windows) == 10
+    assert windows[0]["single_face_frames"] == 0 and windows[0]["guidance"] == "LOOK_AT_CAMERA"
+    middle = windows[4]  # frames 120-147: facing the camera, 360p, eyes ~37 px apart
+    assert middle["single_face_frames"] == 10
+    assert middle["guidance"] == "STEP_CLOSER"
+    assert ran.return_value == 1
