@@ -157,13 +157,18 @@ def test_the_sample_video_finds_the_singer_and_asks_him_closer(face_folder):
     video = face_folder / "video" / "short_hamilton_clip.mp4"
     if not video.is_file():
         pytest.skip(f"no sample video at {video}")
-    ran = run(str(video), "--json")
+    ran = run(str(video), "--stride", "9", "--json")
     (record,) = json.loads(ran.output)
     windows = record["windows"]
-    # 275 frames, every third scored, 10 a window: the face appears from frame ~82.
-    assert len(windows) == 10
+    # 275 frames, every ninth scored, 10 a window; the face appears from frame ~82.
+    assert [(w["first_frame"], w["last_frame"]) for w in windows] == [
+        (0, 81),
+        (90, 171),
+        (180, 261),
+        (270, 270),
+    ]
     assert windows[0]["single_face_frames"] == 0 and windows[0]["guidance"] == "LOOK_AT_CAMERA"
-    middle = windows[4]  # frames 120-147: facing the camera, 360p, eyes ~37 px apart
-    assert middle["single_face_frames"] == 10
-    assert middle["guidance"] == "STEP_CLOSER"
+    # Facing the camera in 360p frames, eyes ~37 px apart.
+    assert windows[1]["single_face_frames"] == 10
+    assert windows[1]["guidance"] == "STEP_CLOSER"
     assert ran.return_value == 1
