@@ -13,7 +13,9 @@ per grab, in order, and goes round them (:class:`hardware.emulators.camera.MockC
   ``interval_s`` of the video (every frame of a folder);
 * ``attack``: a print or screen attack made from the photo or video with
   :mod:`egate.biometrics.padclips`, three windows long, from the passenger's
-  own random generator (so a scenario's seed replays the same clip).
+  own random generator (so a scenario's seed replays the same clip); the
+  photo, or the video from the first frame its face shows in, is cropped to
+  the head and shoulders, as an attacker frames it.
 
 Every picture but a window-of-one photo's is a camera frame of one size
 (``CAMERA_FRAME``, 640 x 480): a capture window's frames must be alike, and
@@ -46,6 +48,9 @@ CAMERA_FRAME = (640, 480)
 ATTACK_WINDOWS = 3
 # Shortest attack clip: a passive check wants several frames even in a small window.
 MIN_ATTACK_FRAMES = 8
+
+# Frames of a video searched for the face an attacker zooms on.
+VIDEO_SEARCH_FRAMES = 30
 
 # Finds the largest face's landmarks in a picture, or None.
 FaceFinder = Callable[[RgbImage], Landmarks | None]
@@ -186,6 +191,14 @@ class FacePictures:
             pictures.extend(in_frame(in_frame(p, own), face.variation) for p in moving)
         return pictures
 
+    def _box(self, image: RgbImage) -> tuple[int, int, int, int] | None:
+        """The largest face's box (left, top, right, bottom) in ``image``, or None."""
+        found = self._find(image)
+        if found is None:
+            return None
+        box = found.box
+        return box.left, box.top, box.right, box.bottom
+
     def _attack(self, face: FaceSpec, rng: np.random.Generator) -> list[RgbImage]:
         from egate.biometrics import padclips  # numpy-heavy clip making: only for attacks
 
@@ -193,18 +206,31 @@ class FacePictures:
         if face.video is not None:
             assert face.resolved_video is not None
             step = self._video_step(face.resolved_video)
-            shown: RgbImage | list[RgbImage] = video_frames(
-                face.resolved_video, every=step, limit=MAX_FACE_FRAMES
+            frames = video_frames(face.resolved_video, every=step, limit=MAX_FACE_FRAMES)
+            # The attacker starts the video where the face shows and zooms the player on
+            # it: the head and shoulders where it is first found, every frame cut alike.
+            found = next(
+                (
+                    (index, box)
+                    for index, frame in enumerate(frames[:VIDEO_SEARCH_FRAMES])
+                    if (box := self._box(frame)) is not None
+                ),
+                None,
             )
+            if found is not None:
+                start, box = found
+                crop_seed = int(rng.integers(2**32))  # one crop size for the whole video
+                frames = [
+                    padclips.portrait_crop(frame, box, np.random.default_rng(crop_seed))
+                    for frame in frames[start:]
+                ]
+            shown: RgbImage | list[RgbImage] = frames
         else:
             photo = read_image_file(face.resolved[0])
             # An attacker prints or shows the head and shoulders, not a whole group photo.
-            found = self._find(photo)
-            if found is not None:
-                box = found.box
-                photo = padclips.portrait_crop(
-                    photo, (box.left, box.top, box.right, box.bottom), rng
-                )
+            box = self._box(photo)
+            if box is not None:
+                photo = padclips.portrait_crop(photo, box, rng)
             shown = photo
         if face.attack is AttackSpecies.PRINT:
             assert isinstance(shown, np.ndarray)
