@@ -19,7 +19,9 @@ numpy) one thread, unless ``OPENBLAS_NUM_THREADS`` is already set: with one
 worker per core, more threads only contend.  Measured here with two workers
 on two cores: 20 ms per descriptor with one thread each, 135 ms with two.
 OpenBLAS reads the setting when it loads, so it is put in the environment the
-worker is spawned with; this process keeps its own.
+worker is spawned with; this process keeps its own.  OpenCV's thread pool
+(``OPENCV_FOR_THREADS_NUM``) gets one thread the same way, and ONNX Runtime
+always runs on one (``egate.biometrics.networkonnx``).
 
 Queue length, waiting and service times and outcomes are Prometheus metrics
 on the registry passed in; service times are also kept (the last

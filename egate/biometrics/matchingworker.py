@@ -111,8 +111,9 @@ class JobQueue(Protocol):
 
 # How often an idle worker process checks that its parent is still alive.
 _PARENT_CHECK_S = 1.0
-# The environment a worker process starts with: OpenBLAS on one thread.
-_WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+# The environment a worker process starts with: OpenBLAS and OpenCV's own
+# thread pool (resizing, colour conversion) on one thread each, as ONNX Runtime is.
+_WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"}
 _environment_lock = threading.Lock()
 
 

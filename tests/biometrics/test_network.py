@@ -378,9 +378,12 @@ def test_an_unreadable_model_falls_back_to_dlib_with_a_warning(
 
 def test_workers_are_spawned_with_one_blas_thread(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OPENCV_FOR_THREADS_NUM", raising=False)
     with matchingworker.worker_environment():
         assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        assert os.environ["OPENCV_FOR_THREADS_NUM"] == "1"
     assert "OPENBLAS_NUM_THREADS" not in os.environ
+    assert "OPENCV_FOR_THREADS_NUM" not in os.environ
 
 
 def test_an_operators_blas_setting_is_kept(monkeypatch):
