@@ -80,6 +80,7 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
+from heapq import heappush
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,10 @@ class _Booked(simpy.Timeout):
     """A timeout with its callback: the one kind of event the hall books per traveller.
 
     What ``env.timeout(delay, value).callbacks.append(callback)`` makes, in one
-    step (``Timeout.__init__``'s own assignments, the callback list given).
+    step: ``Timeout.__init__``'s own assignments with the callback list given,
+    and ``Environment.schedule``'s one line (the calendar's heap and its
+    event counter are SimPy 4's; ``pyproject.toml`` keeps SimPy below 5).
+    The delay is not checked: the hall books none below zero.
     """
 
     def __init__(
@@ -195,7 +199,7 @@ class _Booked(simpy.Timeout):
         self._value = value
         self._delay = delay
         self._ok = True
-        env.schedule(self, NORMAL, delay)
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class Hall:
@@ -343,27 +347,29 @@ class Hall:
 
     # -- arrivals --------------------------------------------------------------------------
 
-    def _arrive(self, _: simpy.Event | None = None) -> None:
+    def _arrive(self, _: simpy.Event) -> None:
         """Whoever arrives now joins their queue; then the next arrival is booked."""
-        env = self.env
-        now = env.now
-        times, count = self.arrival_times, self.travellers
-        traveller = self.next_arrival
-        while traveller < count:
-            at = times[traveller]
-            if at > now:
-                _Booked(env, at - now, None, self._on_arrival)
-                break
+        now = self.env.now
+        times, count, uses_gate = self.arrival_times, self.travellers, self.uses_gate
+        traveller = self.next_arrival  # (due: booked for now)
+        while True:
             self.arrived[traveller] = now
-            self.hall_area += self.in_hall * (now - self.hall_last)
+            in_hall = self.in_hall
+            self.hall_area += in_hall * (now - self.hall_last)
             self.hall_last = now
-            self.in_hall += 1
-            if self.uses_gate[traveller]:
+            self.in_hall = in_hall + 1
+            if uses_gate[traveller]:
                 self.gates.join(traveller, now)
             else:
                 self.desk_join[traveller] = now
                 self.desks.join(traveller, now)
             traveller += 1
+            if traveller == count:
+                break
+            at = times[traveller]
+            if at > now:
+                _Booked(self.env, at - now, None, self._on_arrival)
+                break
         self.next_arrival = traveller
 
     def _depart(self, traveller: int, now: float) -> None:
@@ -763,8 +769,8 @@ class Hall:
             )
             for server in self.gates.servers:
                 env.process(self._failures(server, up, down))
-        # After the schedules' first changes at time 0 (processes start first).
-        env.timeout(0.0).callbacks.append(self._arrive)
+        if self.travellers:  # (at 0, after the schedules' first changes: processes start first)
+            _Booked(env, max(self.arrival_times[0], 0.0), None, self._on_arrival)
         if not times.size:
             env.run(until=max(last, 1e-9))
         else:

@@ -372,16 +372,16 @@ def test_a_traveller_costs_few_simpy_events(name, most, monkeypatch):
     config = load_hall(AIRPORTS / f"{name}.yaml")
     if config.horizon is not None and config.horizon - config.start > 6 * 3600:
         config = config.model_copy(update={"horizon": config.start + 6 * 3600.0})
-    booked = 0
-    schedule = simpy.Environment.schedule
+    events = 0
+    step = simpy.Environment.step
 
-    def counting(env: simpy.Environment, *args: Any, **kwargs: Any) -> None:
-        nonlocal booked
-        booked += 1
-        schedule(env, *args, **kwargs)
+    def counting(env: simpy.Environment) -> None:
+        nonlocal events
+        events += 1
+        step(env)
 
-    monkeypatch.setattr(simpy.Environment, "schedule", counting)
+    monkeypatch.setattr(simpy.Environment, "step", counting)
     records = simulate(config, AIRPORTS, SEED)
     travellers = records.arrived.size
     assert travellers > 1000 and np.isfinite(records.left).all()
-    assert booked <= most * travellers + 20
+    assert events <= most * travellers + 20
