@@ -23,6 +23,7 @@ from types import TracebackType
 
 import numpy as np
 
+from egate.biometrics.capture import CaptureSettings
 from egate.config import ConfigError
 from egate.documents.pki.testpki import TestPki
 from hardware.camera import CameraError
@@ -43,6 +44,7 @@ from hardware.emulators.occupancy import OccupancySensorSettings
 from hardware.indicator import Indicator
 from hardware.link import SerialSettings
 from station.gatedevices import GateDevices, open_gate_devices
+from station.people.camerafeed import FacePictures
 from station.people.passenger import MockPassenger, Traveller
 from station.people.traveller import MockDocumentFeed
 from station.people.travellers import SamplePhotos, SampleTraveller, sample_travellers
@@ -91,11 +93,15 @@ class MockGate:
         stream: bool = True,
         chip_sleep: Callable[[float], None] = time.sleep,
         pki: TestPki | None = None,
+        capture: CaptureSettings | None = None,
     ) -> None:
         """``stream``: send sample travellers; without it the caller admits each one.
 
         ``pki`` signs the travellers' virtual chips and is the trust store's
-        CSCA (default: a test PKI made for this gate)."""
+        CSCA (default: a test PKI made for this gate); ``capture``: the gate's
+        capture window: with more than one frame, each sample traveller's face
+        moves through the window as a live face does (a still photo would fail
+        the liveness check)."""
         missing = [
             name for name in ("reader", "doors", "occupancy") if getattr(devices, name) is None
         ]
@@ -111,6 +117,7 @@ class MockGate:
         self._stream = stream
         self._chip_sleep = chip_sleep
         self._pki = pki
+        self._capture = capture
         self._stack = contextlib.ExitStack()
         self._passenger: MockPassenger | None = None
         self._next_at = 0.0
@@ -171,8 +178,14 @@ class MockGate:
         self.devices = devices
         if photos is not None:
             rng = np.random.default_rng(self._emulation.seed)
+            window = self._capture
+            pictures = (
+                FacePictures(window.frames, window.interval_s)
+                if window is not None and window.frames > 1
+                else None
+            )
             self._travellers = sample_travellers(
-                photos, self._today(), rng, pace=self._emulation.pace
+                photos, self._today(), rng, pace=self._emulation.pace, pictures=pictures
             )
         doors, occupancy = started.doors, started.occupancy
 

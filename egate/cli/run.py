@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from egate.audit import AuditError, AuditFormatError, AuditTrail, last_transaction_number
+from egate.biometrics.capture import CaptureSettings
 from egate.biometrics.matching import MatchingCore
 from egate.cli.devices import load_gate, stop_on_signals
 from egate.cli.errors import EXIT_OK, InputError
@@ -214,7 +215,9 @@ def run(
         indicator = TerminalIndicator(
             gate.gate_id, write=lambda text: out.print(text, markup=False)
         )
-        devices = stack.enter_context(_devices(gate, base_dir, indicator))
+        devices = stack.enter_context(
+            _devices(gate, base_dir, indicator, matching_settings.capture)
+        )
         where = f"metrics on http://{server.host}:{server.port}/metrics" if server else "no metrics"
         out.print(f"egate run: gate {gate.gate_id}, {where}, audit to {audit.path}", markup=False)
         sys.stdout.flush()
@@ -298,7 +301,10 @@ class _Devices:
 
 @contextlib.contextmanager
 def _devices(
-    gate: HardwareGateConfig, base_dir: Path, indicator: TerminalIndicator
+    gate: HardwareGateConfig,
+    base_dir: Path,
+    indicator: TerminalIndicator,
+    capture: CaptureSettings,
 ) -> Iterator[_Devices]:
     if gate.devices.emulated:
         mock = MockGate(
@@ -307,6 +313,7 @@ def _devices(
             indicator,
             today=date.today,
             base_dir=base_dir,
+            capture=capture,
         )
         with mock:
             assert mock.devices is not None
