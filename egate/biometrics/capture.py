@@ -25,15 +25,16 @@ result carries decisions, scores and codes only.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from egate.biometrics.capturewindow import CaptureScorer, WindowScore
 from egate.biometrics.decision import Decision
-from egate.biometrics.face import FaceModels
+from egate.biometrics.face import Clock, FaceModels
 from egate.biometrics.guidance import CaptureGuidance
 from egate.biometrics.image import RgbImage
 from egate.biometrics.pad import (
@@ -118,9 +119,14 @@ class CaptureVerifier:
     """Verifies a capture window against a template: see the module docstring."""
 
     def __init__(
-        self, verifier: FaceVerifier, models: FaceModels, settings: CaptureSettings
+        self,
+        verifier: FaceVerifier,
+        models: FaceModels,
+        settings: CaptureSettings,
+        clock: Clock = time.perf_counter,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self._verifier = verifier
         self._scorer = CaptureScorer(models)
         self._liveness = (
@@ -133,7 +139,10 @@ class CaptureVerifier:
         """Score, check liveness, verify the best frames; see the module docstring."""
         if not frames:
             raise ValueError("a capture window needs at least one frame")
+        clock = self._clock
+        started = clock()
         window = self._scorer.score(frames)
+        stages = {"window_score": clock() - started}
         qualities = [s.quality.score for s in window.frames if s.faces == 1 and s.quality]
         best_quality = max(qualities, default=None)
         liveness = None
@@ -143,7 +152,9 @@ class CaptureVerifier:
             # the landmark jitter that brings reads as the non-rigid motion of a live
             # face (measured: prints accepted with the scorer's landmarks, caught with
             # the detector's; about 60 ms of CPU for 10 frames at 640 x 480).
+            started = clock()
             liveness = self._liveness.check(frames)
+            stages["liveness"] = clock() - started
             if liveness.frames_used < self.settings.pad.min_frames:
                 liveness = None  # too few faces to judge: no verdict either way
             elif liveness.decision is PadDecision.ATTACK:
@@ -154,11 +165,14 @@ class CaptureVerifier:
                     PRESENTATION_ATTACK,
                     liveness.detail or liveness.reason,
                     1,
+                    stages,
                 )
                 return CaptureResult(
                     attack, None, liveness, len(frames), len(qualities), best_quality
                 )
         verification = self._verify_best(template, frames, window)
+        # The window's own stages beside the verification's (one job's time, whole).
+        verification = replace(verification, timings={**stages, **verification.timings})
         if (
             self._liveness is not None
             and liveness is None

@@ -796,7 +796,7 @@ class Replay:
         if registry is None:
             return 0.0
         total = 0.0
-        for kind in ("enroll", "verify"):
+        for kind in ("enroll", "verify", "capture"):
             value = registry.get_sample_value("egate_matching_service_seconds_sum", {"kind": kind})
             total += value or 0.0
         return total

@@ -59,6 +59,8 @@ def test_the_best_frame_of_a_window_is_verified_and_matches(
     assert result.verification.distance is not None and result.verification.distance < 0.6
     assert (result.frames, result.usable_frames, result.guidance) == (3, 1, None)
     assert result.best_quality is not None and 0 < result.best_quality <= 100
+    # The window's own stage is timed beside the verification's.
+    assert {"window_score", "descriptor"} <= set(result.verification.timings)
 
 
 def test_an_impostor_s_window_is_a_mismatch_without_guidance(
