@@ -100,7 +100,15 @@ def in_frame(frame: RgbImage, variation: Variation) -> RgbImage:
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=BACKGROUND_RGB,
         )
+    return altered(out, variation)
+
+
+def altered(image: RgbImage, variation: Variation) -> RgbImage:
+    """``image`` tilted, blurred, darker or brighter and mirrored as ``variation`` says
+    (its ``scale`` is the caller's: a frame keeps its size, a photo does not)."""
+    out: np.ndarray = image
     if variation.rotate:
+        rows, columns = out.shape[:2]
         turn = cv2.getRotationMatrix2D((columns / 2, rows / 2), variation.rotate, 1.0)
         out = cv2.warpAffine(out, turn, (columns, rows), borderMode=cv2.BORDER_REPLICATE)
     if variation.blur > 0:

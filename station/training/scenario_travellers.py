@@ -22,7 +22,7 @@ from egate.config import ConfigError
 from egate.documents.mrz import parse_mrz
 from egate.documents.stoplist import StopList, StopListError
 from egate.privacy import Pseudonymizer
-from station.people.camerafeed import FacePictures, landmark_finder
+from station.people.camerafeed import FacePictures, altered, landmark_finder
 from station.people.passenger import Behaviour
 from station.people.traveller import MockDocument, mock_behaviour, mock_document
 from station.people.travellers import chip_photo
@@ -63,17 +63,7 @@ def vary(image: RgbImage, variation: Variation) -> RgbImage:
         size = (max(1, round(columns * variation.scale)), max(1, round(rows * variation.scale)))
         shrink = variation.scale < 1
         out = cv2.resize(out, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    if variation.rotate:
-        rows, columns = out.shape[:2]
-        turn = cv2.getRotationMatrix2D((columns / 2, rows / 2), variation.rotate, 1.0)
-        out = cv2.warpAffine(out, turn, (columns, rows), borderMode=cv2.BORDER_REPLICATE)
-    if variation.blur > 0:
-        out = cv2.GaussianBlur(out, (0, 0), variation.blur)
-    if variation.brightness != 1.0:
-        out = cv2.convertScaleAbs(out, alpha=variation.brightness)
-    if variation.mirror:
-        out = cv2.flip(out, 1)
-    return np.ascontiguousarray(out, dtype=np.uint8)
+    return altered(out, variation)
 
 
 def capture_window(scenario: Scenario) -> tuple[int, float]:
