@@ -16,9 +16,9 @@ of the day.
 The model (``Hall``) has these parts:
 
 * **Arrivals** walk through the travellers generated up front
-  (``simulation.arrivals``), one event per moment someone arrives. A gate
-  user joins the gate queue, a desk user the desk queue; if a server is idle
-  the traveller goes straight to it.
+  (``simulation.arrivals``), in order. A gate user joins the gate queue, a
+  desk user the desk queue; if a server is idle the traveller goes straight
+  to it.
 * **Gates.** A gate serves one traveller at a time through its own
   ``GateController``, the state machine that runs real gates: the model
   feeds it the events a real gate's devices would send (``DocumentRead``,
@@ -47,9 +47,14 @@ The model (``Hall``) has these parts:
   traveller, with the number waiting for a worker over time, because that
   queue is waiting, not service (``simulation.statistics``).
 
-Speed. Only these cost an event: a moment someone arrives, the end of a
-service at a gate or a desk, a referred traveller reaching the desks, and a
-gate's traveller asking the core for a worker. Servers are not processes:
+Speed. Only these cost an event: the end of a service at a gate or a desk,
+a referred traveller reaching the desks, a gate's traveller asking the core
+for a worker, and an arrival that may find a server idle. An arrival who
+finds every server of their kind busy changes nothing until the next event,
+so they need none of their own: every event first lets in whoever arrived
+since, each at their own time (for the queues' and the hall's books), and
+whenever a server becomes idle the first arrival who could take it is
+booked. Servers are not processes:
 the event that ends a service calls the server, which takes the next
 traveller itself (``simulation.servers``), so queueing and handing over cost
 no event. Steps that follow one another without anyone else involved are
@@ -64,8 +69,8 @@ transaction with a given fate is run through the controller event by event
 and its path (steps, outcome, reasons) is remembered; later ones with the
 same fate replay that path. With ``replay_decisions=False`` every transaction
 is run through the controller; results are identical, only slower (the tests
-check both). The default Pudong-style day books 2.7 events a traveller, the
-M/M/c validation case 2.0.
+check both). The default Pudong-style day books 2.5 events a traveller, the
+M/M/c validation case 1.3.
 
 Draw order. Each step's durations come from a stream of its own, handed out
 in the order they are needed: a gate draws the steps up to the core when it
@@ -158,6 +163,13 @@ class _Route:
         return cls(plan, timed(steps[:cut]), cut < len(steps), timed(steps[cut + 1 :]))
 
 
+def _first_from(chosen: np.ndarray[Any, np.dtype[np.bool_]]) -> list[int]:
+    """For each index, the first index from it on where ``chosen`` holds (its length: none)."""
+    count = chosen.size
+    where = np.where(chosen, np.arange(count), count)
+    return [*np.minimum.accumulate(where[::-1])[::-1].tolist(), count]
+
+
 def _batches(
     distribution: Distribution, rng: np.random.Generator, batch: int = 4096
 ) -> Iterator[list[float]]:
@@ -178,28 +190,29 @@ def _draw(distribution: Distribution, seed: np.random.SeedSequence) -> Callable[
 
 
 class _Booked(simpy.Timeout):
-    """A timeout with its callback: the one kind of event the hall books per traveller.
+    """A timeout with its callback, booked for a moment: the one kind of event the hall books.
 
-    What ``env.timeout(delay, value).callbacks.append(callback)`` makes, in one
-    step: ``Timeout.__init__``'s own assignments with the callback list given,
-    and ``Environment.schedule``'s one line (the calendar's heap and its
-    event counter are SimPy 4's; ``pyproject.toml`` keeps SimPy below 5).
-    The delay is not checked: the hall books none below zero.
+    What ``env.timeout(at - env.now, value).callbacks.append(callback)`` makes,
+    in one step, but for the moment ``at`` exactly (``now + (at - now)`` need
+    not be ``at`` in floating point): ``Timeout.__init__``'s own assignments
+    with the callback list given, and ``Environment.schedule``'s one line (the
+    calendar's heap and its event counter are SimPy 4's; ``pyproject.toml``
+    keeps SimPy below 5). Nothing is booked in the past.
     """
 
     def __init__(
         self,
         env: simpy.Environment,
-        delay: float,
+        at: float,
         value: Any,  # noqa: ANN401  (what the callback reads back)
         callback: Callable[[simpy.Event], None],
     ) -> None:
         self.env = env
         self.callbacks = [callback]
         self._value = value
-        self._delay = delay
+        self._delay = at - env._now
         self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+        heappush(env._queue, (at, NORMAL, next(env._eid), self))
 
 
 class Hall:
@@ -292,23 +305,40 @@ class Hall:
             ]
 
         self.gates = Pool(
-            env, gates.count, self._serve_gate, gates.queue == "per_gate", self._open, self._close
+            env,
+            gates.count,
+            self._serve_gate,
+            self._book_arrival,
+            gates.queue == "per_gate",
+            self._open,
+            self._close,
         )
         settings = ControllerSettings(capture_attempts=gates.capture_attempts)
         for server in self.gates.servers:
             server.controller = GateController(f"G{server.index + 1:02d}", gates.topology, settings)
             for report in server.board.report():
                 server.controller.handle(report, 0.0)
-        self.desks = Pool(env, 0 if desks is None else desks.most, self._serve_desk)
+        self.desks = Pool(
+            env, 0 if desks is None else desks.most, self._serve_desk, self._book_arrival
+        )
         self.referral_priority = desks is not None and desks.referral_priority
         self.plans = Plans()
         self.routes: dict[int, _Route] = {}  # the remembered paths by fate code
 
         count = self.travellers = len(self.arrivals)
-        self.arrival_times = self.arrivals.times.tolist()
-        self.uses_gate = self.arrivals.uses_gate().tolist()
+        uses_gate = self.arrivals.uses_gate()
+        self.arrival_times = [*self.arrivals.times.tolist(), math.inf]
+        self.uses_gate = uses_gate.tolist()
         self.class_of = self.arrivals.classes.tolist()
+        # Arrivals are taken in order; the first not taken yet, and from each
+        # traveller on, the first who goes to the gates and the first who goes
+        # to the desks (``count``: nobody).
         self.next_arrival = 0
+        self.next_to_gates = _first_from(uses_gate)
+        self.next_to_desks = _first_from(~uses_gate)
+        # The moment of the arrival event booked (inf: none), and its number.
+        self.arrival_at = math.inf
+        self.arrival_booking = 0
         nan = float("nan")
         self.arrived = [nan] * count
         self.gate_start = [nan] * count
@@ -347,30 +377,96 @@ class Hall:
 
     # -- arrivals --------------------------------------------------------------------------
 
-    def _arrive(self, _: simpy.Event) -> None:
-        """Whoever arrives now joins their queue; then the next arrival is booked."""
+    def _arrive(self, event: simpy.Event) -> None:
+        """An arrival event: whoever has arrived by now joins their queue.
+
+        (``_take_arrivals`` and ``_book_arrival`` written out: this runs per
+        arrival that may find a server free.)
+        """
+        if event.value != self.arrival_booking:
+            return  # (an earlier one was booked since: it took over)
         now = self.env.now
-        times, count, uses_gate = self.arrival_times, self.travellers, self.uses_gate
-        traveller = self.next_arrival  # (due: booked for now)
-        while True:
-            self.arrived[traveller] = now
+        times, uses_gate = self.arrival_times, self.uses_gate
+        traveller = self.next_arrival
+        while times[traveller] <= now:
+            self.next_arrival = traveller + 1
+            self.arrived[traveller] = at = times[traveller]
             in_hall = self.in_hall
-            self.hall_area += in_hall * (now - self.hall_last)
-            self.hall_last = now
+            self.hall_area += in_hall * (at - self.hall_last)
+            self.hall_last = at
             self.in_hall = in_hall + 1
             if uses_gate[traveller]:
-                self.gates.join(traveller, now)
+                pool = self.gates
             else:
-                self.desk_join[traveller] = now
-                self.desks.join(traveller, now)
+                pool = self.desks
+                self.desk_join[traveller] = at
+            if pool.idle and at < now:
+                raise RuntimeError(f"traveller {traveller} found a server free without an event")
+            pool.join(traveller, at)
             traveller += 1
-            if traveller == count:
-                break
+        at = math.inf
+        traveller = self.next_arrival
+        if self.gates.idle:
+            at = times[self.next_to_gates[traveller]]
+        if self.desks.idle:
+            desk = times[self.next_to_desks[traveller]]
+            if desk < at:
+                at = desk
+        if at < math.inf:
+            self.arrival_at = at
+            self.arrival_booking += 1
+            _Booked(self.env, at, self.arrival_booking, self._on_arrival)
+        else:
+            self.arrival_at = math.inf
+
+    def _take_arrivals(self, now: float, before: bool = False) -> None:
+        """Everyone who arrived by ``now`` (``before`` it) joins their queue, each when they came.
+
+        Every event of the hall starts here, before it changes anything: an
+        arrival with nobody free to serve them has no event of their own
+        (module docstring). One who would find a server idle is a mistake.
+        """
+        times, uses_gate = self.arrival_times, self.uses_gate
+        traveller = self.next_arrival
+        while times[traveller] < now or (times[traveller] == now and not before):
             at = times[traveller]
-            if at > now:
-                _Booked(self.env, at - now, None, self._on_arrival)
-                break
-        self.next_arrival = traveller
+            self.next_arrival = traveller + 1
+            self.arrived[traveller] = at
+            in_hall = self.in_hall
+            self.hall_area += in_hall * (at - self.hall_last)
+            self.hall_last = at
+            self.in_hall = in_hall + 1
+            if uses_gate[traveller]:
+                pool = self.gates
+            else:
+                pool = self.desks
+                self.desk_join[traveller] = at
+            if pool.idle and at < now:
+                raise RuntimeError(f"traveller {traveller} found a server free without an event")
+            pool.join(traveller, at)
+            traveller += 1
+
+    def _book_arrival(self) -> None:
+        """Make sure the first arrival who may find a server idle has an event (one is idle now).
+
+        The pools call it whenever a server becomes idle. At most one arrival
+        event is live: an earlier one replaces it (``arrival_booking``).
+        """
+        times, traveller = self.arrival_times, self.next_arrival
+        booked = self.arrival_at
+        if booked <= times[traveller]:
+            return  # the next arrival, whoever it is, has an event: it books further
+        at = math.inf
+        if self.gates.idle:
+            at = times[self.next_to_gates[traveller]]
+        if self.desks.idle:
+            desk = times[self.next_to_desks[traveller]]
+            if desk < at:
+                at = desk
+        if at < booked:
+            self.arrival_at = at
+            self.arrival_booking += 1
+            _Booked(self.env, at, self.arrival_booking, self._on_arrival)
 
     def _depart(self, traveller: int, now: float) -> None:
         # (Written out in ``_finish_gate``, which runs per traveller.)
@@ -415,12 +511,12 @@ class Hall:
                     core = False
             if core:  # the traveller asks the core once ``pending`` has passed
                 if pending > 0:
-                    _Booked(self.env, pending, server, self._on_core)
+                    _Booked(self.env, now + pending, server, self._on_core)
                     return
                 if self._ask_core(server, now):
                     return
             elif pending > 0:
-                _Booked(self.env, pending, server, self._on_gate_done)
+                _Booked(self.env, now + pending, server, self._on_gate_done)
                 return
             traveller = self._finish_gate(server, now)
 
@@ -428,6 +524,8 @@ class Hall:
         """A gate's service has ended: its traveller goes on, the gate takes the next one."""
         server: Server = event.value  # type: ignore[assignment]  # (what it was booked with)
         now = self.env.now
+        if self.arrival_times[self.next_arrival] <= now:
+            self._take_arrivals(now)
         traveller = self._finish_gate(server, now)
         if traveller >= 0:
             self._serve_gate(server, traveller, now)
@@ -436,6 +534,8 @@ class Hall:
         """The traveller in gate ``event.value`` asks the core for a worker now."""
         server: Server = event.value  # type: ignore[assignment]  # (what it was booked with)
         now = self.env.now
+        if self.arrival_times[self.next_arrival] <= now:
+            self._take_arrivals(now)
         if not self._ask_core(server, now):
             traveller = self._finish_gate(server, now)
             if traveller >= 0:
@@ -486,7 +586,7 @@ class Hall:
                 raise RuntimeError(f"gate {server.index + 1}: a second verification at the core")
         end = finished + pending if pending > 0 else finished
         if end > now:
-            _Booked(self.env, end - now, server, self._on_gate_done)
+            _Booked(self.env, end, server, self._on_gate_done)
             return True
         return False
 
@@ -615,14 +715,17 @@ class Hall:
         self.referred[traveller] = True
         walk = 0.0 if self.walk is None else self.walk()
         if walk > 0:
-            _Booked(self.env, walk, traveller, self._on_desks)
+            _Booked(self.env, now + walk, traveller, self._on_desks)
         else:
             self._to_desks(traveller, now)
 
     def _reach_desks(self, event: simpy.Event) -> None:
         traveller = event.value
         assert isinstance(traveller, int)
-        self._to_desks(traveller, self.env.now)
+        now = self.env.now
+        if self.arrival_times[self.next_arrival] <= now:
+            self._take_arrivals(now)
+        self._to_desks(traveller, now)
 
     def _to_desks(self, traveller: int, now: float) -> None:
         self.desk_join[traveller] = now
@@ -642,13 +745,15 @@ class Hall:
             server.current = traveller
             server.task = duration
             if duration > 0:
-                _Booked(self.env, duration, server, self._on_desk_done)
+                _Booked(self.env, now + duration, server, self._on_desk_done)
                 return
             traveller = self._finish_desk(server, now)
 
     def _desk_done(self, event: simpy.Event) -> None:
         server: Server = event.value  # type: ignore[assignment]  # (what it was booked with)
         now = self.env.now
+        if self.arrival_times[self.next_arrival] <= now:
+            self._take_arrivals(now)
         traveller = self._finish_desk(server, now)
         if traveller >= 0:
             self._serve_desk(server, traveller, now)
@@ -692,6 +797,7 @@ class Hall:
         for at in changes:
             if at > self.env.now:
                 yield self.env.timeout(at - self.env.now)
+                self._take_arrivals(self.env.now)
             wanted = sum(count for start, end, count in periods if start <= at < end)
             for server in pool.servers:
                 server.scheduled = server.index < wanted
@@ -705,6 +811,7 @@ class Hall:
         env = self.env
         while True:
             yield env.timeout(up())
+            self._take_arrivals(env.now)
             server.failed = True
             if server.working and server.busy:
                 server.stopped = env.event()
@@ -712,6 +819,7 @@ class Hall:
             else:
                 self.gates.refresh(server)
             yield env.timeout(down())
+            self._take_arrivals(env.now)
             server.failed = False
             self.gates.refresh(server)
 
@@ -769,8 +877,6 @@ class Hall:
             )
             for server in self.gates.servers:
                 env.process(self._failures(server, up, down))
-        if self.travellers:  # (at 0, after the schedules' first changes: processes start first)
-            _Booked(env, max(self.arrival_times[0], 0.0), None, self._on_arrival)
         if not times.size:
             env.run(until=max(last, 1e-9))
         else:
@@ -779,6 +885,7 @@ class Hall:
         return self._records()
 
     def _records(self) -> HallRecords:
+        self._take_arrivals(self.env.now, before=True)  # (a run cut off at the drain limit)
         self.gates.close_books()
         self.desks.close_books()
         now = self.env.now

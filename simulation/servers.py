@@ -75,6 +75,7 @@ class Pool:
     shared line (``priority`` ahead of ``line``), or with ``per_server`` in
     the shortest line of a working server. A server that finishes asks
     ``done`` for the next traveller itself, so the queue costs no event.
+    ``on_idle()`` is called whenever a server becomes idle.
     """
 
     def __init__(
@@ -82,6 +83,7 @@ class Pool:
         env: simpy.Environment,
         count: int,
         serve: Callable[[Server, int, float], None],
+        on_idle: Callable[[], None],
         per_server: bool = False,
         on_start: Callable[[Server], None] | None = None,
         on_stop: Callable[[Server], None] | None = None,
@@ -89,6 +91,7 @@ class Pool:
         self.env = env
         self.servers = [Server(index) for index in range(count)]
         self._serve = serve
+        self._on_idle = on_idle
         self.per_server = per_server
         self.idle: deque[Server] = deque()
         self.line: deque[int] = deque()
@@ -181,6 +184,7 @@ class Pool:
                     return self.line.popleft()
             server.busy = False
             self.idle.append(server)
+            self._on_idle()
         else:
             server.busy = False
             self._stop(server)
@@ -202,6 +206,7 @@ class Pool:
                     self._hand(server, traveller)
                 else:
                     self.idle.append(server)
+                    self._on_idle()
         elif not should and server.working and not server.busy:
             self.idle.remove(server)
             self._stop(server)
