@@ -29,7 +29,7 @@ from egate.biometrics.networkonnx import (
 from egate.biometrics.verifier import STRICT_THRESHOLD, TYPICAL_THRESHOLD
 
 # Largest difference of one component between the ONNX Runtime and numpy descriptors
-# (measured: 4e-7 on every photo of the sample and shared sets).
+# (measured: 4e-7 on every photo of the samples and of the face folder).
 TOLERANCE = 1e-5
 
 
