@@ -35,12 +35,14 @@ The workers' loop and what travels to and from them are in
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import itertools
 import multiprocessing
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -173,6 +175,7 @@ class MatchingCore:
             target=self._collect, name="egate-matching-collector", daemon=True
         )
         self._collector.start()
+        _open_cores.add(self)
 
     def _start_worker(self, index: int) -> None:
         """Start worker ``index`` (again, after it died)."""
@@ -370,10 +373,14 @@ class MatchingCore:
             self._lock.notify_all()
         for inbox in self._inboxes:
             inbox.put(STOP)
+        _open_cores.discard(self)
         for handle in self._handles:
             handle.join(timeout=10)
-            if handle.is_alive() and hasattr(handle, "terminate"):
-                handle.terminate()
+            if handle.is_alive() and hasattr(handle, "kill"):
+                # SIGKILL: a worker ignores SIGTERM (it must not die mid-job
+                # when its process group is signalled).
+                handle.kill()
+                handle.join(timeout=10)
         self._done.put(None)
         self._collector.join(timeout=10)
         with self._lock:
@@ -396,6 +403,19 @@ class MatchingCore:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+# Cores not closed yet.  Their workers ignore SIGTERM, and at exit
+# multiprocessing terminates daemonic children with SIGTERM and then waits
+# for them: a core left open would keep the process from ever exiting.  This
+# handler, registered after multiprocessing's own, runs before it and closes them.
+_open_cores: weakref.WeakSet[MatchingCore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_cores() -> None:
+    for core in list(_open_cores):
+        core.close()
 
 
 def _outcome(result: Verification | Enrollment | CaptureResult) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -296,3 +298,19 @@ def test_process_workers_verify_and_a_crashed_worker_does_not_hang_close(faces, 
         again = core.submit_verify(template, faces.pixels("obama2.jpg"), float("inf"))
         assert again.result(HANG).decision is Decision.MATCH
     assert sample(registry, "egate_matching_busy_workers") == 0
+
+
+def test_a_process_that_never_closes_its_core_still_exits():
+    # Workers ignore SIGTERM, which multiprocessing's own exit handler relies on:
+    # egate closes open cores first, so the interpreter does not wait for ever.
+    program = (
+        "from egate.biometrics.matching import MatchingCore\n"
+        "core = MatchingCore(workers=1, kind='process')\n"
+        "core.wait_ready()\n"
+        "print('ready', flush=True)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=HANG
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "ready\n"
