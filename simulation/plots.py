@@ -70,6 +70,20 @@ def _whole_ticks(axis: Axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
+# Tick spacings of the time axis, in hours: at most 12 ticks over the horizon.
+_TICK_HOURS = (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 72)
+
+
+def time_label(hours: float, days: bool) -> str:
+    """A time axis tick: ``HH:MM`` within two days, else ``day N`` and the time of day
+    (day 1 is the horizon's first day; its hours count from its midnight)."""
+    if not days:
+        return clock(hours * 3600.0)
+    day, rest = divmod(hours, 24.0)
+    label = f"day {int(day) + 1}"
+    return label if rest == 0 else f"{label} {clock(rest * 3600.0)}"
+
+
 def day_figure(summary: Summary, config: HallConfig) -> Figure:
     """The day, interval by interval, in four panels sharing the time axis.
 
@@ -121,11 +135,14 @@ def day_figure(summary: Summary, config: HallConfig) -> Figure:
         level.max_wait_min, color="grey", linestyle="--", label=f"{level.max_wait_min:g} min target"
     )
     waits.set_ylabel("wait (minutes)")
-    waits.set_xlabel(f"time of day ({config.interval_min:g}-minute intervals)")
     span = len(x) * width_h
-    step = next((hours for hours in (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24) if span / hours <= 12), 48)
+    days = start_h + span > 48  # past the next day's clock, hours alone mislead
+    waits.set_xlabel(
+        f"{'day and time' if days else 'time of day'} ({config.interval_min:g}-minute intervals)"
+    )
+    step = next((hours for hours in _TICK_HOURS if span / hours <= 12), 168)
     waits.xaxis.set_major_locator(MultipleLocator(step))
-    waits.xaxis.set_major_formatter(FuncFormatter(lambda hours, _: clock(hours * 3600.0)))
+    waits.xaxis.set_major_formatter(FuncFormatter(lambda hours, _: time_label(hours, days)))
     for axes in (demand, capacity, queues, waits):
         axes.grid(alpha=0.3)
         axes.set_ylim(bottom=0)

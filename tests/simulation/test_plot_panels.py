@@ -10,7 +10,7 @@ import pytest
 from matplotlib.axes import Axes
 
 from simulation.config import HallConfig, load_hall
-from simulation.plots import day_figure, sweep_figure
+from simulation.plots import day_figure, sweep_figure, time_label
 from simulation.replications import run_configurations, run_replications
 from simulation.summary import Summary
 from simulation.sweep import SweepResult, parse_sweep, sweep_configs
@@ -139,3 +139,14 @@ def test_a_threshold_sweep_has_an_fmr_panel(tmp_path: Path):
     assert (
         "impostors let through (95% CI)" in labels or "none let through: upper 95% bound" in labels
     )
+
+
+def test_time_ticks_name_the_day_past_two_days():
+    # Within two days the clock runs on past 24:00; over a week each day is named.
+    assert time_label(30.5, days=False) == "30:30"
+    assert [time_label(hours, days=True) for hours in (0, 24, 30.5, 144)] == [
+        "day 1",
+        "day 2",
+        "day 2 06:30",
+        "day 7",
+    ]
