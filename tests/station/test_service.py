@@ -111,8 +111,15 @@ def _traveller_stream(
     """
 
     def stream(
-        photos: SamplePhotos, today: date, rng: np.random.Generator, *, pace: float
+        photos: SamplePhotos,
+        today: date,
+        rng: np.random.Generator,
+        *,
+        pace: float,
+        pictures: object = None,
     ) -> Iterator[SampleTraveller]:
+        # The gate here captures one frame: still photos, as without ``pictures``.
+        assert pictures is None
         for traveller in drawn(photos, today, rng, pace):
             chip = traveller.document.chip
             if chip_photo is None or chip is None:
@@ -499,6 +506,7 @@ class _LateEnrolment:
     def __init__(self, core: MatchingCore, delay_s: float) -> None:
         self._core = core
         self._delay_s = delay_s
+        self.capture = core.capture  # the same capture window as the core's
 
     def submit_enroll(self, reference: Any, deadline: float) -> Future[Any]:
         inner = self._core.submit_enroll(reference, deadline)
