@@ -114,7 +114,8 @@ def _document(surname: str, given: str, number: str, birth: str, expiry: str) ->
 
 # Two gates. B1 genuine at G1; B2 an impostor on B1's look-alike's passport at
 # G2, referred on the face to the trainee desk (expected: refuse, impostor);
-# B3 genuine, after them; B4 genuine, arriving late, so that the replay is
+# B3 genuine, after them, looking away at the first capture (guided, then
+# accepted); B4 genuine, arriving late, so that the replay is
 # still running (not finished) while the tests pause, step and inject faults.
 DRILL = f"""\
 name: Browser drill
@@ -142,7 +143,7 @@ passengers:
     arrives: 08:10:20
     document: {_document("ZHAO", "DEMING", "EC1597304", "1962-11-20", "2028-06-30")}
     chip: samples:biden
-    face: {{photo: samples:biden, variation: {{brightness: 0.9}}}}
+    face: {{frames: [none, {{photo: samples:biden, brightness: 0.9}}]}}
     expected: accepted
   - id: B4
     arrives: 08:18:00

@@ -255,6 +255,14 @@ def test_a_viewer_sees_the_replay_without_controls(console, page: Page):
     expect(page.locator("#desk")).to_be_hidden()
 
 
+def test_capture_guidance_shows_in_the_transcript(console, page: Page):
+    # B3 looks away at the first capture: the gate tells them to look at the camera.
+    open_console(page, console.instructor, "instructor")
+    play(page)
+    guided = page.locator("#transcript .line", has_text="[LOOK_AT_CAMERA]")
+    expect(guided.first).to_contain_text("Look at the camera", timeout=WAIT_MS * 2)
+
+
 def test_transcript_filter_by_gate(console, page: Page):
     open_console(page, console.viewer, "viewer")
     page.wait_for_function(
