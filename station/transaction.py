@@ -342,7 +342,7 @@ def _capture_record(tx: Transaction, capture: CaptureResult) -> dict[str, object
         "usable_frames": capture.usable_frames,
         "best_quality": None if capture.best_quality is None else round(capture.best_quality, 1),
         "guidance": None if capture.guidance is None else capture.guidance.value,
-        "liveness": "off" if liveness is None else liveness.decision.value,
+        "liveness": capture.liveness_verdict,
         "liveness_score": None if liveness is None else round(liveness.score, 3),
         "decision": capture.verification.decision.value,
         "reason": capture.verification.reason,

@@ -91,24 +91,29 @@ class CaptureResult:
 
     verification: Verification
     guidance: CaptureGuidance | None
+    # The liveness check's verdict, None when it was off or had too few faces to judge.
     liveness: PadResult | None
     frames: int
     # Frames with exactly one face, and the best frame's combined quality (0-100).
     usable_frames: int
     best_quality: float | None
+    # Whether a liveness check ran over the window (judged or not).
+    liveness_checked: bool = False
+
+    @property
+    def liveness_verdict(self) -> str:
+        """``off``, ``not_judged`` (too few faces), ``bona_fide`` or ``attack``."""
+        if self.liveness is not None:
+            return self.liveness.decision.value
+        return "not_judged" if self.liveness_checked else "off"
 
     def to_json(self) -> dict[str, Any]:
         """Codes and scores only: no pixels, landmarks or template."""
         return {
             "verification": self.verification.to_json(),
             "guidance": None if self.guidance is None else self.guidance.value,
-            "liveness": None
-            if self.liveness is None
-            else {
-                "decision": self.liveness.decision.value,
-                "score": self.liveness.score,
-                "reason": self.liveness.reason,
-            },
+            "liveness": self.liveness_verdict,
+            "liveness_score": None if self.liveness is None else self.liveness.score,
             "frames": self.frames,
             "usable_frames": self.usable_frames,
             "best_quality": self.best_quality,
@@ -168,7 +173,7 @@ class CaptureVerifier:
                     stages,
                 )
                 return CaptureResult(
-                    attack, None, liveness, len(frames), len(qualities), best_quality
+                    attack, None, liveness, len(frames), len(qualities), best_quality, True
                 )
         verification = self._verify_best(template, frames, window)
         # The window's own stages beside the verification's (one job's time, whole).
@@ -193,7 +198,13 @@ class CaptureVerifier:
         if verification.decision is Decision.FAILURE_TO_ACQUIRE:
             guidance = window.guidance or CaptureGuidance.LOOK_AT_CAMERA
         return CaptureResult(
-            verification, guidance, liveness, len(frames), len(qualities), best_quality
+            verification,
+            guidance,
+            liveness,
+            len(frames),
+            len(qualities),
+            best_quality,
+            self._liveness is not None,
         )
 
     def _verify_best(
