@@ -205,6 +205,16 @@ def test_alarms_misreads_and_officer_commands_are_counted(registry, metrics):
     assert sample(registry, "egate_gate_officer_commands_total", action="reset") is None
 
 
+def test_capture_guidance_is_counted_by_code(registry, metrics):
+    metrics.guidance("LOOK_AT_CAMERA")
+    metrics.guidance("LOOK_AT_CAMERA")
+    metrics.guidance("TOO_DARK")
+    metrics.guidance("look at me, Ms Smith")  # not a code: never a label value
+    assert sample(registry, "egate_gate_capture_guidance_total", code="LOOK_AT_CAMERA") == 2
+    assert sample(registry, "egate_gate_capture_guidance_total", code="TOO_DARK") == 1
+    assert sample(registry, "egate_gate_capture_guidance_total", code="OTHER") == 1
+
+
 def test_every_series_carries_the_gate_label(registry, metrics):
     metrics.transaction(record(Outcome.REFERRED, ("MINOR",)))
     metrics.device("reader", True)
