@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import pytest
+from small_hall import SMALL_HALL
 
 from simulation.config import DEFAULT_HALL, default_hall, load_hall
 from simulation.queueing import erlang_c
@@ -21,27 +22,7 @@ CONFIGS = Path(__file__).resolve().parent.parent.parent / "configs" / "airports"
 PNG = b"\x89PNG\r\n\x1a\n"
 ONE_PROCESS = ("--processes", "1")
 
-SMALL = """\
-name: small hall
-start: "06:00"
-horizon: "08:00"
-arrivals:
-  rate:
-    - {from: "06:00", per_hour: 600}
-  classes:
-    - {name: residents, share: 0.7, channel: gate}
-    - {name: visitors, share: 0.3, channel: desk}
-gates:
-  count: 3
-  steps:
-    document: {kind: exponential, mean: 12}
-  outcomes: {biometric_mismatch: 0.02}
-desks:
-  count: 5
-  service: {kind: exponential, mean: 60}
-replications: 3
-seed: 5
-"""
+SMALL = SMALL_HALL
 
 # The top-level keys of --json, as docs/simulation.md lists them.
 REPORT_KEYS = {

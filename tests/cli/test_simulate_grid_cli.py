@@ -9,29 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+from small_hall import SMALL_HALL
 
 # Two hours of 600 an hour, 70% to 3 gates (12 s each), the rest to 5 desks (60 s each).
-SMALL = """\
-name: grid hall
-start: "06:00"
-horizon: "08:00"
-arrivals:
-  rate:
-    - {from: "06:00", per_hour: 600}
-  classes:
-    - {name: residents, share: 0.7, channel: gate}
-    - {name: visitors, share: 0.3, channel: desk}
-gates:
-  count: 3
-  steps:
-    document: {kind: exponential, mean: 12}
-  outcomes: {biometric_mismatch: 0.02}
-desks:
-  count: 5
-  service: {kind: exponential, mean: 60}
-replications: 3
-seed: 5
-"""
+SMALL = SMALL_HALL
 PNG = b"\x89PNG\r\n\x1a\n"
 QUICK = ("--processes", "1", "-r", "2")
 
