@@ -469,7 +469,7 @@ class Hall:
             _Booked(self.env, at, self.arrival_booking, self._on_arrival)
 
     def _depart(self, traveller: int, now: float) -> None:
-        # (Written out in ``_finish_gate``, which runs per traveller.)
+        """``traveller`` leaves the hall now."""
         self.left[traveller] = now
         self.hall_area += self.in_hall * (now - self.hall_last)
         self.hall_last = now
@@ -612,14 +612,8 @@ class Hall:
         server.served += 1
         if plan.referred:
             self._refer(traveller, now)
-        else:  # ``_depart``
-            self.left[traveller] = now
-            self.hall_area += self.in_hall * (now - self.hall_last)
-            self.hall_last = now
-            self.in_hall -= 1
-            self.departed += 1
-            if self.departed == self.travellers:
-                self.done.succeed()
+        else:
+            self._depart(traveller, now)
         return self.gates.done(server, now)
 
     def _transaction(
