@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 import warnings
@@ -39,8 +38,7 @@ from egate.biometrics.evaluation import (
     default_thresholds,
     summarise,
 )
-from egate.biometrics.face import FaceModels, ModelsUnavailable
-from egate.biometrics.image import ImageError, RgbImage, find_images, read_image_file
+from egate.biometrics.image import ImageError, find_images
 from egate.biometrics.pairs import PairsError, load_pairs
 from egate.biometrics.report import det_png, rates_csv
 from egate.biometrics.verifier import (
@@ -53,40 +51,12 @@ from egate.biometrics.verifier import (
 from egate.cli.biometrics_pad import pad_clips, pad_eval
 from egate.cli.biometrics_quality import quality
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+from egate.cli.faceinput import FiniteRange, load_models, read_image
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
 from egate.samples import installed_samples
 
-
-class FiniteRange(click.FloatRange):
-    """A float range that also refuses ``nan`` (which every range check lets through)."""
-
-    def convert(
-        self, value: float, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        number = float(super().convert(value, param, ctx))
-        if math.isnan(number):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        return number
-
-
 THRESHOLD = FiniteRange(min=0.0, max=2.0, min_open=True, max_open=True)
-
-
-def load_models() -> FaceModels:
-    """The face models, or an input error that says how to install them."""
-    try:
-        return FaceModels()
-    except ModelsUnavailable as error:
-        raise InputError(str(error)) from None
-
-
-def read_image(path: Path) -> RgbImage:
-    """An image file's pixels, or an input error naming the file."""
-    try:
-        return read_image_file(path)
-    except ImageError as error:
-        raise InputError(str(error)) from None
 
 
 @click.group(no_args_is_help=True)

@@ -8,7 +8,6 @@ folders, shows the tables and writes the files.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from egate.biometrics.face import FaceBox, FaceModels, ModelsUnavailable
+from egate.biometrics.face import FaceBox
 from egate.biometrics.image import ImageError, RgbImage, find_images, read_image_file
 from egate.biometrics.landmarks import LandmarkFinder
 from egate.biometrics.pad import LivenessSettings, PassiveLivenessDetector
@@ -47,6 +46,7 @@ from egate.biometrics.padeval import (
     summarise_pad,
 )
 from egate.cli.errors import EXIT_OK, InputError
+from egate.cli.faceinput import FiniteRange, load_models
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
 from egate.samples import installed_samples
@@ -57,20 +57,6 @@ PRINT, SCREEN_PHOTO, SCREEN_VIDEO = "print", "screen_photo", "screen_video"
 MAX_VIDEO_FRAMES = 9000
 # Faces in the photos attacked are searched at this size (small faces too).
 SEARCH_LONG_SIDE = 640
-
-
-def load_models() -> FaceModels:
-    """The face models, or an input error that says how to install them."""
-    try:
-        return FaceModels()
-    except ModelsUnavailable as error:
-        raise InputError(str(error)) from None
-
-
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and math.isnan(value):
-        raise click.BadParameter(f"{value!r} is not a number", ctx, param)
-    return value
 
 
 def _percent(value: object) -> str:
@@ -102,14 +88,12 @@ def _interval_text(rate: dict[str, Any]) -> str:
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1, min_open=True),
-    callback=_finite,
+    type=FiniteRange(0, 1, min_open=True),
     help=f"Score at or above which a clip is an attack [default: {LivenessSettings().threshold}].",
 )
 @click.option(
     "--target-bpcer",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    callback=_finite,
+    type=FiniteRange(0, 1, min_open=True, max_open=True),
     default=DEFAULT_TARGET_BPCER,
     show_default=True,
     help="BPCER at which the APCER is also reported.",

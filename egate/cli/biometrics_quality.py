@@ -18,6 +18,7 @@ from egate.biometrics.image import RgbImage
 from egate.biometrics.landmarks import LandmarkFinder
 from egate.biometrics.padclips import VIDEO_SUFFIXES, ClipError, video_frames
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+from egate.cli.faceinput import load_models, read_image
 
 # Most frames read from one video: a minute at 30 frames a second.
 MAX_VIDEO_FRAMES = 1800
@@ -197,10 +198,7 @@ def quality(photos: tuple[Path, ...], as_json: bool, window: int, stride: int) -
     several faces, a requirement not met); 2 a file cannot be read as an
     image or video (nothing is printed then).
     """
-    # Imported here: egate.cli.biometrics registers this command.
-    from egate.cli import biometrics as biometrics_cli
-
-    models = biometrics_cli.load_models()
+    models = load_models()
     finder = LandmarkFinder(models)
     scorer = CaptureScorer(models)
     results: list[PhotoQuality | VideoQuality] = []
@@ -208,7 +206,7 @@ def quality(photos: tuple[Path, ...], as_json: bool, window: int, stride: int) -
         if photo.suffix.lower() in VIDEO_SUFFIXES:
             results.append(score_video(photo, scorer, window, stride))
             continue
-        pixels = biometrics_cli.read_image(photo)
+        pixels = read_image(photo)
         location = finder.locate(pixels)
         measured = None if location.landmarks is None else assess(pixels, location.landmarks)
         results.append(PhotoQuality(photo, len(location.boxes), measured))

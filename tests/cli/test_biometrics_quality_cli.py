@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from egate.biometrics.face import FaceModels
-from egate.cli import biometrics as biometrics_cli
+from egate.cli import biometrics_quality
 from egate.cli.biometrics_quality import quality
 from egate.cli.errors import InputError
 from egate.samples import grace_hopper
@@ -31,7 +31,7 @@ def module_models() -> FaceModels:
 
 @pytest.fixture(autouse=True)
 def models_loaded_once(monkeypatch, module_models):
-    monkeypatch.setattr(biometrics_cli, "load_models", lambda: module_models)
+    monkeypatch.setattr(biometrics_quality, "load_models", lambda: module_models)
 
 
 @pytest.fixture(scope="module")
