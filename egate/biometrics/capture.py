@@ -144,6 +144,8 @@ class CaptureVerifier:
         """Score, check liveness, verify the best frames; see the module docstring."""
         if not frames:
             raise ValueError("a capture window needs at least one frame")
+        if len(frames) == 1 and self._liveness is None:
+            return self._verify_single(template, frames[0])
         clock = self._clock
         started = clock()
         window = self._scorer.score(frames)
@@ -206,6 +208,22 @@ class CaptureVerifier:
             best_quality,
             self._liveness is not None,
         )
+
+    def _verify_single(self, template: Template, frame: RgbImage) -> CaptureResult:
+        """A one-frame window without liveness: nothing to choose between, so the frame is
+        verified at once, and scored only when it gives no face to compare, for the guidance
+        (scoring first would search the frame for faces twice on every capture)."""
+        verification = self._verifier.verify(template, frame)
+        if verification.decision is not Decision.FAILURE_TO_ACQUIRE:
+            return CaptureResult(verification, None, None, 1, int(verification.faces == 1), None)
+        started = self._clock()
+        window = self._scorer.score([frame])
+        stages = {"window_score": self._clock() - started}
+        score = window.frames[0]
+        quality = score.quality.score if score.usable and score.quality else None
+        verification = replace(verification, timings={**stages, **verification.timings})
+        guidance = window.guidance or CaptureGuidance.LOOK_AT_CAMERA
+        return CaptureResult(verification, guidance, None, 1, int(quality is not None), quality)
 
     def _verify_best(
         self, template: Template, frames: Sequence[RgbImage], window: WindowScore

@@ -128,6 +128,22 @@ def test_a_match_without_enough_faces_to_judge_liveness_is_captured_again(
     assert result.guidance is not None
 
 
+def test_a_one_frame_window_is_scored_only_when_it_gives_no_face_to_compare(
+    window: CaptureVerifier, faces: Any
+) -> None:
+    # Nothing to choose between: a match is verified at once, without scoring.
+    matched = window.verify_window(faces.template("obama.jpg"), [faces.pixels("obama2.jpg")])
+    assert matched.verification.decision is Decision.MATCH
+    assert "window_score" not in matched.verification.timings
+    assert (matched.guidance, matched.usable_frames, matched.best_quality) == (None, 1, None)
+    # A failure to acquire is scored, for what to tell the traveller.
+    dark = (faces.pixels("obama2.jpg") * 0.15).astype(np.uint8)
+    failed = window.verify_window(faces.template("obama.jpg"), [dark])
+    assert failed.verification.decision is Decision.FAILURE_TO_ACQUIRE
+    assert "window_score" in failed.verification.timings
+    assert failed.guidance is CaptureGuidance.TOO_DARK
+
+
 def test_the_result_carries_no_pictures_or_templates(window: CaptureVerifier, faces: Any) -> None:
     live = faces.pixels("obama2.jpg")
     result = window.verify_window(faces.template("obama.jpg"), [live])
