@@ -296,9 +296,6 @@ class TransactionWork:
         tx.next_frame_at = now + window.interval_s
         return len(tx.frames) >= window.frames
 
-    def _record_capture(self, tx: Transaction, capture: CaptureResult) -> None:
-        self._audit(_capture_record(tx, capture))
-
     def _on_verified(
         self,
         tx: Transaction,
@@ -319,7 +316,7 @@ class TransactionWork:
         if isinstance(outcome, Verification):
             result = outcome
         else:  # a capture window's
-            self._record_capture(tx, outcome)
+            self._audit(_capture_record(tx, outcome))
             if outcome.guidance is not None:
                 # Told before the failure reaches the controller, so the traveller
                 # hears what to change before the next capture starts.
