@@ -20,8 +20,10 @@ worker per core, more threads only contend.  Measured here with two workers
 on two cores: 20 ms per descriptor with one thread each, 135 ms with two.
 OpenBLAS reads the setting when it loads, so it is put in the environment the
 worker is spawned with; this process keeps its own.  OpenCV's thread pool
-(``OPENCV_FOR_THREADS_NUM``) gets one thread the same way, and ONNX Runtime
-always runs on one (``egate.biometrics.networkonnx``).
+(``OPENCV_FOR_THREADS_NUM``) gets one thread the same way.  A verification
+in a worker (face detection and ONNX Runtime's descriptor) takes the
+workers' share of the cores, at most two (``VerifierSettings.threads_for``):
+one each for two workers on two cores.
 
 Queue length, waiting and service times and outcomes are Prometheus metrics
 on the registry passed in; service times are also kept (the last
@@ -136,6 +138,10 @@ class MatchingCore:
         if workers < 1 or queue_limit < 0:
             raise ValueError("a matching core needs at least one worker and a queue limit >= 0")
         self.settings = settings or VerifierSettings()
+        # The workers share the cores: each gets its share of threads (at most 2).
+        self._worker_settings = self.settings.model_copy(
+            update={"threads": self.settings.threads_for(workers)}
+        )
         self.capture = capture
         self.workers = workers
         self.queue_limit = queue_limit
@@ -184,7 +190,7 @@ class MatchingCore:
         start: Any = self._context.Process if process else threading.Thread
         handle = start(
             target=serve,
-            args=(index, self.settings, inbox, self._done, self.capture),
+            args=(index, self._worker_settings, inbox, self._done, self.capture),
             name=f"egate-matching-{index}",
             daemon=True,
         )

@@ -209,19 +209,21 @@ def build_graph(model: ModelFile) -> bytes:
 
 
 class OnnxDescriptorNetwork:
-    """The face descriptor network on ONNX Runtime, one thread; thread-safe."""
+    """The face descriptor network on ONNX Runtime, on ``threads`` threads; thread-safe."""
 
-    def __init__(self, model: ModelFile) -> None:
+    def __init__(self, model: ModelFile, threads: int = 1) -> None:
         graph = build_graph(model)
         try:
             import onnxruntime
         except ImportError as error:
             raise RuntimeUnavailable(f"{error.name} is not installed") from None
         options = onnxruntime.SessionOptions()
-        # One thread, as OpenBLAS gets for the numpy runtime: the matrices are
-        # small, and a second thread waits for a core that the matching core's
-        # other worker (or anything else on the machine) keeps busy.
-        options.intra_op_num_threads = 1
+        # One thread by default, as OpenBLAS gets for the numpy runtime: a second
+        # thread waits for a core that the matching core's other worker (or
+        # anything else on the machine) keeps busy.  Two for one image at a time
+        # on a machine with a core to spare: 4.2 ms a chip instead of 7.1 here,
+        # for the same processor time.
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -248,19 +250,19 @@ class OnnxDescriptorNetwork:
         return np.asarray(descriptor, dtype=np.float64).reshape(DESCRIPTOR_SIZE)
 
 
-_cache: dict[Path, OnnxDescriptorNetwork] = {}
+_cache: dict[tuple[Path, int], OnnxDescriptorNetwork] = {}
 _cache_lock = threading.Lock()
 
 
-def load_onnx_network(path: Path) -> OnnxDescriptorNetwork:
-    """The network of ``path`` on ONNX Runtime, built once per process.
+def load_onnx_network(path: Path, threads: int = 1) -> OnnxDescriptorNetwork:
+    """The network of ``path`` on ONNX Runtime with ``threads`` threads, built once per process.
 
     ``RuntimeUnavailable`` without onnx or onnxruntime, ``ModelFormatError``
     when the file is not the expected network.
     """
-    resolved = path.resolve()
+    key = (path.resolve(), threads)
     with _cache_lock:
-        network = _cache.get(resolved)
+        network = _cache.get(key)
         if network is None:
-            network = _cache[resolved] = OnnxDescriptorNetwork(read_model(resolved))
+            network = _cache[key] = OnnxDescriptorNetwork(read_model(key[0]), threads)
         return network

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from egate.biometrics import verifier as verifier_module
 from egate.biometrics.matching import (
     DeadlineExceeded,
     MatchingCore,
@@ -27,7 +28,13 @@ from egate.biometrics.matching import (
     MatchingCoreClosed,
     WorkerDied,
 )
-from egate.biometrics.verifier import Decision, Enrollment, Template, Verification
+from egate.biometrics.verifier import (
+    Decision,
+    Enrollment,
+    Template,
+    Verification,
+    VerifierSettings,
+)
 
 # Guards against a hang only: no test asserts on how long anything takes.
 HANG = 120.0
@@ -251,6 +258,19 @@ def test_core_needs_a_worker():
         MatchingCore(workers=0, kind="thread")
     with pytest.raises(ValueError, match="queue limit"):
         MatchingCore(workers=1, queue_limit=-1, kind="thread")
+
+
+def test_each_worker_gets_its_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr(verifier_module, "available_cores", lambda: 2)
+    with (
+        MatchingCore(workers=2, kind="thread") as two,
+        MatchingCore(kind="thread", workers=1) as one,
+    ):
+        assert (two._worker_settings.threads, one._worker_settings.threads) == (1, 2)
+    assert two.settings.threads is None  # the settings given are kept as they were
+    chosen = VerifierSettings(threads=2)
+    with MatchingCore(chosen, workers=2, kind="thread") as core:
+        assert core._worker_settings.threads == 2
 
 
 def test_process_workers_verify_and_a_crashed_worker_does_not_hang_close(faces, registry):

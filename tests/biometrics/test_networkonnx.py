@@ -91,12 +91,12 @@ def test_layers_that_do_not_fit_together_are_refused(face_models):
 def test_without_onnx_runtime_numpy_is_used_with_one_warning(
     face_models, sample_chips, monkeypatch, caplog
 ):
-    def missing(path: Path) -> OnnxDescriptorNetwork:
+    def missing(path: Path, threads: int = 1) -> OnnxDescriptorNetwork:
         raise RuntimeUnavailable("onnxruntime is not installed")
 
     monkeypatch.setattr(face_module, "load_onnx_network", missing)
     models = copy.copy(face_models)
-    models._onnx, models._onnx_failed = None, False
+    models._onnx, models._onnx_failed = {}, False
     with caplog.at_level(logging.WARNING, logger="egate.biometrics.face"):
         analyzer = FaceAnalyzer(models)
         FaceAnalyzer(models)  # warned once per process, not per analyzer
