@@ -93,13 +93,16 @@ def build_graph(model: ModelFile) -> bytes:
         raise RuntimeUnavailable(f"{error.name} is not installed") from None
     rows, columns = model.input.rows, model.input.columns
     graph = _GraphWriter(onnx)
-    # The input layer: (pixel - channel mean) / 256, as dlib does, then channels first.
-    pixels = graph.node("Cast", ["chip"], (rows, columns, 3), to=onnx.TensorProto.FLOAT)
-    means = graph.constant(model.input.means.astype(np.float32), "means")
-    centred = graph.node("Sub", [pixels, means], (rows, columns, 3))
+    # The input layer: (pixel - channel mean) / 256, as dlib does.  Channels go
+    # first before the arithmetic: ONNX Runtime subtracts a mean per plane
+    # with vector instructions, where a mean per pixel's last axis of three
+    # took 5 % of the network's time (the same values either way).
+    planes = graph.node("Transpose", ["chip"], (3, rows, columns), perm=[0, 3, 1, 2])
+    pixels = graph.node("Cast", [planes], (3, rows, columns), to=onnx.TensorProto.FLOAT)
+    means = graph.constant(model.input.means.astype(np.float32).reshape(3, 1, 1), "means")
+    centred = graph.node("Sub", [pixels, means], (3, rows, columns))
     scale = graph.constant(np.array(1 / 256, np.float32), "scale")
-    scaled = graph.node("Mul", [centred, scale], (rows, columns, 3))
-    x = graph.node("Transpose", [scaled], (3, rows, columns), perm=[0, 3, 1, 2])
+    x = graph.node("Mul", [centred, scale], (3, rows, columns))
     tags: dict[int, str] = {}
     output: str | None = None
     for step in compile_steps(model):
