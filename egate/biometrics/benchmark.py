@@ -88,6 +88,9 @@ class ImageRun:
     reference_descriptor: Descriptor | None = None
     # The numpy runtime on the same chip, when egate's descriptor runs on ONNX Runtime.
     numpy_seconds: list[float] = field(default_factory=list)
+    # egate's whole path on one thread, when egate's own runs on more.
+    single_seconds: list[float] = field(default_factory=list)
+    single_cpu: list[float] = field(default_factory=list)
 
     @property
     def size_class(self) -> str:
@@ -123,11 +126,14 @@ def measure_paths(
     clock: Callable[[], float] = time.perf_counter,
     on_step: Callable[[], None] = lambda: None,
     cpu_clock: Callable[[], float] = time.process_time,
+    single: FaceAnalyzer | None = None,
 ) -> tuple[list[ImageRun], bool]:
     """Time both paths on every image, ``rounds`` times; returns the runs and whether naive ran.
 
     Unless the descriptor runs on dlib, dlib's encoder is also timed on each
     chip (outside egate's time), and on ONNX Runtime the numpy runtime too.
+    ``single``: an analyzer on one thread, whose whole path is timed too
+    (when ``analyzer`` runs on more).  Processor time counts every thread.
     Raises ``ImageError`` when an image cannot be read.
     """
     reference = analyzer.descriptor_runtime != "dlib"
@@ -170,6 +176,10 @@ def measure_paths(
                     run.numpy_seconds.append(clock() - started)
             run.fast_seconds.append(sum(stages.values()))
             run.fast_cpu.append(fast_cpu)
+            if single is not None:
+                seconds, cpu = _whole_path(single, path, clock, cpu_clock)
+                run.single_seconds.append(seconds)
+                run.single_cpu.append(cpu)
             for stage, seconds in stages.items():
                 run.stages.setdefault(stage, []).append(seconds)
             run.fast_faces, run.fast_descriptor = len(finding.boxes), descriptor
@@ -180,6 +190,21 @@ def measure_paths(
                 run.naive_descriptor = codes[0] if len(codes) == 1 else None
             on_step()
     return list(runs.values()), naive is not None
+
+
+def _whole_path(
+    analyzer: FaceAnalyzer,
+    path: Path,
+    clock: Callable[[], float],
+    cpu_clock: Callable[[], float],
+) -> tuple[float, float]:
+    """Wall and processor seconds of decoding, finding, measuring and describing one photo."""
+    started, cpu = clock(), cpu_clock()
+    finding = analyzer.find(read_image_file(path))
+    if finding.chip is not None:
+        measure(finding.chip, finding.boxes[0].height)
+        analyzer.describe(finding.chip)
+    return clock() - started, cpu_clock() - cpu
 
 
 def decision_agreement(runs: Sequence[ImageRun], threshold: float) -> tuple[int, list[str]]:
@@ -306,6 +331,14 @@ def calibration(
     }
 
 
+def _mean(total: float | None, count: int) -> float | None:
+    return None if total is None else total / count
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return None if numerator is None or not denominator else numerator / denominator
+
+
 def median(values: Sequence[float]) -> float:
     """The median, NaN for no values."""
     return statistics.median(values) if values else float("nan")
@@ -319,6 +352,7 @@ def bench_report(
     rates: dict[int, float],
     descriptor: str = "onnx",
     capture: dict[str, Any] | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Everything ``egate biometrics bench`` shows, as plain data (seconds, ratios).
 
@@ -326,6 +360,8 @@ def bench_report(
     ``descriptor_reference`` compares it with dlib's encoder timed alongside
     (and ``descriptor_numpy`` gives the numpy runtime's time on the same chips).
     ``capture``: what ``benchmarkcapture.capture_window_cost`` measured, or None.
+    ``threads``: the threads egate's path ran on (its one-thread figures, when
+    measured, are in ``by_size``).
     """
     images = []
     groups: dict[str, list[ImageRun]] = {}
@@ -349,6 +385,9 @@ def bench_report(
         fast_total = sum(median(run.fast_seconds) for run in members)
         naive_cpu = sum(median(run.naive_cpu) for run in members) if naive_ran else None
         fast_cpu = sum(median(run.fast_cpu) for run in members)
+        timed_single = all(run.single_seconds for run in members)
+        single_total = sum(median(run.single_seconds) for run in members) if timed_single else None
+        single_cpu = sum(median(run.single_cpu) for run in members) if timed_single else None
         by_size[label] = {
             "images": len(members),
             "naive_mean_seconds": None if naive_total is None else naive_total / len(members),
@@ -358,6 +397,11 @@ def bench_report(
             "naive_mean_cpu_seconds": None if naive_cpu is None else naive_cpu / len(members),
             "egate_mean_cpu_seconds": fast_cpu / len(members),
             "cpu_speedup": None if naive_cpu is None or not fast_cpu else naive_cpu / fast_cpu,
+            # egate on one thread, when its own path ran on more (None otherwise).
+            "single_thread_mean_seconds": _mean(single_total, len(members)),
+            "single_thread_speedup": _ratio(naive_total, single_total),
+            "single_thread_mean_cpu_seconds": _mean(single_cpu, len(members)),
+            "single_thread_cpu_speedup": _ratio(naive_cpu, single_cpu),
         }
     stage_samples: dict[str, list[float]] = {}
     for run in runs:
@@ -401,6 +445,7 @@ def bench_report(
         },
         "descriptor_share": descriptor_total / total if total else None,
         "descriptor_runtime": descriptor,
+        "threads": threads,
         "descriptor_reference": reference,
         "descriptor_numpy": numpy_runtime,
         "capture_window": capture,

@@ -291,7 +291,9 @@ def bench(
     of scoring a capture window (10 frames at 1280x720 made from the first
     single-face image). dlib's own encoder is timed on the same chips and
     both descriptors are compared (and, with the descriptor on ONNX Runtime,
-    the numpy runtime is timed too).
+    the numpy runtime is timed too). egate's path runs on the threads a lone
+    verifier takes here (two with two cores or more); its one-thread time is
+    shown beside it.
 
     Exit status 0, or 1 when the two paths (or the numpy and dlib
     descriptors) decide some pair differently.
@@ -300,9 +302,16 @@ def bench(
     models = load_models()
     settings = VerifierSettings()
     analyzer = FaceVerifier.with_models(models, settings).analyzer
+    threads = analyzer.settings.threads
+    single = None
+    if threads > 1:
+        one_thread = settings.model_copy(update={"threads": 1})
+        single = FaceVerifier.with_models(models, one_thread).analyzer
     with progress_bar(len(images) * rounds, "naive and egate paths") as advance:
         try:
-            runs, naive_ran = measure_paths(analyzer, images, rounds, on_step=advance)
+            runs, naive_ran = measure_paths(
+                analyzer, images, rounds, on_step=advance, single=single
+            )
         except ImageError as error:
             raise InputError(str(error)) from None
     compared, differ = decision_agreement(runs, settings.threshold)
@@ -320,7 +329,7 @@ def bench(
             advance()
     capture = capture_window_cost(models, frames[0], max(rounds, 3))
     runtime = analyzer.descriptor_runtime
-    report = bench_report(runs, naive_ran, compared, differ, rates, runtime, capture)
+    report = bench_report(runs, naive_ran, compared, differ, rates, runtime, capture, threads)
     if out_file is not None:
         source = str(images_dir or "samples")
         data = calibration(service, workers, rates, source, datetime.now(UTC), runtime)
@@ -349,8 +358,10 @@ def _bench_images(images_dir: Path | None) -> list[Path]:
 def show_bench(report: dict[str, Any]) -> None:
     """The benchmark as tables on the terminal."""
     console = Console(highlight=False)
+    threads = report["threads"]
     sizes = Table(title="Verification time per image size (median per image, mean per size)")
-    columns = ("size", "images", "naive", "egate", "speed-up", "naive CPU", "egate CPU", "CPU x")
+    egate = f"egate ({threads} threads)" if threads > 1 else "egate"
+    columns = ("size", "images", "naive", egate, "speed-up", "naive CPU", "egate CPU", "CPU x")
     for column in columns:
         sizes.add_column(column, justify="right" if column != "size" else "left")
 
@@ -372,6 +383,14 @@ def show_bench(report: dict[str, Any]) -> None:
             times(row["cpu_speedup"]),
         )
     console.print(sizes)
+    for label, row in report["by_size"].items():
+        if row["single_thread_mean_seconds"] is not None:
+            console.print(
+                f"egate on one thread, {label}: {ms(row['single_thread_mean_seconds'])} "
+                f"({times(row['single_thread_speedup'])}), CPU "
+                f"{ms(row['single_thread_mean_cpu_seconds'])} "
+                f"({times(row['single_thread_cpu_speedup'])})"
+            )
     stages = Table(title="egate stages (all images)")
     for column in ("stage", "p50", "p95"):
         stages.add_column(column, justify="right" if column != "stage" else "left")

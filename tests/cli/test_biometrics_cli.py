@@ -23,6 +23,7 @@ from PIL import Image
 
 from egate.biometrics.benchmark import CALIBRATION_FORMAT
 from egate.biometrics.face import FaceModels
+from egate.biometrics.verifier import VerifierSettings
 from egate.cli import biometrics as biometrics_cli
 from egate.samples import SampleError, SampleSet, fetch_samples, grace_hopper
 
@@ -383,6 +384,15 @@ def test_bench_json_and_calibration(cli, sample_faces, tmp_path):
     assert 0 < report["descriptor_share"] < 1
     assert report["naive_measured"] is True
     assert photo_row["naive_mean_cpu_seconds"] > 0 and photo_row["egate_mean_cpu_seconds"] > 0
+    # egate's path on the threads a lone verifier takes here, and on one beside it.
+    assert report["threads"] == VerifierSettings().threads_for()
+    if report["threads"] > 1:
+        assert photo_row["single_thread_mean_seconds"] > 0
+        assert photo_row["single_thread_speedup"] == pytest.approx(
+            photo_row["naive_mean_seconds"] / photo_row["single_thread_mean_seconds"]
+        )
+    else:
+        assert photo_row["single_thread_mean_seconds"] is None
     # The descriptor on ONNX Runtime, with numpy and dlib timed on the same chips.
     assert report["descriptor_runtime"] == "onnx"
     assert report["descriptor_numpy"]["p50"] > 0
