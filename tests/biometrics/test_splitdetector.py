@@ -69,6 +69,19 @@ def test_any_bytes_give_a_layout_or_a_format_error(data):
     assert 0 <= layout.iou <= 1 and 0 <= layout.covered <= 1
 
 
+@given(st.data())
+def test_a_damaged_header_gives_a_layout_or_a_format_error(saved_detector, data):
+    header = bytearray(saved_detector[:64])
+    for _ in range(data.draw(st.integers(1, 4))):
+        header[data.draw(st.integers(0, len(header) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        layout = read_layout(bytes(header))
+    except ModelFormatError:
+        return
+    assert layout.levels_start < layout.levels_end <= len(header)
+    assert 0 <= layout.iou <= 1 and 0 <= layout.covered <= 1
+
+
 def test_the_sample_photos_give_one_searchs_boxes(split, face_models, faces, two_faces):
     compared = 0
     images = [faces.pixels(path) for path in faces.samples.images()] + [two_faces]
