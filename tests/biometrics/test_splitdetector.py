@@ -135,6 +135,12 @@ def test_two_threads_give_the_same_faces_and_descriptor(face_models, faces, two_
         # Two threads add the descriptor's sums in another order: within rounding.
         np.testing.assert_allclose(two.describe(second.chip), one.describe(first.chip), atol=1e-5)
     assert len(two.find(two_faces).boxes) == 2
+    # Detection on colour rather than grey splits the same way.
+    colour = {
+        threads: FaceAnalyzer(face_models, DetectionSettings(grey_detection=False, threads=threads))
+        for threads in (1, 2)
+    }
+    assert colour[2].find(two_faces).boxes == colour[1].find(two_faces).boxes
 
 
 def test_threads_follow_the_setting_or_the_share_of_the_cores(monkeypatch):
