@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from egate.biometrics import image as image_module
+from egate.biometrics.benchmark import timed_verification
 from egate.biometrics.face import Descriptor, DetectionSettings, FaceAnalyzer, FaceModels
 from egate.biometrics.image import find_images, read_image_file
-from egate.biometrics.quality import measure
 from egate.samples import installed_samples
 
 PATHS = {
@@ -59,17 +59,8 @@ def run_once(
         stages = {"decode": clock() - started}
     finally:
         image_module._OPENCV_JPEG_MODES = modes
-    finding = analyzer.find(pixels)
-    stages |= finding.timings
-    if finding.chip is None:
-        return stages, None
-    started = clock()
-    measure(finding.chip, finding.boxes[0].height)
-    stages["quality"] = clock() - started
-    started = clock()
-    descriptor = analyzer.describe(finding.chip)
-    stages["descriptor"] = clock() - started
-    return stages, descriptor
+    timed, _, descriptor = timed_verification(analyzer, pixels, clock)
+    return stages | timed, descriptor
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from egate.biometrics.face import Descriptor, FaceAnalyzer
+from egate.biometrics.face import Descriptor, FaceAnalyzer, FaceFinding
 from egate.biometrics.image import RgbImage, read_image_file
 from egate.biometrics.matching import MatchingCore
 from egate.biometrics.quality import measure
@@ -154,16 +154,8 @@ def measure_paths(
             started = clock()
             pixels = read_image_file(path)
             decode = clock() - started
-            finding = analyzer.find(pixels)
-            stages = {"decode": decode, **finding.timings}
-            descriptor = None
-            if finding.chip is not None:
-                started = clock()
-                measure(finding.chip, finding.boxes[0].height)
-                stages["quality"] = clock() - started
-                started = clock()
-                descriptor = analyzer.describe(finding.chip)
-                stages["descriptor"] = clock() - started
+            stages, finding, descriptor = timed_verification(analyzer, pixels, clock)
+            stages = {"decode": decode, **stages}
             fast_cpu = cpu_clock() - cpu
             run = runs.setdefault(path, ImageRun(path, pixels.shape[1], pixels.shape[0]))
             if reference and finding.chip is not None:
@@ -192,6 +184,27 @@ def measure_paths(
     return list(runs.values()), naive is not None
 
 
+def timed_verification(
+    analyzer: FaceAnalyzer, pixels: RgbImage, clock: Callable[[], float]
+) -> tuple[dict[str, float], FaceFinding, Descriptor | None]:
+    """egate's path on decoded ``pixels``: seconds per stage, what was found, the descriptor.
+
+    The stages are the analyzer's own (downscale, detect, align) and, when a
+    face was found, ``quality`` and ``descriptor`` timed on ``clock``.
+    """
+    finding = analyzer.find(pixels)
+    stages = dict(finding.timings)
+    if finding.chip is None:
+        return stages, finding, None
+    started = clock()
+    measure(finding.chip, finding.boxes[0].height)
+    stages["quality"] = clock() - started
+    started = clock()
+    descriptor = analyzer.describe(finding.chip)
+    stages["descriptor"] = clock() - started
+    return stages, finding, descriptor
+
+
 def _whole_path(
     analyzer: FaceAnalyzer,
     path: Path,
@@ -200,10 +213,7 @@ def _whole_path(
 ) -> tuple[float, float]:
     """Wall and processor seconds of decoding, finding, measuring and describing one photo."""
     started, cpu = clock(), cpu_clock()
-    finding = analyzer.find(read_image_file(path))
-    if finding.chip is not None:
-        measure(finding.chip, finding.boxes[0].height)
-        analyzer.describe(finding.chip)
+    timed_verification(analyzer, read_image_file(path), clock)
     return clock() - started, cpu_clock() - cpu
 
 
@@ -390,13 +400,13 @@ def bench_report(
         single_cpu = sum(median(run.single_cpu) for run in members) if timed_single else None
         by_size[label] = {
             "images": len(members),
-            "naive_mean_seconds": None if naive_total is None else naive_total / len(members),
+            "naive_mean_seconds": _mean(naive_total, len(members)),
             "egate_mean_seconds": fast_total / len(members),
             # Ratio of mean times: what a gate that sees these images gains.
-            "speedup": None if naive_total is None else naive_total / fast_total,
-            "naive_mean_cpu_seconds": None if naive_cpu is None else naive_cpu / len(members),
+            "speedup": _ratio(naive_total, fast_total),
+            "naive_mean_cpu_seconds": _mean(naive_cpu, len(members)),
             "egate_mean_cpu_seconds": fast_cpu / len(members),
-            "cpu_speedup": None if naive_cpu is None or not fast_cpu else naive_cpu / fast_cpu,
+            "cpu_speedup": _ratio(naive_cpu, fast_cpu),
             # egate on one thread, when its own path ran on more (None otherwise).
             "single_thread_mean_seconds": _mean(single_total, len(members)),
             "single_thread_speedup": _ratio(naive_total, single_total),
