@@ -10,11 +10,12 @@ moved a few pixels from frame to frame.
 
 * egate: ``CaptureScorer.score``: the first frame searched whole on a grey
   copy reduced to 640 px, the others near the previous face on a region
-  scaled so the face is ~90 px, 68 landmarks at full resolution, quality
+  scaled so the face is ~84 px, the 68 landmarks of all frames fitted
+  together at full resolution (egate.biometrics.shapefitter), quality
   measures;
 * naive: every frame searched whole at full resolution by dlib's HOG
-  detector (no upsampling), 68 landmarks of the largest face, the same
-  quality measures.
+  detector (no upsampling), 68 landmarks of the largest face by dlib's own
+  shape predictor (one face at a time), the same quality measures.
 
 CPU time (``time.process_time``) of each path per window, the median and
 the best of ``--rounds`` windows (after one warm-up), both paths in the same
@@ -41,7 +42,7 @@ from egate.biometrics.capturewindow import CaptureScorer, FrameScore, WindowScor
 from egate.biometrics.face import FaceBox, FaceModels
 from egate.biometrics.facequality import assess
 from egate.biometrics.image import RgbImage, read_image_file
-from egate.biometrics.landmarks import LandmarkFinder
+from egate.biometrics.landmarks import Landmarks
 from egate.samples import grace_hopper
 
 VIDEO = Path(__file__).resolve().parent.parent.parent / "shared/faces/video/short_hamilton_clip.mp4"
@@ -104,8 +105,11 @@ def window() -> tuple[str, list[RgbImage]]:
 
 
 def naive_scorer(models: FaceModels) -> Callable[[list[RgbImage]], WindowScore]:
-    """Every frame searched whole at full resolution, then the same landmarks and measures."""
-    finder = LandmarkFinder(models)
+    """Every frame searched whole at full resolution, then dlib's landmarks and the measures."""
+    import dlib
+    import face_recognition_models
+
+    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
 
     def score(frames: list[RgbImage]) -> WindowScore:
         scored = []
@@ -116,7 +120,9 @@ def naive_scorer(models: FaceModels) -> Callable[[list[RgbImage]], WindowScore]:
                 continue
             largest = max(rectangles, key=lambda r: r.width() * r.height())
             box = FaceBox(largest.left(), largest.top(), largest.right(), largest.bottom())
-            landmarks = finder.fit(frame, box)
+            shape = predictor(frame, largest)
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+            landmarks = Landmarks(points, box)
             scored.append(FrameScore(index, assess(frame, landmarks), len(rectangles), landmarks))
         return WindowScore(tuple(scored))
 

@@ -161,9 +161,9 @@ class CaptureScorer:
     def score(self, frames: Sequence[RgbImage]) -> WindowScore:
         """Score a window of frames, tracking the face from each frame to the next.
 
-        Faces are found in every frame first, then the landmarks fitted one
-        frame after another: run back to back, the fits find more of the
-        shape model (100 MB) still in the processor's caches (a few per cent faster).
+        Faces are found in every frame first, then the landmarks of all the
+        frames fitted together: the shape model (65 MB) is read once for the
+        window rather than once a frame.
         """
         found: list[FaceLocation] = []
         last: FaceBox | None = None
@@ -187,10 +187,14 @@ class CaptureScorer:
                 before = last if consecutive else None
                 last = location.boxes[0]
             found.append(location)
-        fitted = [
-            self._finder.fit(frame, largest(location.boxes)) if location.boxes else None
-            for frame, location in zip(frames, found, strict=True)
-        ]
+        with_face = [index for index, location in enumerate(found) if location.boxes]
+        fits = self._finder.fit_many(
+            [frames[index] for index in with_face],
+            [largest(found[index].boxes) for index in with_face],
+        )
+        fitted: list[Landmarks | None] = [None] * len(frames)
+        for index, landmarks in zip(with_face, fits, strict=True):
+            fitted[index] = landmarks
         return WindowScore(
             tuple(
                 FrameScore(index, None, 0, None)

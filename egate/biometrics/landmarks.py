@@ -4,7 +4,9 @@ Quality measures (head pose, eyes open, mouth closed, inter-eye distance) and
 the presentation-attack check (how the face moves across a capture window)
 read a face through these points.  They come from dlib's 68-point shape
 model, shipped with ``face_recognition_models`` (no download at run time),
-fitted inside the box of dlib's HOG detector.
+fitted inside the box of dlib's HOG detector by egate's fitter
+(``egate.biometrics.shapefitter``: dlib's points, and the frames of a capture
+window fitted together, ``fit_many``).
 
 Point numbering is the iBUG 300-W scheme dlib uses: 0-16 the jaw line,
 17-21 and 22-26 the brows, 27-35 the nose, 36-41 and 42-47 the eyes (the
@@ -25,15 +27,21 @@ This is how a capture window tracks a face cheaply from frame to frame.
 from __future__ import annotations
 
 import functools
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from egate.biometrics.dlibmodel import ModelFormatError
 from egate.biometrics.face import FaceBox, FaceModels, ModelsUnavailable
 from egate.biometrics.image import RgbImage
+from egate.biometrics.shapefitter import ShapeFitter
+from egate.biometrics.shapemodel import read_shape_model
 
 Points = npt.NDArray[np.float64]
 
@@ -54,18 +62,59 @@ WIDE_TRACKING_MARGIN = 0.75
 # dlib's HOG detector scans an 80 x 80 window: faces much smaller are missed.
 HOG_WINDOW_PX = 80
 
+_log = logging.getLogger(__name__)
+
+
+class _Fitter(Protocol):
+    def fit_many(
+        self, images: Sequence[npt.NDArray[np.uint8]], boxes: Sequence[tuple[int, int, int, int]]
+    ) -> list[Points]: ...
+
+
+class _DlibFitter:
+    """dlib's own shape predictor, a face at a time (when egate's fitter cannot read the model)."""
+
+    def __init__(self, path: str) -> None:
+        import dlib
+
+        self._predictor = dlib.shape_predictor(path)
+        self._rectangle = dlib.rectangle
+
+    def fit_many(
+        self, images: Sequence[npt.NDArray[np.uint8]], boxes: Sequence[tuple[int, int, int, int]]
+    ) -> list[Points]:
+        fitted = []
+        for image, box in zip(images, boxes, strict=True):
+            shape = self._predictor(image, self._rectangle(*box))
+            fitted.append(np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64))
+        return fitted
+
 
 @functools.cache
-def _shape_model() -> Any:  # noqa: ANN401  (dlib ships no type information)
-    """dlib's 68-point shape predictor, loaded once per process."""
+def _shape_model() -> _Fitter:
+    """The 68-point landmark model, loaded once per process.
+
+    egate's fitter (``egate.biometrics.shapefitter``: dlib's points, several
+    frames at once); dlib's own predictor, after one warning, when the file
+    is not the model that fitter reads.
+    """
     try:
-        import dlib
         import face_recognition_models
     except ImportError as error:
         raise ModelsUnavailable(
             f"face models unavailable ({error.name} is not installed): run ./bootstrap setup"
         ) from None
-    return dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    path = face_recognition_models.pose_predictor_model_location()
+    try:
+        return ShapeFitter(read_shape_model(Path(path)))
+    except ModelFormatError as error:
+        _log.warning("landmark fitting across frames unavailable, using dlib's: %s", error)
+    try:
+        return _DlibFitter(path)
+    except ImportError as error:
+        raise ModelsUnavailable(
+            f"face models unavailable ({error.name} is not installed): run ./bootstrap setup"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,7 +176,6 @@ class LandmarkFinder:
         grey_detection: bool = False,
     ) -> None:
         self._detector = models.detector
-        self._rectangle = models.rectangle
         self._shape = _shape_model()
         self.detection_long_side = detection_long_side
         self.retry_upsampled = retry_upsampled
@@ -193,9 +241,13 @@ class LandmarkFinder:
 
     def fit(self, image: RgbImage, box: FaceBox) -> Landmarks:
         """The 68 landmarks of the face in ``box`` (full-resolution pixels)."""
-        shape = self._shape(image, self._rectangle(box.left, box.top, box.right, box.bottom))
-        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-        return Landmarks(points, box)
+        return self.fit_many([image], [box])[0]
+
+    def fit_many(self, images: Sequence[RgbImage], boxes: Sequence[FaceBox]) -> list[Landmarks]:
+        """The 68 landmarks of the face in each box: one pass over the model for all of them."""
+        corners = [(box.left, box.top, box.right, box.bottom) for box in boxes]
+        fitted = self._shape.fit_many(images, corners)
+        return [Landmarks(points, box) for points, box in zip(fitted, boxes, strict=True)]
 
     def detect(
         self, image: RgbImage, *, near: FaceBox | None = None, search_whole: bool = True
