@@ -66,7 +66,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from egate.biometrics.face import FaceBox, FaceModels
 from egate.biometrics.image import RgbImage
-from egate.biometrics.landmarks import LEFT_EYE, RIGHT_EYE, LandmarkFinder, Landmarks
+from egate.biometrics.landmarks import LEFT_EYE, RIGHT_EYE, LandmarkFinder, Landmarks, largest
 
 # The gate's policy: no PAD stage, or the passive detector below.
 Liveness = Literal["off", "passive"]
@@ -244,17 +244,26 @@ class PassiveLivenessDetector:
         self._finder = LandmarkFinder(models, detection_long_side=self.settings.detection_long_side)
 
     def find_landmarks(self, frames: Sequence[RgbImage]) -> list[Landmarks | None]:
-        """The largest face's landmarks in each frame, tracked from the previous frame's box."""
-        found: list[Landmarks | None] = []
+        """The largest face's landmarks in each frame, tracked from the previous frame's box.
+
+        The faces are found frame by frame, then the landmarks of all of them
+        fitted together (one pass over the shape model for the window).
+        """
+        faces: list[tuple[RgbImage, FaceBox] | None] = []
         near: FaceBox | None = None
         for frame in frames:
             if not _is_frame(frame):
-                found.append(None)
+                faces.append(None)
                 continue
-            location = self._finder.locate(np.ascontiguousarray(frame), near=near)
-            found.append(location.landmarks)
-            near = None if location.landmarks is None else location.landmarks.box
-        return found
+            image = np.ascontiguousarray(frame)
+            boxes = self._finder.detect(image, near=near).boxes
+            near = largest(boxes) if boxes else None
+            faces.append(None if near is None else (image, near))
+        present = [face for face in faces if face is not None]
+        fitted = iter(
+            self._finder.fit_many([image for image, _ in present], [box for _, box in present])
+        )
+        return [None if face is None else next(fitted) for face in faces]
 
     def check(
         self, frames: Sequence[RgbImage], landmarks: Sequence[Landmarks | None] | None = None

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from egate.biometrics.face import FaceBox
 from egate.biometrics.image import ImageError, RgbImage, find_images, read_image_file
-from egate.biometrics.landmarks import LandmarkFinder
+from egate.biometrics.landmarks import LandmarkFinder, largest
 from egate.biometrics.pad import LivenessSettings, PassiveLivenessDetector
 from egate.biometrics.padclips import (
     MAX_CLIP_FRAMES,
@@ -244,8 +244,9 @@ def _video_windows(
                 continue
             if not window:
                 start = index
-            location = finder.locate(frame, near=near)
-            near = None if location.landmarks is None else location.landmarks.box
+            # Only where the face is: its landmarks are not needed here.
+            found = finder.detect(frame, near=near).boxes
+            near = largest(found) if found else None
             if near is None:  # a face is missing: this window is not a clean presentation
                 window, boxes = [], []
                 continue
