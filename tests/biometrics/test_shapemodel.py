@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from shapemodels import column, integer, random_model, real
 
 from egate.biometrics.dlibmodel import ModelFormatError
+from egate.biometrics.shapefitter import ShapeFitter
 from egate.biometrics.shapemodel import ShapeModel, parse_shape_model, read_shape_model
 
 
@@ -105,7 +106,8 @@ def test_any_damage_gives_a_model_or_a_format_error(small, data):
     for _ in range(data.draw(st.integers(1, 4))):
         position = data.draw(st.integers(0, len(content) - 1))
         content[position] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(0, len(content)))
+    # Mostly whole files, so that damaged values (not only lengths) reach the checks.
+    cut = data.draw(st.one_of(st.just(len(content)), st.integers(0, len(content))))
     try:
         model = parse_shape_model(bytes(content[:cut]))
     except ModelFormatError:
@@ -117,6 +119,10 @@ def test_any_damage_gives_a_model_or_a_format_error(small, data):
     assert model.second.min() >= 0 and model.second.max() < pixels
     assert model.anchors.min() >= 0 and model.anchors.max() < model.point_count
     assert np.all(np.isfinite(model.leaves)) and np.all(np.isfinite(model.thresholds))
+    # And it fits without reading outside its arrays (numba does not check bounds).
+    picture = np.full((24, 32, 3), 128, np.uint8)
+    (points,) = ShapeFitter(model).fit_many([picture], [(2, 3, 20, 21)])
+    assert points.shape == (model.point_count, 2) and np.all(np.isfinite(points))
 
 
 @given(st.binary(max_size=200))
