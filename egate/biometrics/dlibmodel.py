@@ -35,12 +35,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 Floats = npt.NDArray[np.float32]
+Parsed = TypeVar("Parsed")
 
 # Exponents that stand for special values in dlib's floating point encoding.
 _INFINITY, _MINUS_INFINITY, _NOT_A_NUMBER = 32000, 32001, 32002
@@ -514,11 +515,16 @@ def parse_model(data: bytes, architecture: Sequence[LayerSpec] = ARCHITECTURE) -
 
 def read_model(path: Path) -> ModelFile:
     """Parse a model file; ``ModelFormatError`` (a ``ValueError``) names the file on failure."""
+    return read_model_file(path, parse_model)
+
+
+def read_model_file(path: Path, parse: Callable[[bytes], Parsed]) -> Parsed:
+    """``parse`` of the bytes of the dlib model file at ``path``; any error names the file."""
     try:
         data = path.read_bytes()
     except OSError as error:
         raise ModelFormatError(f"{path}: cannot read the model file: {error.strerror}") from None
     try:
-        return parse_model(data)
+        return parse(data)
     except ModelFormatError as error:
         raise ModelFormatError(f"{path}: {error}") from None

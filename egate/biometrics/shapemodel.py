@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from egate.biometrics.compiled import compiled
-from egate.biometrics.dlibmodel import ModelFormatError
+from egate.biometrics.dlibmodel import ModelFormatError, read_model_file
 
 Bytes = npt.NDArray[np.uint8]
 Floats32 = npt.NDArray[np.float32]
@@ -118,6 +118,15 @@ def _column(data: Bytes, position: int, out: Floats32) -> int:
 
 
 @compiled
+def _index(data: Bytes, position: int, limit: int) -> tuple[np.int64, int]:
+    """An integer in [0, limit) at ``position``, and the next position (or -(error + 1))."""
+    value, after = _integer(data, position)
+    if after >= 0 and (value < 0 or value >= limit):
+        return np.int64(0), -(position + 1)
+    return value, after
+
+
+@compiled
 def _count(data: Bytes, position: int, expected: int) -> int:
     """Reads a count that must equal ``expected``; the next position, or -(error + 1)."""
     value, next_position = _integer(data, position)
@@ -139,7 +148,6 @@ def _forests(
 ) -> int:
     """Every level's trees, read into the arrays; the next position, or -(error + 1)."""
     levels, trees, splits = first.shape
-    pixels_limit = MAX_PIXELS
     position = _count(data, position, levels)
     for level in range(levels):
         if position < 0:
@@ -152,16 +160,8 @@ def _forests(
             for split in range(splits):
                 if position < 0:
                     return position
-                start = position
-                index, position = _integer(data, position)
-                if position < 0 or index < 0 or index >= pixels_limit:
-                    return -(start + 1) if position >= 0 else position
-                first[level, tree, split] = index
-                start = position
-                index, position = _integer(data, position)
-                if position < 0 or index < 0 or index >= pixels_limit:
-                    return -(start + 1) if position >= 0 else position
-                second[level, tree, split] = index
+                first[level, tree, split], position = _index(data, position, MAX_PIXELS)
+                second[level, tree, split], position = _index(data, position, MAX_PIXELS)
                 thresholds[level, tree, split], position = _real(data, position)
             if position < 0:
                 return position
@@ -185,11 +185,7 @@ def _anchors(data: Bytes, position: int, out: Indexes, points: int) -> int:
         for pixel in range(pixels):
             if position < 0:
                 return position
-            start = position
-            index, position = _integer(data, position)
-            if position >= 0 and (index < 0 or index >= points):
-                return -(start + 1)
-            out[level, pixel] = index
+            out[level, pixel], position = _index(data, position, points)
     return position
 
 
@@ -305,11 +301,4 @@ def parse_shape_model(content: bytes) -> ShapeModel:
 
 def read_shape_model(path: Path) -> ShapeModel:
     """The landmark model in the file at ``path``."""
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise ModelFormatError(f"{path}: {error.strerror or error}") from None
-    try:
-        return parse_shape_model(content)
-    except ModelFormatError as error:
-        raise ModelFormatError(f"{path}: {error}") from None
+    return read_model_file(path, parse_shape_model)

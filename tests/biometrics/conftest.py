@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from egate.biometrics.face import FaceModels
-from egate.biometrics.image import RgbImage, read_image_file
+from egate.biometrics.image import RgbImage, find_images, read_image_file
 from egate.biometrics.verifier import FaceVerifier, Template
 from egate.samples import SampleError, SampleSet, fetch_samples, grace_hopper
 
@@ -100,3 +101,20 @@ def two_faces(faces: Faces) -> RgbImage:
         left += image.shape[1]
     canvas.setflags(write=False)
     return canvas
+
+
+@pytest.fixture(scope="session")
+def folder_pictures(face_folder: Path) -> list[RgbImage]:
+    """The face folder's photos and every sixth of its video's first 120 frames (RGB)."""
+    pictures = [read_image_file(path) for path in find_images(face_folder)]
+    capture = cv2.VideoCapture(str(next((face_folder / "video").glob("*.mp4"))))
+    for index in range(120):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index % 6 == 0:
+            pictures.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    for picture in pictures:
+        picture.setflags(write=False)  # shared: no test may change it
+    return pictures

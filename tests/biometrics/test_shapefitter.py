@@ -10,7 +10,6 @@ import pytest
 from shapemodels import random_model
 
 from egate.biometrics.face import FaceAnalyzer, FaceModels
-from egate.biometrics.image import find_images, read_image_file
 from egate.biometrics.landmarks import LandmarkFinder, _shape_model
 from egate.biometrics.shapefitter import ShapeFitter
 from egate.biometrics.shapemodel import parse_shape_model
@@ -73,16 +72,8 @@ def test_the_sample_photos_give_dlibs_68_points(faces, two_faces, finder, dlib_6
 
 
 @pytest.mark.faces
-def test_the_face_folder_and_its_video_give_dlibs_68_points(face_folder, finder, dlib_68):
-    images = [read_image_file(path) for path in find_images(face_folder)]
-    capture = cv2.VideoCapture(str(next((face_folder / "video").glob("*.mp4"))))
-    for index in range(120):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index % 4 == 0:
-            images.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
+def test_the_face_folder_and_its_video_give_dlibs_68_points(folder_pictures, finder, dlib_68):
+    images = folder_pictures
     frames, boxes = _frames_and_boxes(finder, images)
     assert len(boxes) >= 30
     # All at once, as a capture window is fitted, and each alone: the same points.

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from egate.biometrics import verifier as verifier_module
 from egate.biometrics.dlibmodel import ModelFormatError, decode_integer
 from egate.biometrics.face import DetectionSettings, FaceAnalyzer, FaceModels
-from egate.biometrics.image import find_images, read_image_file
 from egate.biometrics.splitdetector import SplitPyramidDetector, read_layout
 from egate.biometrics.verifier import FaceVerifier, VerifierSettings
 
@@ -95,18 +94,9 @@ def test_the_sample_photos_give_one_searchs_boxes(split, face_models, faces, two
 
 
 @pytest.mark.faces
-def test_the_face_folder_gives_one_searchs_boxes(split, face_models, face_folder):
-    images = [read_image_file(path) for path in find_images(face_folder)]
-    capture = cv2.VideoCapture(str(next((face_folder / "video").glob("*.mp4"))))
-    for index in range(60):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index % 6 == 0:
-            images.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
+def test_the_face_folder_gives_one_searchs_boxes(split, face_models, folder_pictures):
     compared = 0
-    for image in images:
+    for image in folder_pictures:
         for copy in _grey_copies(image, (512, 640)):
             expected = _corners(list(face_models.detector(copy, 0)))
             assert _corners(split.detect(copy)) == expected
