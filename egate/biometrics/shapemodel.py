@@ -270,6 +270,9 @@ def parse_shape_model(content: bytes) -> ShapeModel:
     cursor.position = start
     initial = np.empty(values, np.float32)
     cursor.check(_column(data, start, initial), "initial shape")
+    if not np.ptp(initial.reshape(-1, 2), axis=0).any():
+        # The fit scales by the initial shape's spread: it must have one.
+        raise ModelFormatError(f"byte {start}: the initial shape's points all coincide")
     # The forests' sizes are those of the first level, first tree: all must match them.
     forests = cursor.position
     levels = cursor.integer("level count", 1, MAX_LEVELS)

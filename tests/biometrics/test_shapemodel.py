@@ -87,8 +87,15 @@ def test_uneven_trees_and_values_out_of_range_are_refused():
     assert real(0.0) == integer(0) + integer(0)
 
 
+def test_an_initial_shape_without_spread_is_refused():
+    written = random_model(seed=5, points=3, levels=1, trees=2, depth=1, pixels=4)
+    written.initial[:] = 0.5
+    with pytest.raises(ModelFormatError, match="byte 2: the initial shape's points all coincide"):
+        parse_shape_model(written.encode())
+
+
 def test_a_file_claiming_huge_forests_is_refused_before_any_allocation():
-    header = integer(1) + column(np.zeros(4, np.float32))
+    header = integer(1) + column(np.array([0.2, 0.3, 0.7, 0.6], np.float32))
     claim = header + integer(100) + integer(10_000) + integer(1_023)
     with pytest.raises(ModelFormatError, match="cannot fit in the file"):
         parse_shape_model(claim)
