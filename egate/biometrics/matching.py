@@ -49,6 +49,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing import shared_memory
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -62,6 +63,7 @@ from egate.biometrics.matchingworker import (
     Done,
     Job,
     JobQueue,
+    ResultPipe,
     SharedFrame,
     serve,
     share_frame,
@@ -174,7 +176,10 @@ class MatchingCore:
         self._kind = kind
         # spawn: a fresh interpreter per worker, safe beside the parent's threads.
         self._context: SpawnContext = multiprocessing.get_context("spawn")
-        self._done: JobQueue = self._context.Queue() if kind == "process" else queue.Queue()
+        # Each worker answers through a pipe of its own (``ResultPipe``); the
+        # collector watches them all, and this one, which close() writes to.
+        self._results: list[Connection | None] = []
+        self._wake, self._waker = self._context.Pipe(duplex=False)
         for index in range(workers):
             self._start_worker(index)
         self._collector = threading.Thread(
@@ -187,23 +192,31 @@ class MatchingCore:
         """Start worker ``index`` (again, after it died)."""
         process = self._kind == "process"
         inbox: JobQueue = self._context.Queue() if process else queue.Queue()
+        results, answers = self._context.Pipe(duplex=False)
         start: Any = self._context.Process if process else threading.Thread
         handle = start(
             target=serve,
-            args=(index, self._worker_settings, inbox, self._done, self.capture),
+            args=(index, self._worker_settings, inbox, ResultPipe(answers), self.capture),
             name=f"egate-matching-{index}",
             daemon=True,
         )
         if process:
             with worker_environment():
                 handle.start()
+            # The process has its own copy: with this one closed, its death ends the pipe.
+            answers.close()
         else:
             handle.start()
         if index < len(self._handles):
+            old = self._results[index]
+            if old is not None:
+                old.close()
             self._inboxes[index], self._handles[index] = inbox, handle
+            self._results[index] = results
         else:
             self._inboxes.append(inbox)
             self._handles.append(handle)
+            self._results.append(results)
 
     def _release(self, number: int) -> None:
         """Free the shared memory of job ``number``, if it had any (lock held)."""
@@ -326,39 +339,76 @@ class MatchingCore:
     def _collect(self) -> None:
         """Take finished jobs from the workers, settle their futures, dispatch more."""
         while True:
-            try:
-                done = self._done.get(timeout=HEALTH_CHECK_S)
-            except queue.Empty:
+            with self._lock:
+                watched = [results for results in self._results if results is not None]
+            ready = wait([*watched, self._wake], timeout=HEALTH_CHECK_S)
+            if self._wake in ready:
+                # close(): settle what the workers sent before they stopped, then end.
+                for results in watched:
+                    while results.poll() and self._receive(results):
+                        pass
+                return
+            if not ready:
                 with self._lock:
                     self._replace_dead_workers()
                     self._dispatch()
                     self._lock.notify_all()
                 continue
-            if not isinstance(done, Done):
-                return
-            with self._lock:
-                running = self._running.pop(done.number, None)
-                self._release(done.number)
-                if running is None:
-                    # A worker's ready signal (or news of a job close() already failed).
-                    if done.number < 0:
-                        self._idle.extend([done.worker] * self._prefetch)
+            for answered in ready:
+                assert isinstance(answered, Connection)
+                if not self._receive(answered):
+                    with self._lock:
+                        self._drop_worker(answered)
+                        self._replace_dead_workers()
+                        self._dispatch()
+                        self._lock.notify_all()
+
+    def _receive(self, results: Connection) -> bool:
+        """Settle the next ``Done`` on a worker's pipe; False when the pipe gave none."""
+        try:
+            done = results.recv()
+        except Exception:  # the worker died mid-message (or wrote what is not a message)
+            return False
+        if not isinstance(done, Done):
+            return False
+        self._settle(done)
+        return True
+
+    def _drop_worker(self, results: Connection) -> None:
+        """Stop reading a worker's ended pipe, and end the worker if it lives on (lock held)."""
+        index = self._results.index(results)
+        self._results[index] = None
+        results.close()
+        handle = self._handles[index]
+        if handle.is_alive() and hasattr(handle, "kill"):
+            handle.kill()  # garbage on its pipe: it cannot be trusted with more jobs
+            handle.join(timeout=10)
+
+    def _settle(self, done: Done) -> None:
+        """Settle the future of a finished job (or count a worker ready), dispatch more."""
+        with self._lock:
+            running = self._running.pop(done.number, None)
+            self._release(done.number)
+            if running is None:
+                # A worker's ready signal (or news of a job close() already failed).
+                if done.number < 0:
+                    self._idle.extend([done.worker] * self._prefetch)
+            else:
+                job, deadline, future, worker = running
+                self._idle.append(worker)
+                self._service_times.append(done.service_seconds)
+                self._metrics.service.labels(job.kind).observe(done.service_seconds)
+                if self._clock() > deadline:
+                    # Finished, but after its deadline: the gate may have moved on.
+                    self._metrics.late.labels(job.kind).inc()
+                if done.error is not None or done.result is None:
+                    self._metrics.jobs.labels(job.kind, "error").inc()
+                    future.set_exception(RuntimeError(f"matching worker failed: {done.error}"))
                 else:
-                    job, deadline, future, worker = running
-                    self._idle.append(worker)
-                    self._service_times.append(done.service_seconds)
-                    self._metrics.service.labels(job.kind).observe(done.service_seconds)
-                    if self._clock() > deadline:
-                        # Finished, but after its deadline: the gate may have moved on.
-                        self._metrics.late.labels(job.kind).inc()
-                    if done.error is not None or done.result is None:
-                        self._metrics.jobs.labels(job.kind, "error").inc()
-                        future.set_exception(RuntimeError(f"matching worker failed: {done.error}"))
-                    else:
-                        self._metrics.jobs.labels(job.kind, _outcome(done.result)).inc()
-                        future.set_result(done.result)
-                self._dispatch()
-                self._lock.notify_all()
+                    self._metrics.jobs.labels(job.kind, _outcome(done.result)).inc()
+                    future.set_result(done.result)
+            self._dispatch()
+            self._lock.notify_all()
 
     def service_times(self) -> list[float]:
         """Seconds each recent job spent with a worker, oldest first."""
@@ -387,8 +437,13 @@ class MatchingCore:
                 # when its process group is signalled).
                 handle.kill()
                 handle.join(timeout=10)
-        self._done.put(None)
+        self._waker.send(None)
         self._collector.join(timeout=10)
+        for results in self._results:
+            if results is not None:
+                results.close()
+        self._wake.close()
+        self._waker.close()
         with self._lock:
             # Jobs whose worker never answered (it died, or was stopped while
             # busy) would otherwise leave their futures pending forever.

@@ -1,7 +1,9 @@
 """A matching core's worker: the loop that runs in each worker process (or thread), and its mail.
 
 The core (``egate.biometrics.matching``) puts ``Job``s in a worker's inbox and
-reads ``Done``s from one shared queue.  A worker loads the face models once,
+reads ``Done``s from the worker's own result pipe (``ResultPipe``; never one
+queue shared by all workers: a worker killed while writing to it would hold
+its lock for good and silence the others).  A worker loads the face models once,
 answers a ready ``Done`` (number -1), then runs jobs until it gets anything
 that is not a job.  A frame for a worker process travels in shared memory
 (``share_frame``), not pickled through a pipe.
@@ -19,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -109,6 +112,23 @@ class JobQueue(Protocol):
     def get(self, block: bool = True, timeout: float | None = None) -> object: ...
 
 
+class ResultPipe:
+    """A worker's channel back to its core: the sending end of a pipe of its own.
+
+    Only this worker writes to it, so no lock is shared between workers: a
+    worker that dies mid-message (the kernel's OOM killer, a crash in native
+    code) leaves a pipe that ends, which the core reads as the worker's death
+    and replaces with the worker.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def put(self, item: object) -> None:
+        """Send ``item`` to the core (``OSError`` once the core has closed its end)."""
+        self._connection.send(item)
+
+
 # How often an idle worker process checks that its parent is still alive.
 _PARENT_CHECK_S = 1.0
 # The environment a worker process starts with: OpenBLAS and OpenCV's own
@@ -138,10 +158,21 @@ def serve(
     worker: int,
     settings: VerifierSettings,
     jobs: JobQueue,
-    done: JobQueue,
+    done: ResultPipe,
     capture: CaptureSettings | None = None,
 ) -> None:
     """A worker's loop: load the models once, then run jobs until told to stop."""
+    with contextlib.suppress(OSError):  # the core closed its end: nobody to answer
+        _serve(worker, settings, jobs, done, capture)
+
+
+def _serve(
+    worker: int,
+    settings: VerifierSettings,
+    jobs: JobQueue,
+    done: ResultPipe,
+    capture: CaptureSettings | None,
+) -> None:
     from egate.biometrics.face import FaceModels
     from egate.biometrics.verifier import FaceVerifier
 

@@ -320,6 +320,35 @@ def test_process_workers_verify_and_a_crashed_worker_does_not_hang_close(faces, 
     assert sample(registry, "egate_matching_busy_workers") == 0
 
 
+def test_a_worker_whose_answer_breaks_off_is_replaced_and_the_others_go_on(faces, registry):
+    # A worker killed mid-answer (the OOM killer) leaves half a message on its
+    # pipe. Each worker answers on a pipe of its own, so no lock stays held for
+    # the others (one shared result queue did: a kill at the wrong moment
+    # silenced every worker for good); the core drops the broken pipe, ends
+    # that worker and starts another.
+    with MatchingCore(workers=2, kind="process", registry=registry) as core:
+        core.wait_ready(HANG)
+        template = core.submit_enroll(faces.pixels("obama.jpg"), float("inf")).result(HANG).template
+        assert template is not None
+        broken, writer = multiprocessing.Pipe(duplex=False)
+        with core._lock:
+            core._results[0] = broken
+        # A length header for 1,000 bytes, then 10 of them, then the end.
+        os.write(writer.fileno(), (1000).to_bytes(4, "big") + b"x" * 10)
+        writer.close()
+        give_up = time.monotonic() + HANG  # a guard against hanging, not a speed check
+        while sample(registry, "egate_matching_worker_restarts_total") != 1:
+            assert time.monotonic() < give_up, "the worker with the broken pipe was not replaced"
+            time.sleep(0.05)
+        assert broken.closed
+        results = [
+            core.submit_verify(template, faces.pixels(name), float("inf")).result(HANG)
+            for name in ("obama2.jpg", "obama3.jpg", "obama2.jpg")
+        ]
+        assert [result.decision for result in results] == [Decision.MATCH] * 3
+    assert sample(registry, "egate_matching_busy_workers") == 0
+
+
 def test_a_process_that_never_closes_its_core_still_exits():
     # Workers ignore SIGTERM, which multiprocessing's own exit handler relies on:
     # egate closes open cores first, so the interpreter does not wait for ever.
