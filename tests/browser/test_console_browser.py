@@ -159,12 +159,15 @@ def test_pause_freezes_the_clock_and_steps_advance_it(console, page: Page):
         timeout=WAIT_MS * 2,
     )
     expect(page.locator("#clock")).to_have_attribute("data-paused", "true", timeout=WAIT_MS)
-    # The step ends at the decision: the newest line is one.
-    newest = page.locator("#transcript .line").evaluate_all(
-        "lines => lines.reduce((a, l) => Number(l.dataset.seq) > Number(a.dataset.seq) ? l : a)"
-        ".dataset.step"
+    # The step ends at the decision: what follows it is the same moment's reaction
+    # (the indicator, a door), nothing later. The lines of one moment may reach the
+    # page after the decision's, so they are read once the clock shows the pause.
+    lines = page.locator("#transcript .line").evaluate_all(
+        "lines => lines.map(l => [Number(l.dataset.seq), l.dataset.step, Number(l.dataset.at)])"
     )
-    assert newest in DECISION_STEPS
+    after = sorted(line for line in lines if line[0] > seq)
+    decision = next(line for line in after if line[1] in DECISION_STEPS)
+    assert {at for number, _, at in after if number >= decision[0]} == {decision[2]}
 
 
 def test_a_speed_chosen_while_paused_shows_at_once(console, page: Page):

@@ -858,7 +858,7 @@ function createLine(line, filter) {
   const passenger = line.passenger ?? "";
   const node = el("li", {
     class: "line", "data-seq": line.seq ?? "", "data-gate": line.gate ?? "",
-    "data-passenger": passenger, "data-step": line.step ?? "",
+    "data-passenger": passenger, "data-step": line.step ?? "", "data-at": line.at_s ?? "",
   },
   el("span", { class: "line-time", text: line.time ?? seconds(line.at_s) }),
   el("span", { class: "line-gate", text: line.gate ?? "" }),
