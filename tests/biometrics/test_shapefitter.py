@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from shapemodels import random_model
 
-from egate.biometrics.face import FaceAnalyzer, FaceModels
+from egate.biometrics.face import FaceModels
 from egate.biometrics.landmarks import LandmarkFinder, _shape_model
 from egate.biometrics.shapefitter import ShapeFitter
 from egate.biometrics.shapemodel import parse_shape_model
@@ -127,40 +127,3 @@ def test_an_unreadable_model_falls_back_to_dlibs_predictor(monkeypatch, caplog, 
         np.testing.assert_array_equal(fallback.fit_many([image], [corners])[0], expected)
     finally:
         landmarks._shape_model.cache_clear()
-
-
-def test_the_five_point_model_gives_dlibs_points_and_the_same_chips(
-    face_models, faces, two_faces, finder
-):
-    import face_recognition_models
-
-    models = face_models
-    fitter = models.five_point_fitter()
-    assert fitter is not None and fitter.model.point_count == 5
-    predictor = dlib.shape_predictor(
-        face_recognition_models.pose_predictor_five_point_model_location()
-    )
-    images = [faces.pixels(path) for path in faces.samples.images()] + [two_faces]
-    frames, boxes = _frames_and_boxes(finder, images)
-    for frame, box, points in zip(frames, boxes, fitter.fit_many(frames, boxes), strict=True):
-        np.testing.assert_array_equal(points, _dlib_points(predictor, frame, box))
-    # The analyzer's chips are those of dlib's predictor: the same descriptors follow.
-    analyzer = FaceAnalyzer(models)
-    for image in images:
-        finding = analyzer.find(image)
-        largest = max(finding.boxes, key=lambda box: box.height * (box.right - box.left))
-        rectangle = dlib.rectangle(largest.left, largest.top, largest.right, largest.bottom)
-        expected = dlib.get_face_chip(image, predictor(image, rectangle), size=150, padding=0.25)
-        np.testing.assert_array_equal(finding.chip, expected)
-
-
-def test_an_unreadable_five_point_model_leaves_dlibs_predictor(
-    face_models, monkeypatch, caplog, faces
-):
-    image = faces.pixels("obama.jpg")
-    expected = FaceAnalyzer(face_models).find(image).chip
-    fallback = FaceModels()
-    monkeypatch.setattr(fallback, "five_point_model", Path("/nonexistent/five.dat"))
-    assert fallback.five_point_fitter() is None and fallback.five_point_fitter() is None
-    assert caplog.text.count("using dlib's") == 1 and "five.dat" in caplog.text
-    np.testing.assert_array_equal(FaceAnalyzer(fallback).find(image).chip, expected)
