@@ -196,6 +196,16 @@ def test_keyboard_transport(console, page: Page):
     expect(page.locator("#clock")).to_have_attribute("data-paused", "false", timeout=WAIT_MS)
 
 
+def test_capture_guidance_shows_in_the_transcript(console, page: Page):
+    # B3 looks away at the first capture: the gate tells them to look at the camera.
+    # (Before the fault test below: the console is shared, and a reader fault on G1
+    # during B3's capture would abort it before any guidance.)
+    open_console(page, console.instructor, "instructor")
+    play(page)
+    guided = page.locator("#transcript .line", has_text="[LOOK_AT_CAMERA]")
+    expect(guided.first).to_contain_text("Look at the camera", timeout=WAIT_MS * 2)
+
+
 def test_injected_fault_degrades_the_lane(console, page: Page, tmp_path: Path):
     open_console(page, console.instructor, "instructor")
     lane = page.locator("#lanes .lane[data-gate=G1]")
@@ -256,14 +266,6 @@ def test_a_viewer_sees_the_replay_without_controls(console, page: Page):
     expect(page.locator("#transport")).to_be_hidden()
     expect(page.locator("#instructor")).to_be_hidden()
     expect(page.locator("#desk")).to_be_hidden()
-
-
-def test_capture_guidance_shows_in_the_transcript(console, page: Page):
-    # B3 looks away at the first capture: the gate tells them to look at the camera.
-    open_console(page, console.instructor, "instructor")
-    play(page)
-    guided = page.locator("#transcript .line", has_text="[LOOK_AT_CAMERA]")
-    expect(guided.first).to_contain_text("Look at the camera", timeout=WAIT_MS * 2)
 
 
 def test_transcript_filter_by_gate(console, page: Page):
