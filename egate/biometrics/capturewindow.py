@@ -187,14 +187,9 @@ class CaptureScorer:
                 before = last if consecutive else None
                 last = location.boxes[0]
             found.append(location)
-        with_face = [index for index, location in enumerate(found) if location.boxes]
-        fits = self._finder.fit_many(
-            [frames[index] for index in with_face],
-            [largest(found[index].boxes) for index in with_face],
+        fitted = self._finder.fit_many(
+            frames, [largest(location.boxes) if location.boxes else None for location in found]
         )
-        fitted: list[Landmarks | None] = [None] * len(frames)
-        for index, landmarks in zip(with_face, fits, strict=True):
-            fitted[index] = landmarks
         return WindowScore(
             tuple(
                 FrameScore(index, None, 0, None)

@@ -40,8 +40,6 @@ import numpy.typing as npt
 from egate.biometrics.dlibmodel import ModelFormatError
 from egate.biometrics.face import FaceBox, FaceModels, ModelsUnavailable
 from egate.biometrics.image import RgbImage
-from egate.biometrics.shapefitter import ShapeFitter
-from egate.biometrics.shapemodel import read_shape_model
 
 Points = npt.NDArray[np.float64]
 
@@ -104,6 +102,11 @@ def _shape_model() -> _Fitter:
         raise ModelsUnavailable(
             f"face models unavailable ({error.name} is not installed): run ./bootstrap setup"
         ) from None
+    # Imported here: numba loads in a process that fits landmarks, not in every
+    # egate command that merely imports this module (about 0.15 s).
+    from egate.biometrics.shapefitter import ShapeFitter
+    from egate.biometrics.shapemodel import read_shape_model
+
     path = face_recognition_models.pose_predictor_model_location()
     try:
         return ShapeFitter(read_shape_model(Path(path)))
@@ -148,6 +151,10 @@ class FaceLocation:
     landmarks: Landmarks | None
     # Found by the search near the given box (only that region was searched).
     tracked: bool = False
+
+
+def _corners(box: FaceBox) -> tuple[int, int, int, int]:
+    return box.left, box.top, box.right, box.bottom
 
 
 def largest(boxes: tuple[FaceBox, ...]) -> FaceBox:
@@ -241,13 +248,24 @@ class LandmarkFinder:
 
     def fit(self, image: RgbImage, box: FaceBox) -> Landmarks:
         """The 68 landmarks of the face in ``box`` (full-resolution pixels)."""
-        return self.fit_many([image], [box])[0]
+        (points,) = self._shape.fit_many([image], [_corners(box)])
+        return Landmarks(points, box)
 
-    def fit_many(self, images: Sequence[RgbImage], boxes: Sequence[FaceBox]) -> list[Landmarks]:
-        """The 68 landmarks of the face in each box: one pass over the model for all of them."""
-        corners = [(box.left, box.top, box.right, box.bottom) for box in boxes]
-        fitted = self._shape.fit_many(images, corners)
-        return [Landmarks(points, box) for points, box in zip(fitted, boxes, strict=True)]
+    def fit_many(
+        self, images: Sequence[RgbImage], boxes: Sequence[FaceBox | None]
+    ) -> list[Landmarks | None]:
+        """The 68 landmarks of the face in each frame's box (None where it has none).
+
+        The frames with a face are fitted together: one pass over the model for all.
+        """
+        present = [(index, box) for index, box in enumerate(boxes) if box is not None]
+        fitted = self._shape.fit_many(
+            [images[index] for index, _ in present], [_corners(box) for _, box in present]
+        )
+        found: list[Landmarks | None] = [None] * len(boxes)
+        for (index, box), points in zip(present, fitted, strict=True):
+            found[index] = Landmarks(points, box)
+        return found
 
     def detect(
         self, image: RgbImage, *, near: FaceBox | None = None, search_whole: bool = True

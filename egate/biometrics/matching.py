@@ -350,18 +350,20 @@ class MatchingCore:
                 return
             if not ready:
                 with self._lock:
-                    self._replace_dead_workers()
-                    self._dispatch()
-                    self._lock.notify_all()
+                    self._heal()
                 continue
             for answered in ready:
                 assert isinstance(answered, Connection)
                 if not self._receive(answered):
                     with self._lock:
                         self._drop_worker(answered)
-                        self._replace_dead_workers()
-                        self._dispatch()
-                        self._lock.notify_all()
+                        self._heal()
+
+    def _heal(self) -> None:
+        """Replace dead workers, hand waiting jobs out, wake who waits (lock held)."""
+        self._replace_dead_workers()
+        self._dispatch()
+        self._lock.notify_all()
 
     def _receive(self, results: Connection) -> bool:
         """Settle the next ``Done`` on a worker's pipe; False when the pipe gave none."""

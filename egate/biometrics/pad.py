@@ -249,21 +249,20 @@ class PassiveLivenessDetector:
         The faces are found frame by frame, then the landmarks of all of them
         fitted together (one pass over the shape model for the window).
         """
-        faces: list[tuple[RgbImage, FaceBox] | None] = []
+        images: list[RgbImage] = []
+        faces: list[FaceBox | None] = []
         near: FaceBox | None = None
         for frame in frames:
             if not _is_frame(frame):
-                faces.append(None)
+                images.append(frame)
+                faces.append(None)  # not a picture: nothing to fit, and no box to follow
                 continue
             image = np.ascontiguousarray(frame)
             boxes = self._finder.detect(image, near=near).boxes
             near = largest(boxes) if boxes else None
-            faces.append(None if near is None else (image, near))
-        present = [face for face in faces if face is not None]
-        fitted = iter(
-            self._finder.fit_many([image for image, _ in present], [box for _, box in present])
-        )
-        return [None if face is None else next(fitted) for face in faces]
+            images.append(image)
+            faces.append(near)
+        return self._finder.fit_many(images, faces)
 
     def check(
         self, frames: Sequence[RgbImage], landmarks: Sequence[Landmarks | None] | None = None

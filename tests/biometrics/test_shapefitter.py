@@ -111,6 +111,7 @@ def test_bad_pictures_and_boxes_are_refused_with_a_reason():
 
 def test_an_unreadable_model_falls_back_to_dlibs_predictor(monkeypatch, caplog, faces, finder):
     import egate.biometrics.landmarks as landmarks
+    import egate.biometrics.shapemodel as shapemodel
 
     def unreadable(path: Path):
         raise landmarks.ModelFormatError(f"{path}: byte 0: version 9, expected 1-1")
@@ -118,7 +119,7 @@ def test_an_unreadable_model_falls_back_to_dlibs_predictor(monkeypatch, caplog, 
     image = faces.pixels("biden.jpg")
     box = finder.detect(image).boxes[0]
     expected = finder.fit(image, box).points
-    monkeypatch.setattr(landmarks, "read_shape_model", unreadable)
+    monkeypatch.setattr(shapemodel, "read_shape_model", unreadable)
     landmarks._shape_model.cache_clear()
     try:
         fallback = landmarks._shape_model()
