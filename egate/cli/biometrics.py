@@ -52,6 +52,7 @@ from egate.cli.biometrics_pad import pad_clips, pad_eval
 from egate.cli.biometrics_quality import quality
 from egate.cli.errors import EXIT_FAILURE, EXIT_OK, InputError
 from egate.cli.faceinput import FiniteRange, load_models, read_image
+from egate.cli.hostload import HostLoad
 from egate.cli.progress import progress_bar
 from egate.outputs import atomic_write
 from egate.samples import installed_samples
@@ -293,12 +294,16 @@ def bench(
     both descriptors are compared (and, with the descriptor on ONNX Runtime,
     the numpy runtime is timed too). egate's path runs on the threads a lone
     verifier takes here (two with two cores or more); its one-thread time is
-    shown beside it.
+    shown beside it. Last, how busy the machine was besides the run (other
+    processes and, on a virtual machine, the hypervisor's steal; Linux only):
+    other work stretches every figure.
 
     Exit status 0, or 1 when the two paths (or the numpy and dlib
     descriptors) decide some pair differently.
     """
     images = _bench_images(images_dir)
+    host = HostLoad()
+    host.start()
     models = load_models()
     settings = VerifierSettings()
     analyzer = FaceVerifier.with_models(models, settings).analyzer
@@ -332,6 +337,8 @@ def bench(
     capture = capture_window_cost(models, frames[0], max(3 * rounds, 9))
     runtime = analyzer.descriptor_runtime
     report = bench_report(runs, naive_ran, compared, differ, rates, runtime, capture, threads)
+    usage = host.finish()
+    report["host"] = None if usage is None else usage.as_dict()
     if out_file is not None:
         source = str(images_dir or "samples")
         data = calibration(service, workers, rates, source, datetime.now(UTC), runtime)
@@ -443,6 +450,15 @@ def show_bench(report: dict[str, Any]) -> None:
             f"{capture['cpu_seconds_p50'] * 1000:.0f} ms of CPU (p50; best "
             f"{capture['cpu_seconds_best'] * 1000:.0f} ms), a face in "
             f"{capture['frames_with_a_face']} of them"
+        )
+    host = report.get("host")
+    if host is not None:
+        # Other work stretches every figure, egate's two threads more than the
+        # naive path's one: a run beside a busy neighbour is not a fair one.
+        console.print(
+            f"other work on this machine during the run: {host['other_processors']:.2f} "
+            f"processors on average; steal {host['steal_share']:.1%} "
+            f"(over {host['seconds']:.0f} s)"
         )
     if not report["naive_measured"]:
         console.print("note: face_recognition is not installed, so the naive path was not measured")

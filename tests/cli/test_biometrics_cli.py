@@ -402,6 +402,13 @@ def test_bench_json_and_calibration(cli, sample_faces, tmp_path):
     assert (capture["frames"], capture["size"]) == (10, "1280x720")
     assert 0 < capture["cpu_seconds_best"] <= capture["cpu_seconds_p50"]
     assert capture["frames_with_a_face"] == 10
+    # How busy the machine was besides the run (Linux's /proc/stat).
+    host = report["host"]
+    if Path("/proc/stat").exists():
+        assert host["seconds"] > 0 and host["other_processors"] >= 0
+        assert 0 <= host["steal_share"] <= 1
+    else:
+        assert host is None
 
     data = json.loads(calibration.read_text())
     assert data["format"] == CALIBRATION_FORMAT == "egate-matching-calibration/1"
