@@ -393,12 +393,16 @@ def show_bench(report: dict[str, Any]) -> None:
         )
     console.print(sizes)
     for label, row in report["by_size"].items():
-        if row["single_thread_mean_seconds"] is not None:
+        single = row["single_thread_mean_seconds"]
+        if single is not None:
+            # How much the second thread gave: near 2 on two free cores, near 1
+            # when the machine (or its host) leaves egate one core's worth.
             console.print(
-                f"egate on one thread, {label}: {ms(row['single_thread_mean_seconds'])} "
+                f"egate on one thread, {label}: {ms(single)} "
                 f"({times(row['single_thread_speedup'])}), CPU "
                 f"{ms(row['single_thread_mean_cpu_seconds'])} "
-                f"({times(row['single_thread_cpu_speedup'])})"
+                f"({times(row['single_thread_cpu_speedup'])}); {threads} threads ran "
+                f"{times(single / row['egate_mean_seconds'])} as fast"
             )
     stages = Table(title="egate stages (all images)")
     for column in ("stage", "p50", "p95"):

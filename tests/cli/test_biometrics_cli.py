@@ -436,3 +436,42 @@ def test_bench_without_images_exits_2(cli, tmp_path):
     ran = cli("biometrics", "bench", "--images", str(tmp_path), "--workers", "1")
     assert ran.status == 2
     assert ran.err == f"egate: error: {tmp_path}: no images (.jpg, .png, .jp2, ...) in it\n"
+
+
+def test_the_bench_table_names_the_second_threads_gain_and_the_other_work(capsys):
+    from egate.cli.biometrics import show_bench
+
+    row = {
+        "images": 15,
+        "naive_mean_seconds": 0.350,
+        "egate_mean_seconds": 0.018,
+        "speedup": 0.350 / 0.018,
+        "naive_mean_cpu_seconds": 0.350,
+        "egate_mean_cpu_seconds": 0.027,
+        "cpu_speedup": 0.350 / 0.027,
+        "single_thread_mean_seconds": 0.024,
+        "single_thread_speedup": 0.350 / 0.024,
+        "single_thread_mean_cpu_seconds": 0.025,
+        "single_thread_cpu_speedup": 0.350 / 0.025,
+    }
+    report = {
+        "threads": 2,
+        "by_size": {"photo": row},
+        "stages": {"detect": {"p50": 0.006, "p95": 0.009}},
+        "descriptor_share": 0.2,
+        "descriptor_runtime": "onnx",
+        "descriptor_reference": None,
+        "descriptor_numpy": None,
+        "capture_window": None,
+        "naive_measured": True,
+        "decisions": {"pairs_compared": 105, "differing": []},
+        "verifications_per_second": {"1": 68.2, "2": 90.8},
+        "host": {"seconds": 44.2, "other_processors": 0.013, "steal_share": 0.0021},
+    }
+    show_bench(report)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "egate on one thread, photo: 24 ms (14.58x)" in out
+    assert "2 threads ran 1.33x as fast" in out
+    assert "other work on this machine during the run: 0.01 processors on average" in out
+    assert "steal 0.2% (over 44 s)" in out
+    assert "2 workers: 90.8/s" in out
