@@ -88,6 +88,12 @@ class _DlibFitter:
         return fitted
 
 
+def _unavailable(error: ImportError) -> ModelsUnavailable:
+    return ModelsUnavailable(
+        f"face models unavailable ({error.name} is not installed): run ./bootstrap setup"
+    )
+
+
 @functools.cache
 def _shape_model() -> _Fitter:
     """The 68-point landmark model, loaded once per process.
@@ -99,9 +105,7 @@ def _shape_model() -> _Fitter:
     try:
         import face_recognition_models
     except ImportError as error:
-        raise ModelsUnavailable(
-            f"face models unavailable ({error.name} is not installed): run ./bootstrap setup"
-        ) from None
+        raise _unavailable(error) from None
     # Imported here: numba loads in a process that fits landmarks, not in every
     # egate command that merely imports this module (about 0.15 s).
     from egate.biometrics.shapefitter import ShapeFitter
@@ -115,9 +119,7 @@ def _shape_model() -> _Fitter:
     try:
         return _DlibFitter(path)
     except ImportError as error:
-        raise ModelsUnavailable(
-            f"face models unavailable ({error.name} is not installed): run ./bootstrap setup"
-        ) from None
+        raise _unavailable(error) from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

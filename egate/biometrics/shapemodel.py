@@ -112,8 +112,6 @@ def _column(data: Bytes, position: int, out: Floats32) -> int:
     position = next_position
     for i in range(len(out)):
         out[i], position = _real(data, position)
-        if position < 0:
-            return position
     return position
 
 
@@ -146,29 +144,24 @@ def _forests(
     thresholds: Floats32,
     leaves: Floats32,
 ) -> int:
-    """Every level's trees, read into the arrays; the next position, or -(error + 1)."""
+    """Every level's trees, read into the arrays; the next position, or -(error + 1).
+
+    Like every reader here it carries on past an error without reading: each
+    step passes a negative position on unchanged, so the first error is the
+    one returned (the arrays are then discarded).
+    """
     levels, trees, splits = first.shape
     position = _count(data, position, levels)
     for level in range(levels):
-        if position < 0:
-            return position
         position = _count(data, position, trees)
         for tree in range(trees):
-            if position < 0:
-                return position
             position = _count(data, position, splits)
             for split in range(splits):
-                if position < 0:
-                    return position
                 first[level, tree, split], position = _index(data, position, MAX_PIXELS)
                 second[level, tree, split], position = _index(data, position, MAX_PIXELS)
                 thresholds[level, tree, split], position = _real(data, position)
-            if position < 0:
-                return position
             position = _count(data, position, splits + 1)
             for leaf in range(splits + 1):
-                if position < 0:
-                    return position
                 position = _column(data, position, leaves[level, tree, leaf])
     return position
 
@@ -179,12 +172,8 @@ def _anchors(data: Bytes, position: int, out: Indexes, points: int) -> int:
     levels, pixels = out.shape
     position = _count(data, position, levels)
     for level in range(levels):
-        if position < 0:
-            return position
         position = _count(data, position, pixels)
         for pixel in range(pixels):
-            if position < 0:
-                return position
             out[level, pixel], position = _index(data, position, points)
     return position
 
@@ -195,15 +184,9 @@ def _deltas(data: Bytes, position: int, out: Floats32) -> int:
     levels, pixels, _ = out.shape
     position = _count(data, position, levels)
     for level in range(levels):
-        if position < 0:
-            return position
         position = _count(data, position, pixels)
         for pixel in range(pixels):
-            if position < 0:
-                return position
             out[level, pixel, 0], position = _real(data, position)
-            if position < 0:
-                return position
             out[level, pixel, 1], position = _real(data, position)
     return position
 
